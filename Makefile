@@ -1,0 +1,173 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# make            build build/tlsaudit (installs missing Debian packages when run as root)
+# make check      every test: unit (ASan+UBSan), BPF, end-to-end with real TLS peers
+# make run        build, then run the daemon in the foreground with the live view
+# make demo       generate local TLS 1.0-1.3 and SMTP traffic in a network namespace
+# make install    binary, systemd unit, config, man pages (PREFIX, DESTDIR)
+# make V=1        show full commands
+
+VERSION := 0.1.0
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.DEFAULT_GOAL := all
+
+NON_CONFIG_GOALS := clean distclean help
+ifeq ($(filter-out $(NON_CONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
+else
+-include config.mk
+config.mk: configure
+	$(Q)./configure
+endif
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
+	-e 's/ppc64le/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/')
+ifeq ($(filter x86 arm64 powerpc s390 riscv,$(ARCH)),)
+$(error unsupported architecture $(shell uname -m))
+endif
+
+CROSS_COMPILE ?=
+CC := $(CROSS_COMPILE)gcc
+AR := $(CROSS_COMPILE)ar
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+BUILD := build
+OUTPUT := .output
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wno-format-nonliteral -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wvla
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iinclude -I$(OUTPUT) \
+	-DTLSAUDIT_VERSION='"$(VERSION)"' -DLIBBPF_BUILD_VERSION='"$(LIBBPF_VERSION)"' \
+	$(DEP_CFLAGS) -MMD -MP
+LDLIBS := $(DEP_LIBS)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+SRCS := $(shell find src -name '*.c' | sort)
+MAIN_SRC := src/cli/main.c
+LIB_SRCS := $(filter-out $(MAIN_SRC),$(SRCS))
+OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS))
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+SAN_OBJS := $(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRCS))
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BPF_TEST_SRCS := $(wildcard tests/bpf/test_*.c)
+BPF_TEST_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPF_TEST_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+
+# The include path clang uses for system headers, so BPF code finds asm/ types on
+# multiarch systems (the -idirafter trick from libbpf-bootstrap).
+CLANG_BPF_SYS_INCLUDES = $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+.PHONY: all check unit bpf-tests e2e run demo install clean distclean man fuzz help
+
+all: $(BUILD)/tlsaudit
+
+help:
+	@sed -n '3,9p' Makefile | sed 's/^# //'
+
+$(BUILD)/tlsaudit: $(OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libtlsaudit.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/libtlsaudit-san.a: $(SAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c | $(SKELS)
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/san/%.o: %.c | $(SKELS)
+	$(call msg,CC-SAN,$<)
+	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c
+	$(call msg,BPF,$<)
+	$(Q)mkdir -p $(@D) && $(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__bpf__ \
+		-Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES) -MMD -MP -c $< -o $@.tmp && \
+		$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# Unit tests run sanitized; each links only the objects it references from the archive.
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtlsaudit-san.a
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/lib -o $@ $< \
+		$(BUILD)/libtlsaudit-san.a $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: tests/bpf/%.c $(BUILD)/libtlsaudit.a
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< \
+		$(BUILD)/libtlsaudit.a $(LDLIBS) -lcmocka
+
+# make check: installs the real peers the tests drive, then runs every suite.
+check: test-deps all $(UNIT_BINS) $(BPF_TEST_BINS)
+	$(Q)tests/run.sh
+
+.PHONY: test-deps
+test-deps:
+	$(Q)./configure --test-deps >/dev/null
+
+unit: $(UNIT_BINS)
+	$(Q)tests/run.sh unit
+
+run: all
+	$(Q)scripts/run.sh
+
+demo: all
+	$(Q)scripts/demo.sh
+
+fuzz: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
+		-I$(OUTPUT) -D_GNU_SOURCE -o $@ $< $(filter src/tls/%,$(LIB_SRCS)) $(LDLIBS)
+
+man: $(patsubst docs/%.rst,$(BUILD)/man/%,$(wildcard docs/*.[58].rst))
+
+$(BUILD)/man/%: docs/%.rst
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D) && $(if $(RST2MAN),$(RST2MAN) $< $@,\
+		{ echo "rst2man not found (package python3-docutils)" >&2; exit 1; })
+
+install: all man
+	install -D -m 0755 $(BUILD)/tlsaudit $(DESTDIR)$(PREFIX)/sbin/tlsaudit
+	install -D -m 0644 packaging/tlsaudit.service $(DESTDIR)/lib/systemd/system/tlsaudit.service
+	install -D -m 0644 packaging/tlsaudit.conf $(DESTDIR)/etc/tlsaudit/tlsaudit.conf
+	for m in $(BUILD)/man/*; do \
+		s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; \
+	done
+
+clean:
+	$(call msg,CLEAN,)
+	$(Q)rm -rf $(BUILD) $(OUTPUT)
+
+distclean: clean
+	$(Q)rm -f config.mk
+
+-include $(patsubst %.o,%.d,$(OBJS) $(SAN_OBJS))
+-include $(patsubst %.bpf.o,%.bpf.d,$(BPF_OBJS))

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Subcommands. Each returns the process exit code: 0 ok, 1 runtime error, 2 usage error.
+ * argv[0] is the subcommand name.
+ */
+#ifndef TLSAUDIT_CLI_H
+#define TLSAUDIT_CLI_H
+
+enum cli_exit { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+int cmd_read(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
+#endif /* TLSAUDIT_CLI_H */

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * TLS handshake parser (RFC 8446 section 4, RFC 5246 section 7.4, RFC 6101 appendix E
+ * for SSLv2-format hellos). Input is peer-controlled: everything goes through
+ * struct tls_cursor (cursor.h).
+ */
+#ifndef TLSAUDIT_TLS_H
+#define TLSAUDIT_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tlsaudit/record.h"
+
+/* Parser results: wait for more bytes is not the same as malformed. */
+enum tls_status {
+	TLS_OK = 0,
+	TLS_TRUNCATED = 1, /* a valid prefix: need more bytes */
+	TLS_INVALID = -1,  /* not TLS, or a length/field that cannot be right */
+};
+
+#define TLS_MAX_LIST 128 /* entries kept per list; the rest is counted, not kept */
+
+struct tls_u16_list {
+	uint16_t v[TLS_MAX_LIST];
+	uint16_t n;	 /* entries stored */
+	uint16_t total; /* entries on the wire (may exceed n) */
+};
+
+struct tls_client_hello {
+	bool sslv2;		 /* SSLv2-format CLIENT-HELLO (0x80 header) */
+	uint16_t legacy_version; /* client_version field */
+	uint16_t max_version;	 /* highest non-GREASE version offered, supported_versions aware */
+	struct tls_u16_list ciphers;	   /* as on the wire, GREASE included (SSLv2: 3-byte
+					      specs with a zero first byte, as 16 bits) */
+	struct tls_u16_list exts;	   /* extension types in wire order, GREASE included */
+	struct tls_u16_list groups;	   /* supported_groups */
+	struct tls_u16_list sig_algs;	   /* signature_algorithms */
+	struct tls_u16_list versions;	   /* supported_versions */
+	struct tls_u16_list key_shares;   /* key_share groups */
+	uint8_t ec_point_formats[16];
+	uint8_t n_ec_point_formats;
+	char sni[HS_SNI_MAX]; /* host_name, NUL-terminated, cut at the cap */
+	bool sni_truncated;
+	uint8_t alpn_raw[256]; /* ALPN extension body after its 2-byte list length */
+	uint16_t alpn_raw_len;
+	bool has_alpn;
+};
+
+struct tls_server_hello {
+	uint16_t legacy_version;
+	uint16_t version; /* supported_versions aware (TLS 1.3 sends 0x0303 here) */
+	uint16_t cipher;
+	bool hrr;	/* HelloRetryRequest: the SHA-256("HelloRetryRequest") random */
+	uint16_t group; /* key_share (TLS 1.3, HRR: selected_group) */
+	bool has_group;
+	char alpn[HS_ALPN_MAX]; /* the selected protocol, NUL-terminated */
+	bool has_alpn;
+	struct tls_u16_list exts;
+};
+
+/*
+ * tls_parse_client_hello - parse a ClientHello body (after the 4-byte handshake header).
+ * Returns TLS_OK or TLS_INVALID (a body is complete by construction).
+ */
+int tls_parse_client_hello(const uint8_t *body, size_t len, struct tls_client_hello *ch);
+
+/* tls_parse_server_hello - parse a ServerHello body (after the 4-byte header). */
+int tls_parse_server_hello(const uint8_t *body, size_t len, struct tls_server_hello *sh);
+
+/*
+ * tls_parse_ske_group - the named curve of an ECDHE ServerKeyExchange body
+ * (RFC 8422 section 5.4): *group set and TLS_OK, or TLS_INVALID when it is not one.
+ */
+int tls_parse_ske_group(const uint8_t *body, size_t len, uint16_t *group);
+
+/*
+ * tls_parse_sslv2_hello - an SSLv2-format CLIENT-HELLO record at the start of @buf
+ * (2-byte header with the top bit set). TLS_TRUNCATED while the record is incomplete.
+ */
+int tls_parse_sslv2_hello(const uint8_t *buf, size_t len, struct tls_client_hello *ch);
+
+/*
+ * Stream level: one direction of a TCP connection, from the first TLS byte. The caller
+ * re-runs tls_stream_parse() with the whole contiguous prefix each time it grows; the
+ * result says what has been seen so far. Handshake messages may span records and
+ * records may hold several messages; ChangeCipherSpec records are skipped.
+ */
+struct tls_stream {
+	/* client direction */
+	int n_client_hellos;		/* 0, 1 or 2 (after a HelloRetryRequest) */
+	struct tls_client_hello first;	/* the first ClientHello: fingerprints, SNI */
+	struct tls_client_hello last;	/* the last one: offered versions */
+	/* server direction */
+	bool hrr;			/* a HelloRetryRequest was seen */
+	bool have_server_hello;		/* a (non-HRR) ServerHello was seen */
+	struct tls_server_hello sh;
+	bool have_ske_group;
+	uint16_t ske_group;
+	/*
+	 * done: nothing more of interest can follow in this direction (client: a record
+	 * that is neither handshake nor CCS, or a handshake message other than
+	 * ClientHello; server: final ServerHello and, for TLS <= 1.2, the
+	 * ServerKeyExchange or ServerHelloDone, or any encrypted record).
+	 */
+	bool done;
+	size_t consumed; /* bytes of complete records walked */
+};
+
+/*
+ * tls_stream_parse - walk the records in @buf (one direction, starting at a record
+ * boundary). @scratch (at least @scratch_cap bytes) holds handshake messages that span
+ * records. Returns TLS_OK when done, TLS_TRUNCATED when more bytes may add something,
+ * TLS_INVALID when the bytes are not TLS (plain HTTP on 443, say) or malformed.
+ */
+int tls_stream_parse(const uint8_t *buf, size_t len, bool from_client, struct tls_stream *st,
+		     uint8_t *scratch, size_t scratch_cap);
+
+/* tls_looks_like_start - the first bytes could begin a TLS or SSLv2 hello (for sniffing). */
+bool tls_looks_like_start(const uint8_t *buf, size_t len);
+
+/* tls_is_grease - RFC 8701 reserved value (0x?A?A with equal bytes). */
+bool tls_is_grease(uint16_t v);
+
+/* Names (IANA registries). Unknown values give NULL. */
+const char *tls_version_name(uint16_t v);	/* "TLSv1.2", "SSLv3", ... */
+const char *tls_cipher_name(uint16_t id);	/* "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" */
+const char *tls_group_name(uint16_t id);	/* "x25519", "secp256r1", "X25519MLKEM768" */
+const char *tls_extension_name(uint16_t id); /* "server_name", ... */
+/* tls_cipher_weak - NULL, EXPORT, anon, RC4, DES/3DES, MD5 suites (and SSLv2 kinds). */
+bool tls_cipher_weak(uint16_t id);
+
+/* Client fingerprints of a ClientHello: JA3 (lowercase MD5 hex) and JA4 (a_b_c). */
+void tls_ja3(const struct tls_client_hello *ch, char out[33]);
+void tls_ja4(const struct tls_client_hello *ch, char out[40]);
+
+#endif /* TLSAUDIT_TLS_H */

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Small helpers shared by every module. */
+#ifndef TLSAUDIT_UTIL_H
+#define TLSAUDIT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* util_reallocarray - realloc(@p, @n * @size) or NULL and ENOMEM on overflow. */
+void *util_reallocarray(void *p, size_t n, size_t size);
+
+/* util_parse_u64 - whole-string decimal in [min, max]; 0 or -EINVAL/-ERANGE. */
+int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* util_parse_duration - "15s", "2m", "1h", "500ms", "1d" or plain seconds, to ns. */
+int util_parse_duration(const char *s, uint64_t *ns);
+
+/* util_parse_ports - "443,25,587" into @ports (max @cap); count or -EINVAL. */
+int util_parse_ports(const char *s, uint16_t *ports, int cap);
+
+/* util_strlcpy - copy with truncation, always NUL-terminated; returns strlen(src). */
+size_t util_strlcpy(char *dst, const char *src, size_t size);
+
+/* util_now_ns - CLOCK_REALTIME in ns. */
+uint64_t util_now_ns(void);
+
+/* util_format_time - RFC 3339 UTC with milliseconds ("2026-11-23T10:00:00.123Z"). */
+void util_format_time(uint64_t ns, char *buf, size_t len);
+
+/* util_format_ip - numeric address of @family (AF_INET/AF_INET6) into @buf. */
+void util_format_ip(int family, const uint8_t *addr, char *buf, size_t len);
+
+#endif /* TLSAUDIT_UTIL_H */

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tlsaudit/util.h"
+
+void *util_reallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, n * size);
+}
+
+int util_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	/* strtoull accepts a sign and leading blanks; a count never has either. */
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	if (*end != '\0')
+		return -EINVAL;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int util_parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = {
+		{ "ms", 1000000ULL },	     { "s", 1000000000ULL },	  { "m", 60000000000ULL },
+		{ "h", 3600000000000ULL }, { "d", 86400000000000ULL }, { "", 1000000000ULL },
+	};
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -ERANGE;
+	for (i = 0; i < ARRAY_SIZE(units); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			if (v > UINT64_MAX / units[i].mult)
+				return -ERANGE;
+			*ns = v * units[i].mult;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int util_parse_ports(const char *s, uint16_t *ports, int cap)
+{
+	char buf[256], *tok, *save = NULL;
+	int n = 0;
+	uint64_t v;
+
+	if (!s || strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	util_strlcpy(buf, s, sizeof(buf));
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (n >= cap || util_parse_u64(tok, 1, 65535, &v))
+			return -EINVAL;
+		ports[n++] = (uint16_t)v;
+	}
+	return n ? n : -EINVAL;
+}
+
+size_t util_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t len = strlen(src);
+
+	if (size) {
+		size_t n = len < size - 1 ? len : size - 1;
+
+		memcpy(dst, src, n);
+		dst[n] = '\0';
+	}
+	return len;
+}
+
+uint64_t util_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void util_format_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t secs = (time_t)(ns / 1000000000ULL);
+	unsigned int ms = (unsigned int)(ns % 1000000000ULL / 1000000ULL);
+	struct tm tm;
+
+	if (!gmtime_r(&secs, &tm) ||
+	    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
+		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms) < 0)
+		util_strlcpy(buf, "1970-01-01T00:00:00.000Z", len);
+}
+
+void util_format_ip(int family, const uint8_t *addr, char *buf, size_t len)
+{
+	if (!inet_ntop(family, addr, buf, (socklen_t)len))
+		util_strlcpy(buf, "?", len);
+}
