@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Shared helpers for the end-to-end tests (source this file).
+#   skip MSG          exit with the skip code (249); tests/run.sh reports it
+#   fail MSG          print and exit 1
+#   require_root      skip unless root
+#   netns_new NAME    create a namespace with lo up; removed on exit
+#   in_ns CMD...      run CMD in the namespace made by netns_new
+#   make_cert DIR     self-signed RSA key/cert in DIR (server.key, server.crt)
+#   wait_port PORT    wait until something listens on PORT in the namespace
+#   expect_eq WHAT GOT WANT
+set -u
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TLSAUDIT=${TLSAUDIT:-$TOP/build/tlsaudit}
+SKIP_CODE=249
+TEST_TMP=$(mktemp -d /tmp/tlsaudit-test.XXXXXX)
+NS=""
+_cleanup_cmds=()
+
+skip() { echo "skip: $*"; exit $SKIP_CODE; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+on_exit() { _cleanup_cmds+=("$*"); }
+_run_cleanup() {
+	local i
+	for ((i = ${#_cleanup_cmds[@]} - 1; i >= 0; i--)); do
+		eval "${_cleanup_cmds[$i]}" >/dev/null 2>&1 || true
+	done
+	[ -n "$NS" ] && ip netns del "$NS" 2>/dev/null
+	rm -rf "$TEST_TMP"
+}
+trap _run_cleanup EXIT
+
+require_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+
+netns_new() {
+	require_root
+	command -v ip >/dev/null || skip "ip (iproute2) not installed"
+	NS="tlsaudit-$1-$$"
+	ip netns add "$NS" || fail "ip netns add $NS"
+	ip -n "$NS" link set lo up
+}
+
+in_ns() { ip netns exec "$NS" "$@"; }
+
+make_cert() {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=tlsaudit.test \
+		-addext "subjectAltName=DNS:tlsaudit.test,DNS:mail.tlsaudit.test,IP:127.0.0.1,IP:::1" \
+		-keyout "$1/server.key" -out "$1/server.crt" >/dev/null 2>&1 ||
+		fail "openssl could not make a test certificate"
+}
+
+wait_port() {
+	local port=$1 i
+	for ((i = 0; i < 100; i++)); do
+		if in_ns ss -Htln "sport = :$port" | grep -q .; then return 0; fi
+		sleep 0.05
+	done
+	fail "nothing listens on port $port"
+}
+
+expect_eq() {
+	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+}
