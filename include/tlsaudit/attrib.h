@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Process attribution: from a pid to the identity an operator recognises (comm, exe,
+ * uid, cgroup, systemd unit, container id) and the TLS library mapped into it.
+ * Resolved from /proc when the owner is first seen and cached by (pid, start time), so a
+ * process that exits right after its handshake is still named.
+ */
+#ifndef TLSAUDIT_ATTRIB_H
+#define TLSAUDIT_ATTRIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tlsaudit/record.h"
+
+struct attrib_cache;
+
+/* attrib_cache__new - @proc_root is normally "/proc" (tests point it elsewhere). */
+struct attrib_cache *attrib_cache__new(const char *proc_root, size_t max_entries);
+void attrib_cache__free(struct attrib_cache *ac);
+
+/*
+ * attrib_cache__resolve - fill @out for @pid, from the cache when the same process
+ * (pid and start time) was resolved before, else from /proc. 0, or -ESRCH when the
+ * process is gone and was never seen.
+ */
+int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out);
+
+/* attrib_cache__lookup - cached entry for @pid only, never touching /proc; 0 or -ENOENT. */
+int attrib_cache__lookup(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out);
+
+/* attrib_unit_from_cgroup - "system.slice/postfix.service" style unit name, or -ENOENT. */
+int attrib_unit_from_cgroup(const char *cgroup, char *unit, size_t len);
+
+/* attrib_container_from_cgroup - docker/containerd/podman/kubepods id, or -ENOENT. */
+int attrib_container_from_cgroup(const char *cgroup, char *id, size_t len);
+
+/* attrib_tls_lib_from_maps - soname of the TLS library in a maps file, or -ENOENT. */
+int attrib_tls_lib_from_maps(const char *maps_path, char *lib, size_t len);
+
+/*
+ * attrib_owner_of_tuple - the pid owning a local TCP socket (sock_diag, then a scan of
+ * /proc/PID/fd for its inode): the fallback where tracepoints are missing and for the
+ * libpcap backend. Ports in host order, addresses in network order. 0 or -errno.
+ */
+int attrib_owner_of_tuple(int family, const uint8_t *laddr, uint16_t lport,
+			  const uint8_t *raddr, uint16_t rport, uint32_t *pid);
+
+#endif /* TLSAUDIT_ATTRIB_H */
