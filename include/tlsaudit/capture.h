@@ -26,6 +26,13 @@ enum cap_decode_status {
 int cap_decode(int dlt, const uint8_t *pkt, size_t caplen, uint64_t ts_ns,
 	       struct flow_segment *seg);
 
+/*
+ * cap_decode_ex - cap_decode, and *@snapped (may be NULL) says how many bytes of the IP
+ * datagram the capture cut off (snaplen): the payload is then shorter than sent.
+ */
+int cap_decode_ex(int dlt, const uint8_t *pkt, size_t caplen, uint64_t ts_ns,
+		  struct flow_segment *seg, uint32_t *snapped);
+
 /* cap_dlt_supported - cap_decode knows this link type. */
 int cap_dlt_supported(int dlt);
 
@@ -34,6 +41,7 @@ struct cap_file_stats {
 	uint64_t bytes;
 	uint64_t decode_skipped;
 	uint64_t decode_invalid;
+	uint64_t snapped; /* TCP packets cut short by the capture's snaplen */
 };
 
 /*
