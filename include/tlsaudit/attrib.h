@@ -15,9 +15,27 @@
 
 struct attrib_cache;
 
-/* attrib_cache__new - @proc_root is normally "/proc" (tests point it elsewhere). */
+/* Cache counters, for `tlsaudit status` and the exporter. */
+struct attrib_stats {
+	uint64_t hits;	    /* same pid and start time: answered from the cache */
+	uint64_t resolves;  /* full reads of /proc/PID */
+	uint64_t exited;    /* answered from the cache after the process was gone */
+	uint64_t evictions; /* entries dropped to stay under max_entries */
+	uint64_t entries;   /* entries held now */
+};
+
+/* Entries held when attrib_cache__new() is given 0. */
+#define ATTRIB_CACHE_DEFAULT 4096
+
+/*
+ * attrib_cache__new - @proc_root is normally "/proc" (tests point it elsewhere);
+ * @max_entries 0 means ATTRIB_CACHE_DEFAULT. NULL and errno on failure.
+ */
 struct attrib_cache *attrib_cache__new(const char *proc_root, size_t max_entries);
 void attrib_cache__free(struct attrib_cache *ac);
+
+/* attrib_cache__stats - copy the counters. */
+void attrib_cache__stats(const struct attrib_cache *ac, struct attrib_stats *st);
 
 /*
  * attrib_cache__resolve - fill @out for @pid, from the cache when the same process
@@ -45,5 +63,19 @@ int attrib_tls_lib_from_maps(const char *maps_path, char *lib, size_t len);
  */
 int attrib_owner_of_tuple(int family, const uint8_t *laddr, uint16_t lport,
 			  const uint8_t *raddr, uint16_t rport, uint32_t *pid);
+
+/*
+ * attrib_socket_inode - the inode of the TCP socket with this exact 4-tuple, in any
+ * state, from NETLINK_SOCK_DIAG. -ENOENT when there is none or it has no inode
+ * (TIME_WAIT, orphaned).
+ */
+int attrib_socket_inode(int family, const uint8_t *laddr, uint16_t lport, const uint8_t *raddr,
+			uint16_t rport, uint64_t *inode);
+
+/*
+ * attrib_owner_of_inode - the first pid under @proc_root with an fd on "socket:[@inode]"
+ * (a bounded scan). 0 or -ENOENT.
+ */
+int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid);
 
 #endif /* TLSAUDIT_ATTRIB_H */

@@ -1,0 +1,753 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Process identity from procfs (proc(5)): comm, exe, real uid, start time, cgroup and
+ * the TLS library mapped into the process, cached by (pid, start time).
+ *
+ * Everything read here is process-controlled: comm can hold spaces and ')', cgroup
+ * paths are chosen by anyone with a delegated subtree, exe links may point at deleted
+ * files. Files are read with a fixed buffer, lines with a length cap and a line count
+ * cap, and parsed through the bounded cursor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tlsaudit/attrib.h"
+#include "tlsaudit/cursor.h"
+#include "tlsaudit/util.h"
+
+/* Longest line kept whole; a longer one is skipped up to its newline. */
+#define LINE_CAP 4096
+/* A process with a huge address space has ~100k maps lines; stop well after that. */
+#define LINES_MAX 262144
+#define FILE_BYTES_MAX (64u << 20)
+
+/* stat is one line: pid, a 15-byte comm and 50 numbers fit easily. */
+#define STAT_CAP 2048
+/* Field 22 of /proc/PID/stat, counting from 1 with pid as field 1 (proc(5)). */
+#define STAT_STARTTIME_FIELD 22
+
+#define GO_TLS_LIB "go crypto/tls"
+
+struct line_reader {
+	int fd;
+	size_t len;    /* bytes held in buf */
+	size_t start;  /* first byte of the next line */
+	size_t total;  /* bytes read so far */
+	uint32_t lines;
+	bool eof;
+	bool overlong; /* the line in progress outgrew buf: drop it up to its newline */
+	char buf[LINE_CAP];
+};
+
+static void lr_init(struct line_reader *lr, int fd)
+{
+	lr->fd = fd;
+	lr->len = 0;
+	lr->start = 0;
+	lr->total = 0;
+	lr->lines = 0;
+	lr->eof = false;
+	lr->overlong = false;
+}
+
+/*
+ * lr_next - the next line, without its newline, as a cursor over the reader's buffer
+ * (valid until the next call). 1 for a line, 0 at the end or a cap, -errno.
+ */
+static int lr_next(struct line_reader *lr, struct tls_cursor *line)
+{
+	const char *nl;
+	size_t n, s;
+	ssize_t r;
+
+	for (;;) {
+		nl = memchr(lr->buf + lr->start, '\n', lr->len - lr->start);
+		if (nl) {
+			s = lr->start;
+			n = (size_t)(nl - (lr->buf + s));
+			lr->start = s + n + 1;
+			if (lr->overlong) {
+				lr->overlong = false;
+				continue;
+			}
+			if (++lr->lines > LINES_MAX)
+				return 0;
+			cur_init(line, (const uint8_t *)lr->buf + s, n);
+			return 1;
+		}
+		if (lr->eof) {
+			/* A last line without a newline still counts. */
+			if (lr->start == lr->len || lr->overlong || ++lr->lines > LINES_MAX)
+				return 0;
+			s = lr->start;
+			lr->start = lr->len;
+			cur_init(line, (const uint8_t *)lr->buf + s, lr->len - s);
+			return 1;
+		}
+		if (lr->start) {
+			memmove(lr->buf, lr->buf + lr->start, lr->len - lr->start);
+			lr->len -= lr->start;
+			lr->start = 0;
+		}
+		if (lr->len == sizeof(lr->buf)) {
+			lr->overlong = true;
+			lr->len = 0;
+		}
+		if (lr->total >= FILE_BYTES_MAX)
+			return 0;
+		r = read(lr->fd, lr->buf + lr->len, sizeof(lr->buf) - lr->len);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			lr->eof = true;
+		lr->len += (size_t)r;
+		lr->total += (size_t)r;
+	}
+}
+
+/* read_small - up to @cap - 1 bytes of @name under @dfd, NUL-terminated; length or -errno. */
+static ssize_t read_small(int dfd, const char *name, char *buf, size_t cap)
+{
+	size_t len = 0;
+	ssize_t r;
+	int fd, err = 0;
+
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < cap - 1) {
+		r = read(fd, buf + len, cap - 1 - len);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+out:
+	close(fd);
+	buf[len] = '\0';
+	return err ? err : (ssize_t)len;
+}
+
+/* skip_spaces - step over blanks; the next byte, or -1 at the end. */
+static int skip_spaces(struct tls_cursor *c)
+{
+	while (cur_left(c)) {
+		uint8_t ch = *cur_ptr(c);
+
+		if (ch != ' ' && ch != '\t')
+			return ch;
+		cur_skip(c, 1);
+	}
+	return -1;
+}
+
+/* next_token - the next blank-separated token; false when none is left. */
+static bool next_token(struct tls_cursor *c, const uint8_t **tok, size_t *len)
+{
+	size_t n = 0;
+
+	if (skip_spaces(c) < 0)
+		return false;
+	*tok = cur_ptr(c);
+	while (n < cur_left(c) && (*tok)[n] != ' ' && (*tok)[n] != '\t')
+		n++;
+	cur_skip(c, n);
+	*len = n;
+	return true;
+}
+
+/* parse_dec - a whole token of decimal digits that fits in 64 bits. */
+static int parse_dec(const uint8_t *tok, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!len)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		if (tok[i] < '0' || tok[i] > '9')
+			return -EINVAL;
+		if (v > (UINT64_MAX - (tok[i] - '0')) / 10)
+			return -ERANGE;
+		v = v * 10 + (tok[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* copy_bytes - @len bytes as a string, truncated to fit @size. */
+static void copy_bytes(char *dst, size_t size, const uint8_t *src, size_t len)
+{
+	if (len >= size)
+		len = size - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+/*
+ * read_stat - comm and start time from /proc/PID/stat (proc(5)). comm is whatever the
+ * process set (prctl PR_SET_NAME), so it may hold ") " itself: fields are counted from
+ * the last ')' in the line, never from the first.
+ */
+static int read_stat(int dfd, char *comm, size_t comm_len, uint64_t *start)
+{
+	char buf[STAT_CAP];
+	const char *open_paren, *close_paren;
+	struct tls_cursor c;
+	const uint8_t *tok;
+	size_t tok_len;
+	ssize_t n;
+	int field;
+
+	n = read_small(dfd, "stat", buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	open_paren = memchr(buf, '(', (size_t)n);
+	close_paren = memrchr(buf, ')', (size_t)n);
+	if (!open_paren || !close_paren || close_paren < open_paren)
+		return -EINVAL;
+	copy_bytes(comm, comm_len, (const uint8_t *)open_paren + 1,
+		   (size_t)(close_paren - open_paren - 1));
+
+	cur_init(&c, (const uint8_t *)close_paren + 1, (size_t)(buf + n - close_paren - 1));
+	/* The field after ')' is field 3 (state). */
+	for (field = 3; next_token(&c, &tok, &tok_len); field++) {
+		if (field == STAT_STARTTIME_FIELD)
+			return parse_dec(tok, tok_len, start);
+	}
+	return -EINVAL;
+}
+
+/* read_comm - /proc/PID/comm without its newline. */
+static int read_comm(int dfd, char *comm, size_t len)
+{
+	char buf[64];
+	ssize_t n;
+
+	n = read_small(dfd, "comm", buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	copy_bytes(comm, len, (const uint8_t *)buf, (size_t)n);
+	return 0;
+}
+
+/* read_exe - the exe link target, kept as the kernel gives it (" (deleted)" included). */
+static int read_exe(int dfd, char *exe, size_t len)
+{
+	char buf[PATH_MAX];
+	ssize_t n;
+
+	n = readlinkat(dfd, "exe", buf, sizeof(buf) - 1);
+	if (n < 0)
+		return -errno;
+	/* readlink does not terminate; a target that filled the buffer is cut there. */
+	buf[n] = '\0';
+	copy_bytes(exe, len, (const uint8_t *)buf, (size_t)n);
+	return 0;
+}
+
+/* read_uid - the real uid, the first number of the "Uid:" line of /proc/PID/status. */
+static int read_uid(int dfd, uint32_t *uid)
+{
+	struct line_reader *lr;
+	struct tls_cursor line;
+	const uint8_t *tok;
+	size_t tok_len;
+	uint64_t v;
+	int fd, r, err = -ENOENT;
+
+	fd = openat(dfd, "status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	lr = malloc(sizeof(*lr));
+	if (!lr) {
+		err = -ENOMEM;
+		goto out;
+	}
+	lr_init(lr, fd);
+	while ((r = lr_next(lr, &line)) > 0) {
+		if (cur_left(&line) < 4 || memcmp(cur_ptr(&line), "Uid:", 4) != 0)
+			continue;
+		cur_skip(&line, 4);
+		if (!next_token(&line, &tok, &tok_len))
+			break;
+		err = parse_dec(tok, tok_len, &v);
+		if (!err && v > UINT32_MAX)
+			err = -ERANGE;
+		if (!err)
+			*uid = (uint32_t)v;
+		break;
+	}
+	if (r < 0)
+		err = r;
+out:
+	free(lr);
+	close(fd);
+	return err;
+}
+
+/* has_controller - @name is one of the comma-separated controllers in @list. */
+static bool has_controller(const uint8_t *list, size_t len, const char *name)
+{
+	size_t nlen = strlen(name), i = 0, j;
+
+	while (i <= len) {
+		for (j = i; j < len && list[j] != ','; j++)
+			;
+		if (j - i == nlen && memcmp(list + i, name, nlen) == 0)
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+/*
+ * read_cgroup - the process's cgroup path from /proc/PID/cgroup ("ID:controllers:path"
+ * lines, cgroups(7)): the unified "0::" line, or on hybrid and legacy hosts, where that
+ * line is missing or only "/", systemd's "name=systemd" hierarchy. @path holds LINE_CAP.
+ */
+static int read_cgroup(int dfd, char *path, size_t len)
+{
+	struct line_reader *lr;
+	struct tls_cursor line;
+	const uint8_t *p, *c1, *c2;
+	bool have_v2 = false, have_sd = false;
+	char v2[LINE_CAP], sd[LINE_CAP];
+	size_t n;
+	int fd, r, err = 0;
+
+	fd = openat(dfd, "cgroup", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	lr = malloc(sizeof(*lr));
+	if (!lr) {
+		err = -ENOMEM;
+		goto out;
+	}
+	lr_init(lr, fd);
+	while ((r = lr_next(lr, &line)) > 0) {
+		p = cur_ptr(&line);
+		n = cur_left(&line);
+		c1 = memchr(p, ':', n);
+		if (!c1)
+			continue;
+		c2 = memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - p));
+		if (!c2)
+			continue;
+		/* The path is everything after the second ':' (it may contain ':'). */
+		if (c1 - p == 1 && p[0] == '0' && c2 == c1 + 1) {
+			copy_bytes(v2, sizeof(v2), c2 + 1, n - (size_t)(c2 + 1 - p));
+			have_v2 = true;
+		} else if (has_controller(c1 + 1, (size_t)(c2 - c1 - 1), "name=systemd")) {
+			copy_bytes(sd, sizeof(sd), c2 + 1, n - (size_t)(c2 + 1 - p));
+			have_sd = true;
+		}
+	}
+	if (r < 0) {
+		err = r;
+		goto out;
+	}
+	if (have_v2 && (strcmp(v2, "/") != 0 || !have_sd))
+		util_strlcpy(path, v2, len);
+	else if (have_sd)
+		util_strlcpy(path, sd, len);
+	else
+		err = -ENOENT;
+out:
+	free(lr);
+	close(fd);
+	return err;
+}
+
+/*
+ * tls_lib_rank - how sure a mapped file name makes us of the process's TLS library:
+ * 2 for a TLS implementation, 1 for NSS's libnss3 (certificates and crypto, its TLS
+ * half is libssl3), 0 for anything else. libcrypto alone does not mean TLS.
+ */
+static int tls_lib_rank(const uint8_t *name, size_t len)
+{
+	static const char *const so_names[] = {
+		"libssl.so",	 "libgnutls.so", "libssl3.so",
+		"libwolfssl.so", "libmbedtls.so",
+	};
+	size_t i, n;
+
+	for (i = 0; i < ARRAY_SIZE(so_names); i++) {
+		n = strlen(so_names[i]);
+		/* Exactly the soname or a versioned one: "libssl.so.3", not "libssl.sox". */
+		if (len >= n && memcmp(name, so_names[i], n) == 0 && (len == n || name[n] == '.'))
+			return 2;
+	}
+	/* Wheels and bundles rename the library: "libssl-1b2c3d4e.so.1.1". */
+	if (len > 7 && memcmp(name, "libssl-", 7) == 0 && memmem(name, len, ".so", 3))
+		return 2;
+	if (len >= 12 && memcmp(name, "libboringssl", 12) == 0)
+		return 2;
+	if (len >= 10 && memcmp(name, "libnss3.so", 10) == 0 && (len == 10 || name[10] == '.'))
+		return 1;
+	return 0;
+}
+
+int attrib_tls_lib_from_maps(const char *maps_path, char *lib, size_t len)
+{
+	static const char deleted[] = " (deleted)";
+	struct line_reader *lr = NULL;
+	struct tls_cursor line;
+	const uint8_t *tok, *path, *base;
+	size_t tok_len, plen, blen;
+	int fd, r, i, rank, best = 0, err = 0;
+
+	if (!maps_path || !lib || !len)
+		return -EINVAL;
+	lib[0] = '\0';
+	fd = open(maps_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	lr = malloc(sizeof(*lr));
+	if (!lr) {
+		err = -ENOMEM;
+		goto out;
+	}
+	lr_init(lr, fd);
+	/* "address perms offset dev inode   pathname" (proc(5)); the path may hold spaces. */
+	while ((r = lr_next(lr, &line)) > 0) {
+		for (i = 0; i < 5; i++) {
+			if (!next_token(&line, &tok, &tok_len))
+				break;
+		}
+		if (i < 5 || skip_spaces(&line) != '/')
+			continue;
+		path = cur_ptr(&line);
+		plen = cur_left(&line);
+		if (plen > sizeof(deleted) - 1 &&
+		    memcmp(path + plen - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) == 0)
+			plen -= sizeof(deleted) - 1;
+		base = memrchr(path, '/', plen);
+		base = base ? base + 1 : path;
+		blen = plen - (size_t)(base - path);
+		rank = tls_lib_rank(base, blen);
+		if (rank > best) {
+			best = rank;
+			copy_bytes(lib, len, base, blen);
+			if (rank == 2)
+				break;
+		}
+	}
+	if (r < 0)
+		err = r;
+	else if (!best)
+		err = -ENOENT;
+out:
+	free(lr);
+	close(fd);
+	return err;
+}
+
+/*
+ * go_binary - the executable carries Go's build info (".go.buildinfo", or the
+ * ".note.go.buildid" note): Go links crypto/tls statically, so maps shows nothing.
+ * Section headers are read through libelf, never by casting file bytes.
+ */
+static bool go_binary(int dfd)
+{
+	GElf_Shdr shdr;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	const char *name;
+	bool found = false;
+	Elf *elf = NULL;
+	int fd;
+
+	fd = openat(dfd, "exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		goto out;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx))
+		goto out;
+	while (!found && (scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &shdr))
+			break;
+		name = elf_strptr(elf, shstrndx, shdr.sh_name);
+		if (name && (!strcmp(name, ".go.buildinfo") || !strcmp(name, ".note.go.buildid")))
+			found = true;
+	}
+out:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return found;
+}
+
+/* read_tls_lib - the TLS library from maps, else Go's built-in one. */
+static int read_tls_lib(const char *dir, int dfd, char *lib, size_t len)
+{
+	char path[PATH_MAX];
+	int err;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/maps", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	err = attrib_tls_lib_from_maps(path, lib, len);
+	if (err == -ENOENT && go_binary(dfd)) {
+		util_strlcpy(lib, GO_TLS_LIB, len);
+		err = 0;
+	}
+	return err;
+}
+
+/* resolve_proc - read every field of @pid; the start time from the same stat read. */
+static int resolve_proc(int dfd, const char *dir, uint32_t pid, struct hs_proc *p,
+			uint64_t *start)
+{
+	char cgroup[LINE_CAP];
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	err = read_stat(dfd, p->comm, sizeof(p->comm), start);
+	if (err)
+		return err;
+	/* /comm and /stat carry the same name; stat's serves when comm is unreadable. */
+	read_comm(dfd, p->comm, sizeof(p->comm));
+	/* exe and maps need ptrace access to the process; without it they stay empty. */
+	read_exe(dfd, p->exe, sizeof(p->exe));
+	if (read_uid(dfd, &p->uid))
+		p->uid = UINT32_MAX;
+	if (!read_cgroup(dfd, cgroup, sizeof(cgroup))) {
+		/* Unit and container come from the whole path, before it is cut to fit. */
+		util_strlcpy(p->cgroup, cgroup, sizeof(p->cgroup));
+		attrib_unit_from_cgroup(cgroup, p->unit, sizeof(p->unit));
+		attrib_container_from_cgroup(cgroup, p->container, sizeof(p->container));
+	}
+	read_tls_lib(dir, dfd, p->tls_lib, sizeof(p->tls_lib));
+	p->pid = pid;
+	p->known = true;
+	return 0;
+}
+
+/*
+ * The cache: a fixed array of entries, a chained hash on pid, and a clock hand for
+ * eviction. An entry outlives its process, so a short-lived client (a 50 ms curl) is
+ * still named when its handshake completes after exit.
+ */
+struct attrib_entry {
+	struct hs_proc proc;
+	uint64_t start; /* start time in clock ticks after boot: pid reuse changes it */
+	uint32_t pid;
+	int32_t next; /* next entry in the same bucket, -1 ends */
+	bool referenced;
+};
+
+struct attrib_cache {
+	char *proc_root;
+	struct attrib_entry *ents;
+	int32_t *buckets;
+	size_t cap;
+	size_t used;
+	size_t hand;
+	size_t mask;
+	struct attrib_stats stats;
+};
+
+static size_t bucket_of(const struct attrib_cache *ac, uint32_t pid)
+{
+	/* Fibonacci hashing: consecutive pids spread over the table. */
+	return (size_t)((pid * 2654435761u) >> 7) & ac->mask;
+}
+
+struct attrib_cache *attrib_cache__new(const char *proc_root, size_t max_entries)
+{
+	struct attrib_cache *ac;
+	size_t nb = 1, i;
+
+	if (!proc_root) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!max_entries)
+		max_entries = ATTRIB_CACHE_DEFAULT;
+	/* Entry indexes are int32_t. */
+	if (max_entries > INT32_MAX / 2) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (nb < max_entries)
+		nb <<= 1;
+	ac = calloc(1, sizeof(*ac));
+	if (!ac)
+		return NULL;
+	ac->proc_root = strdup(proc_root);
+	ac->ents = util_reallocarray(NULL, max_entries, sizeof(*ac->ents));
+	ac->buckets = util_reallocarray(NULL, nb, sizeof(*ac->buckets));
+	if (!ac->proc_root || !ac->ents || !ac->buckets) {
+		attrib_cache__free(ac);
+		errno = ENOMEM;
+		return NULL;
+	}
+	for (i = 0; i < nb; i++)
+		ac->buckets[i] = -1;
+	ac->cap = max_entries;
+	ac->mask = nb - 1;
+	return ac;
+}
+
+void attrib_cache__free(struct attrib_cache *ac)
+{
+	if (!ac)
+		return;
+	free(ac->buckets);
+	free(ac->ents);
+	free(ac->proc_root);
+	free(ac);
+}
+
+void attrib_cache__stats(const struct attrib_cache *ac, struct attrib_stats *st)
+{
+	*st = ac->stats;
+	st->entries = ac->used;
+}
+
+static struct attrib_entry *find(struct attrib_cache *ac, uint32_t pid)
+{
+	int32_t i;
+
+	for (i = ac->buckets[bucket_of(ac, pid)]; i >= 0; i = ac->ents[i].next) {
+		if (ac->ents[i].pid == pid)
+			return &ac->ents[i];
+	}
+	return NULL;
+}
+
+static void unlink_entry(struct attrib_cache *ac, int32_t idx)
+{
+	int32_t *link = &ac->buckets[bucket_of(ac, ac->ents[idx].pid)];
+
+	while (*link >= 0) {
+		if (*link == idx) {
+			*link = ac->ents[idx].next;
+			return;
+		}
+		link = &ac->ents[*link].next;
+	}
+}
+
+/* take_slot - a free entry, evicting the first one the clock finds unreferenced. */
+static int32_t take_slot(struct attrib_cache *ac)
+{
+	int32_t idx;
+
+	if (ac->used < ac->cap)
+		return (int32_t)ac->used++;
+	for (;;) {
+		idx = (int32_t)ac->hand;
+		ac->hand = (ac->hand + 1) % ac->cap;
+		if (ac->ents[idx].referenced) {
+			ac->ents[idx].referenced = false;
+			continue;
+		}
+		unlink_entry(ac, idx);
+		ac->stats.evictions++;
+		return idx;
+	}
+}
+
+static void store(struct attrib_cache *ac, struct attrib_entry *e, uint32_t pid, uint64_t start,
+		  const struct hs_proc *p)
+{
+	size_t b;
+	int32_t idx;
+
+	if (!e) {
+		idx = take_slot(ac);
+		e = &ac->ents[idx];
+		b = bucket_of(ac, pid);
+		e->next = ac->buckets[b];
+		ac->buckets[b] = idx;
+	}
+	e->proc = *p;
+	e->pid = pid;
+	e->start = start;
+	e->referenced = true;
+}
+
+int attrib_cache__lookup(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out)
+{
+	struct attrib_entry *e = find(ac, pid);
+
+	if (!e)
+		return -ENOENT;
+	e->referenced = true;
+	*out = e->proc;
+	return 0;
+}
+
+int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out)
+{
+	char dir[PATH_MAX], comm[sizeof(out->comm)];
+	struct attrib_entry *e;
+	struct hs_proc p;
+	uint64_t start;
+	int dfd, err;
+
+	if (!pid)
+		return -EINVAL;
+	e = find(ac, pid);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%u", ac->proc_root, pid) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	/* One directory fd for every file, so all reads see the same process. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		err = -ESRCH;
+		goto gone;
+	}
+	err = read_stat(dfd, comm, sizeof(comm), &start);
+	if (err) {
+		err = -ESRCH;
+		goto gone;
+	}
+	/* A changed comm with the same start time is an exec: the identity changed too. */
+	if (e && e->start == start && strcmp(e->proc.comm, comm) == 0) {
+		ac->stats.hits++;
+		e->referenced = true;
+		*out = e->proc;
+		err = 0;
+		goto out;
+	}
+	err = resolve_proc(dfd, dir, pid, &p, &start);
+	if (err) {
+		err = -ESRCH;
+		goto gone;
+	}
+	ac->stats.resolves++;
+	store(ac, e, pid, start, &p);
+	*out = p;
+	goto out;
+gone:
+	/* Exited (or unreadable) now, but named while it lived. */
+	if (e) {
+		ac->stats.exited++;
+		e->referenced = true;
+		*out = e->proc;
+		err = 0;
+	}
+out:
+	if (dfd >= 0)
+		close(dfd);
+	return err;
+}
