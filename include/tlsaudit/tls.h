@@ -130,6 +130,13 @@ const char *tls_group_name(uint16_t id);	/* "x25519", "secp256r1", "X25519MLKEM7
 const char *tls_extension_name(uint16_t id); /* "server_name", ... */
 /* tls_cipher_weak - NULL, EXPORT, anon, RC4, DES/3DES, MD5 suites (and SSLv2 kinds). */
 bool tls_cipher_weak(uint16_t id);
+/*
+ * tls_cipher_ecdhe - the suite's ServerKeyExchange starts with ECParameters (ECDHE,
+ * not ECDHE_PSK); true for unknown suites too, so their curve is still tried.
+ */
+bool tls_cipher_ecdhe(uint16_t id);
+/* tls_names_sorted - every name table is in strictly increasing id order (tests). */
+bool tls_names_sorted(void);
 
 /* Client fingerprints of a ClientHello: JA3 (lowercase MD5 hex) and JA4 (a_b_c). */
 void tls_ja3(const struct tls_client_hello *ch, char out[33]);

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Client fingerprints of a parsed ClientHello.
+ *
+ * JA3 (Salesforce): MD5 of "SSLVersion,Ciphers,Extensions,EllipticCurves,
+ * EcPointFormats", decimal values joined by '-', GREASE (RFC 8701) removed; the
+ * value matches Wireshark's tls.handshake.ja3.
+ * JA4 (FoxIO, technical_details/JA4.md): "t" + version + d/i + cipher count +
+ * extension count + ALPN first/last, then truncated SHA-256 of the sorted cipher list
+ * and of the sorted extensions (without SNI and ALPN) "_" signature algorithms.
+ *
+ * Only the first TLS_MAX_LIST entries of each list are kept by the parser, so a hello
+ * with more than 128 suites or extensions is fingerprinted on that prefix.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "tlsaudit/tls.h"
+
+/* Room for TLS_MAX_LIST five-digit decimals or 4-hex-digit values plus separators. */
+#define LIST_BUF (TLS_MAX_LIST * 6 + 8)
+
+/* A bounded string builder: appends stop at the cap instead of overrunning. */
+struct sbuf {
+	char *p;
+	size_t cap;
+	size_t len;
+};
+
+static void sb_init(struct sbuf *b, char *p, size_t cap)
+{
+	b->p = p;
+	b->cap = cap;
+	b->len = 0;
+	p[0] = '\0';
+}
+
+static void sb_addf(struct sbuf *b, const char *fmt, unsigned int v)
+{
+	int n;
+
+	if (b->len >= b->cap - 1)
+		return;
+	n = snprintf(b->p + b->len, b->cap - b->len, fmt, v);
+	if (n < 0)
+		return;
+	/* snprintf reports what it wanted to write; advance only over what fits. */
+	b->len += (size_t)n < b->cap - b->len ? (size_t)n : b->cap - b->len - 1;
+}
+
+static void sb_addc(struct sbuf *b, char ch)
+{
+	if (b->len < b->cap - 1) {
+		b->p[b->len++] = ch;
+		b->p[b->len] = '\0';
+	}
+}
+
+static void hex_digest(const char *md_name, const char *in, char *out, size_t hex_chars)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	const EVP_MD *type;
+	size_t i;
+
+	type = strcmp(md_name, "md5") == 0 ? EVP_md5() : EVP_sha256();
+	if (!EVP_Digest(in, strlen(in), md, &md_len, type, NULL))
+		md_len = 0;
+	for (i = 0; i < hex_chars; i++) {
+		if (i / 2 >= md_len) {
+			out[i] = '0';
+			continue;
+		}
+		out[i] = hex[(md[i / 2] >> (i % 2 ? 0 : 4)) & 0xf];
+	}
+	out[hex_chars] = '\0';
+}
+
+/* Decimal values joined by '-', GREASE left out. */
+static void ja3_list(struct sbuf *b, const uint16_t *v, size_t n)
+{
+	bool first = true;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (tls_is_grease(v[i]))
+			continue;
+		if (!first)
+			sb_addc(b, '-');
+		sb_addf(b, "%u", v[i]);
+		first = false;
+	}
+}
+
+void tls_ja3(const struct tls_client_hello *ch, char out[33])
+{
+	char buf[LIST_BUF * 3 + 64];
+	struct sbuf b;
+	size_t i;
+
+	sb_init(&b, buf, sizeof(buf));
+	sb_addf(&b, "%u", ch->legacy_version);
+	sb_addc(&b, ',');
+	ja3_list(&b, ch->ciphers.v, ch->ciphers.n);
+	sb_addc(&b, ',');
+	ja3_list(&b, ch->exts.v, ch->exts.n);
+	sb_addc(&b, ',');
+	ja3_list(&b, ch->groups.v, ch->groups.n);
+	sb_addc(&b, ',');
+	for (i = 0; i < ch->n_ec_point_formats; i++) {
+		if (i)
+			sb_addc(&b, '-');
+		sb_addf(&b, "%u", ch->ec_point_formats[i]);
+	}
+	hex_digest("md5", buf, out, 32);
+}
+
+static void sort_u16(uint16_t *v, size_t n)
+{
+	size_t i, j;
+
+	for (i = 1; i < n; i++) {
+		uint16_t x = v[i];
+
+		for (j = i; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/* Copy @l without GREASE (and without @skip_a/@skip_b when @skip is set). */
+static size_t filter(const struct tls_u16_list *l, uint16_t *out, bool skip, uint16_t skip_a,
+		     uint16_t skip_b)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->n; i++) {
+		if (tls_is_grease(l->v[i]))
+			continue;
+		if (skip && (l->v[i] == skip_a || l->v[i] == skip_b))
+			continue;
+		out[n++] = l->v[i];
+	}
+	return n;
+}
+
+static void hex_list(struct sbuf *b, const uint16_t *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i)
+			sb_addc(b, ',');
+		sb_addf(b, "%04x", v[i]);
+	}
+}
+
+static const char *ja4_version(const struct tls_client_hello *ch)
+{
+	uint16_t v = 0;
+	uint16_t i;
+
+	if (ch->sslv2)
+		return "s2";
+	for (i = 0; i < ch->versions.n; i++)
+		if (!tls_is_grease(ch->versions.v[i]) && ch->versions.v[i] > v)
+			v = ch->versions.v[i];
+	if (v == 0)
+		v = ch->legacy_version;
+	switch (v) {
+	case TLS_V_13:
+		return "13";
+	case TLS_V_12:
+		return "12";
+	case TLS_V_11:
+		return "11";
+	case TLS_V_10:
+		return "10";
+	case TLS_V_SSL3:
+		return "s3";
+	case TLS_V_SSL2:
+		return "s2";
+	default:
+		return "00";
+	}
+}
+
+static bool is_alnum(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/*
+ * First and last character of the first ALPN value; when either byte is not ASCII
+ * alphanumeric, the first and last hex digit of the value instead (JA4.md, "ALPN").
+ */
+static void ja4_alpn(const struct tls_client_hello *ch, char out[3])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t n, first, last;
+
+	out[0] = '0';
+	out[1] = '0';
+	out[2] = '\0';
+	if (!ch->has_alpn || ch->alpn_raw_len < 2)
+		return;
+	n = ch->alpn_raw[0];
+	if (n == 0 || (size_t)n + 1 > ch->alpn_raw_len)
+		return;
+	first = ch->alpn_raw[1];
+	last = ch->alpn_raw[n];
+	if (is_alnum(first) && is_alnum(last)) {
+		out[0] = (char)first;
+		out[1] = (char)last;
+	} else {
+		out[0] = hex[first >> 4];
+		out[1] = hex[last & 0xf];
+	}
+}
+
+static unsigned int count_non_grease(const struct tls_u16_list *l)
+{
+	unsigned int n = l->total - l->n; /* entries beyond the cap count as real */
+	uint16_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (!tls_is_grease(l->v[i]))
+			n++;
+	return n > 99 ? 99 : n;
+}
+
+void tls_ja4(const struct tls_client_hello *ch, char out[40])
+{
+	uint16_t v[TLS_MAX_LIST], s[TLS_MAX_LIST];
+	char buf[LIST_BUF * 2 + 8], alpn[3], b_hash[13], c_hash[13];
+	bool sni = false;
+	struct sbuf b;
+	size_t n, ns;
+	uint16_t i;
+
+	for (i = 0; i < ch->exts.n; i++)
+		if (ch->exts.v[i] == 0)
+			sni = true;
+	ja4_alpn(ch, alpn);
+
+	n = filter(&ch->ciphers, v, false, 0, 0);
+	if (n == 0) {
+		memcpy(b_hash, "000000000000", 13);
+	} else {
+		sort_u16(v, n);
+		sb_init(&b, buf, sizeof(buf));
+		hex_list(&b, v, n);
+		hex_digest("sha256", buf, b_hash, 12);
+	}
+
+	n = filter(&ch->exts, v, true, 0x0000, 0x0010);
+	ns = filter(&ch->sig_algs, s, false, 0, 0);
+	if (n == 0) {
+		memcpy(c_hash, "000000000000", 13);
+	} else {
+		sort_u16(v, n);
+		sb_init(&b, buf, sizeof(buf));
+		hex_list(&b, v, n);
+		if (ns) {
+			sb_addc(&b, '_');
+			hex_list(&b, s, ns);
+		}
+		hex_digest("sha256", buf, c_hash, 12);
+	}
+
+	snprintf(out, 40, "t%s%c%02u%02u%s_%s_%s", ja4_version(ch), sni ? 'd' : 'i',
+		 count_non_grease(&ch->ciphers), count_non_grease(&ch->exts), alpn, b_hash,
+		 c_hash);
+}

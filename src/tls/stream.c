@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TLS record layer walk for one direction of a connection (RFC 8446 section 5.1,
+ * RFC 5246 section 6.2.1): reassembles handshake messages across records and hands
+ * the hellos, the ServerKeyExchange and ServerHelloDone to the hello parsers.
+ *
+ * The caller re-runs the walk over the whole contiguous prefix as it grows, so this
+ * file allocates nothing, stops as soon as the direction is done and decides "not
+ * TLS" from the first bytes that prove it (plain HTTP on 443 fails on byte 0).
+ */
+#include <string.h>
+
+#include "tlsaudit/cursor.h"
+#include "tlsaudit/tls.h"
+
+enum {
+	CT_CHANGE_CIPHER_SPEC = 20,
+	CT_ALERT = 21,
+	CT_HANDSHAKE = 22,
+	CT_APPLICATION_DATA = 23,
+};
+
+enum {
+	HT_CLIENT_HELLO = 1,
+	HT_SERVER_HELLO = 2,
+	HT_CERTIFICATE = 11,
+	HT_SERVER_KEY_EXCHANGE = 12,
+	HT_SERVER_HELLO_DONE = 14,
+};
+
+#define RECORD_HDR 5
+#define HS_HDR 4
+/* RFC 5246 section 6.2.3: a TLSCiphertext fragment is at most 2^14 + 2048 bytes. */
+#define MAX_RECORD (16384 + 2048)
+/* Far more records than any hello flight needs; bounds the walk on hostile input. */
+#define MAX_RECORDS 4096
+
+/* What a handshake message did to the direction. */
+enum step {
+	STEP_MORE,    /* keep walking */
+	STEP_DONE,    /* nothing else of interest follows */
+	STEP_INVALID, /* malformed or out of order */
+};
+
+/* One handshake message being gathered across records. */
+struct hs_asm {
+	uint8_t hdr[HS_HDR];
+	unsigned int hdr_n;
+	uint32_t mlen; /* body length from the header */
+	uint32_t got;  /* body bytes seen so far */
+	bool store;    /* body is parsed, so it is kept in scratch */
+};
+
+struct walk {
+	struct tls_stream *st;
+	bool from_client;
+	bool after_ccs; /* a ChangeCipherSpec was seen: later handshake records may be sealed */
+	uint8_t *scratch;
+	size_t scratch_cap;
+	struct hs_asm a;
+};
+
+/* The first record header fields that prove the bytes are not a TLS record. */
+static bool bad_header_prefix(const uint8_t *p, size_t n)
+{
+	if (n >= 1 && (p[0] < CT_CHANGE_CIPHER_SPEC || p[0] > CT_APPLICATION_DATA))
+		return true;
+	if (n >= 2 && p[1] != 3)
+		return true;
+	if (n >= 3 && p[2] > 4)
+		return true;
+	if (n >= 5 && (((size_t)p[3] << 8) | p[4]) > MAX_RECORD)
+		return true;
+	return false;
+}
+
+bool tls_looks_like_start(const uint8_t *buf, size_t len)
+{
+	if (len == 0)
+		return false;
+	if (buf[0] & 0x80)
+		/* SSLv2 header: the message type after the 2-byte length is CLIENT-HELLO. */
+		return len < 3 || buf[2] == 1;
+	if (buf[0] != CT_HANDSHAKE || bad_header_prefix(buf, len))
+		return false;
+	return len < 6 || buf[5] == HT_CLIENT_HELLO || buf[5] == HT_SERVER_HELLO;
+}
+
+static enum step client_msg(struct walk *w, uint8_t type, const uint8_t *body, size_t len)
+{
+	struct tls_stream *st = w->st;
+	struct tls_client_hello *ch;
+
+	if (type != HT_CLIENT_HELLO)
+		/* The client's second flight (ClientKeyExchange, Certificate, ...) began. */
+		return st->n_client_hellos ? STEP_DONE : STEP_INVALID;
+	if (st->n_client_hellos >= 2)
+		/* No third ClientHello in the clear exists; stop rather than guess. */
+		return STEP_DONE;
+	ch = st->n_client_hellos == 0 ? &st->first : &st->last;
+	if (tls_parse_client_hello(body, len, ch) != TLS_OK)
+		/*
+		 * After a ChangeCipherSpec a TLS 1.2 Finished is sealed and may start with
+		 * a byte that looks like a ClientHello: that ends the direction, it is no
+		 * proof of garbage.
+		 */
+		return w->after_ccs ? STEP_DONE : STEP_INVALID;
+	if (st->n_client_hellos == 0)
+		memcpy(&st->last, &st->first, sizeof(st->last));
+	st->n_client_hellos++;
+	return STEP_MORE;
+}
+
+static enum step server_msg(struct walk *w, uint8_t type, const uint8_t *body, size_t len)
+{
+	struct tls_stream *st = w->st;
+	uint16_t group;
+
+	if (!st->have_server_hello) {
+		if (type != HT_SERVER_HELLO)
+			return STEP_INVALID;
+		if (tls_parse_server_hello(body, len, &st->sh) != TLS_OK)
+			return STEP_INVALID;
+		if (st->sh.hrr) {
+			/* RFC 8446 4.1.4: a real ServerHello follows the client's retry. */
+			if (st->hrr)
+				return STEP_INVALID;
+			st->hrr = true;
+			return STEP_MORE;
+		}
+		st->have_server_hello = true;
+		/* From TLS 1.3 on, everything after the ServerHello is encrypted. */
+		return st->sh.version >= TLS_V_13 ? STEP_DONE : STEP_MORE;
+	}
+	switch (type) {
+	case HT_SERVER_KEY_EXCHANGE:
+		if (tls_cipher_ecdhe(st->sh.cipher) &&
+		    tls_parse_ske_group(body, len, &group) == TLS_OK) {
+			st->ske_group = group;
+			st->have_ske_group = true;
+		}
+		return STEP_DONE;
+	case HT_SERVER_HELLO_DONE:
+		return STEP_DONE;
+	case HT_SERVER_HELLO:
+		return STEP_INVALID;
+	default:
+		/* Certificate, CertificateStatus, CertificateRequest: walk past. */
+		return STEP_MORE;
+	}
+}
+
+static enum step handle_msg(struct walk *w, uint8_t type, const uint8_t *body, size_t len)
+{
+	return w->from_client ? client_msg(w, type, body, len) : server_msg(w, type, body, len);
+}
+
+/* Only the hellos and the ServerKeyExchange are read; a Certificate is only counted. */
+static bool want_body(uint8_t type)
+{
+	return type == HT_CLIENT_HELLO || type == HT_SERVER_HELLO ||
+	       type == HT_SERVER_KEY_EXCHANGE;
+}
+
+/* Feed one handshake record's fragment into the message assembler. */
+static enum step feed(struct walk *w, const uint8_t *p, size_t n)
+{
+	struct hs_asm *a = &w->a;
+	enum step s;
+	size_t k;
+
+	while (n > 0) {
+		if (a->hdr_n < HS_HDR) {
+			/* The common case: a whole message inside this fragment, no copy. */
+			if (a->hdr_n == 0 && n >= HS_HDR) {
+				size_t mlen = ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+
+				if (mlen <= n - HS_HDR) {
+					s = handle_msg(w, p[0], p + HS_HDR, mlen);
+					if (s != STEP_MORE)
+						return s;
+					p += HS_HDR + mlen;
+					n -= HS_HDR + mlen;
+					continue;
+				}
+			}
+			a->hdr[a->hdr_n++] = *p++;
+			n--;
+			if (a->hdr_n < HS_HDR)
+				continue;
+			a->mlen = ((uint32_t)a->hdr[1] << 16) | ((uint32_t)a->hdr[2] << 8) | a->hdr[3];
+			a->got = 0;
+			a->store = want_body(a->hdr[0]);
+			if (a->store && a->mlen > w->scratch_cap)
+				/* Bigger than any hello the caller is prepared to hold. */
+				return STEP_INVALID;
+		} else {
+			k = a->mlen - a->got;
+			if (k > n)
+				k = n;
+			if (a->store)
+				memcpy(w->scratch + a->got, p, k);
+			a->got += (uint32_t)k;
+			p += k;
+			n -= k;
+		}
+		if (a->got == a->mlen) {
+			s = handle_msg(w, a->hdr[0], w->scratch, a->mlen);
+			a->hdr_n = 0;
+			if (s != STEP_MORE)
+				return s;
+		}
+	}
+	return STEP_MORE;
+}
+
+/* A non-handshake record: what it means depends on what came before. */
+static int other_record(struct walk *w, uint8_t type)
+{
+	struct tls_stream *st = w->st;
+	bool started = w->from_client ? st->n_client_hellos > 0 : st->have_server_hello;
+
+	if (type == CT_CHANGE_CIPHER_SPEC) {
+		/* Middlebox-compatible TLS 1.3 sends one after a hello or an HRR (D.4). */
+		if (!started && !st->hrr)
+			return TLS_INVALID;
+		if (!w->from_client && st->have_server_hello)
+			return TLS_OK;
+		w->after_ccs = true;
+		return TLS_TRUNCATED;
+	}
+	if (w->a.hdr_n != 0)
+		/* A handshake message may not be interleaved with other records (5.1). */
+		return TLS_INVALID;
+	if (type == CT_ALERT && !w->from_client)
+		/* A server refusing the hello: done, with or without a ServerHello. */
+		return TLS_OK;
+	return started || st->hrr ? TLS_OK : TLS_INVALID;
+}
+
+static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
+{
+	struct tls_stream *st = w->st;
+	struct tls_cursor c, frag;
+	int nrec = 0, ret;
+
+	cur_init(&c, buf, len);
+	while (cur_left(&c) > 0) {
+		const uint8_t *h = cur_ptr(&c);
+		size_t left = cur_left(&c), rlen;
+		uint8_t type;
+
+		if (nrec++ >= MAX_RECORDS)
+			return TLS_INVALID;
+		if (bad_header_prefix(h, left))
+			return TLS_INVALID;
+		if (left < RECORD_HDR)
+			return TLS_TRUNCATED;
+		type = cur_u8(&c);
+		cur_skip(&c, 2);
+		rlen = cur_u16(&c);
+		if (type != CT_HANDSHAKE) {
+			/* The header alone decides; the body is never read. */
+			ret = other_record(w, type);
+			if (ret != TLS_TRUNCATED)
+				return ret;
+		} else if (rlen == 0) {
+			/* RFC 8446 5.1: no zero-length handshake fragments. */
+			return TLS_INVALID;
+		}
+		if (rlen > cur_left(&c))
+			return TLS_TRUNCATED;
+		cur_sub(&c, rlen, &frag);
+		if (type == CT_HANDSHAKE) {
+			switch (feed(w, cur_ptr(&frag), rlen)) {
+			case STEP_DONE:
+				st->consumed = c.off;
+				return TLS_OK;
+			case STEP_INVALID:
+				return TLS_INVALID;
+			case STEP_MORE:
+				break;
+			}
+		}
+		st->consumed = c.off;
+	}
+	return TLS_TRUNCATED;
+}
+
+int tls_stream_parse(const uint8_t *buf, size_t len, bool from_client, struct tls_stream *st,
+		     uint8_t *scratch, size_t scratch_cap)
+{
+	struct walk w;
+	int ret;
+
+	/* Once done, a longer prefix cannot change the answer: the re-run is free. */
+	if (st->done)
+		return TLS_OK;
+	memset(st, 0, sizeof(*st));
+	if (len == 0)
+		return TLS_TRUNCATED;
+	if (buf[0] & 0x80) {
+		/* SSLv2-format hello (RFC 6101 E.2): only a client opens with one. */
+		if (!from_client)
+			return TLS_INVALID;
+		ret = tls_parse_sslv2_hello(buf, len, &st->first);
+		if (ret != TLS_OK)
+			return ret;
+		memcpy(&st->last, &st->first, sizeof(st->last));
+		st->n_client_hellos = 1;
+		st->consumed = 2 + ((((size_t)buf[0] & 0x7f) << 8) | buf[1]);
+		st->done = true;
+		return TLS_OK;
+	}
+	memset(&w, 0, sizeof(w));
+	w.st = st;
+	w.from_client = from_client;
+	w.scratch = scratch;
+	w.scratch_cap = scratch ? scratch_cap : 0;
+	ret = walk_records(&w, buf, len);
+	if (ret == TLS_OK)
+		st->done = true;
+	return ret;
+}
