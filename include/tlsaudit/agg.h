@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Aggregation: handshake records folded into counters per (process identity, role,
+ * service port), plus a bounded ring of the most recent records, and the persistent,
+ * checksummed state file that lets counters survive restarts.
+ *
+ * The process identity is exe + systemd unit + container (comm when the exe is unknown),
+ * never the pid, so the restarts of a service add up in one row. Memory is bounded: at
+ * most max_keys rows; records for further keys are folded into one "other" row.
+ */
+#ifndef TLSAUDIT_AGG_H
+#define TLSAUDIT_AGG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tlsaudit/record.h"
+
+/* Version buckets, in the order they are shown and exported. */
+enum agg_ver {
+	AGG_V_SSL2 = 0,
+	AGG_V_SSL3,
+	AGG_V_TLS10,
+	AGG_V_TLS11,
+	AGG_V_TLS12,
+	AGG_V_TLS13,
+	AGG_V_UNKNOWN, /* no ServerHello seen, or a code we do not know */
+	AGG_V_COUNT,
+};
+
+#define AGG_MAX_KEYS_DEFAULT 4096
+#define AGG_RING_DEFAULT 1000
+#define AGG_PEERS 4 /* distinct recent peers kept per row */
+
+/* A remote peer and when it was last seen / last logged for a legacy handshake. */
+struct agg_peer {
+	struct hs_endpoint ep;
+	uint64_t last_seen_ns;
+	uint64_t last_logged_ns;
+};
+
+struct agg_key {
+	char exe[256];	     /* empty when unknown */
+	char comm[16];	     /* the identity only when exe is empty */
+	char unit[128];
+	char container[80];
+	enum hs_role role;
+	uint16_t port;	     /* the service (server) port */
+	bool other;	     /* the row that collects records past the key cap */
+};
+
+struct agg_row {
+	struct agg_key key;
+	uint64_t versions[AGG_V_COUNT];
+	uint64_t handshakes;	    /* TLS handshakes (plaintext sessions not included) */
+	uint64_t legacy;	    /* negotiated below TLS 1.2 */
+	uint64_t limited_client;    /* legacy, the client offered nothing newer */
+	uint64_t limited_server;    /* legacy, the client offered 1.2+ and the server chose older */
+	uint64_t weak_cipher;
+	uint64_t plaintext;	    /* SMTP sessions that never upgraded */
+	uint64_t first_seen_ns, last_seen_ns;
+	struct hs_endpoint last_peer;
+	char last_sni[HS_SNI_MAX];
+	char tls_lib[64];
+	char last_comm[16];
+	uint32_t last_pid;
+	struct agg_peer peers[AGG_PEERS];
+	uint8_t n_peers;
+};
+
+struct agg_totals {
+	uint64_t records;    /* every record added (TLS and plaintext) */
+	uint64_t handshakes; /* TLS handshakes */
+	uint64_t legacy;
+	uint64_t weak_cipher;
+	uint64_t plaintext;
+	uint64_t folded;     /* records that went to the "other" row */
+};
+
+struct agg;
+
+/* agg__new - @max_keys rows at most (plus "other"), @ring_size recent records; NULL+errno. */
+struct agg *agg__new(size_t max_keys, size_t ring_size);
+void agg__free(struct agg *a);
+
+/* Flags returned by agg__add. */
+#define AGG_ADD_LOG 0x1 /* a legacy handshake not logged for this (key, peer) in the hour */
+
+/*
+ * agg__add - count one record at wall-clock @now_ns (rate limit of AGG_ADD_LOG).
+ * Returns AGG_ADD_* flags (0 when nothing to log).
+ */
+int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns);
+
+/* agg__n_rows / agg__row - the rows, in first-seen order ("other" included when used). */
+size_t agg__n_rows(const struct agg *a);
+const struct agg_row *agg__row(const struct agg *a, size_t i);
+
+/* agg__totals - sums over every row. */
+const struct agg_totals *agg__totals(const struct agg *a);
+
+/*
+ * agg__ring_foreach - the recent records, oldest first, with time_ns >= @since_ns.
+ * Returns how many were passed to @fn.
+ */
+size_t agg__ring_foreach(const struct agg *a, uint64_t since_ns,
+			 void (*fn)(const struct hs_record *r, void *ctx), void *ctx);
+
+/* agg_key_from_record - the row key a record belongs to. */
+void agg_key_from_record(const struct hs_record *r, struct agg_key *k);
+
+/* agg_version_bucket / agg_version_label - bucket of a wire version, and its label. */
+enum agg_ver agg_version_bucket(uint16_t version);
+const char *agg_version_label(enum agg_ver v);
+
+/* agg_role_name - "client", "server" or "unknown". */
+const char *agg_role_name(enum hs_role role);
+
+/* agg_row_name - exe, else comm, else "?" ("other" for the fold row). */
+const char *agg_row_name(const struct agg_row *row);
+
+/*
+ * agg_row_json - the row as one JSON object (no newline) with the fields of
+ * `tlsaudit report --json`. Returns the length, or -1 when @len is too small.
+ */
+int agg_row_json(const struct agg_row *row, char *buf, size_t len);
+
+/*
+ * agg__save - write the state file atomically (temp file in the same directory, fsync,
+ * rename, fsync of the directory). 0, or -errno with @err saying why.
+ */
+int agg__save(const struct agg *a, const char *path, char *err, size_t errlen);
+
+/*
+ * agg__load - merge the counters of a state file into @a (normally empty). 0; -ENOENT
+ * when there is no file; -EBADMSG (corrupt, truncated, wrong magic or checksum) or
+ * another -errno with @err saying why. On failure @a is left unchanged.
+ */
+int agg__load(struct agg *a, const char *path, char *err, size_t errlen);
+
+/*
+ * agg_state_quarantine - rename a bad state file to PATH.corrupt-<unix time>, so the
+ * evidence is kept and the daemon can start fresh. The new name is put in @moved.
+ */
+int agg_state_quarantine(const char *path, uint64_t now_ns, char *moved, size_t movedlen);
+
+/* Parsing a state image in memory (agg__load after reading the file); for tests too. */
+int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size_t errlen);
+/* agg__save_buf - the state image in a malloc'd buffer (*out, *outlen); 0 or -errno. */
+int agg__save_buf(const struct agg *a, uint8_t **out, size_t *outlen);
+
+#endif /* TLSAUDIT_AGG_H */

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Daemon configuration: embedded defaults, a `key = value` file (# comments) and
+ * `--key=value` options with dashes for underscores. The command line wins over the file.
+ */
+#ifndef TLSAUDIT_CONFIG_H
+#define TLSAUDIT_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tlsaudit/capture_live.h"
+
+#define CFG_DEFAULT_FILE "/etc/tlsaudit/tlsaudit.conf"
+#define CFG_DEFAULT_SOCKET "/run/tlsaudit/tlsaudit.sock"
+#define CFG_DEFAULT_STATE "/var/lib/tlsaudit/state"
+#define CFG_DEFAULT_TEXTFILE "/var/lib/node_exporter/textfile_collector/tlsaudit.prom"
+#define CFG_SOCKET_ENV "TLSAUDIT_SOCKET"
+
+#define CFG_MAX_PORTS 32
+#define CFG_PATH_MAX 256
+
+struct cfg {
+	uint16_t ports[CFG_MAX_PORTS];
+	int n_ports;
+	enum cap_backend backend;
+	char socket[108]; /* sun_path size */
+	char state_file[CFG_PATH_MAX];
+	char textfile[CFG_PATH_MAX];	  /* empty: disabled ("none") */
+	uint64_t export_interval_ns;
+	char handshake_log[CFG_PATH_MAX]; /* empty: disabled ("none") */
+};
+
+/* cfg_defaults - the embedded defaults (DESIGN.md "Files and configuration"). */
+void cfg_defaults(struct cfg *c);
+
+/*
+ * cfg_set - set @key (underscores or dashes) to @value. On failure -EINVAL and @err
+ * holds the reason ("unknown key 'x'", "export_interval: '0s' is not a duration ...").
+ */
+int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t errlen);
+
+/*
+ * cfg_load_file - apply every `key = value` line of @path. On failure -errno and @err
+ * holds one line "PATH:LINE: reason" (or "PATH: reason" when it cannot be read).
+ */
+int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
+
+/*
+ * cfg_parse_option - apply "--key=value" (@arg without the leading dashes, "key=value").
+ * On failure -EINVAL and @err holds "--key: reason".
+ */
+int cfg_parse_option(struct cfg *c, const char *arg, char *err, size_t errlen);
+
+/* cfg_backend_name - "auto", "bpf" or "pcap". */
+const char *cfg_backend_name(enum cap_backend b);
+
+/* cfg_ports_string - "443,25,587" into @buf. */
+void cfg_ports_string(const struct cfg *c, char *buf, size_t len);
+
+/* cfg_client_socket - the socket path for a client: @opt, else $TLSAUDIT_SOCKET, else default. */
+const char *cfg_client_socket(const char *opt);
+
+/* cfg_mkdir_parent - create the directories above @path (like mkdir -p), @mode for new ones. */
+int cfg_mkdir_parent(const char *path, unsigned int mode);
+
+/*
+ * cfg_write_atomic - replace @path with @len bytes: a temp file in the same directory,
+ * fsync, rename over @path, fsync of the directory; readers never see a partial file.
+ * 0, or -errno with @err saying which step failed.
+ */
+int cfg_write_atomic(const char *path, const void *data, size_t len, unsigned int mode, char *err,
+		     size_t errlen);
+
+#endif /* TLSAUDIT_CONFIG_H */

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Control socket: the daemon's Unix stream socket and the client side used by `top`,
+ * `report` and `status`.
+ *
+ * Framing: a request is one JSON object on one line ({"cmd":"report","legacy":true,
+ * "handshakes":false,"since_s":3600}, {"cmd":"status"}, {"cmd":"top"}), at most
+ * CTL_REQ_MAX bytes. The reply is a header line, a JSON object with "ok" and, for
+ * report and top, "rows" and "handshakes" counts; then exactly that many lines, one
+ * JSON object each (rows first, then handshake records). Errors are a single
+ * {"ok":false,"error":"..."} line. A connection may carry several requests in turn.
+ */
+#ifndef TLSAUDIT_CTL_H
+#define TLSAUDIT_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTL_REQ_MAX 4096	  /* request line limit; longer: error reply and close */
+#define CTL_MAX_CLIENTS 256	  /* connections at once; more are refused with an error */
+#define CTL_OUT_MAX (64u << 20)	  /* reply bytes queued per client before it is dropped */
+#define CTL_IDLE_NS (60ULL * 1000000000ULL) /* a client silent this long is closed */
+#define CTL_GROUP "tlsaudit"
+
+/* --- JSON: a tiny reader for flat objects (nested objects flattened as "a.b") --- */
+
+enum ctl_json_type { CTL_JSON_NULL, CTL_JSON_BOOL, CTL_JSON_NUM, CTL_JSON_STR };
+
+#define CTL_JSON_MEMBERS 96
+#define CTL_JSON_KEY 64
+#define CTL_JSON_STR 512
+
+struct ctl_json_member {
+	char key[CTL_JSON_KEY];
+	enum ctl_json_type type;
+	bool b;
+	int64_t num; /* integer part of a number */
+	char str[CTL_JSON_STR]; /* strings: decoded (UTF-8), cut at the cap */
+};
+
+struct ctl_json {
+	struct ctl_json_member m[CTL_JSON_MEMBERS];
+	int n;
+};
+
+/*
+ * ctl_json_parse - one JSON object (objects nest up to 3 deep, no arrays) from @len
+ * untrusted bytes; trailing blanks allowed. 0, or -EINVAL for anything else.
+ */
+int ctl_json_parse(const uint8_t *buf, size_t len, struct ctl_json *out);
+
+/* ctl_json_get - the member named @key, or NULL. */
+const struct ctl_json_member *ctl_json_get(const struct ctl_json *j, const char *key);
+/* ctl_json_str - string member or @def; ctl_json_num - number member or @def. */
+const char *ctl_json_str(const struct ctl_json *j, const char *key, const char *def);
+int64_t ctl_json_num(const struct ctl_json *j, const char *key, int64_t def);
+bool ctl_json_bool(const struct ctl_json *j, const char *key, bool def);
+
+/*
+ * ctl_json_put_str - append @s as a JSON string (quotes included) to @buf at *@off;
+ * control and non-ASCII bytes become \u00XX. 0, or -1 when out of room.
+ */
+int ctl_json_put_str(char *buf, size_t len, size_t *off, const char *s);
+
+/* --- server --- */
+
+struct ctl_buf {
+	char *data;
+	size_t len, cap;
+	bool oom; /* an append failed: the reply is dropped */
+};
+
+/* ctl_buf_append / ctl_buf_printf - add bytes to a reply. */
+void ctl_buf_append(struct ctl_buf *b, const void *data, size_t len);
+void ctl_buf_printf(struct ctl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * The daemon's request handler: @req is the parsed request; append the whole reply
+ * (header and lines, each ending in '\n') to @out.
+ */
+typedef void (*ctl_handler_fn)(const struct ctl_json *req, struct ctl_buf *out, void *ctx);
+
+struct ctl_server;
+
+/*
+ * ctl_server__new - create the socket at @path: its directory is made if missing, a
+ * stale socket is removed only when no daemon answers on it, mode 0660, group tlsaudit
+ * when that group exists. NULL with @err saying why.
+ */
+struct ctl_server *ctl_server__new(const char *path, ctl_handler_fn fn, void *ctx, char *err,
+				   size_t errlen);
+/* ctl_server__free - close every client, remove the socket file. */
+void ctl_server__free(struct ctl_server *s);
+/* ctl_server__fd - an epoll fd that becomes readable when the socket or a client is ready. */
+int ctl_server__fd(const struct ctl_server *s);
+/* ctl_server__process - accept, read, answer and write what is ready, never blocking. */
+void ctl_server__process(struct ctl_server *s);
+/* ctl_server__tick - close clients idle for CTL_IDLE_NS. */
+void ctl_server__tick(struct ctl_server *s, uint64_t mono_ns);
+/* ctl_server__clients - connections open now. */
+size_t ctl_server__clients(const struct ctl_server *s);
+
+/* --- client --- */
+
+struct ctl_conn;
+
+/*
+ * ctl_connect - connect to the daemon at @path. NULL with @err holding the user-facing
+ * line "no daemon at PATH: connection refused (is tlsaudit.service running?)".
+ */
+struct ctl_conn *ctl_connect(const char *path, char *err, size_t errlen);
+void ctl_close(struct ctl_conn *c);
+
+/* ctl_send - send one request line (a newline is added). 0 or -errno. */
+int ctl_send(struct ctl_conn *c, const char *req);
+
+/*
+ * ctl_read_line - the next reply line (without its newline) into *@line, valid until the
+ * next call; waits up to @timeout_ms. 0, -ETIMEDOUT, -EPIPE when the daemon closed, -EMSGSIZE.
+ */
+int ctl_read_line(struct ctl_conn *c, const char **line, size_t *len, int timeout_ms);
+
+/* ctl_conn_fd - the socket, to poll it together with a terminal. */
+int ctl_conn_fd(const struct ctl_conn *c);
+
+#endif /* TLSAUDIT_CTL_H */

@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Aggregation of handshake records into per-process rows and a ring of recent records.
+ * Rows live in one array (stable indexes, first-seen order); an open-addressing table
+ * of row indexes finds them. Nothing is ever removed, so no tombstones are needed.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tlsaudit/agg.h"
+#include "tlsaudit/ctl.h"
+#include "tlsaudit/util.h"
+
+#define NS_PER_HOUR (3600ULL * 1000000000ULL)
+
+/*
+ * The record helpers live with the TLS parser; referenced weakly so this module links
+ * (and its tests run) in builds without it, with the same rules as DESIGN.md spells out.
+ */
+#pragma weak hs_legacy
+#pragma weak hs_limited_by
+#pragma weak hs_weak_cipher
+
+static bool rec_legacy(const struct hs_record *r)
+{
+	if (hs_legacy)
+		return hs_legacy(r);
+	return r->version && r->version < TLS_V_12;
+}
+
+static enum hs_limited rec_limited_by(const struct hs_record *r)
+{
+	if (hs_limited_by)
+		return hs_limited_by(r);
+	if (!rec_legacy(r))
+		return HS_LIMITED_NONE;
+	return r->offered_max >= TLS_V_12 ? HS_LIMITED_SERVER : HS_LIMITED_CLIENT;
+}
+
+static bool rec_weak_cipher(const struct hs_record *r)
+{
+	return hs_weak_cipher ? hs_weak_cipher(r) : false;
+}
+
+struct agg {
+	struct agg_row *rows;
+	size_t n_rows, cap_rows;
+	size_t max_keys;
+	int64_t other_idx;	/* row index of "other", -1 until needed */
+	uint32_t *slots;	/* row index + 1, 0 = empty */
+	size_t n_slots;		/* power of two, at least twice max_keys */
+	struct hs_record *ring;
+	size_t ring_size, ring_head, ring_count;
+	struct agg_totals totals;
+};
+
+enum agg_ver agg_version_bucket(uint16_t version)
+{
+	switch (version) {
+	case TLS_V_SSL2:
+		return AGG_V_SSL2;
+	case TLS_V_SSL3:
+		return AGG_V_SSL3;
+	case TLS_V_10:
+		return AGG_V_TLS10;
+	case TLS_V_11:
+		return AGG_V_TLS11;
+	case TLS_V_12:
+		return AGG_V_TLS12;
+	case TLS_V_13:
+		return AGG_V_TLS13;
+	default:
+		return AGG_V_UNKNOWN;
+	}
+}
+
+const char *agg_version_label(enum agg_ver v)
+{
+	static const char *const names[AGG_V_COUNT] = {
+		"SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3", "unknown",
+	};
+
+	return (unsigned int)v < AGG_V_COUNT ? names[v] : "unknown";
+}
+
+const char *agg_role_name(enum hs_role role)
+{
+	switch (role) {
+	case HS_ROLE_CLIENT:
+		return "client";
+	case HS_ROLE_SERVER:
+		return "server";
+	default:
+		return "unknown";
+	}
+}
+
+const char *agg_row_name(const struct agg_row *row)
+{
+	if (row->key.other)
+		return "other";
+	if (row->key.exe[0])
+		return row->key.exe;
+	if (row->key.comm[0])
+		return row->key.comm;
+	return "?";
+}
+
+void agg_key_from_record(const struct hs_record *r, struct agg_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (r->proc.known) {
+		util_strlcpy(k->exe, r->proc.exe, sizeof(k->exe));
+		/* comm only identifies a process when the exe could not be read. */
+		if (!k->exe[0])
+			util_strlcpy(k->comm, r->proc.comm, sizeof(k->comm));
+		util_strlcpy(k->unit, r->proc.unit, sizeof(k->unit));
+		util_strlcpy(k->container, r->proc.container, sizeof(k->container));
+	}
+	k->role = r->role;
+	k->port = r->server.port;
+}
+
+static bool key_eq(const struct agg_key *a, const struct agg_key *b)
+{
+	return a->role == b->role && a->port == b->port && a->other == b->other &&
+	       !strcmp(a->exe, b->exe) && !strcmp(a->comm, b->comm) &&
+	       !strcmp(a->unit, b->unit) && !strcmp(a->container, b->container);
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 0x100000001b3ULL;
+	}
+	/* A separator, so ("ab","c") and ("a","bc") hash apart. */
+	h ^= 0xff;
+	return h * 0x100000001b3ULL;
+}
+
+static uint64_t key_hash(const struct agg_key *k)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	h = fnv_str(h, k->exe);
+	h = fnv_str(h, k->comm);
+	h = fnv_str(h, k->unit);
+	h = fnv_str(h, k->container);
+	h ^= ((uint64_t)k->role << 17) ^ ((uint64_t)k->port << 1) ^ (uint64_t)k->other;
+	return h * 0x100000001b3ULL;
+}
+
+struct agg *agg__new(size_t max_keys, size_t ring_size)
+{
+	struct agg *a;
+	size_t slots = 16;
+
+	if (!max_keys || max_keys > (1u << 24) || ring_size > (1u << 20)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (slots < max_keys * 2)
+		slots <<= 1;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->max_keys = max_keys;
+	a->other_idx = -1;
+	a->n_slots = slots;
+	a->slots = calloc(slots, sizeof(*a->slots));
+	a->ring_size = ring_size;
+	if (ring_size)
+		a->ring = util_reallocarray(NULL, ring_size, sizeof(*a->ring));
+	if (!a->slots || (ring_size && !a->ring)) {
+		agg__free(a);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return a;
+}
+
+void agg__free(struct agg *a)
+{
+	if (!a)
+		return;
+	free(a->rows);
+	free(a->slots);
+	free(a->ring);
+	free(a);
+}
+
+static struct agg_row *append_row(struct agg *a, const struct agg_key *k)
+{
+	struct agg_row *row;
+
+	if (a->n_rows == a->cap_rows) {
+		size_t ncap = a->cap_rows ? a->cap_rows * 2 : 64;
+		struct agg_row *tmp = util_reallocarray(a->rows, ncap, sizeof(*a->rows));
+
+		if (!tmp)
+			return NULL;
+		a->rows = tmp;
+		a->cap_rows = ncap;
+	}
+	row = &a->rows[a->n_rows++];
+	memset(row, 0, sizeof(*row));
+	row->key = *k;
+	return row;
+}
+
+/*
+ * find_row - the row for @k; created when @create and there is room. Keys past the cap
+ * go to the "other" row; *folded says so.
+ */
+static struct agg_row *find_row(struct agg *a, const struct agg_key *k, bool *folded)
+{
+	size_t mask = a->n_slots - 1, i;
+	struct agg_row *row;
+	struct agg_key other;
+
+	*folded = false;
+	if (k->other)
+		goto fold;
+	for (i = key_hash(k) & mask;; i = (i + 1) & mask) {
+		uint32_t s = a->slots[i];
+
+		if (!s)
+			break;
+		if (key_eq(&a->rows[s - 1].key, k))
+			return &a->rows[s - 1];
+	}
+	if (a->n_rows - (a->other_idx >= 0) >= a->max_keys)
+		goto fold;
+	row = append_row(a, k);
+	if (!row)
+		goto fold;
+	a->slots[i] = (uint32_t)a->n_rows;
+	return row;
+fold:
+	*folded = !k->other;
+	if (a->other_idx >= 0)
+		return &a->rows[a->other_idx];
+	memset(&other, 0, sizeof(other));
+	other.other = true;
+	row = append_row(a, &other);
+	if (!row)
+		return NULL;
+	a->other_idx = (int64_t)(a->n_rows - 1);
+	return row;
+}
+
+static bool ep_eq_addr(const struct hs_endpoint *a, const struct hs_endpoint *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/*
+ * note_peer - remember @peer among the row's recent distinct peers; returns true when a
+ * legacy handshake with it should be logged (not logged in the last hour).
+ */
+static bool note_peer(struct agg_row *row, const struct hs_endpoint *peer, bool legacy,
+		      uint64_t now_ns)
+{
+	struct agg_peer *p = NULL;
+	size_t i, oldest = 0;
+	bool log = false;
+
+	for (i = 0; i < row->n_peers; i++) {
+		if (ep_eq_addr(&row->peers[i].ep, peer)) {
+			p = &row->peers[i];
+			break;
+		}
+		if (row->peers[i].last_seen_ns < row->peers[oldest].last_seen_ns)
+			oldest = i;
+	}
+	if (!p) {
+		if (row->n_peers < AGG_PEERS)
+			p = &row->peers[row->n_peers++];
+		else
+			p = &row->peers[oldest];
+		memset(p, 0, sizeof(*p));
+		p->ep = *peer;
+	}
+	p->ep.port = peer->port;
+	p->last_seen_ns = now_ns;
+	if (legacy && (!p->last_logged_ns || now_ns - p->last_logged_ns >= NS_PER_HOUR ||
+		       now_ns < p->last_logged_ns)) {
+		p->last_logged_ns = now_ns;
+		log = true;
+	}
+	return log;
+}
+
+int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
+{
+	const struct hs_endpoint *peer;
+	struct agg_row *row;
+	struct agg_key k;
+	bool folded, legacy = false, log;
+	uint64_t t = r->time_ns ? r->time_ns : now_ns;
+
+	agg_key_from_record(r, &k);
+	row = find_row(a, &k, &folded);
+	if (!row)
+		return 0;
+	a->totals.records++;
+	if (folded)
+		a->totals.folded++;
+
+	if (r->kind == HS_KIND_PLAINTEXT_SMTP) {
+		row->plaintext++;
+		a->totals.plaintext++;
+	} else {
+		row->handshakes++;
+		a->totals.handshakes++;
+		row->versions[agg_version_bucket(r->version)]++;
+		legacy = rec_legacy(r);
+		if (legacy) {
+			enum hs_limited lim = rec_limited_by(r);
+
+			row->legacy++;
+			a->totals.legacy++;
+			if (lim == HS_LIMITED_CLIENT)
+				row->limited_client++;
+			else if (lim == HS_LIMITED_SERVER)
+				row->limited_server++;
+		}
+		if (rec_weak_cipher(r)) {
+			row->weak_cipher++;
+			a->totals.weak_cipher++;
+		}
+		if (r->sni[0])
+			util_strlcpy(row->last_sni, r->sni, sizeof(row->last_sni));
+	}
+	if (!row->first_seen_ns || t < row->first_seen_ns)
+		row->first_seen_ns = t;
+	if (t > row->last_seen_ns)
+		row->last_seen_ns = t;
+	/* The peer is the far end: the server for a local client, else the client. */
+	peer = r->role == HS_ROLE_SERVER ? &r->client : &r->server;
+	row->last_peer = *peer;
+	if (r->proc.known) {
+		if (r->proc.tls_lib[0])
+			util_strlcpy(row->tls_lib, r->proc.tls_lib, sizeof(row->tls_lib));
+		util_strlcpy(row->last_comm, r->proc.comm, sizeof(row->last_comm));
+		row->last_pid = r->proc.pid;
+	}
+	log = note_peer(row, peer, legacy, now_ns);
+
+	if (a->ring_size) {
+		a->ring[a->ring_head] = *r;
+		a->ring_head = (a->ring_head + 1) % a->ring_size;
+		if (a->ring_count < a->ring_size)
+			a->ring_count++;
+	}
+	return log ? AGG_ADD_LOG : 0;
+}
+
+size_t agg__n_rows(const struct agg *a)
+{
+	return a->n_rows;
+}
+
+const struct agg_row *agg__row(const struct agg *a, size_t i)
+{
+	return i < a->n_rows ? &a->rows[i] : NULL;
+}
+
+const struct agg_totals *agg__totals(const struct agg *a)
+{
+	return &a->totals;
+}
+
+size_t agg__ring_foreach(const struct agg *a, uint64_t since_ns,
+			 void (*fn)(const struct hs_record *r, void *ctx), void *ctx)
+{
+	size_t i, start, n = 0;
+
+	if (!a->ring_size)
+		return 0;
+	start = (a->ring_head + a->ring_size - a->ring_count) % a->ring_size;
+	for (i = 0; i < a->ring_count; i++) {
+		const struct hs_record *r = &a->ring[(start + i) % a->ring_size];
+
+		if (r->time_ns < since_ns)
+			continue;
+		fn(r, ctx);
+		n++;
+	}
+	return n;
+}
+
+/* Internal to the state loader: a row restored from disk, merged by key. */
+int agg_restore_row(struct agg *a, const struct agg_row *src);
+
+int agg_restore_row(struct agg *a, const struct agg_row *src)
+{
+	struct agg_row *row;
+	bool folded;
+	size_t i;
+
+	row = find_row(a, &src->key, &folded);
+	if (!row)
+		return -ENOMEM;
+	if (folded || row->handshakes || row->plaintext) {
+		/* Merge into an existing or fold row: add counters, keep the newest details. */
+		for (i = 0; i < AGG_V_COUNT; i++)
+			row->versions[i] += src->versions[i];
+		row->handshakes += src->handshakes;
+		row->legacy += src->legacy;
+		row->limited_client += src->limited_client;
+		row->limited_server += src->limited_server;
+		row->weak_cipher += src->weak_cipher;
+		row->plaintext += src->plaintext;
+		if (src->first_seen_ns && (!row->first_seen_ns ||
+					   src->first_seen_ns < row->first_seen_ns))
+			row->first_seen_ns = src->first_seen_ns;
+		if (src->last_seen_ns > row->last_seen_ns)
+			row->last_seen_ns = src->last_seen_ns;
+	} else {
+		struct agg_key key = row->key;
+
+		*row = *src;
+		row->key = key;
+	}
+	a->totals.handshakes += src->handshakes;
+	a->totals.legacy += src->legacy;
+	a->totals.weak_cipher += src->weak_cipher;
+	a->totals.plaintext += src->plaintext;
+	a->totals.records += src->handshakes + src->plaintext;
+	if (folded)
+		a->totals.folded += src->handshakes + src->plaintext;
+	return 0;
+}
+
+static int put_str(char *buf, size_t len, size_t *off, const char *s)
+{
+	if (!s || !*s) {
+		int n = snprintf(buf + *off, len - *off, "null");
+
+		if (n < 0 || (size_t)n >= len - *off)
+			return -1;
+		*off += (size_t)n;
+		return 0;
+	}
+	return ctl_json_put_str(buf, len, off, s);
+}
+
+static int put_fmt(char *buf, size_t len, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int put_fmt(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= len)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len - *off)
+		return -1;
+	*off += (size_t)n;
+	return 0;
+}
+
+int agg_row_json(const struct agg_row *row, char *buf, size_t len)
+{
+	char ip[64], first[32], last[32];
+	size_t off = 0;
+	int i, err = 0;
+
+	err |= put_fmt(buf, len, &off, "{\"exe\":");
+	err |= put_str(buf, len, &off, row->key.other ? "other" : row->key.exe);
+	err |= put_fmt(buf, len, &off, ",\"comm\":");
+	err |= put_str(buf, len, &off, row->key.comm[0] ? row->key.comm : row->last_comm);
+	err |= put_fmt(buf, len, &off, ",\"unit\":");
+	err |= put_str(buf, len, &off, row->key.unit);
+	err |= put_fmt(buf, len, &off, ",\"container\":");
+	err |= put_str(buf, len, &off, row->key.container);
+	err |= put_fmt(buf, len, &off, ",\"role\":\"%s\",\"port\":%u,\"versions\":{",
+		       agg_role_name(row->key.role), row->key.port);
+	for (i = 0; i < AGG_V_COUNT; i++)
+		err |= put_fmt(buf, len, &off, "%s\"%s\":%llu", i ? "," : "",
+			       agg_version_label((enum agg_ver)i),
+			       (unsigned long long)row->versions[i]);
+	err |= put_fmt(buf, len, &off,
+		       "},\"handshakes\":%llu,\"legacy\":%llu,"
+		       "\"limited_by\":{\"client\":%llu,\"server\":%llu},"
+		       "\"weak_cipher\":%llu,\"plaintext_sessions\":%llu,\"tls_lib\":",
+		       (unsigned long long)row->handshakes, (unsigned long long)row->legacy,
+		       (unsigned long long)row->limited_client,
+		       (unsigned long long)row->limited_server,
+		       (unsigned long long)row->weak_cipher, (unsigned long long)row->plaintext);
+	err |= put_str(buf, len, &off, row->tls_lib);
+	ip[0] = '\0';
+	if (row->last_peer.family)
+		util_format_ip(row->last_peer.family, row->last_peer.addr, ip, sizeof(ip));
+	err |= put_fmt(buf, len, &off, ",\"last_peer\":");
+	err |= put_str(buf, len, &off, ip);
+	err |= put_fmt(buf, len, &off, ",\"last_sni\":");
+	err |= put_str(buf, len, &off, row->last_sni);
+	util_format_time(row->first_seen_ns, first, sizeof(first));
+	util_format_time(row->last_seen_ns, last, sizeof(last));
+	err |= put_fmt(buf, len, &off, ",\"first_seen\":\"%s\",\"last_seen\":\"%s\"", first, last);
+	err |= put_fmt(buf, len, &off, ",\"last_seen_s\":%llu,\"pid\":%u}",
+		       (unsigned long long)(row->last_seen_ns / 1000000000ULL), row->last_pid);
+	return err ? -1 : (int)off;
+}

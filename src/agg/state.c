@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The state file: counters that survive restarts.
+ *
+ * Layout (all integers big-endian):
+ *   "TLSAUDST"  magic, 8 bytes
+ *   u32         format version (1)
+ *   u32         payload length before compression
+ *   u32         compressed length
+ *   u32         CRC-32 of the 20 bytes above and the compressed payload
+ *   ...         zlib stream (RFC 1950) of the payload
+ * Payload: u64 save time, u32 row count, then the rows (see put_row()).
+ *
+ * The file is untrusted on the way in (a disk error, an older build, an edit by hand):
+ * the checksum is tested before inflating, inflation is bounded by the stated length,
+ * and every field is read through the cursor and range-checked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "tlsaudit/agg.h"
+#include "tlsaudit/config.h"
+#include "tlsaudit/cursor.h"
+#include "tlsaudit/util.h"
+
+#define STATE_MAGIC "TLSAUDST"
+#define STATE_VERSION 1
+#define STATE_HDR_LEN 24
+#define STATE_RAW_MAX (64u << 20)
+#define STATE_FILE_MAX (64u << 20)
+/* The smallest row on disk: empty strings, no peers. */
+#define STATE_ROW_MIN (4 * 2 + 4 + 8 * (AGG_V_COUNT + 8) + 19 + 3 * 2 + 4 + 1)
+
+int agg_restore_row(struct agg *a, const struct agg_row *src);
+
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void put(struct wbuf *w, const void *data, size_t n)
+{
+	if (w->oom)
+		return;
+	if (n > w->cap - w->len) {
+		size_t ncap = w->cap ? w->cap : 4096;
+		uint8_t *tmp;
+
+		while (ncap - w->len < n && ncap < SIZE_MAX / 2)
+			ncap *= 2;
+		tmp = realloc(w->p, ncap);
+		if (!tmp) {
+			w->oom = true;
+			return;
+		}
+		w->p = tmp;
+		w->cap = ncap;
+	}
+	memcpy(w->p + w->len, data, n);
+	w->len += n;
+}
+
+static void put_u8(struct wbuf *w, uint8_t v)
+{
+	put(w, &v, 1);
+}
+
+static void put_u16(struct wbuf *w, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+
+	put(w, b, 2);
+}
+
+static void put_u32(struct wbuf *w, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+
+	put(w, b, 4);
+}
+
+static void put_u64(struct wbuf *w, uint64_t v)
+{
+	put_u32(w, (uint32_t)(v >> 32));
+	put_u32(w, (uint32_t)v);
+}
+
+static void put_str(struct wbuf *w, const char *s, size_t cap)
+{
+	size_t n = strnlen(s, cap - 1);
+
+	put_u16(w, (uint16_t)n);
+	put(w, s, n);
+}
+
+static void put_ep(struct wbuf *w, const struct hs_endpoint *ep)
+{
+	put_u8(w, ep->family);
+	put(w, ep->addr, sizeof(ep->addr));
+	put_u16(w, ep->port);
+}
+
+static void put_row(struct wbuf *w, const struct agg_row *r)
+{
+	int i;
+
+	put_str(w, r->key.exe, sizeof(r->key.exe));
+	put_str(w, r->key.comm, sizeof(r->key.comm));
+	put_str(w, r->key.unit, sizeof(r->key.unit));
+	put_str(w, r->key.container, sizeof(r->key.container));
+	put_u8(w, (uint8_t)r->key.role);
+	put_u8(w, r->key.other);
+	put_u16(w, r->key.port);
+	for (i = 0; i < AGG_V_COUNT; i++)
+		put_u64(w, r->versions[i]);
+	put_u64(w, r->handshakes);
+	put_u64(w, r->legacy);
+	put_u64(w, r->limited_client);
+	put_u64(w, r->limited_server);
+	put_u64(w, r->weak_cipher);
+	put_u64(w, r->plaintext);
+	put_u64(w, r->first_seen_ns);
+	put_u64(w, r->last_seen_ns);
+	put_ep(w, &r->last_peer);
+	put_str(w, r->last_sni, sizeof(r->last_sni));
+	put_str(w, r->tls_lib, sizeof(r->tls_lib));
+	put_str(w, r->last_comm, sizeof(r->last_comm));
+	put_u32(w, r->last_pid);
+	put_u8(w, r->n_peers);
+	for (i = 0; i < r->n_peers && i < AGG_PEERS; i++) {
+		put_ep(w, &r->peers[i].ep);
+		put_u64(w, r->peers[i].last_seen_ns);
+		put_u64(w, r->peers[i].last_logged_ns);
+	}
+}
+
+int agg__save_buf(const struct agg *a, uint8_t **out, size_t *outlen)
+{
+	struct wbuf raw = { 0 }, file = { 0 };
+	uLongf clen;
+	uint32_t crc;
+	size_t i, n = agg__n_rows(a);
+	int ret = -ENOMEM;
+
+	put_u64(&raw, util_now_ns());
+	put_u32(&raw, (uint32_t)n);
+	for (i = 0; i < n; i++)
+		put_row(&raw, agg__row(a, i));
+	if (raw.oom)
+		goto cleanup;
+	if (raw.len > STATE_RAW_MAX) {
+		ret = -EFBIG;
+		goto cleanup;
+	}
+	clen = compressBound((uLong)raw.len);
+	file.cap = STATE_HDR_LEN + clen;
+	file.p = malloc(file.cap);
+	if (!file.p)
+		goto cleanup;
+	if (compress2(file.p + STATE_HDR_LEN, &clen, raw.p, (uLong)raw.len, 6) != Z_OK) {
+		ret = -EIO;
+		goto cleanup;
+	}
+	memcpy(file.p, STATE_MAGIC, 8);
+	file.len = 8;
+	put_u32(&file, STATE_VERSION);
+	put_u32(&file, (uint32_t)raw.len);
+	put_u32(&file, (uint32_t)clen);
+	crc = (uint32_t)crc32(0L, file.p, 20);
+	crc = (uint32_t)crc32(crc, file.p + STATE_HDR_LEN, (uInt)clen);
+	put_u32(&file, crc);
+	*out = file.p;
+	*outlen = STATE_HDR_LEN + clen;
+	file.p = NULL;
+	ret = 0;
+cleanup:
+	free(raw.p);
+	free(file.p);
+	return ret;
+}
+
+int agg__save(const struct agg *a, const char *path, char *err, size_t errlen)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = agg__save_buf(a, &buf, &len);
+	if (ret) {
+		snprintf(err, errlen, "%s: cannot encode state: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = cfg_write_atomic(path, buf, len, 0640, err, errlen);
+	free(buf);
+	return ret;
+}
+
+/* get_str - a u16-length string that must fit @cap with its NUL and hold no NUL itself. */
+static bool get_str(struct tls_cursor *c, char *dst, size_t cap)
+{
+	uint16_t n = cur_u16(c);
+
+	if (!cur_ok(c) || n >= cap || !cur_bytes(c, dst, n))
+		return false;
+	dst[n] = '\0';
+	return strlen(dst) == n;
+}
+
+static bool get_ep(struct tls_cursor *c, struct hs_endpoint *ep)
+{
+	ep->family = cur_u8(c);
+	cur_bytes(c, ep->addr, sizeof(ep->addr));
+	ep->port = cur_u16(c);
+	return cur_ok(c) && (ep->family == 0 || ep->family == AF_INET || ep->family == AF_INET6);
+}
+
+static uint64_t get_u64(struct tls_cursor *c)
+{
+	uint64_t hi = cur_u32(c);
+
+	return (hi << 32) | cur_u32(c);
+}
+
+/* get_row - one row (see put_row()); false and @why on anything out of range. */
+static bool get_row(struct tls_cursor *c, struct agg_row *r, const char **why)
+{
+	uint8_t role, other;
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	*why = "bad string field";
+	if (!get_str(c, r->key.exe, sizeof(r->key.exe)) ||
+	    !get_str(c, r->key.comm, sizeof(r->key.comm)) ||
+	    !get_str(c, r->key.unit, sizeof(r->key.unit)) ||
+	    !get_str(c, r->key.container, sizeof(r->key.container)))
+		return false;
+	role = cur_u8(c);
+	other = cur_u8(c);
+	r->key.port = cur_u16(c);
+	*why = "bad role or flag";
+	if (role > HS_ROLE_SERVER || other > 1)
+		return false;
+	r->key.role = (enum hs_role)role;
+	r->key.other = other;
+	for (i = 0; i < AGG_V_COUNT; i++)
+		r->versions[i] = get_u64(c);
+	r->handshakes = get_u64(c);
+	r->legacy = get_u64(c);
+	r->limited_client = get_u64(c);
+	r->limited_server = get_u64(c);
+	r->weak_cipher = get_u64(c);
+	r->plaintext = get_u64(c);
+	r->first_seen_ns = get_u64(c);
+	r->last_seen_ns = get_u64(c);
+	*why = "bad address";
+	if (!get_ep(c, &r->last_peer))
+		return false;
+	*why = "bad string field";
+	if (!get_str(c, r->last_sni, sizeof(r->last_sni)) ||
+	    !get_str(c, r->tls_lib, sizeof(r->tls_lib)) ||
+	    !get_str(c, r->last_comm, sizeof(r->last_comm)))
+		return false;
+	r->last_pid = cur_u32(c);
+	r->n_peers = cur_u8(c);
+	*why = "too many peers";
+	if (r->n_peers > AGG_PEERS)
+		return false;
+	for (i = 0; i < r->n_peers; i++) {
+		*why = "bad address";
+		if (!get_ep(c, &r->peers[i].ep))
+			return false;
+		r->peers[i].last_seen_ns = get_u64(c);
+		r->peers[i].last_logged_ns = get_u64(c);
+	}
+	*why = "truncated row";
+	if (!cur_ok(c))
+		return false;
+	/* Counters that contradict each other mean the bytes are not what we wrote. */
+	*why = "inconsistent counters";
+	if (r->legacy > r->handshakes || r->limited_client + r->limited_server > r->legacy ||
+	    r->limited_client > r->legacy || r->weak_cipher > r->handshakes)
+		return false;
+	return true;
+}
+
+int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+	struct tls_cursor c, pc;
+	struct agg_row *rows = NULL;
+	uint8_t magic[8], *raw = NULL;
+	uint32_t version, raw_len, comp_len, crc, n_rows, i;
+	const char *why = NULL;
+	uLongf got;
+	int ret = -EBADMSG;
+
+	cur_init(&c, buf, len);
+	cur_bytes(&c, magic, sizeof(magic));
+	version = cur_u32(&c);
+	raw_len = cur_u32(&c);
+	comp_len = cur_u32(&c);
+	crc = cur_u32(&c);
+	if (!cur_ok(&c)) {
+		why = "truncated header";
+		goto cleanup;
+	}
+	if (memcmp(magic, STATE_MAGIC, sizeof(magic))) {
+		why = "not a tlsaudit state file (bad magic)";
+		goto cleanup;
+	}
+	if (version != STATE_VERSION) {
+		why = "unsupported format version";
+		goto cleanup;
+	}
+	if (comp_len != cur_left(&c)) {
+		why = comp_len > cur_left(&c) ? "truncated (shorter than its header says)"
+					       : "trailing bytes after the payload";
+		goto cleanup;
+	}
+	if (crc != (uint32_t)crc32(crc32(0L, buf, 20), cur_ptr(&c), comp_len)) {
+		why = "checksum mismatch";
+		goto cleanup;
+	}
+	if (raw_len > STATE_RAW_MAX || raw_len < 12) {
+		why = "implausible payload length";
+		goto cleanup;
+	}
+	raw = malloc(raw_len);
+	if (!raw) {
+		ret = -ENOMEM;
+		why = "out of memory";
+		goto cleanup;
+	}
+	got = raw_len;
+	if (uncompress(raw, &got, cur_ptr(&c), comp_len) != Z_OK || got != raw_len) {
+		why = "payload does not inflate to its stated length";
+		goto cleanup;
+	}
+
+	cur_init(&pc, raw, raw_len);
+	get_u64(&pc); /* save time: informational */
+	n_rows = cur_u32(&pc);
+	if (!cur_ok(&pc) || n_rows > cur_left(&pc) / STATE_ROW_MIN) {
+		why = "row count larger than the payload";
+		goto cleanup;
+	}
+	rows = util_reallocarray(NULL, n_rows ? n_rows : 1, sizeof(*rows));
+	if (!rows) {
+		ret = -ENOMEM;
+		why = "out of memory";
+		goto cleanup;
+	}
+	for (i = 0; i < n_rows; i++) {
+		if (!get_row(&pc, &rows[i], &why))
+			goto cleanup;
+	}
+	if (cur_left(&pc)) {
+		why = "trailing bytes after the rows";
+		goto cleanup;
+	}
+	/* Only now, with every row valid, touch the live aggregation. */
+	for (i = 0; i < n_rows; i++) {
+		ret = agg_restore_row(a, &rows[i]);
+		if (ret) {
+			why = "out of memory";
+			goto cleanup;
+		}
+	}
+	ret = 0;
+cleanup:
+	if (ret && why)
+		snprintf(err, errlen, "%s", why);
+	free(rows);
+	free(raw);
+	return ret;
+}
+
+int agg__load(struct agg *a, const char *path, char *err, size_t errlen)
+{
+	char why[256];
+	uint8_t *buf = NULL;
+	struct stat st;
+	size_t len = 0;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		ret = -EBADMSG;
+		snprintf(err, errlen, "%s: not a regular file", path);
+		goto cleanup;
+	}
+	if (st.st_size > STATE_FILE_MAX) {
+		ret = -EBADMSG;
+		snprintf(err, errlen, "%s: larger than %u MiB", path, STATE_FILE_MAX >> 20);
+		goto cleanup;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto cleanup;
+	}
+	/* Read to EOF rather than trusting st_size: the file may change under us. */
+	while (len <= (size_t)st.st_size) {
+		n = read(fd, buf + len, (size_t)st.st_size + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto cleanup;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	ret = agg__load_buf(a, buf, len, why, sizeof(why));
+	if (ret)
+		snprintf(err, errlen, "%s: %s", path, why);
+cleanup:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+int agg_state_quarantine(const char *path, uint64_t now_ns, char *moved, size_t movedlen)
+{
+	int n = snprintf(moved, movedlen, "%s.corrupt-%llu", path,
+			 (unsigned long long)(now_ns / 1000000000ULL));
+
+	if (n < 0 || (size_t)n >= movedlen)
+		return -ENAMETOOLONG;
+	if (rename(path, moved))
+		return -errno;
+	return 0;
+}
+
+/* Keep the header layout honest: the CRC covers exactly the 20 bytes before it. */
+_Static_assert(STATE_HDR_LEN == 8 + 4 * 4, "state header layout");

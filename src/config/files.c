@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Files the daemon writes: the state file and the Prometheus textfile. Both are read by
+ * others at any moment (node_exporter, the next daemon start), so they are replaced
+ * atomically and made durable before the rename is.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tlsaudit/config.h"
+#include "tlsaudit/util.h"
+
+int cfg_mkdir_parent(const char *path, unsigned int mode)
+{
+	char dir[CFG_PATH_MAX];
+	size_t i;
+
+	if (util_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	for (i = 1; dir[i]; i++) {
+		if (dir[i] != '/')
+			continue;
+		dir[i] = '\0';
+		if (mkdir(dir, (mode_t)mode) && errno != EEXIST)
+			return -errno;
+		dir[i] = '/';
+	}
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int cfg_write_atomic(const char *path, const void *data, size_t len, unsigned int mode, char *err,
+		     size_t errlen)
+{
+	char tmp[CFG_PATH_MAX + 16], dir[CFG_PATH_MAX];
+	const char *step = "create temp file";
+	char *slash;
+	int fd = -1, dfd = -1, ret;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp)) {
+		ret = -ENAMETOOLONG;
+		goto cleanup;
+	}
+	ret = cfg_mkdir_parent(path, 0755);
+	if (ret) {
+		step = "create directory";
+		goto cleanup;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		ret = -errno;
+		goto cleanup;
+	}
+	step = "write";
+	if (fchmod(fd, (mode_t)mode) || (ret = write_all(fd, data, len)) || fsync(fd)) {
+		ret = ret ? ret : -errno;
+		unlink(tmp);
+		goto cleanup;
+	}
+	step = "close";
+	ret = close(fd);
+	fd = -1;
+	if (ret) {
+		ret = -errno;
+		unlink(tmp);
+		goto cleanup;
+	}
+	step = "rename";
+	if (rename(tmp, path)) {
+		ret = -errno;
+		unlink(tmp);
+		goto cleanup;
+	}
+	/* The rename itself is only durable once the directory is synced. */
+	util_strlcpy(dir, path, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = '\0';
+	else
+		util_strlcpy(dir, slash ? "/" : ".", sizeof(dir));
+	step = "sync directory";
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd)) {
+		ret = -errno;
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	if (ret)
+		snprintf(err, errlen, "%s: %s: %s", path, step, strerror(-ret));
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return ret;
+}
