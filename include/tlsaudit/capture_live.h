@@ -60,4 +60,69 @@ const char *cap_live__why(const struct cap_live *cl);
 /* cap_live__stats - counters so far. */
 void cap_live__stats(const struct cap_live *cl, struct cap_live_stats *st);
 
+/*
+ * Backends behind cap_live. Each turns its input into struct flow_segment for the
+ * flow table; the eBPF one also reports socket owners and closes by cookie.
+ */
+
+/* The process that used a socket, as the socket-owner tracepoints saw it. */
+struct cap_owner {
+	uint32_t tgid;
+	uint32_t pid; /* thread id */
+	uint32_t uid;
+	uint64_t cgroup_id;
+	char comm[16]; /* NUL-terminated */
+};
+
+struct cap_bpf_ops {
+	void (*segment)(const struct flow_segment *seg, void *ctx); /* payload valid in call */
+	void (*owner)(uint64_t cookie, const struct cap_owner *o, void *ctx);
+	void (*close)(uint64_t cookie, uint64_t ts_ns, void *ctx);
+	void *ctx;
+};
+
+struct cap_bpf;
+
+/*
+ * cap_bpf__new - load and attach the programs (cgroup_skb on the cgroup v2 root, socket
+ * owner tracepoints). NULL on failure with one line in @err. Links are fd-owned:
+ * nothing stays attached once the process exits.
+ */
+struct cap_bpf *cap_bpf__new(const struct flow_config *cfg, const struct cap_bpf_ops *ops,
+			     char *err, size_t errlen);
+void cap_bpf__free(struct cap_bpf *b);
+/* cap_bpf__fd - epoll fd of the ring buffer. */
+int cap_bpf__fd(const struct cap_bpf *b);
+/* cap_bpf__poll - consume pending samples without blocking; count or -errno. */
+int cap_bpf__poll(struct cap_bpf *b);
+/* cap_bpf__flow_done - the kernel stops forwarding @cookie's packets. */
+int cap_bpf__flow_done(struct cap_bpf *b, uint64_t cookie);
+/* cap_bpf__owner - the owner map entry of @cookie; 0 or -ENOENT. */
+int cap_bpf__owner(struct cap_bpf *b, uint64_t cookie, struct cap_owner *o);
+/* cap_bpf__drops - ring-buffer reservation failures summed over CPUs, by reason. */
+void cap_bpf__drops(struct cap_bpf *b, uint64_t by_reason[4], uint64_t *total);
+/* cap_bpf__has_owner_tracepoints - sock_send/recv_length exist on this kernel. */
+int cap_bpf__has_owner_tracepoints(const struct cap_bpf *b);
+/* cap_bpf__tick - refresh the monotonic to wall-clock offset. */
+void cap_bpf__tick(struct cap_bpf *b);
+
+struct cap_pcap;
+
+/*
+ * cap_pcap__new - libpcap live capture on @iface ("any" when NULL) filtered on the
+ * watched ports; every decoded TCP segment goes to @segment (cookie 0). NULL and @err.
+ */
+struct cap_pcap *cap_pcap__new(const struct flow_config *cfg, const char *iface,
+			       void (*segment)(const struct flow_segment *seg, void *ctx),
+			       void *ctx, char *err, size_t errlen);
+void cap_pcap__free(struct cap_pcap *p);
+/* cap_pcap__fd - selectable fd of the capture. */
+int cap_pcap__fd(const struct cap_pcap *p);
+/* cap_pcap__poll - dispatch what is buffered without blocking; packets or -errno. */
+int cap_pcap__poll(struct cap_pcap *p);
+/* cap_pcap__drops - packets the kernel dropped for the capture. */
+uint64_t cap_pcap__drops(struct cap_pcap *p);
+/* cap_addr_is_local - @addr (network order) is configured on an interface here. */
+int cap_addr_is_local(int family, const uint8_t *addr);
+
 #endif /* TLSAUDIT_CAPTURE_LIVE_H */

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Kernel side of the live capture.
+ *
+ * cgroup_skb egress/ingress on the cgroup v2 root see every TCP segment of every local
+ * socket. For sockets on a watched port they forward the first bytes of each direction
+ * (a budget, 16 KiB by default) with the TCP sequence number through a ring buffer, so
+ * userspace can reassemble both hellos. Once userspace marks a socket done, a packet
+ * costs one map lookup. The programs never drop or alter traffic: they return 1.
+ *
+ * Tracepoints in process context record who owns a socket cookie (the join key: the
+ * same number for the skb and the struct sock): connect() (SYN_SENT) and the process
+ * that actually reads or writes the socket, which names a forked or pre-forked server's
+ * child rather than the listening parent. TCP_CLOSE tells userspace to finish the flow.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "tlsaudit_kern.h"
+#include "tlsaudit/bpf_shared.h"
+
+#define TA_ETH_P_IP 0x0800
+#define TA_ETH_P_IPV6 0x86DD
+#define TA_IPPROTO_TCP 6
+#define TA_AF_INET 2
+#define TA_AF_INET6 10
+#define TA_TCP_FLAGS_CTRL 0x07 /* FIN | SYN | RST */
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Bytes forwarded per direction of a socket; userspace sets it before load. */
+const volatile __u32 budget = TA_DEFAULT_BUDGET;
+
+/* Watched ports: index = port, value 1 when watched. An array lookup is the cheapest test. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct ta_flow_val);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct ta_owner_val);
+} owners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TA_DROP_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* A data sample is built here: header plus one chunk is far over the 512-byte stack. */
+struct scratch {
+	struct ta_data d;
+	__u8 payload[TA_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+static __always_inline void count_drop(__u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &reason);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline int port_on(__u32 port)
+{
+	__u8 *on = bpf_map_lookup_elem(&ports, &port);
+
+	return on && *on;
+}
+
+/*
+ * Parsed headers of one packet. cgroup_skb data starts at the IP header; every read
+ * goes through bpf_skb_load_bytes, which checks the bounds against the skb itself.
+ */
+struct pkt {
+	struct ta_data d;
+	__u32 payload_off;
+	__u32 payload_len;
+};
+
+static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
+{
+	__u8 tcp[20];
+	__u32 l4_off, end, doff;
+
+	if (skb->protocol == bpf_htons(TA_ETH_P_IP)) {
+		__u8 ip[20];
+		__u32 ihl, tot_len;
+
+		if (bpf_skb_load_bytes(skb, 0, ip, sizeof(ip)))
+			return -1;
+		ihl = (ip[0] & 0x0f) * 4;
+		if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != TA_IPPROTO_TCP)
+			return -1;
+		/* Fragments carry no usable TCP header or a partial payload: not ours. */
+		if (((ip[6] << 8) | ip[7]) & 0x3fff)
+			return -1;
+		tot_len = (ip[2] << 8) | ip[3];
+		p->d.family = 4;
+		__builtin_memcpy(p->d.saddr, &ip[12], 4);
+		__builtin_memcpy(p->d.daddr, &ip[16], 4);
+		l4_off = ihl;
+		/* tot_len 0 is a BIG TCP packet: the skb length is the bound. */
+		end = tot_len ? tot_len : skb->len;
+	} else if (skb->protocol == bpf_htons(TA_ETH_P_IPV6)) {
+		__u8 ip6[40];
+		__u32 plen;
+
+		if (bpf_skb_load_bytes(skb, 0, ip6, sizeof(ip6)))
+			return -1;
+		/* Extension headers before TCP are rare on these ports; not followed. */
+		if ((ip6[0] >> 4) != 6 || ip6[6] != TA_IPPROTO_TCP)
+			return -1;
+		plen = (ip6[4] << 8) | ip6[5];
+		p->d.family = 6;
+		__builtin_memcpy(p->d.saddr, &ip6[8], 16);
+		__builtin_memcpy(p->d.daddr, &ip6[24], 16);
+		l4_off = 40;
+		end = plen ? 40 + plen : skb->len;
+	} else {
+		return -1;
+	}
+	/* Ethernet padding after a short IP packet is not payload. */
+	if (end > skb->len)
+		end = skb->len;
+	if (bpf_skb_load_bytes(skb, l4_off, tcp, sizeof(tcp)))
+		return -1;
+	doff = (tcp[12] >> 4) * 4;
+	if (doff < 20)
+		return -1;
+	p->d.sport = (tcp[0] << 8) | tcp[1];
+	p->d.dport = (tcp[2] << 8) | tcp[3];
+	p->d.seq = ((__u32)tcp[4] << 24) | ((__u32)tcp[5] << 16) | ((__u32)tcp[6] << 8) | tcp[7];
+	p->d.tcp_flags = tcp[13] & 0x1f;
+	p->payload_off = l4_off + doff;
+	p->payload_len = end > p->payload_off ? end - p->payload_off : 0;
+	return 0;
+}
+
+static __always_inline void emit_chunks(struct __sk_buff *skb, struct pkt *p, __u32 total)
+{
+	__u32 zero = 0, i;
+
+	for (i = 0; i < TA_MAX_CHUNKS; i++) {
+		__u32 done = i * TA_CHUNK;
+		struct scratch *s;
+		__u64 n;
+
+		if (i > 0 && done >= total)
+			break;
+		n = total - done;
+		if (n > TA_CHUNK)
+			n = TA_CHUNK;
+		/*
+		 * Keep clang from folding the clamp into 32-bit signed arithmetic, which the
+		 * verifier cannot bound for bpf_skb_load_bytes' length.
+		 */
+		asm volatile("" : "+r"(n));
+		s = bpf_map_lookup_elem(&scratch, &zero);
+		if (!s)
+			return;
+		s->d = p->d;
+		s->d.seq = p->d.seq + done;
+		s->d.len = (__u32)n;
+		if (n > 0) {
+			if (n > TA_CHUNK ||
+			    bpf_skb_load_bytes(skb, p->payload_off + done, s->payload, n)) {
+				count_drop(TA_DROP_LOAD);
+				return;
+			}
+		}
+		if (bpf_ringbuf_output(&events, s, sizeof(struct ta_data) + n, 0))
+			count_drop(TA_DROP_DATA);
+	}
+}
+
+static __always_inline int handle_skb(struct __sk_buff *skb, __u8 egress)
+{
+	struct ta_flow_val *fv;
+	struct bpf_sock *sk;
+	struct pkt p = {};
+	__u64 cookie;
+	__u32 total, sent, dir = egress;
+
+	sk = skb->sk;
+	if (!sk)
+		return 1;
+	sk = bpf_sk_fullsock(sk);
+	/*
+	 * SYN, SYN-ACK and the handshake's last ACK run on the listener; the connection's
+	 * own socket carries everything after, under its own cookie.
+	 */
+	if (!sk || sk->state == BPF_TCP_LISTEN)
+		return 1;
+	cookie = bpf_get_socket_cookie(skb);
+	fv = bpf_map_lookup_elem(&flows, &cookie);
+	if (fv && fv->done)
+		return 1;
+	if (parse(skb, &p))
+		return 1;
+	if (!fv) {
+		struct ta_flow_val nv = {};
+
+		if (!port_on(p.d.dport) && !port_on(p.d.sport))
+			return 1;
+		/* Pure ACKs of an unknown socket do not start a flow. */
+		if (!p.payload_len && !(p.d.tcp_flags & TA_TCP_FLAGS_CTRL))
+			return 1;
+		bpf_map_update_elem(&flows, &cookie, &nv, BPF_NOEXIST);
+		fv = bpf_map_lookup_elem(&flows, &cookie);
+		if (!fv)
+			return 1;
+	}
+	if (!p.payload_len && !(p.d.tcp_flags & TA_TCP_FLAGS_CTRL))
+		return 1;
+	p.d.hdr.type = TA_EV_DATA;
+	p.d.hdr.cookie = cookie;
+	p.d.hdr.ktime_ns = bpf_ktime_get_ns();
+	p.d.egress = egress;
+
+	total = 0;
+	if (p.payload_len) {
+		sent = fv->sent[dir & 1];
+		if (sent >= budget) {
+			/* Still tell userspace the stream ended, without payload. */
+			if (!(p.d.tcp_flags & TA_TCP_FLAGS_CTRL))
+				return 1;
+		} else {
+			total = budget - sent;
+			if (total > p.payload_len)
+				total = p.payload_len;
+			__sync_fetch_and_add(&fv->sent[dir & 1], total);
+		}
+	}
+	emit_chunks(skb, &p, total);
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int tlsaudit_egress(struct __sk_buff *skb)
+{
+	return handle_skb(skb, 1);
+}
+
+SEC("cgroup_skb/ingress")
+int tlsaudit_ingress(struct __sk_buff *skb)
+{
+	return handle_skb(skb, 0);
+}
+
+static __always_inline int sk_is_watched_tcp(const struct sock *sk)
+{
+	__u16 family = sk->__sk_common.skc_family;
+
+	if (sk->sk_protocol != TA_IPPROTO_TCP)
+		return 0;
+	if (family != TA_AF_INET && family != TA_AF_INET6)
+		return 0;
+	return port_on(sk->__sk_common.skc_num) ||
+	       port_on(bpf_ntohs(sk->__sk_common.skc_dport));
+}
+
+/* Record the current process as the owner of @sk; tell userspace when it is new. */
+static __always_inline void note_owner(struct sock *sk)
+{
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ta_owner_val v = {}, *cur;
+	struct ta_owner *e;
+
+	cur = bpf_map_lookup_elem(&owners, &cookie);
+	if (cur && cur->tgid == (__u32)(id >> 32))
+		return;
+	v.tgid = id >> 32;
+	v.pid = (__u32)id;
+	v.uid = (__u32)bpf_get_current_uid_gid();
+	v.cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(v.comm, sizeof(v.comm));
+	bpf_map_update_elem(&owners, &cookie, &v, BPF_ANY);
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop(TA_DROP_OWNER);
+		return;
+	}
+	e->hdr.type = TA_EV_OWNER;
+	e->hdr.pad = 0;
+	e->hdr.cookie = cookie;
+	e->hdr.ktime_ns = bpf_ktime_get_ns();
+	e->tgid = v.tgid;
+	e->pid = v.pid;
+	e->uid = v.uid;
+	e->pad0 = 0;
+	e->cgroup_id = v.cgroup_id;
+	__builtin_memcpy(e->comm, v.comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tlsaudit_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	__u64 cookie;
+	struct ta_hdr *e;
+	int known;
+
+	if (sk->sk_protocol != TA_IPPROTO_TCP)
+		return 0;
+	if (newstate == TA_TCP_SYN_SENT) {
+		/* connect(): the local port is still 0 here, the remote one is set. */
+		if (port_on(bpf_ntohs(sk->__sk_common.skc_dport)))
+			note_owner(sk);
+		return 0;
+	}
+	if (newstate != TA_TCP_CLOSE)
+		return 0;
+	cookie = bpf_get_socket_cookie(sk);
+	known = bpf_map_lookup_elem(&flows, &cookie) != NULL;
+	if (bpf_map_delete_elem(&owners, &cookie) == 0)
+		known = 1;
+	if (!known)
+		return 0;
+	bpf_map_delete_elem(&flows, &cookie);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop(TA_DROP_CLOSE);
+		return 0;
+	}
+	e->type = TA_EV_CLOSE;
+	e->pad = 0;
+	e->cookie = cookie;
+	e->ktime_ns = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(tlsaudit_send, struct sock *sk, int ret, int flags)
+{
+	if (sk_is_watched_tcp(sk))
+		note_owner(sk);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(tlsaudit_recv, struct sock *sk, int ret, int flags)
+{
+	if (sk_is_watched_tcp(sk))
+		note_owner(sk);
+	return 0;
+}

@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * eBPF capture backend: loads bpf/tlsaudit.bpf.c, attaches it to the cgroup v2 root and
+ * turns ring-buffer samples into flow segments, socket owners and closes.
+ *
+ * Every sample is untrusted input (the payload is peer-controlled, and a map value can
+ * be written by anyone with CAP_BPF): sizes are checked before anything is copied out.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "tlsaudit.skel.h"
+#include "tlsaudit/bpf_shared.h"
+#include "tlsaudit/capture_live.h"
+#include "tlsaudit/log.h"
+#include "tlsaudit/util.h"
+
+#define PRIVATE_CGROUP2 "/run/tlsaudit/cgroup2"
+
+struct cap_bpf {
+	struct tlsaudit_bpf *skel;
+	struct ring_buffer *rb;
+	struct cap_bpf_ops ops;
+	int cgroup_fd;
+	int owner_tps;		/* sock_send/recv_length attached */
+	int mounted_private;	/* we mounted PRIVATE_CGROUP2 */
+	uint64_t mono_to_wall;	/* add to CLOCK_MONOTONIC ns for wall-clock ns */
+	int ncpus;
+};
+
+/* libbpf's messages one level below ours: its warnings are our info, and so on. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	enum log_level lvl = level == LIBBPF_WARN ? LOG_LVL_INFO : LOG_LVL_DEBUG;
+	char line[1024];
+	size_t n;
+
+	if (!log_enabled(lvl))
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_msg(lvl, "libbpf: %s", line);
+	return 0;
+}
+
+static uint64_t mono_to_wall_offset(void)
+{
+	struct timespec rt, mono;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	return ((uint64_t)rt.tv_sec * 1000000000ULL + (uint64_t)rt.tv_nsec) -
+	       ((uint64_t)mono.tv_sec * 1000000000ULL + (uint64_t)mono.tv_nsec);
+}
+
+/*
+ * find_cgroup2 - the mount point of the cgroup v2 hierarchy's root, from a mountinfo
+ * file (proc(5): "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE SRC OPTS").
+ */
+static int find_cgroup2(const char *mountinfo, const char *prefix, char *path, size_t len)
+{
+	char line[1024], root[512], mnt[512];
+	int ret = -ENOENT;
+	FILE *f;
+
+	f = fopen(mountinfo, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		if (sscanf(line, "%*u %*u %*s %511s %511s", root, mnt) != 2)
+			continue;
+		/* Only the hierarchy's root sees every socket; escaped names are skipped. */
+		if (strcmp(root, "/") || strchr(mnt, '\\'))
+			continue;
+		if (snprintf(path, len, "%s%s", prefix, mnt) >= (int)len)
+			continue;
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+static int open_cgroup_root(struct cap_bpf *b, char *err, size_t errlen)
+{
+	char path[600];
+	int fd;
+
+	if (!find_cgroup2("/proc/self/mountinfo", "", path, sizeof(path)) ||
+	    /* inside `ip netns exec` /sys is remounted without cgroups; PID 1 still has it */
+	    !find_cgroup2("/proc/1/mountinfo", "/proc/1/root", path, sizeof(path))) {
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			log_debug("cgroup v2 root at %s", path);
+			return fd;
+		}
+	}
+	/* No cgroup2 mounted anywhere: a private mount of the same hierarchy will do. */
+	if (mkdir("/run/tlsaudit", 0755) && errno != EEXIST)
+		goto fail;
+	if (mkdir(PRIVATE_CGROUP2, 0700) && errno != EEXIST)
+		goto fail;
+	if (mount("cgroup2", PRIVATE_CGROUP2, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+		goto fail;
+	b->mounted_private = 1;
+	fd = open(PRIVATE_CGROUP2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+fail:
+	snprintf(err, errlen, "no cgroup v2 hierarchy: none mounted and mounting one at %s "
+		 "failed: %s", PRIVATE_CGROUP2, strerror(errno));
+	return -1;
+}
+
+/* Owner tracepoints exist since v6.3 (commit 6e6eda44b939, "net: sock: add tracepoints"). */
+static int have_tracepoint(const char *name)
+{
+	return libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP) > 0;
+}
+
+static void handle_data(struct cap_bpf *b, const uint8_t *data, size_t size)
+{
+	struct flow_segment seg;
+	struct ta_data d;
+
+	if (size < sizeof(d))
+		return;
+	memcpy(&d, data, sizeof(d));
+	if (d.len > TA_CHUNK || d.len > size - sizeof(d))
+		return;
+	if (d.family != 4 && d.family != 6)
+		return;
+	memset(&seg, 0, sizeof(seg));
+	seg.ts_ns = d.hdr.ktime_ns + b->mono_to_wall;
+	seg.family = d.family == 4 ? AF_INET : AF_INET6;
+	memcpy(seg.saddr, d.saddr, sizeof(seg.saddr));
+	memcpy(seg.daddr, d.daddr, sizeof(seg.daddr));
+	seg.sport = d.sport;
+	seg.dport = d.dport;
+	seg.seq = d.seq;
+	seg.tcp_flags = d.tcp_flags;
+	seg.payload = data + sizeof(d);
+	seg.len = d.len;
+	seg.cookie = d.hdr.cookie;
+	seg.egress = d.egress != 0;
+	if (b->ops.segment)
+		b->ops.segment(&seg, b->ops.ctx);
+}
+
+static void owner_from(struct cap_owner *o, uint32_t tgid, uint32_t pid, uint32_t uid,
+		       uint64_t cgroup_id, const char *comm)
+{
+	o->tgid = tgid;
+	o->pid = pid;
+	o->uid = uid;
+	o->cgroup_id = cgroup_id;
+	memcpy(o->comm, comm, sizeof(o->comm));
+	o->comm[sizeof(o->comm) - 1] = '\0';
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct cap_bpf *b = ctx;
+	struct ta_hdr hdr;
+
+	if (size < sizeof(hdr))
+		return 0;
+	memcpy(&hdr, data, sizeof(hdr));
+	switch (hdr.type) {
+	case TA_EV_DATA:
+		handle_data(b, data, size);
+		break;
+	case TA_EV_OWNER: {
+		struct ta_owner ev;
+		struct cap_owner o;
+
+		if (size < sizeof(ev))
+			break;
+		memcpy(&ev, data, sizeof(ev));
+		owner_from(&o, ev.tgid, ev.pid, ev.uid, ev.cgroup_id, ev.comm);
+		if (b->ops.owner)
+			b->ops.owner(hdr.cookie, &o, b->ops.ctx);
+		break;
+	}
+	case TA_EV_CLOSE:
+		if (b->ops.close)
+			b->ops.close(hdr.cookie, hdr.ktime_ns + b->mono_to_wall, b->ops.ctx);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void load_error(int e, char *err, size_t errlen)
+{
+	if (e == EPERM || e == EACCES)
+		snprintf(err, errlen, "permission denied loading BPF programs: run as root or "
+			 "with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN");
+	else
+		snprintf(err, errlen, "loading the BPF programs failed (%s): kernel too old or "
+			 "built without cgroup BPF / BTF tracepoints (5.8+ needed)", strerror(e));
+}
+
+struct cap_bpf *cap_bpf__new(const struct flow_config *cfg, const struct cap_bpf_ops *ops,
+			     char *err, size_t errlen)
+{
+	struct cap_bpf *b;
+	uint32_t budget;
+	int i, e, map_fd;
+	uint8_t on = 1;
+
+	libbpf_set_print(libbpf_print);
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	b->cgroup_fd = -1;
+	b->ops = *ops;
+	b->ncpus = libbpf_num_possible_cpus();
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		snprintf(err, errlen, "no kernel BTF at /sys/kernel/btf/vmlinux (kernel built "
+			 "without CONFIG_DEBUG_INFO_BTF)");
+		goto cleanup;
+	}
+	if (b->ncpus <= 0) {
+		snprintf(err, errlen, "cannot count CPUs: %s", strerror(-b->ncpus));
+		goto cleanup;
+	}
+
+	b->skel = tlsaudit_bpf__open();
+	if (!b->skel) {
+		snprintf(err, errlen, "opening the BPF object failed: %s", strerror(errno));
+		goto cleanup;
+	}
+	budget = cfg->dir_cap ? cfg->dir_cap : TA_DEFAULT_BUDGET;
+	b->skel->rodata->budget = budget;
+	if (cfg->max_flows) {
+		bpf_map__set_max_entries(b->skel->maps.flows, cfg->max_flows);
+		bpf_map__set_max_entries(b->skel->maps.owners, cfg->max_flows);
+	}
+	b->owner_tps = have_tracepoint("sock_send_length") && have_tracepoint("sock_recv_length");
+	if (!b->owner_tps) {
+		bpf_program__set_autoload(b->skel->progs.tlsaudit_send, false);
+		bpf_program__set_autoload(b->skel->progs.tlsaudit_recv, false);
+		log_info("no sock_send_length/sock_recv_length tracepoints: owners found "
+			 "through /proc instead");
+	}
+	e = tlsaudit_bpf__load(b->skel);
+	if (e) {
+		load_error(-e, err, errlen);
+		goto cleanup;
+	}
+
+	map_fd = bpf_map__fd(b->skel->maps.ports);
+	for (i = 0; i < cfg->n_ports && i < (int)ARRAY_SIZE(cfg->ports); i++) {
+		uint32_t key = cfg->ports[i];
+
+		if (bpf_map_update_elem(map_fd, &key, &on, BPF_ANY)) {
+			snprintf(err, errlen, "setting the port map failed: %s", strerror(errno));
+			goto cleanup;
+		}
+	}
+
+	b->cgroup_fd = open_cgroup_root(b, err, errlen);
+	if (b->cgroup_fd < 0)
+		goto cleanup;
+	b->skel->links.tlsaudit_egress =
+		bpf_program__attach_cgroup(b->skel->progs.tlsaudit_egress, b->cgroup_fd);
+	if (!b->skel->links.tlsaudit_egress)
+		goto attach_fail;
+	b->skel->links.tlsaudit_ingress =
+		bpf_program__attach_cgroup(b->skel->progs.tlsaudit_ingress, b->cgroup_fd);
+	if (!b->skel->links.tlsaudit_ingress)
+		goto attach_fail;
+	/* The tracepoints are the only auto-attachable programs in the object. */
+	if (tlsaudit_bpf__attach(b->skel))
+		goto attach_fail;
+
+	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), handle_event, b, NULL);
+	if (!b->rb) {
+		snprintf(err, errlen, "ring buffer setup failed: %s", strerror(errno));
+		goto cleanup;
+	}
+	b->mono_to_wall = mono_to_wall_offset();
+	return b;
+
+attach_fail:
+	snprintf(err, errlen, "attaching the BPF programs failed (%s): cgroup BPF links and "
+		 "BTF tracepoints need Linux 5.7+", strerror(errno));
+cleanup:
+	cap_bpf__free(b);
+	return NULL;
+}
+
+void cap_bpf__free(struct cap_bpf *b)
+{
+	if (!b)
+		return;
+	ring_buffer__free(b->rb);
+	tlsaudit_bpf__destroy(b->skel);
+	if (b->cgroup_fd >= 0)
+		close(b->cgroup_fd);
+	/* The links hold the cgroup; the mount point itself is no longer needed. */
+	if (b->mounted_private)
+		umount2(PRIVATE_CGROUP2, MNT_DETACH);
+	free(b);
+}
+
+int cap_bpf__fd(const struct cap_bpf *b)
+{
+	return ring_buffer__epoll_fd(b->rb);
+}
+
+int cap_bpf__poll(struct cap_bpf *b)
+{
+	int n = ring_buffer__consume(b->rb);
+
+	return n < 0 ? -errno : n;
+}
+
+int cap_bpf__flow_done(struct cap_bpf *b, uint64_t cookie)
+{
+	int fd = bpf_map__fd(b->skel->maps.flows);
+	struct ta_flow_val v;
+
+	if (bpf_map_lookup_elem(fd, &cookie, &v))
+		return -ENOENT;
+	v.done = 1;
+	/* BPF_EXIST: a socket that closed meanwhile must not come back as an entry. */
+	if (bpf_map_update_elem(fd, &cookie, &v, BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
+int cap_bpf__owner(struct cap_bpf *b, uint64_t cookie, struct cap_owner *o)
+{
+	struct ta_owner_val v;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.owners), &cookie, &v))
+		return -ENOENT;
+	owner_from(o, v.tgid, v.pid, v.uid, v.cgroup_id, v.comm);
+	return 0;
+}
+
+void cap_bpf__drops(struct cap_bpf *b, uint64_t by_reason[4], uint64_t *total)
+{
+	int fd = bpf_map__fd(b->skel->maps.drops);
+	uint64_t *vals;
+	uint32_t r;
+	int c;
+
+	*total = 0;
+	memset(by_reason, 0, 4 * sizeof(by_reason[0]));
+	vals = calloc((size_t)b->ncpus, sizeof(*vals));
+	if (!vals)
+		return;
+	for (r = 0; r < TA_DROP_NR && r < 4; r++) {
+		if (bpf_map_lookup_elem(fd, &r, vals))
+			continue;
+		for (c = 0; c < b->ncpus; c++)
+			by_reason[r] += vals[c];
+		*total += by_reason[r];
+	}
+	free(vals);
+}
+
+int cap_bpf__has_owner_tracepoints(const struct cap_bpf *b)
+{
+	return b->owner_tps;
+}
+
+void cap_bpf__tick(struct cap_bpf *b)
+{
+	b->mono_to_wall = mono_to_wall_offset();
+}
