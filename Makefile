@@ -158,6 +158,8 @@ install: all man
 	install -D -m 0755 $(BUILD)/tlsaudit $(DESTDIR)$(PREFIX)/sbin/tlsaudit
 	install -D -m 0644 packaging/tlsaudit.service $(DESTDIR)/lib/systemd/system/tlsaudit.service
 	install -D -m 0644 packaging/tlsaudit.conf $(DESTDIR)/etc/tlsaudit/tlsaudit.conf
+	install -D -m 0644 packaging/tlsaudit.sysusers $(DESTDIR)/usr/lib/sysusers.d/tlsaudit.conf
+	install -D -m 0644 packaging/tlsaudit.logrotate $(DESTDIR)/etc/logrotate.d/tlsaudit
 	for m in $(BUILD)/man/*; do \
 		s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; \
 	done
