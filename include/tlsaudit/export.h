@@ -26,4 +26,10 @@ int export_text_record(const struct hs_record *r, char *buf, size_t len);
  */
 int export_json_string(char *buf, size_t len, size_t *off, const char *s);
 
+/*
+ * export_text_escape - @s as printable ASCII for a terminal: other bytes and the
+ * backslash become \xNN / \\; cut (not overrun) when @len is too small.
+ */
+void export_text_escape(const char *s, char *out, size_t len);
+
 #endif /* TLSAUDIT_EXPORT_H */

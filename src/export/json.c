@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The handshake record as one JSON object (RFC 8259), fields in DESIGN.md's order.
+ * Field names and value forms are an interface: scripts and the daemon's handshake log
+ * depend on them, so a change here is a change of the format.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tlsaudit/export.h"
+#include "tlsaudit/tls.h"
+#include "tlsaudit/util.h"
+
+/* Appends formatted text; -1 once the buffer is full (and stays full). */
+static int put(char *buf, size_t len, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int put(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= len)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len - *off)
+		return -1;
+	*off += (size_t)n;
+	return 0;
+}
+
+int export_json_string(char *buf, size_t len, size_t *off, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = *off;
+
+	if (o >= len)
+		return -1;
+	buf[o++] = '"';
+	for (; *p; p++) {
+		/* worst case: \u00XX, then the closing quote and the NUL */
+		if (len - o < 9)
+			return -1;
+		if (*p == '"' || *p == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)*p;
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			/*
+			 * Peer bytes are not known to be UTF-8; escaping every non-ASCII byte
+			 * keeps the line valid JSON and shows exactly what was on the wire.
+			 */
+			memcpy(buf + o, "\\u00", 4);
+			o += 4;
+			buf[o++] = hex[*p >> 4];
+			buf[o++] = hex[*p & 0x0f];
+		} else {
+			buf[o++] = (char)*p;
+		}
+	}
+	if (len - o < 2)
+		return -1;
+	buf[o++] = '"';
+	buf[o] = '\0';
+	*off = o;
+	return 0;
+}
+
+/* "name": then a string, or null when @s is NULL or empty. */
+static int put_str(char *buf, size_t len, size_t *off, const char *key, const char *s)
+{
+	if (put(buf, len, off, ",\"%s\":", key))
+		return -1;
+	if (!s || !*s)
+		return put(buf, len, off, "null");
+	return export_json_string(buf, len, off, s);
+}
+
+/* A registry name, else the number as "0xNNNN" so the value is still groupable. */
+static int put_named(char *buf, size_t len, size_t *off, const char *key, const char *name,
+		     uint16_t v)
+{
+	char num[8];
+
+	if (name)
+		return put_str(buf, len, off, key, name);
+	snprintf(num, sizeof(num), "0x%04x", v);
+	return put_str(buf, len, off, key, num);
+}
+
+static int put_version(char *buf, size_t len, size_t *off, const char *key, uint16_t v)
+{
+	if (!v)
+		return put_str(buf, len, off, key, NULL);
+	return put_named(buf, len, off, key, tls_version_name(v), v);
+}
+
+static const char *role_name(enum hs_role role)
+{
+	switch (role) {
+	case HS_ROLE_CLIENT:
+		return "client";
+	case HS_ROLE_SERVER:
+		return "server";
+	default:
+		return NULL;
+	}
+}
+
+static const char *limited_name(enum hs_limited l)
+{
+	switch (l) {
+	case HS_LIMITED_CLIENT:
+		return "client";
+	case HS_LIMITED_SERVER:
+		return "server";
+	default:
+		return NULL;
+	}
+}
+
+static int put_endpoints(char *buf, size_t len, size_t *off, const struct hs_record *r)
+{
+	char ip[64];
+
+	util_format_ip(r->client.family, r->client.addr, ip, sizeof(ip));
+	if (put_str(buf, len, off, "client_ip", ip) ||
+	    put(buf, len, off, ",\"client_port\":%u", r->client.port))
+		return -1;
+	util_format_ip(r->server.family, r->server.addr, ip, sizeof(ip));
+	if (put_str(buf, len, off, "server_ip", ip) ||
+	    put(buf, len, off, ",\"server_port\":%u", r->server.port))
+		return -1;
+	return 0;
+}
+
+static int put_proc(char *buf, size_t len, size_t *off, const struct hs_proc *p)
+{
+	if (!p->known)
+		return put(buf, len, off,
+			   ",\"pid\":null,\"comm\":null,\"exe\":null,\"uid\":null,\"cgroup\":null"
+			   ",\"unit\":null,\"container\":null,\"tls_lib\":null");
+	if (put(buf, len, off, ",\"pid\":%u", p->pid) || put_str(buf, len, off, "comm", p->comm) ||
+	    put_str(buf, len, off, "exe", p->exe) || put(buf, len, off, ",\"uid\":%u", p->uid) ||
+	    put_str(buf, len, off, "cgroup", p->cgroup) || put_str(buf, len, off, "unit", p->unit) ||
+	    put_str(buf, len, off, "container", p->container) ||
+	    put_str(buf, len, off, "tls_lib", p->tls_lib))
+		return -1;
+	return 0;
+}
+
+int export_json_record(const struct hs_record *r, char *buf, size_t len)
+{
+	char tbuf[40], id[8];
+	size_t off = 0;
+
+	util_format_time(r->time_ns, tbuf, sizeof(tbuf));
+	snprintf(id, sizeof(id), "0x%04x", r->cipher_id);
+	if (put(buf, len, &off, "{\"time\":\"%s\"", tbuf) ||
+	    put_str(buf, len, &off, "role", role_name(r->role)) || put_endpoints(buf, len, &off, r) ||
+	    put_str(buf, len, &off, "sni", r->sni) ||
+	    put_version(buf, len, &off, "offered_max", r->offered_max) ||
+	    put_version(buf, len, &off, "version", r->version) ||
+	    put_str(buf, len, &off, "cipher",
+		    r->has_cipher ? (tls_cipher_name(r->cipher_id) ?: id) : NULL) ||
+	    put_str(buf, len, &off, "cipher_id", r->has_cipher ? id : NULL) ||
+	    put(buf, len, &off, ",\"legacy\":%s", hs_legacy(r) ? "true" : "false") ||
+	    put_str(buf, len, &off, "limited_by", limited_name(hs_limited_by(r))) ||
+	    put(buf, len, &off, ",\"weak_cipher\":%s", hs_weak_cipher(r) ? "true" : "false"))
+		return -1;
+	if (r->has_group) {
+		if (put_named(buf, len, &off, "group", tls_group_name(r->group), r->group))
+			return -1;
+	} else if (put_str(buf, len, &off, "group", NULL)) {
+		return -1;
+	}
+	if (put_str(buf, len, &off, "starttls", r->starttls_smtp ? "smtp" : NULL) ||
+	    put_str(buf, len, &off, "alpn", r->alpn) || put_str(buf, len, &off, "ja3", r->ja3) ||
+	    put_str(buf, len, &off, "ja4", r->ja4) || put_proc(buf, len, &off, &r->proc) ||
+	    put(buf, len, &off, "}"))
+		return -1;
+	return (int)off;
+}

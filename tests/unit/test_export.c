@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The JSON record is an interface: field names, order, null forms and escaping are
+ * compared verbatim. The text line must carry the marks a person scans for.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "tlsaudit/export.h"
+#include "tlsaudit/util.h"
+
+/* 2026-11-23T10:00:00.123Z */
+#define T0 (1795428000ULL * 1000000000ULL + 123456789ULL)
+
+static void base_record(struct hs_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->kind = HS_KIND_TLS;
+	r->time_ns = T0;
+	r->client.family = AF_INET;
+	r->client.addr[0] = 10, r->client.addr[3] = 5;
+	r->client.port = 40000;
+	r->server.family = AF_INET;
+	r->server.addr[0] = 192, r->server.addr[1] = 0, r->server.addr[2] = 2, r->server.addr[3] = 1;
+	r->server.port = 443;
+}
+
+static void test_json_tls13_offline(void **state)
+{
+	static const char want[] =
+		"{\"time\":\"2026-11-23T10:00:00.123Z\",\"role\":null,\"client_ip\":\"10.0.0.5\","
+		"\"client_port\":40000,\"server_ip\":\"192.0.2.1\",\"server_port\":443,"
+		"\"sni\":\"example.com\",\"offered_max\":\"TLSv1.3\",\"version\":\"TLSv1.3\","
+		"\"cipher\":\"TLS_AES_128_GCM_SHA256\",\"cipher_id\":\"0x1301\",\"legacy\":false,"
+		"\"limited_by\":null,\"weak_cipher\":false,\"group\":\"X25519MLKEM768\","
+		"\"starttls\":null,\"alpn\":\"h2\",\"ja3\":\"0123456789abcdef0123456789abcdef\","
+		"\"ja4\":\"t13d1516h2_8daaf6152771_e5627efa2ab1\",\"pid\":null,\"comm\":null,"
+		"\"exe\":null,\"uid\":null,\"cgroup\":null,\"unit\":null,\"container\":null,"
+		"\"tls_lib\":null}";
+	struct hs_record r;
+	char buf[4096];
+	int n;
+
+	(void)state;
+	base_record(&r);
+	util_strlcpy(r.sni, "example.com", sizeof(r.sni));
+	r.offered_max = TLS_V_13;
+	r.version = TLS_V_13;
+	r.cipher_id = 0x1301;
+	r.has_cipher = true;
+	r.group = 0x11ec;
+	r.has_group = true;
+	util_strlcpy(r.alpn, "h2", sizeof(r.alpn));
+	util_strlcpy(r.ja3, "0123456789abcdef0123456789abcdef", sizeof(r.ja3));
+	util_strlcpy(r.ja4, "t13d1516h2_8daaf6152771_e5627efa2ab1", sizeof(r.ja4));
+	n = export_json_record(&r, buf, sizeof(buf));
+	assert_string_equal(buf, want);
+	assert_int_equal(n, strlen(want));
+}
+
+static void test_json_legacy_with_process(void **state)
+{
+	static const char want[] =
+		"{\"time\":\"2026-11-23T10:00:00.123Z\",\"role\":\"client\","
+		"\"client_ip\":\"2001:db8::5\",\"client_port\":40000,\"server_ip\":\"192.0.2.1\","
+		"\"server_port\":587,\"sni\":null,\"offered_max\":\"TLSv1.0\","
+		"\"version\":\"TLSv1.0\",\"cipher\":\"TLS_RSA_WITH_RC4_128_SHA\","
+		"\"cipher_id\":\"0x0005\",\"legacy\":true,\"limited_by\":\"client\","
+		"\"weak_cipher\":true,\"group\":null,\"starttls\":\"smtp\",\"alpn\":null,"
+		"\"ja3\":null,\"ja4\":null,\"pid\":4242,\"comm\":\"smtp\","
+		"\"exe\":\"/usr/lib/postfix/sbin/smtp\",\"uid\":107,"
+		"\"cgroup\":\"/system.slice/postfix.service\",\"unit\":\"postfix.service\","
+		"\"container\":null,\"tls_lib\":\"libssl.so.1.1\"}";
+	struct hs_record r;
+	char buf[4096];
+
+	(void)state;
+	base_record(&r);
+	r.role = HS_ROLE_CLIENT;
+	r.client.family = AF_INET6;
+	memset(r.client.addr, 0, sizeof(r.client.addr));
+	r.client.addr[0] = 0x20, r.client.addr[1] = 0x01, r.client.addr[2] = 0x0d;
+	r.client.addr[3] = 0xb8, r.client.addr[15] = 5;
+	r.server.port = 587;
+	r.offered_max = TLS_V_10;
+	r.version = TLS_V_10;
+	r.cipher_id = 0x0005;
+	r.has_cipher = true;
+	r.starttls_smtp = true;
+	r.proc.known = true;
+	r.proc.pid = 4242;
+	r.proc.uid = 107;
+	util_strlcpy(r.proc.comm, "smtp", sizeof(r.proc.comm));
+	util_strlcpy(r.proc.exe, "/usr/lib/postfix/sbin/smtp", sizeof(r.proc.exe));
+	util_strlcpy(r.proc.cgroup, "/system.slice/postfix.service", sizeof(r.proc.cgroup));
+	util_strlcpy(r.proc.unit, "postfix.service", sizeof(r.proc.unit));
+	util_strlcpy(r.proc.tls_lib, "libssl.so.1.1", sizeof(r.proc.tls_lib));
+	assert_true(export_json_record(&r, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, want);
+}
+
+/* The server chose TLS 1.0 although the client offered 1.3. */
+static void test_json_limited_by_server(void **state)
+{
+	struct hs_record r;
+	char buf[4096];
+
+	(void)state;
+	base_record(&r);
+	r.offered_max = TLS_V_13;
+	r.version = TLS_V_10;
+	r.cipher_id = 0xc014;
+	r.has_cipher = true;
+	r.group = 0x0017;
+	r.has_group = true;
+	assert_true(export_json_record(&r, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, ",\"version\":\"TLSv1.0\",\"cipher\":"
+				    "\"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA\",\"cipher_id\":\"0xc014\","
+				    "\"legacy\":true,\"limited_by\":\"server\",\"weak_cipher\":false,"
+				    "\"group\":\"secp256r1\","));
+}
+
+/* No ServerHello; numbers without a registry name are still printed, as "0xNNNN". */
+static void test_json_nulls_and_unknown_ids(void **state)
+{
+	struct hs_record r;
+	char buf[4096];
+
+	(void)state;
+	base_record(&r);
+	r.offered_max = TLS_V_12;
+	assert_true(export_json_record(&r, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"sni\":null,\"offered_max\":\"TLSv1.2\",\"version\":null,"
+				    "\"cipher\":null,\"cipher_id\":null,\"legacy\":false,"
+				    "\"limited_by\":null,\"weak_cipher\":false,\"group\":null,"));
+
+	r.version = 0x7f1c; /* a TLS 1.3 draft number */
+	r.cipher_id = 0xabcd;
+	r.has_cipher = true;
+	r.group = 0x1234;
+	r.has_group = true;
+	assert_true(export_json_record(&r, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"version\":\"0x7f1c\",\"cipher\":\"0xabcd\","
+				    "\"cipher_id\":\"0xabcd\","));
+	assert_non_null(strstr(buf, "\"group\":\"0x1234\","));
+}
+
+/* Peer bytes: quotes, backslashes, control and non-ASCII bytes cannot break the line. */
+static void test_json_hostile_sni(void **state)
+{
+	struct hs_record r;
+	char buf[4096];
+
+	(void)state;
+	base_record(&r);
+	util_strlcpy(r.sni, "a\"b\\c\x01\n\x7f\xc3\xa9</script>", sizeof(r.sni));
+	util_strlcpy(r.alpn, "h2\",\"x\":\"1", sizeof(r.alpn));
+	assert_true(export_json_record(&r, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"sni\":\"a\\\"b\\\\c\\u0001\\u000a\\u007f\\u00c3\\u00a9"
+				    "</script>\","));
+	assert_non_null(strstr(buf, "\"alpn\":\"h2\\\",\\\"x\\\":\\\"1\","));
+	assert_null(strchr(buf, '\n'));
+}
+
+/* Every buffer size below the need fails cleanly; ASan sees any overrun. */
+static void test_json_small_buffers(void **state)
+{
+	struct hs_record r;
+	char full[4096];
+	size_t need, len;
+	int n;
+
+	(void)state;
+	base_record(&r);
+	memset(r.sni, 0xff, sizeof(r.sni) - 1);
+	r.sni[sizeof(r.sni) - 1] = '\0';
+	n = export_json_record(&r, full, sizeof(full));
+	assert_true(n > 0);
+	need = (size_t)n + 1;
+	for (len = 0; len <= need; len++) {
+		char *b = test_malloc(len ? len : 1);
+
+		n = export_json_record(&r, b, len);
+		if (len < need) {
+			assert_int_equal(n, -1);
+		} else {
+			assert_int_equal(n, need - 1);
+			assert_string_equal(b, full);
+		}
+		test_free(b);
+	}
+}
+
+static void test_json_string_escape(void **state)
+{
+	char buf[64];
+	size_t off = 0;
+
+	(void)state;
+	assert_int_equal(export_json_string(buf, sizeof(buf), &off, "x\ty"), 0);
+	assert_string_equal(buf, "\"x\\u0009y\"");
+	assert_int_equal(off, 10);
+	off = 0;
+	assert_int_equal(export_json_string(buf, 5, &off, "abcdef"), -1);
+}
+
+static void test_text_line(void **state)
+{
+	struct hs_record r;
+	char buf[1024];
+
+	(void)state;
+	base_record(&r);
+	util_strlcpy(r.sni, "mail.example.net", sizeof(r.sni));
+	r.offered_max = TLS_V_10;
+	r.version = TLS_V_10;
+	r.cipher_id = 0x000a;
+	r.has_cipher = true;
+	r.role = HS_ROLE_CLIENT;
+	r.proc.known = true;
+	r.proc.pid = 77;
+	util_strlcpy(r.proc.comm, "curl", sizeof(r.proc.comm));
+	assert_true(export_text_record(&r, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "2026-11-23T10:00:00.123Z curl[77] client 10.0.0.5:40000 -> "
+				 "192.0.2.1:443 sni=mail.example.net TLSv1.0 "
+				 "TLS_RSA_WITH_3DES_EDE_CBC_SHA LEGACY WEAK limited_by=client");
+}
+
+static void test_text_hostile_sni_capped(void **state)
+{
+	struct hs_record r;
+	char buf[1024], *sni;
+	size_t i;
+
+	(void)state;
+	base_record(&r);
+	r.version = TLS_V_12;
+	r.offered_max = TLS_V_13;
+	/* terminal escape sequences first, then far more than the column holds */
+	util_strlcpy(r.sni, "\x1b]0;pwned\x07", sizeof(r.sni));
+	for (i = strlen(r.sni); i < 200; i++)
+		r.sni[i] = 'a';
+	r.sni[200] = '\0';
+	assert_true(export_text_record(&r, buf, sizeof(buf)) > 0);
+	assert_null(strchr(buf, '\x1b'));
+	assert_null(strchr(buf, '\x07'));
+	sni = strstr(buf, "sni=");
+	assert_non_null(sni);
+	assert_memory_equal(sni, "sni=\\x1b]0;pwned\\x07aaa", 23);
+	/* 64 columns of SNI, then the version */
+	assert_string_equal(sni + 4 + 64, " TLSv1.2 -");
+	assert_null(strstr(buf, "LEGACY"));
+}
+
+static void test_text_plaintext_smtp(void **state)
+{
+	struct hs_record r;
+	char buf[512];
+
+	(void)state;
+	base_record(&r);
+	r.kind = HS_KIND_PLAINTEXT_SMTP;
+	r.server.port = 25;
+	assert_true(export_text_record(&r, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "10.0.0.5:40000 -> 192.0.2.1:25 plaintext SMTP"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_tls13_offline),
+		cmocka_unit_test(test_json_legacy_with_process),
+		cmocka_unit_test(test_json_limited_by_server),
+		cmocka_unit_test(test_json_nulls_and_unknown_ids),
+		cmocka_unit_test(test_json_hostile_sni),
+		cmocka_unit_test(test_json_small_buffers),
+		cmocka_unit_test(test_json_string_escape),
+		cmocka_unit_test(test_text_line),
+		cmocka_unit_test(test_text_hostile_sni_capped),
+		cmocka_unit_test(test_text_plaintext_smtp),
+	};
+
+	setenv("TZ", "GMT0", 1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
