@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * tlsaudit read: the daemon's analysis on capture files. Several files are read in the
+ * order given into one flow table, so a connection split across rotated capture files
+ * is still one handshake. Output is a summary table, or JSON lines with --json.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "read_summary.h"
+#include "tlsaudit/capture.h"
+#include "tlsaudit/cli.h"
+#include "tlsaudit/export.h"
+#include "tlsaudit/flow.h"
+#include "tlsaudit/util.h"
+
+#define STDOUT_BUF_SIZE (1U << 20)
+
+/* One table drives both getopt_long() and --help. */
+static const struct read_opt {
+	struct option lo;
+	const char *arg;
+	const char *help;
+} read_opts[] = {
+	{ { "json", no_argument, NULL, 'j' }, NULL,
+	  "one JSON handshake record per line instead of the summary" },
+	{ { "ports", required_argument, NULL, 'p' }, "LIST",
+	  "server ports to analyse, comma-separated (default 443,25,587;\n"
+	  "                     25 and 587 are followed through SMTP STARTTLS)" },
+	{ { "help", no_argument, NULL, 'h' }, NULL, "this help" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: tlsaudit read [OPTIONS] FILE...\n"
+		   "\n"
+		   "Reads pcap or pcapng capture files (gzip-compressed or not; '-' is stdin)\n"
+		   "and reports every TLS handshake on the watched ports: the version the client\n"
+		   "offered, the version and cipher the server chose, and who held the version\n"
+		   "down. Files are read in the order given, as one capture.\n"
+		   "\n"
+		   "Options:\n");
+	for (i = 0; i < ARRAY_SIZE(read_opts); i++) {
+		char lhs[40];
+
+		snprintf(lhs, sizeof(lhs), "-%c, --%s%s%s", read_opts[i].lo.val,
+			 read_opts[i].lo.name, read_opts[i].arg ? " " : "",
+			 read_opts[i].arg ? read_opts[i].arg : "");
+		fprintf(f, "  %-18s %s\n", lhs, read_opts[i].help);
+	}
+	fprintf(f, "\n"
+		   "Output:\n"
+		   "  The summary has one row per server, SNI and client, with handshakes counted\n"
+		   "  by negotiated version (OTHER: SSLv2, unanswered or unknown), LEGACY (below\n"
+		   "  TLS 1.2), WEAK cipher, LIMITED_BY (client: it offered nothing newer; server:\n"
+		   "  the client offered TLS 1.2+ and the server chose older) and PLAIN (SMTP\n"
+		   "  sessions that never sent STARTTLS). Legacy rows come first; a totals line\n"
+		   "  follows. --json prints handshake records only (fields in tlsaudit(8));\n"
+		   "  plaintext SMTP sessions are not handshakes and appear in the summary only.\n"
+		   "\n"
+		   "Examples:\n"
+		   "  tlsaudit read relay.pcap                  who still speaks TLS 1.0/1.1\n"
+		   "  tlsaudit read --json a.pcapng b.pcap.gz   handshake records as JSON lines\n"
+		   "  tcpdump -w - port 587 | tlsaudit read -    from a live tcpdump\n"
+		   "  tlsaudit read --json day.pcap.gz | jq -r 'select(.legacy) | .sni'\n"
+		   "  tlsaudit read --ports 443,8443,465 app.pcap\n"
+		   "\n"
+		   "Exit status: 0 ok, 1 a file could not be read (what was read before is still\n"
+		   "reported), 2 usage error.\n");
+}
+
+struct read_ctx {
+	bool json;
+	struct read_summary *sum;
+	char line[16384];
+	uint64_t json_errors;
+};
+
+static void on_record(const struct hs_record *rec, void *arg)
+{
+	struct read_ctx *ctx = arg;
+	int n;
+
+	if (!ctx->json) {
+		read_summary__add(ctx->sum, rec);
+		return;
+	}
+	if (rec->kind != HS_KIND_TLS)
+		return;
+	n = export_json_record(rec, ctx->line, sizeof(ctx->line) - 1);
+	if (n < 0) {
+		ctx->json_errors++;
+		return;
+	}
+	ctx->line[n] = '\n';
+	fwrite(ctx->line, 1, (size_t)n + 1, stdout);
+}
+
+static int parse_args(int argc, char **argv, struct read_ctx *ctx, struct flow_config *cfg)
+{
+	struct option longopts[ARRAY_SIZE(read_opts) + 1];
+	char shortopts[2 * ARRAY_SIZE(read_opts) + 2];
+	size_t i, o = 0;
+	int c, n;
+
+	shortopts[o++] = ':'; /* a missing argument is reported apart from an unknown option */
+	for (i = 0; i < ARRAY_SIZE(read_opts); i++) {
+		longopts[i] = read_opts[i].lo;
+		shortopts[o++] = (char)read_opts[i].lo.val;
+		if (read_opts[i].lo.has_arg == required_argument)
+			shortopts[o++] = ':';
+	}
+	shortopts[o] = '\0';
+	memset(&longopts[i], 0, sizeof(longopts[i]));
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			ctx->json = true;
+			break;
+		case 'p':
+			n = util_parse_ports(optarg, cfg->ports, (int)ARRAY_SIZE(cfg->ports));
+			if (n < 0) {
+				fprintf(stderr,
+					"tlsaudit read: --ports: '%s' is not a list of ports 1-65535 "
+					"(at most %zu, comma-separated)\n",
+					optarg, ARRAY_SIZE(cfg->ports));
+				return -EINVAL;
+			}
+			cfg->n_ports = n;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case ':':
+			fprintf(stderr, "tlsaudit read: option '%s' needs an argument\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "tlsaudit read: unknown option '%s'\n", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "tlsaudit read: no capture file given\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cmd_read(int argc, char **argv)
+{
+	struct cap_file_stats cs = { 0 };
+	struct read_ctx *ctx = NULL;
+	struct flow_table *ft = NULL;
+	struct flow_config cfg;
+	char err[512];
+	int ret = CLI_FAIL, i;
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		fprintf(stderr, "tlsaudit: %s\n", strerror(errno));
+		return CLI_FAIL;
+	}
+	flow_config_default(&cfg);
+	switch (parse_args(argc, argv, ctx, &cfg)) {
+	case 0:
+		break;
+	case 1:
+		ret = CLI_OK;
+		goto out;
+	default:
+		fputc('\n', stderr);
+		usage(stderr);
+		ret = CLI_USAGE;
+		goto out;
+	}
+
+	if (ctx->json)
+		setvbuf(stdout, NULL, _IOFBF, STDOUT_BUF_SIZE);
+	else
+		ctx->sum = read_summary__new();
+	if (ctx->sum || ctx->json)
+		ft = flow_table__new(&cfg, on_record, NULL, ctx);
+	if (!ft) {
+		fprintf(stderr, "tlsaudit: %s\n", strerror(errno));
+		goto out;
+	}
+
+	ret = CLI_OK;
+	for (i = optind; i < argc; i++) {
+		if (cap_file_read(argv[i], ft, &cs, err, sizeof(err))) {
+			/* stop here, but still report what the earlier packets showed */
+			fprintf(stderr, "tlsaudit: %s\n", err);
+			ret = CLI_FAIL;
+			break;
+		}
+	}
+	flow_table__flush(ft);
+
+	if (ctx->sum && read_summary__print(ctx->sum, stdout, flow_table__stats(ft), &cs))
+		ret = CLI_FAIL;
+	if (ctx->json_errors)
+		fprintf(stderr, "tlsaudit: %llu records too large to print\n",
+			(unsigned long long)ctx->json_errors);
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "tlsaudit: writing output: %s\n", strerror(errno));
+		ret = CLI_FAIL;
+	}
+out:
+	if (ft)
+		flow_table__free(ft);
+	read_summary__free(ctx->sum);
+	free(ctx);
+	return ret;
+}

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The summary of `tlsaudit read`: one row per (server, SNI, client) with counts by
+ * negotiated version, then a totals line. Rows with legacy handshakes come first, since
+ * those are what the reader is looking for. Memory is bounded: past MAX_ROWS distinct
+ * keys, further pairs are folded into one "(other)" row and said so.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "read_summary.h"
+#include "tlsaudit/export.h"
+#include "tlsaudit/util.h"
+
+#define MAX_ROWS 200000
+#define SNI_WIDTH 40
+
+enum ver_col { COL_SSL3, COL_TLS10, COL_TLS11, COL_TLS12, COL_TLS13, COL_OTHER, N_COLS };
+
+/* Compared and hashed as bytes: always zeroed before it is filled. */
+struct row_key {
+	uint8_t server_family;
+	uint8_t client_family;
+	uint16_t server_port;
+	uint8_t server_addr[16];
+	uint8_t client_addr[16];
+	char sni[HS_SNI_MAX];
+};
+
+struct row {
+	struct row_key key;
+	uint64_t by_ver[N_COLS];
+	uint64_t handshakes, legacy, weak, lim_client, lim_server, plain_smtp;
+};
+
+struct read_summary {
+	struct row *rows;
+	size_t n, cap;
+	uint32_t *slots; /* open addressing: row index + 1, 0 = empty */
+	size_t n_slots;
+	struct row other; /* pairs past MAX_ROWS */
+	bool have_other;
+	uint64_t handshakes, legacy, weak, plain_smtp;
+};
+
+struct read_summary *read_summary__new(void)
+{
+	struct read_summary *rs = calloc(1, sizeof(*rs));
+
+	if (!rs)
+		return NULL;
+	rs->n_slots = 1024;
+	rs->slots = calloc(rs->n_slots, sizeof(*rs->slots));
+	if (!rs->slots) {
+		free(rs);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return rs;
+}
+
+void read_summary__free(struct read_summary *rs)
+{
+	if (!rs)
+		return;
+	free(rs->rows);
+	free(rs->slots);
+	free(rs);
+}
+
+static uint64_t key_hash(const struct row_key *k)
+{
+	const uint8_t *p = (const uint8_t *)k;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i, len = offsetof(struct row_key, sni) + strnlen(k->sni, sizeof(k->sni));
+
+	/* FNV-1a; the SNI tail is all zeroes, so hashing stops at its end */
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static int grow_slots(struct read_summary *rs)
+{
+	size_t n = rs->n_slots * 2, i;
+	uint32_t *slots = calloc(n, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (i = 0; i < rs->n; i++) {
+		size_t s = key_hash(&rs->rows[i].key) & (n - 1);
+
+		while (slots[s])
+			s = (s + 1) & (n - 1);
+		slots[s] = (uint32_t)(i + 1);
+	}
+	free(rs->slots);
+	rs->slots = slots;
+	rs->n_slots = n;
+	return 0;
+}
+
+/* The row for @k, created on first use; the overflow row when full or out of memory. */
+static struct row *find_row(struct read_summary *rs, const struct row_key *k)
+{
+	size_t s = key_hash(k) & (rs->n_slots - 1);
+	struct row *r;
+
+	while (rs->slots[s]) {
+		r = &rs->rows[rs->slots[s] - 1];
+		if (!memcmp(&r->key, k, sizeof(*k)))
+			return r;
+		s = (s + 1) & (rs->n_slots - 1);
+	}
+	if (rs->n >= MAX_ROWS)
+		goto other;
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 64;
+		struct row *rows = util_reallocarray(rs->rows, cap, sizeof(*rows));
+
+		if (!rows)
+			goto other;
+		rs->rows = rows;
+		rs->cap = cap;
+	}
+	r = &rs->rows[rs->n++];
+	memset(r, 0, sizeof(*r));
+	r->key = *k;
+	rs->slots[s] = (uint32_t)rs->n;
+	/* keep the table at most half full so probes stay short */
+	if (rs->n * 2 > rs->n_slots)
+		grow_slots(rs);
+	return r;
+other:
+	rs->have_other = true;
+	return &rs->other;
+}
+
+static enum ver_col ver_col(uint16_t v)
+{
+	switch (v) {
+	case TLS_V_SSL3:
+		return COL_SSL3;
+	case TLS_V_10:
+		return COL_TLS10;
+	case TLS_V_11:
+		return COL_TLS11;
+	case TLS_V_12:
+		return COL_TLS12;
+	case TLS_V_13:
+		return COL_TLS13;
+	default:
+		return COL_OTHER;
+	}
+}
+
+void read_summary__add(struct read_summary *rs, const struct hs_record *rec)
+{
+	struct row_key k;
+	struct row *r;
+
+	memset(&k, 0, sizeof(k));
+	k.server_family = rec->server.family;
+	k.server_port = rec->server.port;
+	memcpy(k.server_addr, rec->server.addr, sizeof(k.server_addr));
+	k.client_family = rec->client.family;
+	memcpy(k.client_addr, rec->client.addr, sizeof(k.client_addr));
+	util_strlcpy(k.sni, rec->sni, sizeof(k.sni));
+	r = find_row(rs, &k);
+
+	if (rec->kind == HS_KIND_PLAINTEXT_SMTP) {
+		r->plain_smtp++;
+		rs->plain_smtp++;
+		return;
+	}
+	r->handshakes++;
+	rs->handshakes++;
+	r->by_ver[ver_col(rec->version)]++;
+	if (hs_legacy(rec)) {
+		r->legacy++;
+		rs->legacy++;
+	}
+	if (hs_weak_cipher(rec)) {
+		r->weak++;
+		rs->weak++;
+	}
+	switch (hs_limited_by(rec)) {
+	case HS_LIMITED_CLIENT:
+		r->lim_client++;
+		break;
+	case HS_LIMITED_SERVER:
+		r->lim_server++;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Legacy first, then weak, then plaintext SMTP, then the busiest; ties by address. */
+static int row_cmp(const void *a, const void *b)
+{
+	const struct row *x = *(const struct row *const *)a, *y = *(const struct row *const *)b;
+
+	if ((x->legacy > 0) != (y->legacy > 0))
+		return x->legacy > 0 ? -1 : 1;
+	if (x->legacy != y->legacy)
+		return x->legacy > y->legacy ? -1 : 1;
+	if (x->weak != y->weak)
+		return x->weak > y->weak ? -1 : 1;
+	if (x->plain_smtp != y->plain_smtp)
+		return x->plain_smtp > y->plain_smtp ? -1 : 1;
+	if (x->handshakes != y->handshakes)
+		return x->handshakes > y->handshakes ? -1 : 1;
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+static void fmt_server(const struct row_key *k, char *buf, size_t len)
+{
+	char ip[64];
+
+	util_format_ip(k->server_family, k->server_addr, ip, sizeof(ip));
+	if (k->server_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", ip, k->server_port);
+	else
+		snprintf(buf, len, "%s:%u", ip, k->server_port);
+}
+
+static void print_row(FILE *out, const struct row *r, bool other)
+{
+	char server[80], client[64], sni[SNI_WIDTH * 4 + 8];
+	const char *lim = "-";
+
+	if (other) {
+		util_strlcpy(server, "(other)", sizeof(server));
+		util_strlcpy(client, "(other)", sizeof(client));
+		util_strlcpy(sni, "-", sizeof(sni));
+	} else {
+		fmt_server(&r->key, server, sizeof(server));
+		util_format_ip(r->key.client_family, r->key.client_addr, client, sizeof(client));
+		if (r->key.sni[0])
+			export_text_escape(r->key.sni, sni, sizeof(sni));
+		else
+			util_strlcpy(sni, "-", sizeof(sni));
+	}
+	if (r->lim_client && r->lim_server)
+		lim = "both";
+	else if (r->lim_client)
+		lim = "client";
+	else if (r->lim_server)
+		lim = "server";
+	fprintf(out,
+		"%-27s %-*.*s %-15s %5llu %6llu %6llu %6llu %6llu %5llu %6llu %4llu %-10s %5llu\n",
+		server, 24, SNI_WIDTH, sni, client, (unsigned long long)r->by_ver[COL_SSL3],
+		(unsigned long long)r->by_ver[COL_TLS10], (unsigned long long)r->by_ver[COL_TLS11],
+		(unsigned long long)r->by_ver[COL_TLS12], (unsigned long long)r->by_ver[COL_TLS13],
+		(unsigned long long)r->by_ver[COL_OTHER], (unsigned long long)r->legacy,
+		(unsigned long long)r->weak, lim, (unsigned long long)r->plain_smtp);
+}
+
+int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_stats *fs,
+			const struct cap_file_stats *cs)
+{
+	const struct row **order = NULL;
+	size_t i;
+
+	if (rs->n) {
+		order = util_reallocarray(NULL, rs->n, sizeof(*order));
+		if (!order)
+			return -ENOMEM;
+		for (i = 0; i < rs->n; i++)
+			order[i] = &rs->rows[i];
+		qsort(order, rs->n, sizeof(*order), row_cmp);
+	}
+	if (rs->n || rs->have_other) {
+		fprintf(out, "%-27s %-24s %-15s %5s %6s %6s %6s %6s %5s %6s %4s %-10s %5s\n",
+			"SERVER", "SNI", "CLIENT", "SSLv3", "TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3",
+			"OTHER", "LEGACY", "WEAK", "LIMITED_BY", "PLAIN");
+		for (i = 0; i < rs->n; i++)
+			print_row(out, order[i], false);
+		if (rs->have_other)
+			print_row(out, &rs->other, true);
+		fputc('\n', out);
+	} else {
+		fprintf(out, "no TLS handshakes or SMTP sessions on the watched ports\n\n");
+	}
+	free(order);
+
+	fprintf(out,
+		"total: %llu handshakes, %llu legacy (below TLS 1.2), %llu weak cipher, "
+		"%llu plaintext SMTP, %llu not TLS, %llu malformed dropped, %llu evictions\n",
+		(unsigned long long)rs->handshakes, (unsigned long long)rs->legacy,
+		(unsigned long long)rs->weak, (unsigned long long)rs->plain_smtp,
+		(unsigned long long)fs->not_tls,
+		(unsigned long long)(fs->invalid_tls + cs->decode_invalid),
+		(unsigned long long)fs->evicted_flows);
+	fprintf(out, "read: %llu packets, %llu not TCP/IP", (unsigned long long)cs->packets,
+		(unsigned long long)cs->decode_skipped);
+	if (cs->snapped)
+		fprintf(out, ", %llu cut short by the capture's snaplen", (unsigned long long)cs->snapped);
+	if (fs->cap_reached)
+		fprintf(out, ", %llu streams past the per-direction byte cap",
+			(unsigned long long)fs->cap_reached);
+	fputc('\n', out);
+	if (rs->have_other)
+		fprintf(out, "note: more than %d server/client pairs; the rest are in (other)\n",
+			MAX_ROWS);
+	return ferror(out) ? -EIO : 0;
+}
