@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Flow module internals shared by table.c (hash table, lists, bounds), reasm.c (TCP
+ * reassembly of one direction) and session.c (roles, SMTP STARTTLS, TLS hand-off).
+ * Not part of the public interface in include/tlsaudit/flow.h.
+ */
+#ifndef TLSAUDIT_FLOW_INT_H
+#define TLSAUDIT_FLOW_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tlsaudit/flow.h"
+#include "tlsaudit/tls.h"
+
+#define FLOW_NIL UINT32_MAX
+
+/* Out-of-order ranges kept per direction; more holes than this drop the segment. */
+#define REASM_RANGES 8
+/* First allocation of a direction buffer: most hellos fit, the buffer doubles up to dir_cap. */
+#define REASM_FIRST_ALLOC 2048
+
+/* Global accounting of reassembly buffer bytes against flow_config.mem_budget. */
+struct flow_mem {
+	uint64_t used;
+	uint64_t budget;
+};
+
+struct reasm_range {
+	uint32_t start, end; /* stream offsets, start > contig */
+};
+
+/* One direction of a TCP stream: the first @cap bytes, offsets relative to the ISN. */
+struct reasm {
+	uint8_t *buf;
+	uint32_t alloc;
+	uint32_t contig; /* bytes [0, contig) are present */
+	uint32_t isn;	 /* sequence number of stream byte 0 */
+	bool have_isn;
+	uint8_t n_ranges;
+	struct reasm_range r[REASM_RANGES];
+};
+
+enum dir_status {
+	DIR_PENDING = 0,
+	DIR_DONE,   /* the parser saw everything it wants from this direction */
+	DIR_CAPPED, /* dir_cap reached before the hello was complete */
+};
+
+struct flow_dir {
+	struct reasm r;
+	uint32_t tls_off;  /* first TLS byte (after the SMTP STARTTLS exchange) */
+	uint32_t line_off; /* SMTP: bytes consumed as complete lines */
+	uint32_t parsed;   /* contig at the last parse, to skip work when nothing grew */
+	uint8_t status;	   /* enum dir_status */
+	bool fin;
+};
+
+enum flow_mode {
+	MODE_UNKNOWN = 0, /* 25/587 before the first bytes tell SMTP from implicit TLS */
+	MODE_TLS,	  /* TLS from byte 0 (dir.tls_off == 0) */
+	MODE_SMTP,	  /* SMTP command/reply lines */
+	MODE_STARTTLS,	  /* SMTP upgraded: TLS from dir.tls_off */
+	MODE_PLAIN,	  /* SMTP that will not upgrade: waiting for the end to report it */
+};
+
+/* Per-connection state while bytes are still wanted; freed when the flow is done. */
+struct flow_state {
+	struct flow_dir dir[2]; /* [0]: sent by endpoint 0 (live: the local socket) */
+	int8_t client;		/* index of the client's direction, -1 while unknown */
+	uint8_t mode;		/* enum flow_mode */
+	bool smtp_seen;		/* at least one SMTP line went by */
+	bool in_reply;		/* inside a multi-line SMTP reply */
+	bool syn_seen;
+	uint32_t replies;	/* complete SMTP replies (the greeting is reply 0) */
+	uint32_t cmds;		/* SMTP command lines from the client */
+	int32_t starttls_cmd;	/* index of a STARTTLS command awaiting its reply, else -1 */
+	uint32_t starttls_end;	/* client offset after the STARTTLS line */
+	uint64_t ch_ns, sh_ns, smtp_ns;
+};
+
+/* Hash table entry; a done flow keeps only this (st == NULL), a small tombstone. */
+struct flow_entry {
+	uint64_t cookie;
+	uint64_t last_ns;
+	struct flow_state *st;
+	uint32_t hnext;	     /* hash chain or free list */
+	uint32_t prev, next; /* LRU list: active or done */
+	uint32_t hash;
+	uint8_t family;
+	uint8_t flags; /* ENT_* */
+	uint16_t port[2];
+	uint8_t addr[2][16];
+};
+
+#define ENT_USED 0x01
+#define ENT_COOKIE 0x02
+#define ENT_DONE 0x04
+#define ENT_FIN0 0x08
+#define ENT_FIN1 0x10
+#define ENT_DONECB 0x20
+
+struct flow_list {
+	uint32_t head, tail; /* head is the least recently used */
+};
+
+struct flow_table {
+	struct flow_config cfg;
+	flow_record_fn record_cb;
+	flow_done_fn done_cb;
+	void *ctx;
+	struct flow_stats stats;
+	struct flow_mem mem;
+	uint64_t seed;
+	uint32_t *buckets;
+	uint32_t bucket_mask;
+	struct flow_entry *ent;
+	uint32_t n_ent;	  /* entries in use */
+	uint32_t free_ent; /* free list head */
+	struct flow_list active, done;
+	uint32_t cur; /* entry being processed: never evicted under its own feet */
+	/* Parser state and scratch shared by all flows: one of each per table. */
+	struct tls_stream ts[2];
+	uint8_t *scratch;
+	uint32_t scratch_cap;
+};
+
+/*
+ * flow_reasm_insert - store @len bytes at sequence @seq (first copy wins, bytes past
+ * @cap dropped). Returns the new contiguous length, -ENOBUFS when the buffer cannot
+ * grow within the budget (nothing stored), or -ENOSPC when the segment leaves a hole
+ * and no range slot is free (nothing stored; counted by the caller).
+ */
+int64_t flow_reasm_insert(struct reasm *r, struct flow_mem *mem, uint32_t cap, uint32_t seq,
+			  const uint8_t *data, uint32_t len);
+/* flow_reasm_set_isn - stream byte 0 is @isn (SYN seq + 1); ignored once data is held. */
+void flow_reasm_set_isn(struct reasm *r, uint32_t isn);
+/* flow_reasm_free - release the buffer and its budget. */
+void flow_reasm_free(struct reasm *r, struct flow_mem *mem);
+/* flow_reasm_need - bytes a buffer would have after growing to hold @end bytes. */
+uint32_t flow_reasm_need(const struct reasm *r, uint32_t cap, uint32_t end);
+
+/* flow_sess_segment - feed a segment of direction @d to an active flow. */
+void flow_sess_segment(struct flow_table *ft, struct flow_entry *e, int d,
+		       const struct flow_segment *seg);
+/* flow_sess_finish - the flow ends: emit what it still owes (partial hello, plaintext). */
+void flow_sess_finish(struct flow_table *ft, struct flow_entry *e);
+
+/* flow_entry_done - no more bytes needed: free the state, keep a tombstone, tell done_cb. */
+void flow_entry_done(struct flow_table *ft, struct flow_entry *e);
+/* flow_mem_reserve - make room for @bytes more buffer memory, evicting other flows. */
+int flow_mem_reserve(struct flow_table *ft, uint64_t bytes);
+
+#endif /* TLSAUDIT_FLOW_INT_H */

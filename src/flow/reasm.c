@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TCP reassembly of the first bytes of one direction (RFC 9293 section 3.10.7.4):
+ * sequence numbers compared in serial-number arithmetic (RFC 1982), so streams that
+ * wrap past 0xffffffff work; bytes already held win over later copies (retransmissions
+ * and overlaps, as most stacks do); out-of-order data is kept as a few sorted ranges
+ * inside the same capped buffer. Only the first @cap bytes of a stream are ever kept.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow_int.h"
+
+void flow_reasm_set_isn(struct reasm *r, uint32_t isn)
+{
+	/* A SYN seen after data (reordered capture) must not shift bytes already placed. */
+	if (r->contig || r->n_ranges)
+		return;
+	r->isn = isn;
+	r->have_isn = true;
+}
+
+void flow_reasm_free(struct reasm *r, struct flow_mem *mem)
+{
+	free(r->buf);
+	mem->used -= r->alloc;
+	r->buf = NULL;
+	r->alloc = 0;
+}
+
+uint32_t flow_reasm_need(const struct reasm *r, uint32_t cap, uint32_t end)
+{
+	uint32_t n = r->alloc ? r->alloc : REASM_FIRST_ALLOC;
+
+	while (n < end && n < cap)
+		n = n > cap / 2 ? cap : n * 2;
+	return n < cap ? n : cap;
+}
+
+static int grow(struct reasm *r, struct flow_mem *mem, uint32_t cap, uint32_t end)
+{
+	uint32_t n;
+	uint8_t *p;
+
+	if (end <= r->alloc)
+		return 0;
+	n = flow_reasm_need(r, cap, end);
+	if (mem->used + (n - r->alloc) > mem->budget)
+		return -ENOBUFS;
+	p = realloc(r->buf, n);
+	if (!p)
+		return -ENOBUFS;
+	mem->used += n - r->alloc;
+	r->buf = p;
+	r->alloc = n;
+	return 0;
+}
+
+/*
+ * Merge [start, end) into the sorted range list and fold whatever touches the
+ * contiguous prefix into it. Works on a copy so a full list leaves @r untouched.
+ */
+static int add_range(struct reasm *r, uint32_t start, uint32_t end)
+{
+	struct reasm_range tmp[REASM_RANGES + 1];
+	int n = 0, i, out = 0;
+	bool placed = false;
+	uint32_t contig;
+
+	for (i = 0; i < r->n_ranges; i++) {
+		if (!placed && start < r->r[i].start) {
+			tmp[n++] = (struct reasm_range){ start, end };
+			placed = true;
+		}
+		tmp[n++] = r->r[i];
+	}
+	if (!placed)
+		tmp[n++] = (struct reasm_range){ start, end };
+
+	/* Coalesce overlapping and adjacent ranges in place. */
+	for (i = 1; i < n; i++) {
+		if (tmp[i].start <= tmp[out].end) {
+			if (tmp[i].end > tmp[out].end)
+				tmp[out].end = tmp[i].end;
+		} else {
+			tmp[++out] = tmp[i];
+		}
+	}
+	n = out + 1;
+
+	i = 0;
+	contig = r->contig;
+	if (tmp[0].start <= contig) {
+		if (tmp[0].end > contig)
+			contig = tmp[0].end;
+		i = 1;
+	}
+	if (n - i > REASM_RANGES)
+		return -ENOSPC;
+	r->contig = contig;
+	r->n_ranges = (uint8_t)(n - i);
+	memcpy(r->r, tmp + i, sizeof(tmp[0]) * (size_t)(n - i));
+	return 0;
+}
+
+/* Copy the bytes of [start, end) not yet held: earlier copies are never overwritten. */
+static void fill_holes(struct reasm *r, uint32_t start, uint32_t end, const uint8_t *data)
+{
+	uint32_t cur = start;
+	int i;
+
+	for (i = 0; i < r->n_ranges && cur < end; i++) {
+		if (r->r[i].end <= cur)
+			continue;
+		if (r->r[i].start >= end)
+			break;
+		if (r->r[i].start > cur)
+			memcpy(r->buf + cur, data + (cur - start), r->r[i].start - cur);
+		cur = r->r[i].end;
+	}
+	if (cur < end)
+		memcpy(r->buf + cur, data + (cur - start), end - cur);
+}
+
+int64_t flow_reasm_insert(struct reasm *r, struct flow_mem *mem, uint32_t cap, uint32_t seq,
+			  const uint8_t *data, uint32_t len)
+{
+	uint32_t rel, skip, start, end;
+	uint64_t end64;
+	int err;
+
+	if (!len)
+		return r->contig;
+	/* Mid-stream start: the first data seen is byte 0. */
+	if (!r->have_isn) {
+		r->isn = seq;
+		r->have_isn = true;
+	}
+	rel = seq - r->isn;
+	if ((int32_t)rel < 0) {
+		/* Starts before byte 0 (a retransmitted SYN payload, say): keep the tail. */
+		skip = (uint32_t)-(int32_t)rel;
+		if (skip >= len)
+			return r->contig;
+		data += skip;
+		len -= skip;
+		rel = 0;
+	}
+	if (rel >= cap)
+		return r->contig;
+	end64 = (uint64_t)rel + len;
+	end = end64 > cap ? cap : (uint32_t)end64;
+	if (end <= r->contig)
+		return r->contig;
+	start = rel > r->contig ? rel : r->contig;
+	data += start - rel;
+
+	err = grow(r, mem, cap, end);
+	if (err)
+		return err;
+	/*
+	 * Bytes copied for a segment that add_range() then refuses lie outside every
+	 * tracked range, so they are simply overwritten by whichever copy comes later.
+	 */
+	fill_holes(r, start, end, data);
+	err = add_range(r, start, end);
+	if (err)
+		return err;
+	return r->contig;
+}

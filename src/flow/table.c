@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Flow table: chained hash over a preallocated entry array, keyed by the socket cookie
+ * (live) or by the ordered 4-tuple and family (offline), with two LRU lists (flows
+ * still wanting bytes, and done tombstones). Every bound is enforced here: the flow
+ * count, the global buffer budget and the idle timeout, each with its counter.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include "flow_int.h"
+#include "tlsaudit/util.h"
+
+/* Largest table we agree to preallocate; configurations above it are clamped. */
+#define FLOW_MAX_ENTRIES (1u << 24)
+
+void flow_config_default(struct flow_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ports[0] = 443;
+	cfg->ports[1] = 25;
+	cfg->ports[2] = 587;
+	cfg->n_ports = 3;
+	cfg->dir_cap = 16384;
+	cfg->max_flows = 65536;
+	cfg->mem_budget = 64ULL << 20;
+	cfg->timeout_ns = 120ULL * 1000000000ULL;
+}
+
+bool flow_port_watched(const struct flow_config *cfg, uint16_t port)
+{
+	int i;
+
+	for (i = 0; i < cfg->n_ports && i < (int)ARRAY_SIZE(cfg->ports); i++)
+		if (cfg->ports[i] == port)
+			return true;
+	return false;
+}
+
+const struct flow_stats *flow_table__stats(const struct flow_table *ft)
+{
+	return &ft->stats;
+}
+
+static inline uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v;
+	h *= 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 29);
+}
+
+static uint64_t load64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* A key in canonical form: endpoint 0 is the lower (offline) or the local one (live). */
+struct flow_key {
+	uint64_t cookie;
+	uint8_t family;
+	uint16_t port[2];
+	uint8_t addr[2][16];
+};
+
+static uint32_t key_hash(const struct flow_table *ft, const struct flow_key *k)
+{
+	uint64_t h = ft->seed;
+
+	if (k->cookie)
+		return (uint32_t)mix(mix(h, k->cookie), 0x5bd1e995);
+	h = mix(h, load64(k->addr[0]));
+	h = mix(h, load64(k->addr[0] + 8));
+	h = mix(h, load64(k->addr[1]));
+	h = mix(h, load64(k->addr[1] + 8));
+	h = mix(h, ((uint64_t)k->port[0] << 32) | ((uint64_t)k->port[1] << 16) | k->family);
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static bool key_eq(const struct flow_entry *e, const struct flow_key *k)
+{
+	if (k->cookie)
+		return (e->flags & ENT_COOKIE) && e->cookie == k->cookie;
+	return !(e->flags & ENT_COOKIE) && e->family == k->family &&
+	       e->port[0] == k->port[0] && e->port[1] == k->port[1] &&
+	       !memcmp(e->addr, k->addr, sizeof(e->addr));
+}
+
+static struct flow_list *list_of(struct flow_table *ft, const struct flow_entry *e)
+{
+	return e->st ? &ft->active : &ft->done;
+}
+
+static void list_unlink(struct flow_table *ft, struct flow_list *l, uint32_t i)
+{
+	struct flow_entry *e = &ft->ent[i];
+
+	if (e->prev != FLOW_NIL)
+		ft->ent[e->prev].next = e->next;
+	else
+		l->head = e->next;
+	if (e->next != FLOW_NIL)
+		ft->ent[e->next].prev = e->prev;
+	else
+		l->tail = e->prev;
+	e->prev = e->next = FLOW_NIL;
+}
+
+static void list_append(struct flow_table *ft, struct flow_list *l, uint32_t i)
+{
+	struct flow_entry *e = &ft->ent[i];
+
+	e->next = FLOW_NIL;
+	e->prev = l->tail;
+	if (l->tail != FLOW_NIL)
+		ft->ent[l->tail].next = i;
+	else
+		l->head = i;
+	l->tail = i;
+}
+
+static void touch(struct flow_table *ft, struct flow_entry *e, uint64_t now_ns)
+{
+	struct flow_list *l = list_of(ft, e);
+	uint32_t i = (uint32_t)(e - ft->ent);
+
+	e->last_ns = now_ns;
+	if (l->tail == i)
+		return;
+	list_unlink(ft, l, i);
+	list_append(ft, l, i);
+}
+
+struct flow_table *flow_table__new(const struct flow_config *cfg, flow_record_fn record_cb,
+				   flow_done_fn done_cb, void *ctx)
+{
+	struct flow_table *ft;
+	uint32_t nb = 16, i;
+
+	if (!cfg || !record_cb || !cfg->dir_cap || !cfg->max_flows) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ft = calloc(1, sizeof(*ft));
+	if (!ft)
+		return NULL;
+	ft->cfg = *cfg;
+	if (ft->cfg.n_ports < 0 || ft->cfg.n_ports > (int)ARRAY_SIZE(ft->cfg.ports))
+		ft->cfg.n_ports = ARRAY_SIZE(ft->cfg.ports);
+	if (ft->cfg.max_flows > FLOW_MAX_ENTRIES)
+		ft->cfg.max_flows = FLOW_MAX_ENTRIES;
+	ft->record_cb = record_cb;
+	ft->done_cb = done_cb;
+	ft->ctx = ctx;
+	ft->mem.budget = ft->cfg.mem_budget;
+	ft->cur = FLOW_NIL;
+	ft->active.head = ft->active.tail = FLOW_NIL;
+	ft->done.head = ft->done.tail = FLOW_NIL;
+
+	/* A keyed hash: peers choose ports and addresses, so chains must not be steerable. */
+	if (getrandom(&ft->seed, sizeof(ft->seed), GRND_NONBLOCK) != sizeof(ft->seed))
+		ft->seed = util_now_ns() ^ (uint64_t)(uintptr_t)ft;
+
+	while (nb < ft->cfg.max_flows * 2 && nb < (FLOW_MAX_ENTRIES << 1))
+		nb <<= 1;
+	ft->buckets = util_reallocarray(NULL, nb, sizeof(*ft->buckets));
+	ft->ent = calloc(ft->cfg.max_flows, sizeof(*ft->ent));
+	ft->scratch_cap = ft->cfg.dir_cap;
+	ft->scratch = malloc(ft->scratch_cap);
+	if (!ft->buckets || !ft->ent || !ft->scratch)
+		goto err;
+	ft->bucket_mask = nb - 1;
+	memset(ft->buckets, 0xff, (size_t)nb * sizeof(*ft->buckets));
+	for (i = 0; i < ft->cfg.max_flows; i++)
+		ft->ent[i].hnext = i + 1 < ft->cfg.max_flows ? i + 1 : FLOW_NIL;
+	ft->free_ent = 0;
+	return ft;
+
+err:
+	flow_table__free(ft);
+	errno = ENOMEM;
+	return NULL;
+}
+
+static void call_done(struct flow_table *ft, struct flow_entry *e)
+{
+	if (e->flags & ENT_DONECB)
+		return;
+	e->flags |= ENT_DONECB;
+	if (ft->done_cb)
+		ft->done_cb(e->cookie, ft->ctx);
+}
+
+static void free_state(struct flow_table *ft, struct flow_entry *e)
+{
+	if (!e->st)
+		return;
+	flow_reasm_free(&e->st->dir[0].r, &ft->mem);
+	flow_reasm_free(&e->st->dir[1].r, &ft->mem);
+	free(e->st);
+	e->st = NULL;
+}
+
+void flow_entry_done(struct flow_table *ft, struct flow_entry *e)
+{
+	uint32_t i = (uint32_t)(e - ft->ent);
+
+	if (e->st) {
+		list_unlink(ft, &ft->active, i);
+		free_state(ft, e);
+		list_append(ft, &ft->done, i);
+	}
+	e->flags |= ENT_DONE;
+	call_done(ft, e);
+}
+
+/* Drop an entry entirely, after flow_sess_finish() has emitted what it owed. */
+static void remove_entry(struct flow_table *ft, struct flow_entry *e)
+{
+	uint32_t i = (uint32_t)(e - ft->ent);
+	uint32_t *pp = &ft->buckets[e->hash & ft->bucket_mask];
+
+	while (*pp != FLOW_NIL && *pp != i)
+		pp = &ft->ent[*pp].hnext;
+	if (*pp == i)
+		*pp = e->hnext;
+	list_unlink(ft, list_of(ft, e), i);
+	call_done(ft, e);
+	free_state(ft, e);
+	memset(e, 0, sizeof(*e));
+	e->prev = e->next = FLOW_NIL;
+	e->hnext = ft->free_ent;
+	ft->free_ent = i;
+	ft->n_ent--;
+}
+
+/* The flow ends (FIN/RST/close/timeout/flush/eviction): report, then forget it. */
+static void end_flow(struct flow_table *ft, struct flow_entry *e)
+{
+	if (e->st)
+		flow_sess_finish(ft, e);
+	remove_entry(ft, e);
+}
+
+int flow_mem_reserve(struct flow_table *ft, uint64_t bytes)
+{
+	uint32_t i = ft->active.head;
+
+	while (ft->mem.used + bytes > ft->mem.budget && i != FLOW_NIL) {
+		struct flow_entry *e = &ft->ent[i];
+
+		i = e->next;
+		if ((uint32_t)(e - ft->ent) == ft->cur || !e->st ||
+		    !(e->st->dir[0].r.alloc + e->st->dir[1].r.alloc))
+			continue;
+		/* Keep a tombstone so its later packets stay cheap and are not re-parsed. */
+		ft->stats.evicted_flows++;
+		flow_sess_finish(ft, e);
+		flow_entry_done(ft, e);
+	}
+	return ft->mem.used + bytes > ft->mem.budget ? -ENOBUFS : 0;
+}
+
+/* Evict the least recently used flow, active or done, to free one entry. */
+static void evict_one(struct flow_table *ft)
+{
+	uint32_t a = ft->active.head, d = ft->done.head, v;
+
+	if (a == ft->cur && a != FLOW_NIL)
+		a = ft->ent[a].next;
+	if (a == FLOW_NIL)
+		v = d;
+	else if (d == FLOW_NIL)
+		v = a;
+	else
+		v = ft->ent[d].last_ns <= ft->ent[a].last_ns ? d : a;
+	if (v == FLOW_NIL)
+		return;
+	ft->stats.evicted_flows++;
+	end_flow(ft, &ft->ent[v]);
+}
+
+static struct flow_entry *lookup(struct flow_table *ft, const struct flow_key *k, uint32_t h)
+{
+	uint32_t i = ft->buckets[h & ft->bucket_mask];
+
+	while (i != FLOW_NIL) {
+		struct flow_entry *e = &ft->ent[i];
+
+		if (e->hash == h && key_eq(e, k))
+			return e;
+		i = e->hnext;
+	}
+	return NULL;
+}
+
+static struct flow_entry *create(struct flow_table *ft, const struct flow_key *k, uint32_t h,
+				 uint64_t now_ns)
+{
+	struct flow_entry *e;
+	struct flow_state *st;
+	uint32_t i;
+
+	if (ft->free_ent == FLOW_NIL)
+		evict_one(ft);
+	if (ft->free_ent == FLOW_NIL)
+		return NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	i = ft->free_ent;
+	e = &ft->ent[i];
+	ft->free_ent = e->hnext;
+	ft->n_ent++;
+
+	e->cookie = k->cookie;
+	e->family = k->family;
+	memcpy(e->port, k->port, sizeof(e->port));
+	memcpy(e->addr, k->addr, sizeof(e->addr));
+	e->flags = ENT_USED | (k->cookie ? ENT_COOKIE : 0);
+	e->hash = h;
+	e->last_ns = now_ns;
+	st->client = -1;
+	st->starttls_cmd = -1;
+	e->st = st;
+	e->hnext = ft->buckets[h & ft->bucket_mask];
+	ft->buckets[h & ft->bucket_mask] = i;
+	list_append(ft, &ft->active, i);
+	ft->stats.flows++;
+	return e;
+}
+
+static int addr_len(uint8_t family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+/* Canonical key and the direction index of @seg within it. */
+static int make_key(const struct flow_segment *seg, struct flow_key *k)
+{
+	int alen = addr_len(seg->family), c;
+	bool src_first;
+
+	memset(k, 0, sizeof(*k));
+	k->family = seg->family;
+	if (seg->cookie) {
+		/* Live: endpoint 0 is the local socket, direction 0 what it sends. */
+		k->cookie = seg->cookie;
+		src_first = seg->egress;
+	} else {
+		c = memcmp(seg->saddr, seg->daddr, (size_t)alen);
+		src_first = c < 0 || (c == 0 && seg->sport <= seg->dport);
+	}
+	if (src_first) {
+		memcpy(k->addr[0], seg->saddr, (size_t)alen);
+		memcpy(k->addr[1], seg->daddr, (size_t)alen);
+		k->port[0] = seg->sport;
+		k->port[1] = seg->dport;
+	} else {
+		memcpy(k->addr[0], seg->daddr, (size_t)alen);
+		memcpy(k->addr[1], seg->saddr, (size_t)alen);
+		k->port[0] = seg->dport;
+		k->port[1] = seg->sport;
+	}
+	return src_first ? 0 : 1;
+}
+
+void flow_table__segment(struct flow_table *ft, const struct flow_segment *seg)
+{
+	struct flow_key k;
+	struct flow_entry *e;
+	uint32_t h;
+	int d;
+
+	if (!seg->cookie && !flow_port_watched(&ft->cfg, seg->sport) &&
+	    !flow_port_watched(&ft->cfg, seg->dport))
+		return;
+	ft->stats.segments++;
+	d = make_key(seg, &k);
+	/*
+	 * For the offline 4-tuple the hash is computed over the key; the cookie path
+	 * hashes one word, which is the live fast path for done flows.
+	 */
+	h = key_hash(ft, &k);
+	e = lookup(ft, &k, h);
+
+	if (e && !e->st) {
+		/* A tombstone: a new connection reusing the tuple starts over. */
+		if ((seg->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) == FLOW_TCP_SYN &&
+		    !seg->cookie) {
+			remove_entry(ft, e);
+			e = NULL;
+		} else {
+			if (seg->tcp_flags & FLOW_TCP_FIN)
+				e->flags |= d ? ENT_FIN1 : ENT_FIN0;
+			if ((seg->tcp_flags & FLOW_TCP_RST) ||
+			    (e->flags & (ENT_FIN0 | ENT_FIN1)) == (ENT_FIN0 | ENT_FIN1))
+				remove_entry(ft, e);
+			else
+				touch(ft, e, seg->ts_ns);
+			return;
+		}
+	}
+	if (!e) {
+		/* Bare ACKs, FINs and RSTs of unknown flows carry nothing worth a flow. */
+		if (!seg->len && !(seg->tcp_flags & FLOW_TCP_SYN))
+			return;
+		if (seg->tcp_flags & FLOW_TCP_RST)
+			return;
+		e = create(ft, &k, h, seg->ts_ns);
+		if (!e)
+			return;
+	} else {
+		touch(ft, e, seg->ts_ns);
+	}
+
+	ft->cur = (uint32_t)(e - ft->ent);
+	flow_sess_segment(ft, e, d, seg);
+	ft->cur = FLOW_NIL;
+
+	if (!e->st) {
+		/* Done during this segment; a FIN/RST on it still ends the tombstone. */
+		if (seg->tcp_flags & FLOW_TCP_FIN)
+			e->flags |= d ? ENT_FIN1 : ENT_FIN0;
+		if ((seg->tcp_flags & FLOW_TCP_RST) ||
+		    (e->flags & (ENT_FIN0 | ENT_FIN1)) == (ENT_FIN0 | ENT_FIN1))
+			remove_entry(ft, e);
+		return;
+	}
+	if (seg->tcp_flags & FLOW_TCP_FIN)
+		e->flags |= d ? ENT_FIN1 : ENT_FIN0;
+	if ((seg->tcp_flags & FLOW_TCP_RST) ||
+	    (e->flags & (ENT_FIN0 | ENT_FIN1)) == (ENT_FIN0 | ENT_FIN1))
+		end_flow(ft, e);
+}
+
+void flow_table__close(struct flow_table *ft, uint64_t cookie, uint64_t now_ns)
+{
+	struct flow_key k;
+	struct flow_entry *e;
+
+	(void)now_ns;
+	if (!cookie)
+		return;
+	memset(&k, 0, sizeof(k));
+	k.cookie = cookie;
+	e = lookup(ft, &k, key_hash(ft, &k));
+	if (e)
+		end_flow(ft, e);
+}
+
+void flow_table__expire(struct flow_table *ft, uint64_t now_ns)
+{
+	uint64_t cutoff;
+
+	if (now_ns < ft->cfg.timeout_ns)
+		return;
+	cutoff = now_ns - ft->cfg.timeout_ns;
+	while (ft->active.head != FLOW_NIL && ft->ent[ft->active.head].last_ns <= cutoff) {
+		ft->stats.timeouts++;
+		end_flow(ft, &ft->ent[ft->active.head]);
+	}
+	while (ft->done.head != FLOW_NIL && ft->ent[ft->done.head].last_ns <= cutoff)
+		remove_entry(ft, &ft->ent[ft->done.head]);
+}
+
+void flow_table__flush(struct flow_table *ft)
+{
+	while (ft->active.head != FLOW_NIL)
+		end_flow(ft, &ft->ent[ft->active.head]);
+	while (ft->done.head != FLOW_NIL)
+		remove_entry(ft, &ft->ent[ft->done.head]);
+}
+
+void flow_table__free(struct flow_table *ft)
+{
+	uint32_t i;
+
+	if (!ft)
+		return;
+	/* Free without reporting: the caller flushes first when it wants the records. */
+	if (ft->ent) {
+		for (i = 0; i < ft->cfg.max_flows; i++)
+			if (ft->ent[i].st)
+				free_state(ft, &ft->ent[i]);
+	}
+	free(ft->ent);
+	free(ft->buckets);
+	free(ft->scratch);
+	free(ft);
+}
