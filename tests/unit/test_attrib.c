@@ -1,0 +1,731 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Process attribution: a fake proc tree with hostile comm names and hybrid cgroup
+ * files, unit and container names from real-world cgroup paths, the cache's pid-reuse,
+ * exit and eviction behaviour, the test's own process from the real /proc, and socket
+ * owners found through sock_diag on real loopback connections.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tlsaudit/attrib.h"
+#include "tlsaudit/util.h"
+
+static char root[64];
+
+static void write_file(const char *rel, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void write_file(const char *rel, const char *fmt, ...)
+{
+	char path[256];
+	va_list ap;
+	FILE *f;
+
+	assert_true((size_t)snprintf(path, sizeof(path), "%s/%s", root, rel) < sizeof(path));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A stat line: field 22 (start time) is the only number the cache keys on. */
+static void write_stat(unsigned int pid, const char *comm, unsigned long long start)
+{
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "%u/stat", pid);
+	write_file(rel,
+		   "%u (%s) S 1 %u %u 0 -1 4194560 1036 0 0 0 3 1 0 0 20 0 1 0 %llu "
+		   "16830464 1190 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0\n",
+		   pid, comm, pid, pid, start);
+}
+
+static const char hex64[] = "4f8a2c1e9b7d3a5f6e0c8b2a1d4e7f9a3b5c6d8e0f1a2b3c4d5e6f708192a3b4";
+
+/*
+ * make_proc - /ROOT/PID with comm, stat, status, cgroup, maps and an exe link.
+ * @cgroup and @maps are whole file bodies.
+ */
+static void make_proc(unsigned int pid, const char *comm, unsigned long long start,
+		      unsigned int uid, const char *cgroup, const char *maps, const char *exe)
+{
+	char rel[64], path[256];
+
+	snprintf(path, sizeof(path), "%s/%u", root, pid);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(rel, sizeof(rel), "%u/comm", pid);
+	write_file(rel, "%s\n", comm);
+	write_stat(pid, comm, start);
+	snprintf(rel, sizeof(rel), "%u/status", pid);
+	write_file(rel,
+		   "Name:\t%s\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t%u\nNgid:\t0\n"
+		   "Pid:\t%u\nPPid:\t1\nTracerPid:\t0\nUid:\t%u\t%u\t%u\t%u\n"
+		   "Gid:\t100\t100\t100\t100\n",
+		   comm, pid, pid, uid, uid + 1, uid, uid);
+	snprintf(rel, sizeof(rel), "%u/cgroup", pid);
+	write_file(rel, "%s", cgroup);
+	snprintf(rel, sizeof(rel), "%u/maps", pid);
+	write_file(rel, "%s", maps);
+	if (exe) {
+		snprintf(path, sizeof(path), "%s/%u/exe", root, pid);
+		assert_int_equal(symlink(exe, path), 0);
+	}
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_proc(unsigned int pid)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%u", root, pid);
+	assert_int_equal(nftw(path, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	util_strlcpy(root, "/tmp/test_attrib.XXXXXX", sizeof(root));
+	return mkdtemp(root) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return nftw(root, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static const char maps_ssl11[] =
+	"55d0c0a00000-55d0c0a20000 r--p 00000000 fe:01 1835123                    "
+	"/usr/lib/postfix/sbin/smtp\n"
+	"55d0c2b5e000-55d0c2b7f000 rw-p 00000000 00:00 0                          [heap]\n"
+	"7f1c2a000000-7f1c2a2b0000 r--p 00000000 fe:01 1836001                    "
+	"/usr/lib/x86_64-linux-gnu/libcrypto.so.1.1\n"
+	"7f1c2a400000-7f1c2a460000 r-xp 00020000 fe:01 1836002                    "
+	"/usr/lib/x86_64-linux-gnu/libssl.so.1.1\n"
+	"7fff5e3f0000-7fff5e411000 rw-p 00000000 00:00 0                          [stack]\n";
+
+/* Every field of a process whose comm holds ") " and '(' like a hostile rename would. */
+static void test_fake_proc_fields(void **state)
+{
+	struct attrib_cache *ac;
+	struct hs_proc p;
+
+	(void)state;
+	make_proc(4242, "smtp (x) 7 8 9", 9876543, 108, "0::/system.slice/postfix@-.service\n",
+		  maps_ssl11, "/usr/lib/postfix/sbin/smtp (deleted)");
+	ac = attrib_cache__new(root, 16);
+	assert_non_null(ac);
+	assert_int_equal(attrib_cache__resolve(ac, 4242, &p), 0);
+	assert_true(p.known);
+	assert_int_equal(p.pid, 4242);
+	assert_string_equal(p.comm, "smtp (x) 7 8 9");
+	assert_string_equal(p.exe, "/usr/lib/postfix/sbin/smtp (deleted)");
+	assert_int_equal(p.uid, 108);
+	assert_string_equal(p.cgroup, "/system.slice/postfix@-.service");
+	assert_string_equal(p.unit, "postfix@-.service");
+	assert_string_equal(p.container, "");
+	assert_string_equal(p.tls_lib, "libssl.so.1.1");
+	attrib_cache__free(ac);
+}
+
+/* Hybrid host: "0::/" says nothing, the name=systemd line names the docker container. */
+static void test_fake_proc_hybrid(void **state)
+{
+	char cg[1024], want_cg[128];
+	struct attrib_cache *ac;
+	struct hs_proc p;
+
+	(void)state;
+	snprintf(cg, sizeof(cg),
+		 "12:memory:/docker/%s\n11:cpu,cpuacct:/docker/%s\n"
+		 "1:name=systemd:/docker/%s\n0::/\n",
+		 hex64, hex64, hex64);
+	make_proc(4343, "gnutls-cli", 100, 0, cg,
+		  "7f00-7f10 r-xp 00000000 fe:01 12 /usr/lib/x86_64-linux-gnu/libnettle.so.8\n"
+		  "7f20-7f30 r-xp 00000000 fe:01 13 /usr/lib/x86_64-linux-gnu/libgnutls.so.30",
+		  "/usr/bin/gnutls-cli");
+	ac = attrib_cache__new(root, 16);
+	assert_non_null(ac);
+	assert_int_equal(attrib_cache__resolve(ac, 4343, &p), 0);
+	snprintf(want_cg, sizeof(want_cg), "/docker/%s", hex64);
+	assert_string_equal(p.cgroup, want_cg);
+	assert_string_equal(p.container, "4f8a2c1e9b7d");
+	assert_string_equal(p.unit, "");
+	assert_string_equal(p.tls_lib, "libgnutls.so.30");
+	assert_int_equal(p.uid, 0);
+	attrib_cache__free(ac);
+}
+
+/* Legacy v1 host: no "0::" line at all. */
+static void test_fake_proc_v1_only(void **state)
+{
+	struct attrib_cache *ac;
+	struct hs_proc p;
+
+	(void)state;
+	make_proc(4444, "nginx", 100, 33,
+		  "5:cpuset:/\n2:cpu,cpuacct:/system.slice/nginx.service\n"
+		  "1:name=systemd:/system.slice/nginx.service\n",
+		  "", NULL);
+	ac = attrib_cache__new(root, 16);
+	assert_non_null(ac);
+	assert_int_equal(attrib_cache__resolve(ac, 4444, &p), 0);
+	assert_string_equal(p.cgroup, "/system.slice/nginx.service");
+	assert_string_equal(p.unit, "nginx.service");
+	/* No exe link (a kernel thread, or no ptrace access) and nothing TLS mapped. */
+	assert_string_equal(p.exe, "");
+	assert_string_equal(p.tls_lib, "");
+	attrib_cache__free(ac);
+}
+
+/* Broken files never crash and never produce a half-filled identity. */
+static void test_fake_proc_malformed(void **state)
+{
+	struct attrib_cache *ac;
+	struct hs_proc p;
+	char big[9000];
+
+	(void)state;
+	make_proc(4545, "x", 1, 1, "", "", NULL);
+	ac = attrib_cache__new(root, 16);
+	assert_non_null(ac);
+
+	write_file("4545/stat", "4545 (no closing paren S 1 2 3\n");
+	assert_int_equal(attrib_cache__resolve(ac, 4545, &p), -ESRCH);
+	write_file("4545/stat", "4545 (short) S 1 2 3\n");
+	assert_int_equal(attrib_cache__resolve(ac, 4545, &p), -ESRCH);
+	write_file("4545/stat", "%s", "");
+	assert_int_equal(attrib_cache__resolve(ac, 4545, &p), -ESRCH);
+	write_file("4545/stat", "4545 (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 "
+				"99999999999999999999999 1\n");
+	assert_int_equal(attrib_cache__resolve(ac, 4545, &p), -ESRCH);
+	assert_int_equal(attrib_cache__lookup(ac, 4545, &p), -ENOENT);
+
+	/* A valid stat with garbage elsewhere: the fields that parse are kept. */
+	write_stat(4545, "x", 5);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	write_file("4545/status", "Uid:\tnotanumber\n%s", big);
+	write_file("4545/cgroup", "%s\nno colons here\n0::/system.slice/ok.service", big);
+	write_file("4545/maps", "%s /usr/lib/libssl.so.3\nshort line\n"
+				"1-2 r-xp 0 0:0 1 /opt/app/lib/libssl-1b2c3d4e.so.1.1 (deleted)\n",
+		   big);
+	assert_int_equal(attrib_cache__resolve(ac, 4545, &p), 0);
+	assert_int_equal(p.uid, UINT32_MAX);
+	assert_string_equal(p.unit, "ok.service");
+	/* The overlong line is skipped whole, never read as a shorter one. */
+	assert_string_equal(p.tls_lib, "libssl-1b2c3d4e.so.1.1");
+	/* pid 0 is never a process. */
+	assert_int_equal(attrib_cache__resolve(ac, 0, &p), -EINVAL);
+	attrib_cache__free(ac);
+}
+
+struct cg_case {
+	const char *cgroup;
+	const char *unit;      /* NULL: -ENOENT */
+	const char *container; /* NULL: -ENOENT */
+};
+
+static void test_unit_and_container_table(void **state)
+{
+	static const struct cg_case cases[] = {
+		{ "/system.slice/postfix@-.service", "postfix@-.service", NULL },
+		{ "/system.slice/system-postfix.slice/postfix@-.service", "postfix@-.service",
+		  NULL },
+		{ "/system.slice/nginx.service", "nginx.service", NULL },
+		{ "/init.scope", "init.scope", NULL },
+		{ "/user.slice/user-1000.slice/session-3.scope", "session-3.scope", NULL },
+		{ "/user.slice/user-1000.slice/user@1000.service/app.slice/"
+		  "app-firefox-1234.scope",
+		  "app-firefox-1234.scope", NULL },
+		{ "/user.slice/user-1000.slice/user@1000.service/app.slice/x.service",
+		  "x.service", NULL },
+		{ "/user.slice/user-1000.slice/user@1000.service/init.scope", "init.scope",
+		  NULL },
+		/* docker with the systemd driver */
+		{ "/system.slice/docker-4f8a2c1e9b7d3a5f6e0c8b2a1d4e7f9a3b5c6d8e0f1a2b3c4d5e6f708192"
+		  "a3b4.scope",
+		  "docker-4f8a2c1e9b7d3a5f6e0c8b2a1d4e7f9a3b5c6d8e0f1a2b3c4d5e6f708192a3b4.scope",
+		  "4f8a2c1e9b7d" },
+		/* docker with the cgroupfs driver, and cgroup v1 */
+		{ "/docker/4f8a2c1e9b7d3a5f6e0c8b2a1d4e7f9a3b5c6d8e0f1a2b3c4d5e6f708192a3b4", NULL,
+		  "4f8a2c1e9b7d" },
+		/* a systemd container: the innermost service, the outer container */
+		{ "/system.slice/docker-aa11bb22cc33dd44ee55ff66aa11bb22cc33dd44ee55ff66aa11bb22cc33"
+		  "dd44.scope/system.slice/postfix.service",
+		  "postfix.service", "aa11bb22cc33" },
+		/* kubernetes, systemd driver, containerd */
+		{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-"
+		  "pod0c5e9a3c_1f2b_4d6e_8a7b_9c0d1e2f3a4b.slice/cri-containerd-"
+		  "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b.scope",
+		  "cri-containerd-9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b"
+		  ".scope",
+		  "9a8b7c6d5e4f" },
+		/* kubernetes besteffort, systemd driver, cri-o */
+		{ "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-"
+		  "pod1a2b3c4d_5e6f_7a8b_9c0d_1e2f3a4b5c6d.slice/crio-"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+		  "crio-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+		  "0123456789ab" },
+		/* kubernetes, cgroupfs driver */
+		{ "/kubepods/burstable/pod0c5e9a3c-1f2b-4d6e-8a7b-9c0d1e2f3a4b/"
+		  "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
+		  NULL, "fedcba987654" },
+		{ "/kubepods/besteffort/pod0c5e9a3c-1f2b-4d6e-8a7b-9c0d1e2f3a4b/"
+		  "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
+		  NULL, "fedcba987654" },
+		/* the pod cgroup itself is not a container */
+		{ "/kubepods/burstable/pod0c5e9a3c-1f2b-4d6e-8a7b-9c0d1e2f3a4b", NULL, NULL },
+		/* podman, rootful and rootless; conmon is the monitor, not the container */
+		{ "/machine.slice/libpod-3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b"
+		  "3c4d.scope",
+		  "libpod-3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d.scope",
+		  "3c4d5e6f7a8b" },
+		{ "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-"
+		  "3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d.scope/container",
+		  "libpod-3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d.scope",
+		  "3c4d5e6f7a8b" },
+		{ "/machine.slice/libpod-conmon-3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d"
+		  "9e0f1a2b3c4d.scope",
+		  "libpod-conmon-3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d"
+		  ".scope",
+		  NULL },
+		/* not containers, not units */
+		{ "/", NULL, NULL },
+		{ "", NULL, NULL },
+		{ "/user.slice", NULL, NULL },
+		{ "/system.slice/.service", NULL, NULL },
+		{ "/system.slice/docker-xyz.scope", "docker-xyz.scope", NULL },
+		{ "/docker/deadbeef", NULL, NULL },
+		{ "//system.slice//cron.service//", "cron.service", NULL },
+	};
+	char unit[128], id[80];
+	size_t i;
+	int err;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		err = attrib_unit_from_cgroup(cases[i].cgroup, unit, sizeof(unit));
+		if (cases[i].unit) {
+			if (err)
+				fail_msg("unit of '%s': %d", cases[i].cgroup, err);
+			assert_string_equal(unit, cases[i].unit);
+		} else if (err != -ENOENT) {
+			fail_msg("unit of '%s': %d '%s', want -ENOENT", cases[i].cgroup, err, unit);
+		}
+		err = attrib_container_from_cgroup(cases[i].cgroup, id, sizeof(id));
+		if (cases[i].container) {
+			if (err)
+				fail_msg("container of '%s': %d", cases[i].cgroup, err);
+			assert_string_equal(id, cases[i].container);
+		} else if (err != -ENOENT) {
+			fail_msg("container of '%s': %d '%s', want -ENOENT", cases[i].cgroup, err,
+				 id);
+		}
+	}
+	/* Too small an output is an error, never a silently cut name. */
+	assert_int_equal(attrib_unit_from_cgroup("/system.slice/nginx.service", unit, 5), -ENOSPC);
+	assert_string_equal(unit, "");
+	assert_int_equal(attrib_container_from_cgroup(cases[9].cgroup, id, 12), -ENOSPC);
+	assert_int_equal(attrib_container_from_cgroup(cases[9].cgroup, id, 13), 0);
+	assert_string_equal(id, "4f8a2c1e9b7d");
+}
+
+static void test_tls_lib_from_maps(void **state)
+{
+	static const struct {
+		const char *maps;
+		const char *lib; /* NULL: -ENOENT */
+	} cases[] = {
+		{ "1-2 r-xp 0 fe:01 3 /usr/lib/x86_64-linux-gnu/libssl.so.3\n", "libssl.so.3" },
+		{ "1-2 r-xp 0 fe:01 3 /usr/lib/x86_64-linux-gnu/libcrypto.so.3\n", NULL },
+		{ "1-2 r-xp 0 fe:01 3 /usr/lib64/libgnutls.so.30.34.3\n", "libgnutls.so.30.34.3" },
+		/* NSS: libnss3 is certificates and crypto, libssl3 its TLS half */
+		{ "1-2 r-xp 0 fe:01 3 /usr/lib/libnss3.so\n3-4 r-xp 0 fe:01 4 /usr/lib/libssl3.so\n",
+		  "libssl3.so" },
+		{ "1-2 r-xp 0 fe:01 3 /usr/lib/libnss3.so\n", "libnss3.so" },
+		{ "1-2 r-xp 0 fe:01 3 /usr/lib/libwolfssl.so.35\n", "libwolfssl.so.35" },
+		{ "1-2 r-xp 0 fe:01 3 /usr/lib/libmbedtls.so.14\n", "libmbedtls.so.14" },
+		{ "1-2 r-xp 0 fe:01 3 /opt/envoy/libboringssl_shared.so\n",
+		  "libboringssl_shared.so" },
+		/* a library upgraded under a running process: the old soname, unmarked */
+		{ "1-2 r-xp 0 fe:01 3 /usr/lib/libssl.so.1.0.2 (deleted)\n", "libssl.so.1.0.2" },
+		/* paths with spaces, names that only look alike */
+		{ "1-2 r-xp 0 fe:01 3 /opt/My App/lib/libssl.so.1.1\n", "libssl.so.1.1" },
+		{ "1-2 r-xp 0 fe:01 3 /usr/lib/libssl.sox\n1-2 r-xp 0 0:0 3 /x/libssl.so.bak/y\n",
+		  NULL },
+		{ "1-2 r-xp 0 fe:01 3 [vdso]\n1-2 rw-p 0 00:00 0\n1-2 r-xp 0 fe:01 3 libssl.so.3\n",
+		  NULL },
+		{ "", NULL },
+	};
+	char lib[64], path[128];
+	size_t i;
+	int err;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/maps", root);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		write_file("maps", "%s", cases[i].maps);
+		err = attrib_tls_lib_from_maps(path, lib, sizeof(lib));
+		if (cases[i].lib) {
+			if (err)
+				fail_msg("case %zu: %d", i, err);
+			assert_string_equal(lib, cases[i].lib);
+		} else if (err != -ENOENT) {
+			fail_msg("case %zu: %d '%s', want -ENOENT", i, err, lib);
+		}
+	}
+	assert_int_equal(attrib_tls_lib_from_maps("/nonexistent/maps", lib, sizeof(lib)), -ENOENT);
+}
+
+/* The same pid with another start time is another process: resolve it again. */
+static void test_pid_reuse(void **state)
+{
+	struct attrib_stats st;
+	struct attrib_cache *ac;
+	struct hs_proc p;
+
+	(void)state;
+	make_proc(5001, "curl", 1000, 1000, "0::/user.slice/user-1000.slice/session-2.scope\n",
+		  "1-2 r-xp 0 fe:01 3 /usr/lib/x86_64-linux-gnu/libssl.so.3\n", "/usr/bin/curl");
+	ac = attrib_cache__new(root, 16);
+	assert_non_null(ac);
+	assert_int_equal(attrib_cache__resolve(ac, 5001, &p), 0);
+	assert_string_equal(p.comm, "curl");
+
+	/* Same start time: answered from the cache (the changed maps is not read). */
+	write_file("5001/maps", "1-2 r-xp 0 fe:01 3 /usr/lib/libgnutls.so.30\n");
+	assert_int_equal(attrib_cache__resolve(ac, 5001, &p), 0);
+	assert_string_equal(p.tls_lib, "libssl.so.3");
+
+	/* The pid is reused by a new process. */
+	rm_proc(5001);
+	make_proc(5001, "wget", 2000, 0, "0::/system.slice/cron.service\n",
+		  "1-2 r-xp 0 fe:01 3 /usr/lib/libgnutls.so.30\n", "/usr/bin/wget");
+	assert_int_equal(attrib_cache__resolve(ac, 5001, &p), 0);
+	assert_string_equal(p.comm, "wget");
+	assert_string_equal(p.exe, "/usr/bin/wget");
+	assert_int_equal(p.uid, 0);
+	assert_string_equal(p.unit, "cron.service");
+	assert_string_equal(p.tls_lib, "libgnutls.so.30");
+
+	/* exec keeps pid and start time but changes comm: resolve again. */
+	write_file("5001/comm", "python3\n");
+	write_stat(5001, "python3", 2000);
+	assert_int_equal(attrib_cache__resolve(ac, 5001, &p), 0);
+	assert_string_equal(p.comm, "python3");
+
+	attrib_cache__stats(ac, &st);
+	assert_int_equal(st.resolves, 3);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.entries, 1);
+	attrib_cache__free(ac);
+}
+
+/* A client that exits before its handshake is reported is still named. */
+static void test_exited_process(void **state)
+{
+	struct attrib_stats st;
+	struct attrib_cache *ac;
+	struct hs_proc p;
+
+	(void)state;
+	make_proc(6001, "curl", 1000, 1000, "0::/system.slice/backup.service\n",
+		  "1-2 r-xp 0 fe:01 3 /usr/lib/x86_64-linux-gnu/libssl.so.1.1\n", "/usr/bin/curl");
+	ac = attrib_cache__new(root, 16);
+	assert_non_null(ac);
+	assert_int_equal(attrib_cache__lookup(ac, 6001, &p), -ENOENT);
+	assert_int_equal(attrib_cache__resolve(ac, 6001, &p), 0);
+	rm_proc(6001);
+
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(attrib_cache__resolve(ac, 6001, &p), 0);
+	assert_true(p.known);
+	assert_string_equal(p.comm, "curl");
+	assert_string_equal(p.unit, "backup.service");
+	assert_string_equal(p.tls_lib, "libssl.so.1.1");
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(attrib_cache__lookup(ac, 6001, &p), 0);
+	assert_string_equal(p.exe, "/usr/bin/curl");
+
+	/* Never seen and gone: nothing to say. */
+	assert_int_equal(attrib_cache__resolve(ac, 6002, &p), -ESRCH);
+	assert_int_equal(attrib_cache__lookup(ac, 6002, &p), -ENOENT);
+	attrib_cache__stats(ac, &st);
+	assert_int_equal(st.exited, 1);
+	attrib_cache__free(ac);
+}
+
+/* The cache never holds more than max_entries; the least recently used goes first. */
+static void test_eviction(void **state)
+{
+	struct attrib_stats st;
+	struct attrib_cache *ac;
+	struct hs_proc p;
+	unsigned int pid;
+	char comm[16];
+	int found = 0;
+
+	(void)state;
+	for (pid = 7001; pid <= 7010; pid++) {
+		snprintf(comm, sizeof(comm), "worker%u", pid);
+		make_proc(pid, comm, pid, 1, "0::/system.slice/w.service\n", "", NULL);
+	}
+	ac = attrib_cache__new(root, 4);
+	assert_non_null(ac);
+	for (pid = 7001; pid <= 7004; pid++)
+		assert_int_equal(attrib_cache__resolve(ac, pid, &p), 0);
+	/* Touch 7001 after the clock has passed it once, so it is not the next victim. */
+	assert_int_equal(attrib_cache__resolve(ac, 7005, &p), 0);
+	assert_int_equal(attrib_cache__lookup(ac, 7001, &p), -ENOENT);
+	assert_int_equal(attrib_cache__lookup(ac, 7002, &p), 0);
+	assert_int_equal(attrib_cache__resolve(ac, 7006, &p), 0);
+	assert_int_equal(attrib_cache__lookup(ac, 7002, &p), 0);
+	assert_string_equal(p.comm, "worker7002");
+
+	for (pid = 7007; pid <= 7010; pid++)
+		assert_int_equal(attrib_cache__resolve(ac, pid, &p), 0);
+	for (pid = 7001; pid <= 7010; pid++)
+		found += attrib_cache__lookup(ac, pid, &p) == 0;
+	assert_int_equal(found, 4);
+	assert_int_equal(attrib_cache__lookup(ac, 7010, &p), 0);
+	assert_string_equal(p.comm, "worker7010");
+	attrib_cache__stats(ac, &st);
+	assert_int_equal(st.entries, 4);
+	assert_int_equal(st.evictions, 6);
+	attrib_cache__free(ac);
+}
+
+/*
+ * Go links crypto/tls into the executable, so maps shows no TLS library: the
+ * ".go.buildinfo" section names it. Any other binary without one stays unknown.
+ */
+static void test_go_binary(void **state)
+{
+	char cmd[512], go_exe[128];
+	struct attrib_cache *ac;
+	struct hs_proc p;
+
+	(void)state;
+	snprintf(go_exe, sizeof(go_exe), "%s/goapp", root);
+	write_file("buildinfo", "\xff Go buildinf:\x08\x02");
+	snprintf(cmd, sizeof(cmd),
+		 "objcopy --add-section .go.buildinfo=%s/buildinfo /bin/true %s 2>/dev/null", root,
+		 go_exe);
+	if (system(cmd) != 0)
+		skip();
+	make_proc(8001, "goapp", 1, 0, "0::/system.slice/goapp.service\n",
+		  "1-2 r-xp 0 fe:01 3 /usr/lib/x86_64-linux-gnu/libc.so.6\n", go_exe);
+	make_proc(8002, "true", 1, 0, "0::/system.slice/true.service\n",
+		  "1-2 r-xp 0 fe:01 3 /usr/lib/x86_64-linux-gnu/libc.so.6\n", "/bin/true");
+	ac = attrib_cache__new(root, 4);
+	assert_non_null(ac);
+	assert_int_equal(attrib_cache__resolve(ac, 8001, &p), 0);
+	assert_string_equal(p.tls_lib, "go crypto/tls");
+	assert_int_equal(attrib_cache__resolve(ac, 8002, &p), 0);
+	assert_string_equal(p.tls_lib, "");
+	attrib_cache__free(ac);
+}
+
+/* The test's own process through the real /proc. */
+static void test_real_self(void **state)
+{
+	const char *name = "/test_attrib";
+	struct attrib_cache *ac;
+	struct hs_proc p;
+	size_t n;
+
+	(void)state;
+	ac = attrib_cache__new("/proc", 0);
+	assert_non_null(ac);
+	assert_int_equal(attrib_cache__resolve(ac, (uint32_t)getpid(), &p), 0);
+	assert_int_equal(p.pid, (uint32_t)getpid());
+	assert_string_equal(p.comm, "test_attrib");
+	n = strlen(p.exe);
+	assert_true(n > strlen(name));
+	assert_string_equal(p.exe + n - strlen(name), name);
+	assert_int_equal(p.uid, getuid());
+	assert_int_equal(p.cgroup[0], '/');
+	attrib_cache__free(ac);
+}
+
+static int tcp_pair(int family, int *listener, int *client, int *server)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int off = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	*listener = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*listener < 0)
+		return -errno;
+	if (family == AF_INET6) {
+		/* dual-stack, so v4-mapped clients reach it too */
+		setsockopt(*listener, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+		sl = sizeof(struct sockaddr_in6);
+	} else {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sl = sizeof(struct sockaddr_in);
+	}
+	if (bind(*listener, (struct sockaddr *)&ss, sl) || listen(*listener, 4))
+		return -errno;
+	sl = sizeof(ss);
+	if (getsockname(*listener, (struct sockaddr *)&ss, &sl))
+		return -errno;
+	*client = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*client < 0 || connect(*client, (struct sockaddr *)&ss, sl))
+		return -errno;
+	*server = accept(*listener, NULL, NULL);
+	return *server < 0 ? -errno : 0;
+}
+
+/* Local and remote address and port of @fd, as the capture side would see them. */
+static void tuple_of(int fd, int *family, uint8_t *laddr, uint16_t *lport, uint8_t *raddr,
+		     uint16_t *rport)
+{
+	struct sockaddr_storage l, r;
+	socklen_t ll = sizeof(l), rl = sizeof(r);
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&l, &ll), 0);
+	assert_int_equal(getpeername(fd, (struct sockaddr *)&r, &rl), 0);
+	*family = l.ss_family;
+	if (l.ss_family == AF_INET) {
+		memcpy(laddr, &((struct sockaddr_in *)&l)->sin_addr, 4);
+		memcpy(raddr, &((struct sockaddr_in *)&r)->sin_addr, 4);
+		*lport = ntohs(((struct sockaddr_in *)&l)->sin_port);
+		*rport = ntohs(((struct sockaddr_in *)&r)->sin_port);
+	} else {
+		memcpy(laddr, &((struct sockaddr_in6 *)&l)->sin6_addr, 16);
+		memcpy(raddr, &((struct sockaddr_in6 *)&r)->sin6_addr, 16);
+		*lport = ntohs(((struct sockaddr_in6 *)&l)->sin6_port);
+		*rport = ntohs(((struct sockaddr_in6 *)&r)->sin6_port);
+	}
+}
+
+static void check_owner(int fd)
+{
+	uint8_t laddr[16], raddr[16];
+	uint16_t lport, rport;
+	uint64_t inode;
+	struct stat st;
+	uint32_t pid = 0;
+	int family;
+
+	tuple_of(fd, &family, laddr, &lport, raddr, &rport);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(attrib_socket_inode(family, laddr, lport, raddr, rport, &inode), 0);
+	assert_int_equal(inode, st.st_ino);
+	assert_int_equal(attrib_owner_of_tuple(family, laddr, lport, raddr, rport, &pid), 0);
+	assert_int_equal(pid, (uint32_t)getpid());
+}
+
+static void test_owner_of_tuple(void **state)
+{
+	static const uint8_t mapped_lo[16] = { [10] = 0xff, [11] = 0xff, 127, 0, 0, 1 };
+	struct sockaddr_in6 to = { .sin6_family = AF_INET6 };
+	struct sockaddr_in lsa;
+	socklen_t sl = sizeof(lsa);
+	uint8_t lo4[4] = { 127, 0, 0, 1 }, raddr[16], laddr[16];
+	uint16_t lport, rport;
+	int l, c, s, l6, c6, s6, c_mapped, s_mapped, family, err;
+	uint32_t pid = 0;
+
+	(void)state;
+	/* IPv4: both ends of one connection, each owned by this process. */
+	assert_int_equal(tcp_pair(AF_INET, &l, &c, &s), 0);
+	check_owner(c);
+	check_owner(s);
+
+	/* IPv6 on ::1, unless the host has IPv6 switched off */
+	err = tcp_pair(AF_INET6, &l6, &c6, &s6);
+	if (err == -EADDRNOTAVAIL || err == -EAFNOSUPPORT)
+		print_message("no IPv6 loopback here (%d): IPv6 owner lookup not tested\n", err);
+	else
+		assert_int_equal(err, 0);
+	if (!err) {
+		check_owner(c6);
+		check_owner(s6);
+
+		/* A v6 socket talking to a v4 peer through ::ffff:127.0.0.1 */
+		assert_int_equal(getsockname(l, (struct sockaddr *)&lsa, &sl), 0);
+		memcpy(&to.sin6_addr, mapped_lo, 16);
+		to.sin6_port = lsa.sin_port;
+		c_mapped = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(c_mapped >= 0);
+		assert_int_equal(connect(c_mapped, (struct sockaddr *)&to, sizeof(to)), 0);
+		s_mapped = accept(l, NULL, NULL);
+		assert_true(s_mapped >= 0);
+		/* asked as AF_INET6 with mapped addresses */
+		check_owner(c_mapped);
+		/* and as plain AF_INET, the way a v4 packet capture shows it */
+		tuple_of(c_mapped, &family, laddr, &lport, raddr, &rport);
+		assert_int_equal(attrib_owner_of_tuple(AF_INET, laddr + 12, lport, raddr + 12,
+						       rport, &pid),
+				 0);
+		assert_int_equal(pid, (uint32_t)getpid());
+		close(c_mapped);
+		close(s_mapped);
+		close(c6);
+		close(s6);
+		close(l6);
+	}
+
+	/* No such socket: a port nothing uses, and a reversed tuple. */
+	tuple_of(c, &family, laddr, &lport, raddr, &rport);
+	assert_int_equal(attrib_owner_of_tuple(AF_INET, lo4, 1, lo4, 2, &pid), -ENOENT);
+	assert_int_equal(attrib_owner_of_tuple(AF_INET, laddr, (uint16_t)(lport + 1), raddr,
+					       rport, &pid),
+			 -ENOENT);
+	assert_int_equal(attrib_owner_of_tuple(AF_UNIX, laddr, lport, raddr, rport, &pid),
+			 -EAFNOSUPPORT);
+	assert_int_equal(attrib_owner_of_inode("/proc", 1, &pid), -ENOENT);
+	close(c);
+	close(s);
+	close(l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fake_proc_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fake_proc_hybrid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fake_proc_v1_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fake_proc_malformed, setup, teardown),
+		cmocka_unit_test(test_unit_and_container_table),
+		cmocka_unit_test_setup_teardown(test_tls_lib_from_maps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exited_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_go_binary, setup, teardown),
+		cmocka_unit_test(test_real_self),
+		cmocka_unit_test(test_owner_of_tuple),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
