@@ -40,7 +40,8 @@ void attrib_cache__stats(const struct attrib_cache *ac, struct attrib_stats *st)
 /*
  * attrib_cache__resolve - fill @out for @pid, from the cache when the same process
  * (pid and start time) was resolved before, else from /proc. 0, or -ESRCH when the
- * process is gone and was never seen.
+ * process is gone and was never seen. Fields /proc does not show (exe and maps
+ * need ptrace access) are left empty; an unreadable uid is UINT32_MAX.
  */
 int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out);
 

@@ -36,9 +36,9 @@
 
 struct line_reader {
 	int fd;
-	size_t len;    /* bytes held in buf */
-	size_t start;  /* first byte of the next line */
-	size_t total;  /* bytes read so far */
+	size_t len;   /* bytes held in buf */
+	size_t start; /* first byte of the next line */
+	size_t total; /* bytes read so far */
 	uint32_t lines;
 	bool eof;
 	bool overlong; /* the line in progress outgrew buf: drop it up to its newline */
@@ -404,12 +404,87 @@ static int tls_lib_rank(const uint8_t *name, size_t len)
 	return 0;
 }
 
+/*
+ * elf_soname - DT_SONAME of the shared object at @path, through libelf. The file under
+ * a library's versioned name ("libgnutls.so.30.34.3", "libmbedtls.so.2.28.3") is not
+ * what an operator looks for; its soname ("libgnutls.so.30", "libmbedtls.so.14") is.
+ */
+static int elf_soname(const char *path, char *out, size_t len)
+{
+	GElf_Shdr shdr;
+	GElf_Dyn dyn;
+	Elf_Data *data;
+	Elf_Scn *scn = NULL;
+	Elf *elf = NULL;
+	const char *name;
+	size_t i, n;
+	int fd, err = -ENOENT;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		goto out;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF)
+		goto out;
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_DYNAMIC)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data || !shdr.sh_entsize)
+			break;
+		n = shdr.sh_size / shdr.sh_entsize;
+		for (i = 0; i < n && gelf_getdyn(data, (int)i, &dyn); i++) {
+			if (dyn.d_tag == DT_NULL)
+				break;
+			if (dyn.d_tag != DT_SONAME)
+				continue;
+			name = elf_strptr(elf, shdr.sh_link, dyn.d_un.d_val);
+			if (name && *name && !strchr(name, '/')) {
+				util_strlcpy(out, name, len);
+				err = 0;
+			}
+			break;
+		}
+		break;
+	}
+out:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return err;
+}
+
+/*
+ * soname_of - replace the file name in @lib by its soname when it carries a version
+ * after ".so.". The library is opened through "<pid dir>/root", so a path from a
+ * container's mount namespace resolves inside that container.
+ */
+static void soname_of(const char *maps_path, const char *lib_path, char *lib, size_t len)
+{
+	char path[PATH_MAX], soname[64];
+	const char *slash = strrchr(maps_path, '/');
+	const char *ver = strstr(lib, ".so.");
+	int n;
+
+	if (!slash || !ver || !strchr(ver + 4, '.'))
+		return;
+	n = snprintf(path, sizeof(path), "%.*s/root%s", (int)(slash - maps_path), maps_path,
+		     lib_path);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return;
+	if (!elf_soname(path, soname, sizeof(soname)))
+		util_strlcpy(lib, soname, len);
+}
+
 int attrib_tls_lib_from_maps(const char *maps_path, char *lib, size_t len)
 {
 	static const char deleted[] = " (deleted)";
 	struct line_reader *lr = NULL;
 	struct tls_cursor line;
 	const uint8_t *tok, *path, *base;
+	char best_path[PATH_MAX];
 	size_t tok_len, plen, blen;
 	int fd, r, i, rank, best = 0, err = 0;
 
@@ -445,6 +520,7 @@ int attrib_tls_lib_from_maps(const char *maps_path, char *lib, size_t len)
 		if (rank > best) {
 			best = rank;
 			copy_bytes(lib, len, base, blen);
+			copy_bytes(best_path, sizeof(best_path), path, plen);
 			if (rank == 2)
 				break;
 		}
@@ -453,6 +529,8 @@ int attrib_tls_lib_from_maps(const char *maps_path, char *lib, size_t len)
 		err = r;
 	else if (!best)
 		err = -ENOENT;
+	else
+		soname_of(maps_path, best_path, lib, len);
 out:
 	free(lr);
 	close(fd);
@@ -512,19 +590,16 @@ static int read_tls_lib(const char *dir, int dfd, char *lib, size_t len)
 	return err;
 }
 
-/* resolve_proc - read every field of @pid; the start time from the same stat read. */
-static int resolve_proc(int dfd, const char *dir, uint32_t pid, struct hs_proc *p,
-			uint64_t *start)
+/* resolve_proc - every field of @pid but comm, which the caller took from stat. */
+static void resolve_proc(int dfd, const char *dir, uint32_t pid, const char *stat_comm,
+			 struct hs_proc *p)
 {
 	char cgroup[LINE_CAP];
-	int err;
 
 	memset(p, 0, sizeof(*p));
-	err = read_stat(dfd, p->comm, sizeof(p->comm), start);
-	if (err)
-		return err;
 	/* /comm and /stat carry the same name; stat's serves when comm is unreadable. */
-	read_comm(dfd, p->comm, sizeof(p->comm));
+	if (read_comm(dfd, p->comm, sizeof(p->comm)))
+		util_strlcpy(p->comm, stat_comm, sizeof(p->comm));
 	/* exe and maps need ptrace access to the process; without it they stay empty. */
 	read_exe(dfd, p->exe, sizeof(p->exe));
 	if (read_uid(dfd, &p->uid))
@@ -538,7 +613,6 @@ static int resolve_proc(int dfd, const char *dir, uint32_t pid, struct hs_proc *
 	read_tls_lib(dir, dfd, p->tls_lib, sizeof(p->tls_lib));
 	p->pid = pid;
 	p->known = true;
-	return 0;
 }
 
 /*
@@ -729,11 +803,7 @@ int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc 
 		err = 0;
 		goto out;
 	}
-	err = resolve_proc(dfd, dir, pid, &p, &start);
-	if (err) {
-		err = -ESRCH;
-		goto gone;
-	}
+	resolve_proc(dfd, dir, pid, comm, &p);
 	ac->stats.resolves++;
 	store(ac, e, pid, start, &p);
 	*out = p;

@@ -550,6 +550,38 @@ static void test_go_binary(void **state)
 	attrib_cache__free(ac);
 }
 
+/*
+ * A versioned file name is reported by its soname, read from the library as seen
+ * from the process's root (its container's filesystem); without the file, the name
+ * from maps stands.
+ */
+static void test_soname(void **state)
+{
+	char cmd[512], dir[128];
+	struct attrib_cache *ac;
+	struct hs_proc p;
+
+	(void)state;
+	make_proc(8101, "mailer", 1, 0, "0::/system.slice/mailer.service\n",
+		  "1-2 r-xp 0 fe:01 3 /usr/lib/libmbedtls.so.2.28.3\n", NULL);
+	make_proc(8102, "mailer", 1, 0, "0::/system.slice/mailer.service\n",
+		  "1-2 r-xp 0 fe:01 3 /usr/lib/libmbedtls.so.2.28.3\n", NULL);
+	snprintf(dir, sizeof(dir), "%s/8101/root/usr/lib", root);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s && echo 'int f(void){return 0;}' | cc -shared -fPIC "
+		 "-Wl,-soname,libmbedtls.so.14 -o %s/libmbedtls.so.2.28.3 -x c - 2>/dev/null",
+		 dir, dir);
+	if (system(cmd) != 0)
+		skip();
+	ac = attrib_cache__new(root, 4);
+	assert_non_null(ac);
+	assert_int_equal(attrib_cache__resolve(ac, 8101, &p), 0);
+	assert_string_equal(p.tls_lib, "libmbedtls.so.14");
+	assert_int_equal(attrib_cache__resolve(ac, 8102, &p), 0);
+	assert_string_equal(p.tls_lib, "libmbedtls.so.2.28.3");
+	attrib_cache__free(ac);
+}
+
 /* The test's own process through the real /proc. */
 static void test_real_self(void **state)
 {
@@ -723,6 +755,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exited_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_go_binary, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_soname, setup, teardown),
 		cmocka_unit_test(test_real_self),
 		cmocka_unit_test(test_owner_of_tuple),
 	};
