@@ -776,7 +776,7 @@ int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc 
 	char dir[PATH_MAX], comm[sizeof(out->comm)];
 	struct attrib_entry *e;
 	struct hs_proc p;
-	uint64_t start;
+	uint64_t start = 0;
 	int dfd, err;
 
 	if (!pid)
