@@ -34,8 +34,9 @@ static const struct read_opt {
 	{ { "help", no_argument, NULL, 'h' }, NULL, "this help" },
 };
 
-static void usage(FILE *f)
+static void usage(void)
 {
+	FILE *f = stdout;
 	size_t i;
 
 	fprintf(f, "Usage: tlsaudit read [OPTIONS] FILE...\n"
@@ -138,7 +139,7 @@ static int parse_args(int argc, char **argv, struct read_ctx *ctx, struct flow_c
 			cfg->n_ports = n;
 			break;
 		case 'h':
-			usage(stdout);
+			usage();
 			return 1;
 		case ':':
 			fprintf(stderr, "tlsaudit read: option '%s' needs an argument\n",
@@ -178,8 +179,8 @@ int cmd_read(int argc, char **argv)
 		ret = CLI_OK;
 		goto out;
 	default:
-		fputc('\n', stderr);
-		usage(stderr);
+		fprintf(stderr, "Usage: tlsaudit read [OPTIONS] FILE...\n"
+				"Try 'tlsaudit read --help' for more information.\n");
 		ret = CLI_USAGE;
 		goto out;
 	}
@@ -206,7 +207,9 @@ int cmd_read(int argc, char **argv)
 	}
 	flow_table__flush(ft);
 
-	if (ctx->sum && read_summary__print(ctx->sum, stdout, flow_table__stats(ft), &cs))
+	/* a file that could not be opened at all gets its error, not an empty table */
+	if (ctx->sum && (ret == CLI_OK || cs.packets) &&
+	    read_summary__print(ctx->sum, stdout, flow_table__stats(ft), &cs))
 		ret = CLI_FAIL;
 	if (ctx->json_errors)
 		fprintf(stderr, "tlsaudit: %llu records too large to print\n",
