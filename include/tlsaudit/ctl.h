@@ -6,7 +6,7 @@
  * Framing: a request is one JSON object on one line ({"cmd":"report","legacy":true,
  * "handshakes":false,"since_s":3600}, {"cmd":"status"}, {"cmd":"top"}), at most
  * CTL_REQ_MAX bytes. The reply is a header line, a JSON object with "ok" and, for
- * report and top, "rows" and "handshakes" counts; then exactly that many lines, one
+ * report and top, "n_rows" and "n_handshakes" counts; then exactly that many lines, one
  * JSON object each (rows first, then handshake records). Errors are a single
  * {"ok":false,"error":"..."} line. A connection may carry several requests in turn.
  */
@@ -123,5 +123,57 @@ int ctl_read_line(struct ctl_conn *c, const char **line, size_t *len, int timeou
 
 /* ctl_conn_fd - the socket, to poll it together with a terminal. */
 int ctl_conn_fd(const struct ctl_conn *c);
+
+/* A whole reply: the parsed header and the raw lines that follow it. */
+struct ctl_reply {
+	struct ctl_json *header;
+	char **rows;	/* n_rows JSON lines, NUL-terminated */
+	size_t n_rows;
+	char **hs;	/* n_hs handshake record lines */
+	size_t n_hs;
+	char *header_line; /* the header as received */
+};
+
+/*
+ * ctl_query - send @req and read the whole reply into @rep (free with ctl_reply_free).
+ * 0, or -errno with @err: a daemon error ("daemon: ..."), a timeout, a malformed reply.
+ */
+int ctl_query(struct ctl_conn *c, const char *req, struct ctl_reply *rep, int timeout_ms,
+	      char *err, size_t errlen);
+void ctl_reply_free(struct ctl_reply *rep);
+
+/* One row of a report/top reply, decoded (see agg_row_json for the fields). */
+struct ctl_row {
+	char exe[256]; /* "" when unknown */
+	char comm[32];
+	char unit[128];
+	char container[96];
+	char role[16];
+	unsigned int port;
+	int64_t versions[7]; /* SSLv2, SSLv3, TLSv1.0, TLSv1.1, TLSv1.2, TLSv1.3, unknown */
+	int64_t handshakes, legacy, limited_client, limited_server, weak_cipher, plaintext;
+	char tls_lib[64];
+	char last_peer[64];
+	char last_sni[256];
+	char first_seen[40], last_seen[40];
+	int64_t last_seen_s;
+	int64_t pid;
+};
+
+/* ctl_row_parse - decode one row line; 0 or -EINVAL. */
+int ctl_row_parse(const char *line, struct ctl_row *row);
+/* ctl_row_name - exe, else comm, else "?". */
+const char *ctl_row_name(const struct ctl_row *row);
+
+/*
+ * ctl_term_safe - @s for a terminal: bytes outside printable ASCII become '?' (an SNI or
+ * exe name must not carry escape sequences), cut at @width characters ('~' marks a cut).
+ */
+const char *ctl_term_safe(const char *s, size_t width, char *out, size_t len);
+
+/* ctl_fmt_age - "42s", "5m", "3h", "2d" for a number of seconds. */
+void ctl_fmt_age(int64_t secs, char *buf, size_t len);
+/* ctl_fmt_uptime - "1d 02:03:04" / "02:03:04". */
+void ctl_fmt_uptime(int64_t secs, char *buf, size_t len);
 
 #endif /* TLSAUDIT_CTL_H */

@@ -16,35 +16,6 @@
 
 #define NS_PER_HOUR (3600ULL * 1000000000ULL)
 
-/*
- * The record helpers live with the TLS parser; referenced weakly so this module links
- * (and its tests run) in builds without it, with the same rules as DESIGN.md spells out.
- */
-#pragma weak hs_legacy
-#pragma weak hs_limited_by
-#pragma weak hs_weak_cipher
-
-static bool rec_legacy(const struct hs_record *r)
-{
-	if (hs_legacy)
-		return hs_legacy(r);
-	return r->version && r->version < TLS_V_12;
-}
-
-static enum hs_limited rec_limited_by(const struct hs_record *r)
-{
-	if (hs_limited_by)
-		return hs_limited_by(r);
-	if (!rec_legacy(r))
-		return HS_LIMITED_NONE;
-	return r->offered_max >= TLS_V_12 ? HS_LIMITED_SERVER : HS_LIMITED_CLIENT;
-}
-
-static bool rec_weak_cipher(const struct hs_record *r)
-{
-	return hs_weak_cipher ? hs_weak_cipher(r) : false;
-}
-
 struct agg {
 	struct agg_row *rows;
 	size_t n_rows, cap_rows;
@@ -318,9 +289,9 @@ int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 		row->handshakes++;
 		a->totals.handshakes++;
 		row->versions[agg_version_bucket(r->version)]++;
-		legacy = rec_legacy(r);
+		legacy = hs_legacy(r);
 		if (legacy) {
-			enum hs_limited lim = rec_limited_by(r);
+			enum hs_limited lim = hs_limited_by(r);
 
 			row->legacy++;
 			a->totals.legacy++;
@@ -329,7 +300,7 @@ int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 			else if (lim == HS_LIMITED_SERVER)
 				row->limited_server++;
 		}
-		if (rec_weak_cipher(r)) {
+		if (hs_weak_cipher(r)) {
 			row->weak_cipher++;
 			a->totals.weak_cipher++;
 		}

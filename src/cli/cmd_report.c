@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * tlsaudit report: one-shot tables from the running daemon. --legacy answers the
+ * operator's question "what breaks if TLS < 1.2 is switched off" and says, for each
+ * process, whether the process itself must be upgraded or only its peer.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tlsaudit/cli.h"
+#include "tlsaudit/config.h"
+#include "tlsaudit/ctl.h"
+#include "tlsaudit/util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: tlsaudit report [--json] [--legacy] [--handshakes] [--since DUR] [-S PATH]\n"
+		"\n"
+		"Counters of the running daemon, one row per process (exe, unit, container),\n"
+		"role and service port.\n"
+		"\n"
+		"Options:\n"
+		"  --legacy           only processes that negotiated below TLS 1.2, and whether\n"
+		"                     the process or its peer must be upgraded\n"
+		"  --handshakes       the recent handshakes (the last 1000) instead of counters\n"
+		"  --since DUR        only what was seen in the last DUR (30s, 15m, 1h, 2d)\n"
+		"  --json             one JSON object per line (rows, or handshake records)\n"
+		"  -S, --socket PATH  control socket (default $%s, else %s)\n"
+		"  -h, --help         this help\n"
+		"\n"
+		"Examples:\n"
+		"  tlsaudit report --legacy              what breaks if TLS < 1.2 is switched off\n"
+		"  tlsaudit report --handshakes --since 1h --json\n"
+		"\n"
+		"Exit status: 0 ok, 1 no daemon or an error, 2 usage error.\n",
+		CFG_SOCKET_ENV, CFG_DEFAULT_SOCKET);
+}
+
+static int cmp_rows(const void *pa, const void *pb)
+{
+	const struct ctl_row *a = pa, *b = pb;
+
+	if (a->legacy != b->legacy)
+		return a->legacy > b->legacy ? -1 : 1;
+	if (a->weak_cipher != b->weak_cipher)
+		return a->weak_cipher > b->weak_cipher ? -1 : 1;
+	if (a->handshakes != b->handshakes)
+		return a->handshakes > b->handshakes ? -1 : 1;
+	return strcmp(ctl_row_name(a), ctl_row_name(b));
+}
+
+static void print_rows(const struct ctl_row *rows, size_t n)
+{
+	char name[40], unit[24];
+	size_t i;
+
+	if (!n) {
+		printf("No handshakes recorded yet.\n");
+		return;
+	}
+	printf("%-32s %-20s %-6s %5s %6s %6s %6s %6s %6s %5s %5s %5s  %s\n", "PROCESS", "UNIT",
+	       "ROLE", "PORT", "TOTAL", "TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3", "OTHER", "WEAK",
+	       "PLAIN", "LAST SEEN");
+	for (i = 0; i < n; i++) {
+		const struct ctl_row *r = &rows[i];
+
+		printf("%-32s %-20s %-6s %5u %6lld %6lld %6lld %6lld %6lld %5lld %5lld %5lld  %s\n",
+		       ctl_term_safe(ctl_row_name(r), 32, name, sizeof(name)),
+		       ctl_term_safe(r->unit[0] ? r->unit : "-", 20, unit, sizeof(unit)), r->role,
+		       r->port, (long long)r->handshakes, (long long)r->versions[2],
+		       (long long)r->versions[3], (long long)r->versions[4],
+		       (long long)r->versions[5],
+		       (long long)(r->versions[0] + r->versions[1] + r->versions[6]),
+		       (long long)r->weak_cipher, (long long)r->plaintext, r->last_seen);
+	}
+}
+
+/*
+ * verdict - who must change for this row to work with TLS 1.2+ only. A local client
+ * limited by itself, or a local server limited by itself, is this host's problem.
+ */
+static void verdict(const struct ctl_row *r, char *buf, size_t len)
+{
+	bool client = !strcmp(r->role, "client"), server = !strcmp(r->role, "server");
+	int64_t own = client ? r->limited_client : server ? r->limited_server : 0;
+	int64_t peer = client ? r->limited_server : server ? r->limited_client : 0;
+	char lib[80], peer_s[64], sni[72];
+	int n = 0;
+
+	ctl_term_safe(r->last_peer[0] ? r->last_peer : "?", 46, peer_s, sizeof(peer_s));
+	ctl_term_safe(r->last_sni, 64, sni, sizeof(sni));
+	if (r->tls_lib[0])
+		snprintf(lib, sizeof(lib), " (TLS library %.60s)", r->tls_lib);
+	else
+		lib[0] = '\0';
+	if (!client && !server) {
+		snprintf(buf, len, "role unknown: %lld limited by the client, %lld by the server",
+			 (long long)r->limited_client, (long long)r->limited_server);
+		return;
+	}
+	if (own)
+		n = snprintf(buf, len, "MUST BE UPGRADED: %s nothing newer in %lld%s",
+			     client ? "offered" : "accepts", (long long)own, lib);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (peer)
+		snprintf(buf + n, len - (size_t)n, "%speer is the problem in %lld (%s, e.g. %s%s%s)",
+			 own ? "; " : "could do better: ", (long long)peer,
+			 client ? "offered TLS 1.2+, the server chose older"
+				: "the client offered nothing newer",
+			 peer_s, sni[0] ? " " : "", sni);
+	else if (!own)
+		snprintf(buf, len, "unknown (no ClientHello seen)");
+}
+
+static void print_legacy(const struct ctl_row *rows, size_t n)
+{
+	char name[40], why[512];
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += rows[i].legacy > 0;
+	if (!k) {
+		printf("No process negotiated TLS below 1.2: switching TLS 1.0/1.1 off breaks "
+		       "nothing seen so far.\n");
+		return;
+	}
+	printf("What breaks if TLS < 1.2 is switched off: %zu process key%s negotiated "
+	       "SSL/TLS below 1.2.\n\n",
+	       k, k == 1 ? "" : "s");
+	printf("%-32s %-6s %5s %6s %6s %6s %6s  %s\n", "PROCESS", "ROLE", "PORT", "LEGACY", "SSL",
+	       "TLS1.0", "TLS1.1", "VERDICT");
+	for (i = 0; i < n; i++) {
+		const struct ctl_row *r = &rows[i];
+
+		if (!r->legacy)
+			continue;
+		verdict(r, why, sizeof(why));
+		printf("%-32s %-6s %5u %6lld %6lld %6lld %6lld  %s\n",
+		       ctl_term_safe(ctl_row_name(r), 32, name, sizeof(name)), r->role, r->port,
+		       (long long)r->legacy, (long long)(r->versions[0] + r->versions[1]),
+		       (long long)r->versions[2], (long long)r->versions[3], why);
+	}
+}
+
+static void print_handshakes(char **lines, size_t n)
+{
+	struct ctl_json *j;
+	char proc[40], sni[40], peer[72], cipher[48];
+	size_t i;
+
+	if (!n) {
+		printf("No handshakes in the window.\n");
+		return;
+	}
+	j = malloc(sizeof(*j));
+	if (!j)
+		return;
+	printf("%-24s %-6s %-28s %-7s %-26s %-24s %-7s %-8s %s\n", "TIME", "ROLE", "PROCESS",
+	       "PID", "PEER", "SNI", "VERSION", "LIMITED", "CIPHER");
+	for (i = 0; i < n; i++) {
+		bool server;
+		char pport[80];
+
+		if (ctl_json_parse((const uint8_t *)lines[i], strlen(lines[i]), j))
+			continue;
+		server = !strcmp(ctl_json_str(j, "role", ""), "server");
+		snprintf(pport, sizeof(pport), "%s:%lld",
+			 ctl_json_str(j, server ? "client_ip" : "server_ip", "?"),
+			 (long long)ctl_json_num(j, server ? "client_port" : "server_port", 0));
+		ctl_term_safe(ctl_json_str(j, "exe", ctl_json_str(j, "comm", "?")), 28, proc,
+			      sizeof(proc));
+		ctl_term_safe(pport, 26, peer, sizeof(peer));
+		ctl_term_safe(ctl_json_str(j, "sni", "-"), 24, sni, sizeof(sni));
+		ctl_term_safe(ctl_json_str(j, "cipher", "-"), 46, cipher, sizeof(cipher));
+		printf("%-24s %-6s %-28s %-7lld %-26s %-24s %-7s %-8s %s\n",
+		       ctl_json_str(j, "time", "?"), ctl_json_str(j, "role", "-"), proc,
+		       (long long)ctl_json_num(j, "pid", 0), peer, sni,
+		       ctl_json_str(j, "version", "-"), ctl_json_str(j, "limited_by", "-"), cipher);
+	}
+	free(j);
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "legacy", no_argument, NULL, 'l' },
+		{ "handshakes", no_argument, NULL, 'H' },
+		{ "since", required_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool json = false, legacy = false, hs = false;
+	const char *sock = NULL;
+	struct ctl_row *rows = NULL;
+	struct ctl_conn *c = NULL;
+	struct ctl_reply rep = { 0 };
+	uint64_t since_ns = 0;
+	char req[256], err[512];
+	size_t i, n = 0;
+	int opt, ret = CLI_FAIL;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "S:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = true;
+			break;
+		case 'l':
+			legacy = true;
+			break;
+		case 'H':
+			hs = true;
+			break;
+		case 's':
+			if (util_parse_duration(optarg, &since_ns) || since_ns < 1000000000ULL) {
+				fprintf(stderr, "tlsaudit report: --since: '%s' is not a duration "
+						"of at least 1s (e.g. 15m, 1h, 2d)\n", optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'S':
+			sock = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_OK;
+		default:
+			usage(stderr);
+			return CLI_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tlsaudit report: unexpected argument '%s'\n", argv[optind]);
+		return CLI_USAGE;
+	}
+	sock = cfg_client_socket(sock);
+	c = ctl_connect(sock, err, sizeof(err));
+	if (!c) {
+		fprintf(stderr, "tlsaudit: %s\n", err);
+		return CLI_FAIL;
+	}
+	snprintf(req, sizeof(req),
+		 "{\"cmd\":\"report\",\"legacy\":%s,\"handshakes\":%s,\"since_s\":%llu}",
+		 legacy ? "true" : "false", hs ? "true" : "false",
+		 (unsigned long long)(since_ns / 1000000000ULL));
+	if (ctl_query(c, req, &rep, 30000, err, sizeof(err))) {
+		fprintf(stderr, "tlsaudit: %s: %s\n", sock, err);
+		goto cleanup;
+	}
+	if (hs) {
+		for (i = 0; json && i < rep.n_hs; i++)
+			printf("%s\n", rep.hs[i]);
+		if (!json)
+			print_handshakes(rep.hs, rep.n_hs);
+		ret = CLI_OK;
+		goto cleanup;
+	}
+	if (json) {
+		for (i = 0; i < rep.n_rows; i++)
+			printf("%s\n", rep.rows[i]);
+		ret = CLI_OK;
+		goto cleanup;
+	}
+	rows = calloc(rep.n_rows ? rep.n_rows : 1, sizeof(*rows));
+	if (!rows) {
+		fprintf(stderr, "tlsaudit: out of memory\n");
+		goto cleanup;
+	}
+	for (i = 0; i < rep.n_rows; i++)
+		if (!ctl_row_parse(rep.rows[i], &rows[n]))
+			n++;
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), cmp_rows);
+	if (legacy)
+		print_legacy(rows, n);
+	else
+		print_rows(rows, n);
+	ret = CLI_OK;
+cleanup:
+	free(rows);
+	ctl_reply_free(&rep);
+	ctl_close(c);
+	return ret;
+}

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Control socket client: connect, send a request line, read reply lines. */
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tlsaudit/ctl.h"
+#include "tlsaudit/util.h"
+
+/* A report of 4096 rows fits in a few MiB; a longer line is not from our daemon. */
+#define LINE_MAX_BYTES (16u << 20)
+
+struct ctl_conn {
+	int fd;
+	char *buf;
+	size_t len, cap;
+	size_t consumed; /* bytes of the line handed out last time */
+};
+
+struct ctl_conn *ctl_connect(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ctl_conn *c;
+	char why[128];
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "no daemon at %s: socket path too long", path);
+		return NULL;
+	}
+	util_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		util_strlcpy(why, strerror(e), sizeof(why));
+		why[0] = (char)tolower((unsigned char)why[0]);
+		if (e == EACCES)
+			snprintf(err, errlen,
+				 "no access to daemon at %s: %s (run as root or a member of group "
+				 "%s)", path, why, CTL_GROUP);
+		else
+			snprintf(err, errlen,
+				 "no daemon at %s: %s (is tlsaudit.service running?)", path, why);
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->fd = fd;
+	return c;
+}
+
+void ctl_close(struct ctl_conn *c)
+{
+	if (!c)
+		return;
+	close(c->fd);
+	free(c->buf);
+	free(c);
+}
+
+int ctl_conn_fd(const struct ctl_conn *c)
+{
+	return c->fd;
+}
+
+int ctl_send(struct ctl_conn *c, const char *req)
+{
+	size_t len = strlen(req), off = 0;
+	char nl = '\n';
+
+	while (off < len) {
+		ssize_t n = send(c->fd, req + off, len - off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	while (send(c->fd, &nl, 1, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+int ctl_read_line(struct ctl_conn *c, const char **line, size_t *len, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	char *nl;
+	ssize_t n;
+
+	if (c->consumed) {
+		memmove(c->buf, c->buf + c->consumed, c->len - c->consumed);
+		c->len -= c->consumed;
+		c->consumed = 0;
+	}
+	for (;;) {
+		nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+		if (nl) {
+			*nl = '\0';
+			*line = c->buf;
+			*len = (size_t)(nl - c->buf);
+			c->consumed = *len + 1;
+			return 0;
+		}
+		if (c->len >= LINE_MAX_BYTES)
+			return -EMSGSIZE;
+		if (c->cap - c->len < 65536) {
+			size_t ncap = c->cap ? c->cap * 2 : 131072;
+			char *tmp = realloc(c->buf, ncap);
+
+			if (!tmp)
+				return -ENOMEM;
+			c->buf = tmp;
+			c->cap = ncap;
+		}
+		n = poll(&pfd, 1, timeout_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ETIMEDOUT;
+		n = recv(c->fd, c->buf + c->len, c->cap - c->len - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		c->len += (size_t)n;
+	}
+}
+
+void ctl_reply_free(struct ctl_reply *rep)
+{
+	size_t i;
+
+	for (i = 0; i < rep->n_rows; i++)
+		free(rep->rows[i]);
+	for (i = 0; i < rep->n_hs; i++)
+		free(rep->hs[i]);
+	free(rep->rows);
+	free(rep->hs);
+	free(rep->header);
+	free(rep->header_line);
+	memset(rep, 0, sizeof(*rep));
+}
+
+/* read_lines - @n lines into a new array at *@out. */
+static int read_lines(struct ctl_conn *c, size_t n, char ***out, size_t *got, int timeout_ms)
+{
+	const char *line;
+	size_t len, i;
+	int ret;
+
+	*out = NULL;
+	*got = 0;
+	if (!n)
+		return 0;
+	*out = calloc(n, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		ret = ctl_read_line(c, &line, &len, timeout_ms);
+		if (ret)
+			return ret;
+		(*out)[i] = strndup(line, len);
+		if (!(*out)[i])
+			return -ENOMEM;
+		*got = i + 1;
+	}
+	return 0;
+}
+
+int ctl_query(struct ctl_conn *c, const char *req, struct ctl_reply *rep, int timeout_ms,
+	      char *err, size_t errlen)
+{
+	const char *line;
+	size_t len;
+	int64_t n_rows, n_hs;
+	int ret;
+
+	memset(rep, 0, sizeof(*rep));
+	ret = ctl_send(c, req);
+	if (ret) {
+		snprintf(err, errlen, "sending the request: %s", strerror(-ret));
+		return ret;
+	}
+	ret = ctl_read_line(c, &line, &len, timeout_ms);
+	if (ret) {
+		snprintf(err, errlen, "reading the reply: %s",
+			 ret == -EPIPE ? "the daemon closed the connection" : strerror(-ret));
+		return ret;
+	}
+	rep->header = malloc(sizeof(*rep->header));
+	rep->header_line = strndup(line, len);
+	if (!rep->header || !rep->header_line) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (ctl_json_parse((const uint8_t *)line, len, rep->header)) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "the reply is not a JSON object");
+		goto fail;
+	}
+	if (!ctl_json_bool(rep->header, "ok", false)) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "daemon: %s", ctl_json_str(rep->header, "error", "error"));
+		goto fail;
+	}
+	n_rows = ctl_json_num(rep->header, "n_rows", 0);
+	n_hs = ctl_json_num(rep->header, "n_handshakes", 0);
+	if (n_rows < 0 || n_hs < 0 || n_rows > 1000000 || n_hs > 1000000) {
+		ret = -EPROTO;
+		snprintf(err, errlen, "implausible line counts in the reply");
+		goto fail;
+	}
+	ret = read_lines(c, (size_t)n_rows, &rep->rows, &rep->n_rows, timeout_ms);
+	if (!ret)
+		ret = read_lines(c, (size_t)n_hs, &rep->hs, &rep->n_hs, timeout_ms);
+	if (ret) {
+		snprintf(err, errlen, "reading the reply: %s",
+			 ret == -EPIPE ? "the daemon closed the connection" : strerror(-ret));
+		goto fail;
+	}
+	return 0;
+fail:
+	ctl_reply_free(rep);
+	return ret;
+}
+
+void ctl_fmt_age(int64_t secs, char *buf, size_t len)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 120)
+		snprintf(buf, len, "%llds", (long long)secs);
+	else if (secs < 7200)
+		snprintf(buf, len, "%lldm", (long long)(secs / 60));
+	else if (secs < 172800)
+		snprintf(buf, len, "%lldh", (long long)(secs / 3600));
+	else
+		snprintf(buf, len, "%lldd", (long long)(secs / 86400));
+}
+
+void ctl_fmt_uptime(int64_t secs, char *buf, size_t len)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs >= 86400)
+		snprintf(buf, len, "%lldd %02lld:%02lld:%02lld", (long long)(secs / 86400),
+			 (long long)(secs / 3600 % 24), (long long)(secs / 60 % 60),
+			 (long long)(secs % 60));
+	else
+		snprintf(buf, len, "%02lld:%02lld:%02lld", (long long)(secs / 3600),
+			 (long long)(secs / 60 % 60), (long long)(secs % 60));
+}
+
+static void copy_str(const struct ctl_json *j, const char *key, char *dst, size_t len)
+{
+	util_strlcpy(dst, ctl_json_str(j, key, ""), len);
+}
+
+int ctl_row_parse(const char *line, struct ctl_row *row)
+{
+	static const char *const vers[7] = {
+		"versions.SSLv2",   "versions.SSLv3",	"versions.TLSv1.0", "versions.TLSv1.1",
+		"versions.TLSv1.2", "versions.TLSv1.3", "versions.unknown",
+	};
+	struct ctl_json *j;
+	int i, ret = 0;
+
+	memset(row, 0, sizeof(*row));
+	j = malloc(sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	if (ctl_json_parse((const uint8_t *)line, strlen(line), j)) {
+		ret = -EINVAL;
+		goto cleanup;
+	}
+	copy_str(j, "exe", row->exe, sizeof(row->exe));
+	copy_str(j, "comm", row->comm, sizeof(row->comm));
+	copy_str(j, "unit", row->unit, sizeof(row->unit));
+	copy_str(j, "container", row->container, sizeof(row->container));
+	copy_str(j, "role", row->role, sizeof(row->role));
+	copy_str(j, "tls_lib", row->tls_lib, sizeof(row->tls_lib));
+	copy_str(j, "last_peer", row->last_peer, sizeof(row->last_peer));
+	copy_str(j, "last_sni", row->last_sni, sizeof(row->last_sni));
+	copy_str(j, "first_seen", row->first_seen, sizeof(row->first_seen));
+	copy_str(j, "last_seen", row->last_seen, sizeof(row->last_seen));
+	row->port = (unsigned int)ctl_json_num(j, "port", 0);
+	for (i = 0; i < 7; i++)
+		row->versions[i] = ctl_json_num(j, vers[i], 0);
+	row->handshakes = ctl_json_num(j, "handshakes", 0);
+	row->legacy = ctl_json_num(j, "legacy", 0);
+	row->limited_client = ctl_json_num(j, "limited_by.client", 0);
+	row->limited_server = ctl_json_num(j, "limited_by.server", 0);
+	row->weak_cipher = ctl_json_num(j, "weak_cipher", 0);
+	row->plaintext = ctl_json_num(j, "plaintext_sessions", 0);
+	row->last_seen_s = ctl_json_num(j, "last_seen_s", 0);
+	row->pid = ctl_json_num(j, "pid", 0);
+cleanup:
+	free(j);
+	return ret;
+}
+
+const char *ctl_row_name(const struct ctl_row *row)
+{
+	if (row->exe[0])
+		return row->exe;
+	if (row->comm[0])
+		return row->comm;
+	return "?";
+}
+
+const char *ctl_term_safe(const char *s, size_t width, char *out, size_t len)
+{
+	size_t i, n = strlen(s);
+
+	if (!len)
+		return "";
+	if (width + 1 > len)
+		width = len - 1;
+	for (i = 0; i < n && i < width; i++)
+		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	if (n > width && width)
+		out[width - 1] = '~';
+	out[i] = '\0';
+	return out;
+}

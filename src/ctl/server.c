@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Control socket server. Everything is non-blocking with per-client buffers: a stuck or
+ * hostile client costs at most its buffers and a slot, never time in the capture loop.
+ * A client that does not read its replies is not read from either (back-pressure), and
+ * one that queues more than CTL_OUT_MAX bytes is dropped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tlsaudit/config.h"
+#include "tlsaudit/ctl.h"
+#include "tlsaudit/log.h"
+#include "tlsaudit/util.h"
+
+#define LISTEN_TAG 0
+
+struct client {
+	int fd;
+	uint8_t in[CTL_REQ_MAX];
+	size_t in_len;
+	struct ctl_buf out;
+	size_t out_off;
+	uint64_t last_ns;
+	bool closing; /* flush the queued reply, then close */
+	uint32_t events;
+};
+
+struct ctl_server {
+	int efd, lfd;
+	char path[108];
+	ctl_handler_fn fn;
+	void *ctx;
+	gid_t gid;
+	bool have_group;
+	struct client *clients[CTL_MAX_CLIENTS];
+	size_t n_clients;
+	uint64_t refused;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void ctl_buf_append(struct ctl_buf *b, const void *data, size_t len)
+{
+	if (b->oom)
+		return;
+	if (len > CTL_OUT_MAX || b->len > CTL_OUT_MAX - len) {
+		b->oom = true;
+		return;
+	}
+	if (len > b->cap - b->len) {
+		size_t ncap = b->cap ? b->cap : 4096;
+		char *tmp;
+
+		while (ncap - b->len < len)
+			ncap *= 2;
+		tmp = realloc(b->data, ncap);
+		if (!tmp) {
+			b->oom = true;
+			return;
+		}
+		b->data = tmp;
+		b->cap = ncap;
+	}
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+}
+
+void ctl_buf_printf(struct ctl_buf *b, const char *fmt, ...)
+{
+	char small[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = true;
+		return;
+	}
+	if ((size_t)n < sizeof(small)) {
+		ctl_buf_append(b, small, (size_t)n);
+		return;
+	}
+	{
+		char *big = malloc((size_t)n + 1);
+
+		if (!big) {
+			b->oom = true;
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		ctl_buf_append(b, big, (size_t)n);
+		free(big);
+	}
+}
+
+/* peer_allowed - root, our own user, or a member of the tlsaudit group. */
+static bool peer_allowed(struct ctl_server *s, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t groups[256];
+	int n = ARRAY_SIZE(groups), i;
+	struct passwd pw, *pwp = NULL;
+	char pwbuf[4096];
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || len != sizeof(cred))
+		return false;
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	if (!s->have_group)
+		return false;
+	if (cred.gid == s->gid)
+		return true;
+	if (getpwuid_r(cred.uid, &pw, pwbuf, sizeof(pwbuf), &pwp) || !pwp)
+		return false;
+	if (getgrouplist(pwp->pw_name, cred.gid, groups, &n) < 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (groups[i] == s->gid)
+			return true;
+	return false;
+}
+
+static void say_and_close(int fd, const char *msg)
+{
+	/* Best effort: the socket buffer of a fresh connection always has room. */
+	if (send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("ctl: could not tell a refused client why: %s", strerror(errno));
+	close(fd);
+}
+
+static void drop_client(struct ctl_server *s, size_t slot)
+{
+	struct client *c = s->clients[slot];
+
+	if (!c)
+		return;
+	epoll_ctl(s->efd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->out.data);
+	free(c);
+	s->clients[slot] = NULL;
+	s->n_clients--;
+}
+
+static void set_events(struct ctl_server *s, size_t slot, uint32_t events)
+{
+	struct client *c = s->clients[slot];
+	struct epoll_event ev = { .events = events, .data.u64 = slot + 1 };
+
+	if (c->events == events)
+		return;
+	if (epoll_ctl(s->efd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->events = events;
+}
+
+static void accept_clients(struct ctl_server *s)
+{
+	struct epoll_event ev;
+	struct client *c;
+	size_t slot;
+	int fd;
+
+	/* Bounded per call so a connection storm cannot monopolise the loop. */
+	for (int i = 0; i < 64; i++) {
+		fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("ctl: accept on %s: %s", s->path, strerror(errno));
+			return;
+		}
+		if (!peer_allowed(s, fd)) {
+			s->refused++;
+			say_and_close(fd, "{\"ok\":false,\"error\":\"permission denied: root or "
+					  "group " CTL_GROUP " only\"}\n");
+			continue;
+		}
+		for (slot = 0; slot < CTL_MAX_CLIENTS && s->clients[slot]; slot++)
+			;
+		if (slot == CTL_MAX_CLIENTS) {
+			s->refused++;
+			say_and_close(fd, "{\"ok\":false,\"error\":\"too many clients, try again\"}\n");
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->last_ns = mono_ns();
+		c->events = EPOLLIN;
+		ev.events = EPOLLIN;
+		ev.data.u64 = slot + 1;
+		if (epoll_ctl(s->efd, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		s->clients[slot] = c;
+		s->n_clients++;
+	}
+}
+
+static void reply_error(struct ctl_buf *out, const char *msg)
+{
+	ctl_buf_printf(out, "{\"ok\":false,\"error\":\"%s\"}\n", msg);
+}
+
+/* handle_line - one request line (peer-controlled bytes). */
+static void handle_line(struct ctl_server *s, struct client *c, const uint8_t *line, size_t len)
+{
+	struct ctl_json *req;
+
+	if (len && line[len - 1] == '\r')
+		len--;
+	if (!len)
+		return;
+	req = malloc(sizeof(*req));
+	if (!req) {
+		c->out.oom = true;
+		return;
+	}
+	if (ctl_json_parse(line, len, req))
+		reply_error(&c->out, "request is not a JSON object");
+	else if (!ctl_json_get(req, "cmd") || !ctl_json_str(req, "cmd", NULL))
+		reply_error(&c->out, "request has no \\\"cmd\\\" string");
+	else
+		s->fn(req, &c->out, s->ctx);
+	free(req);
+}
+
+static void flush_out(struct ctl_server *s, size_t slot)
+{
+	struct client *c = s->clients[slot];
+
+	while (c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			set_events(s, slot, EPOLLOUT);
+			return;
+		}
+		if (n <= 0) {
+			drop_client(s, slot);
+			return;
+		}
+		c->out_off += (size_t)n;
+		c->last_ns = mono_ns();
+	}
+	c->out.len = 0;
+	c->out_off = 0;
+	if (c->closing) {
+		drop_client(s, slot);
+		return;
+	}
+	set_events(s, slot, EPOLLIN);
+}
+
+static void read_client(struct ctl_server *s, size_t slot)
+{
+	struct client *c = s->clients[slot];
+	ssize_t n;
+	size_t start = 0, i;
+
+	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* EOF: answer what was asked, then close (a client may shut down its write side). */
+		c->closing = true;
+		if (c->out.len == c->out_off)
+			drop_client(s, slot);
+		else
+			flush_out(s, slot);
+		return;
+	}
+	c->last_ns = mono_ns();
+	c->in_len += (size_t)n;
+	for (i = 0; i < c->in_len; i++) {
+		if (c->in[i] != '\n')
+			continue;
+		handle_line(s, c, c->in + start, i - start);
+		start = i + 1;
+	}
+	if (start) {
+		memmove(c->in, c->in + start, c->in_len - start);
+		c->in_len -= start;
+	}
+	if (c->in_len == sizeof(c->in)) {
+		reply_error(&c->out, "request longer than 4096 bytes");
+		c->closing = true;
+	}
+	if (c->out.oom) {
+		drop_client(s, slot);
+		return;
+	}
+	if (c->out.len > c->out_off)
+		flush_out(s, slot);
+	else if (c->closing)
+		drop_client(s, slot);
+}
+
+void ctl_server__process(struct ctl_server *s)
+{
+	struct epoll_event evs[64];
+	int n, i;
+
+	n = epoll_wait(s->efd, evs, ARRAY_SIZE(evs), 0);
+	for (i = 0; i < n; i++) {
+		size_t slot;
+
+		if (evs[i].data.u64 == LISTEN_TAG) {
+			accept_clients(s);
+			continue;
+		}
+		slot = (size_t)evs[i].data.u64 - 1;
+		if (slot >= CTL_MAX_CLIENTS || !s->clients[slot])
+			continue;
+		if (evs[i].events & EPOLLOUT)
+			flush_out(s, slot);
+		else if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			read_client(s, slot);
+	}
+}
+
+void ctl_server__tick(struct ctl_server *s, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (s->clients[i] && now - s->clients[i]->last_ns > CTL_IDLE_NS)
+			drop_client(s, i);
+}
+
+size_t ctl_server__clients(const struct ctl_server *s)
+{
+	return s->n_clients;
+}
+
+int ctl_server__fd(const struct ctl_server *s)
+{
+	return s->efd;
+}
+
+/*
+ * check_existing - 0 when @path is free: absent, or a socket nobody answers on (a crashed
+ * daemon's), which is removed.
+ */
+static int check_existing(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s: exists and is not a socket", path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	util_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (ret == 0) {
+		snprintf(err, errlen, "%s: another tlsaudit daemon is answering there", path);
+		return -EADDRINUSE;
+	}
+	if (errno != ECONNREFUSED) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	log_info("removing stale control socket %s", path);
+	if (unlink(path) && errno != ENOENT) {
+		snprintf(err, errlen, "%s: cannot remove stale socket: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+struct ctl_server *ctl_server__new(const char *path, ctl_handler_fn fn, void *ctx, char *err,
+				   size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = LISTEN_TAG };
+	struct ctl_server *s;
+	struct group gr, *grp = NULL;
+	char grbuf[4096];
+	bool bound = false;
+	mode_t old_mask;
+	int ret;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: socket path longer than %zu bytes", path,
+			 sizeof(sa.sun_path) - 1);
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->efd = -1;
+	s->lfd = -1;
+	s->fn = fn;
+	s->ctx = ctx;
+	util_strlcpy(s->path, path, sizeof(s->path));
+	if (!getgrnam_r(CTL_GROUP, &gr, grbuf, sizeof(grbuf), &grp) && grp) {
+		s->gid = grp->gr_gid;
+		s->have_group = true;
+	}
+	ret = cfg_mkdir_parent(path, 0755);
+	if (ret) {
+		snprintf(err, errlen, "%s: cannot create its directory: %s", path, strerror(-ret));
+		goto fail;
+	}
+	if (check_existing(path, err, errlen))
+		goto fail;
+	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	util_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	/* Created 0660 from the start: no window where anyone could connect. */
+	old_mask = umask(0117);
+	ret = bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old_mask);
+	if (ret) {
+		snprintf(err, errlen, "%s: bind: %s", path, strerror(errno));
+		goto fail;
+	}
+	bound = true;
+	if (chmod(path, 0660) ||
+	    (s->have_group && geteuid() == 0 && chown(path, 0, s->gid))) {
+		snprintf(err, errlen, "%s: cannot set mode or group: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (listen(s->lfd, 128)) {
+		snprintf(err, errlen, "%s: listen: %s", path, strerror(errno));
+		goto fail;
+	}
+	s->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->efd < 0 || epoll_ctl(s->efd, EPOLL_CTL_ADD, s->lfd, &ev)) {
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		goto fail;
+	}
+	return s;
+fail:
+	if (bound)
+		unlink(path);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	if (s->efd >= 0)
+		close(s->efd);
+	free(s);
+	return NULL;
+}
+
+void ctl_server__free(struct ctl_server *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < CTL_MAX_CLIENTS; i++)
+		drop_client(s, i);
+	close(s->lfd);
+	close(s->efd);
+	unlink(s->path);
+	free(s);
+}
