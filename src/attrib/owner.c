@@ -224,6 +224,42 @@ static bool scan_fds(int proc_fd, const char *pid_name, const char *want, size_t
 	return found;
 }
 
+/*
+ * Owners found recently, most recent first: new connections mostly come from the same
+ * few daemons (smtp, a proxy, an API client), so their fd tables are read before the
+ * whole of /proc. A hint is only a scan order; a hit is checked like any other pid.
+ * The daemon resolves owners from its one event loop, so this is not locked.
+ */
+#define OWNER_HINTS 8
+static uint32_t owner_hints[OWNER_HINTS];
+
+static void hint_remember(uint32_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < OWNER_HINTS - 1 && owner_hints[i] != pid; i++)
+		;
+	memmove(owner_hints + 1, owner_hints, i * sizeof(owner_hints[0]));
+	owner_hints[0] = pid;
+}
+
+static bool scan_hints(int proc_fd, const char *want, size_t want_len, size_t *budget,
+		       uint32_t *pid)
+{
+	char name[16];
+	size_t i;
+
+	for (i = 0; i < OWNER_HINTS && owner_hints[i]; i++) {
+		snprintf(name, sizeof(name), "%u", owner_hints[i]);
+		if (scan_fds(proc_fd, name, want, want_len, budget)) {
+			*pid = owner_hints[i];
+			hint_remember(*pid);
+			return true;
+		}
+	}
+	return false;
+}
+
 int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid)
 {
 	size_t fd_budget = SCAN_FDS_MAX, pids = 0, want_len;
@@ -241,6 +277,10 @@ int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid)
 	proc_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (proc_fd < 0)
 		return -errno;
+	if (scan_hints(proc_fd, want, want_len, &fd_budget, pid)) {
+		close(proc_fd);
+		return 0;
+	}
 	d = fdopendir(proc_fd);
 	if (!d) {
 		err = -errno;
@@ -258,6 +298,7 @@ int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid)
 		if (errno || v == 0 || v > UINT32_MAX)
 			continue;
 		*pid = (uint32_t)v;
+		hint_remember(*pid);
 		err = 0;
 		break;
 	}

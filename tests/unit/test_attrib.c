@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -742,6 +743,64 @@ static void test_owner_of_tuple(void **state)
 	close(l);
 }
 
+struct tuple {
+	int family;
+	uint8_t laddr[16], raddr[16];
+	uint16_t lport, rport;
+};
+
+/*
+ * The owner is another process: a child holds the only descriptors of its connection,
+ * so owners remembered from earlier lookups (this process) must not answer.
+ */
+static void test_owner_other_process(void **state)
+{
+	int to_parent[2], to_child[2], l, c, s, status;
+	struct tuple t;
+	uint32_t pid = 0;
+	struct hs_proc p;
+	struct attrib_cache *ac;
+	pid_t child;
+	char go;
+
+	(void)state;
+	assert_int_equal(pipe(to_parent), 0);
+	assert_int_equal(pipe(to_child), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		memset(&t, 0, sizeof(t));
+		if (tcp_pair(AF_INET, &l, &c, &s) == 0)
+			tuple_of(c, &t.family, t.laddr, &t.lport, t.raddr, &t.rport);
+		if (write(to_parent[1], &t, sizeof(t)) != (ssize_t)sizeof(t))
+			_exit(1);
+		/* Hold the sockets until the parent has looked. */
+		_exit(read(to_child[0], &go, 1) == 1 ? 0 : 1);
+	}
+	assert_int_equal(read(to_parent[0], &t, sizeof(t)), sizeof(t));
+	assert_int_equal(t.family, AF_INET);
+	assert_int_equal(attrib_owner_of_tuple(t.family, t.laddr, t.lport, t.raddr, t.rport, &pid),
+			 0);
+	assert_int_equal(pid, (uint32_t)child);
+	/* And the cache names the owner found. */
+	ac = attrib_cache__new("/proc", 0);
+	assert_non_null(ac);
+	assert_int_equal(attrib_cache__resolve(ac, pid, &p), 0);
+	assert_string_equal(p.comm, "test_attrib");
+	attrib_cache__free(ac);
+
+	assert_int_equal(write(to_child[1], "x", 1), 1);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* The child is gone and so is its socket. */
+	assert_int_equal(attrib_owner_of_tuple(t.family, t.laddr, t.lport, t.raddr, t.rport, &pid),
+			 -ENOENT);
+	close(to_parent[0]);
+	close(to_parent[1]);
+	close(to_child[0]);
+	close(to_child[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -758,6 +817,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_soname, setup, teardown),
 		cmocka_unit_test(test_real_self),
 		cmocka_unit_test(test_owner_of_tuple),
+		cmocka_unit_test(test_owner_other_process),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
