@@ -194,8 +194,10 @@ static bool is_alnum(uint8_t c)
 }
 
 /*
- * First and last character of the first ALPN value; when either byte is not ASCII
- * alphanumeric, the first and last hex digit of the value instead (JA4.md, "ALPN").
+ * First and last character of the first ALPN value. A first byte above 0x7f gives
+ * "99", as in FoxIO's reference implementation that produced the published test
+ * values (tls-non-ascii-alpn: 0xbaad -> "99"); any other non-alphanumeric first or
+ * last byte gives the first and last hex digit of the value (JA4.md, "ALPN").
  */
 static void ja4_alpn(const struct tls_client_hello *ch, char out[3])
 {
@@ -212,7 +214,10 @@ static void ja4_alpn(const struct tls_client_hello *ch, char out[3])
 		return;
 	first = ch->alpn_raw[1];
 	last = ch->alpn_raw[n];
-	if (is_alnum(first) && is_alnum(last)) {
+	if (first > 0x7f) {
+		out[0] = '9';
+		out[1] = '9';
+	} else if (is_alnum(first) && is_alnum(last)) {
 		out[0] = (char)first;
 		out[1] = (char)last;
 	} else {
