@@ -775,9 +775,8 @@ int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc 
 {
 	char dir[PATH_MAX], comm[sizeof(out->comm)];
 	struct attrib_entry *e;
-	struct hs_proc p;
 	uint64_t start = 0;
-	int dfd, err;
+	int dfd = -1, err = 0;
 
 	if (!pid)
 		return -EINVAL;
@@ -786,36 +785,27 @@ int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc 
 		return -ENAMETOOLONG;
 	/* One directory fd for every file, so all reads see the same process. */
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
+	if (dfd < 0 || read_stat(dfd, comm, sizeof(comm), &start)) {
+		/* Exited (or unreadable) now, but named while it lived. */
 		err = -ESRCH;
-		goto gone;
-	}
-	err = read_stat(dfd, comm, sizeof(comm), &start);
-	if (err) {
-		err = -ESRCH;
-		goto gone;
+		if (e) {
+			ac->stats.exited++;
+			e->referenced = true;
+			*out = e->proc;
+			err = 0;
+		}
+		goto out;
 	}
 	/* A changed comm with the same start time is an exec: the identity changed too. */
 	if (e && e->start == start && strcmp(e->proc.comm, comm) == 0) {
 		ac->stats.hits++;
 		e->referenced = true;
 		*out = e->proc;
-		err = 0;
 		goto out;
 	}
-	resolve_proc(dfd, dir, pid, comm, &p);
+	resolve_proc(dfd, dir, pid, comm, out);
 	ac->stats.resolves++;
-	store(ac, e, pid, start, &p);
-	*out = p;
-	goto out;
-gone:
-	/* Exited (or unreadable) now, but named while it lived. */
-	if (e) {
-		ac->stats.exited++;
-		e->referenced = true;
-		*out = e->proc;
-		err = 0;
-	}
+	store(ac, e, pid, start, out);
 out:
 	if (dfd >= 0)
 		close(dfd);
