@@ -238,6 +238,23 @@ static int other_record(struct walk *w, uint8_t type)
 	return started || st->hrr ? TLS_OK : TLS_INVALID;
 }
 
+/*
+ * After a client's ChangeCipherSpec only a retried ClientHello (RFC 8446 D.4) is still
+ * in the clear; a TLS 1.2 Finished is sealed. A record that does not open with a whole
+ * ClientHello is taken as sealed, which ends the direction.
+ */
+static bool sealed_after_ccs(const struct walk *w, const uint8_t *p, size_t n)
+{
+	size_t mlen;
+
+	if (!w->from_client || !w->after_ccs || w->a.hdr_n != 0)
+		return false;
+	if (n < HS_HDR || p[0] != HT_CLIENT_HELLO)
+		return true;
+	mlen = ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+	return mlen > n - HS_HDR;
+}
+
 static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
 {
 	struct tls_stream *st = w->st;
@@ -271,6 +288,10 @@ static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
 		if (rlen > cur_left(&c))
 			return TLS_TRUNCATED;
 		cur_sub(&c, rlen, &frag);
+		if (type == CT_HANDSHAKE && sealed_after_ccs(w, cur_ptr(&frag), rlen)) {
+			st->consumed = c.off;
+			return TLS_OK;
+		}
 		if (type == CT_HANDSHAKE) {
 			switch (feed(w, cur_ptr(&frag), rlen)) {
 			case STEP_DONE:

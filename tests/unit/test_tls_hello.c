@@ -906,6 +906,31 @@ static void test_hrr(void **state)
 	assert_string_equal(tls_group_name(st.sh.group), "secp384r1");
 }
 
+/*
+ * TLS 1.2 resumption: after the client's ChangeCipherSpec comes a sealed Finished in
+ * a handshake record. Its first byte may be 1; it must end the direction, not be
+ * read as a second ClientHello or called garbage.
+ */
+static void test_sealed_finished(void **state)
+{
+	static uint8_t buf[1024];
+	static const uint8_t tail[] = {
+		0x14, 0x03, 0x03, 0x00, 0x01, 0x01,				/* CCS */
+		0x16, 0x03, 0x03, 0x00, 0x08, 0x01, 0xf3, 0x99, 0x10, 1, 2, 3, 4, /* sealed */
+	};
+	size_t n = 5 + ((size_t)s12_cli[3] << 8 | s12_cli[4]);
+	size_t i;
+
+	(void)state;
+	memcpy(buf, s12_cli, n);
+	memcpy(buf + n, tail, sizeof(tail));
+	assert_int_equal(parse(buf, n + sizeof(tail), true), TLS_OK);
+	assert_int_equal(st.n_client_hellos, 1);
+	assert_string_equal(st.first.sni, "example.com");
+	for (i = 0; i < n + 6; i++)
+		assert_int_equal(parse(buf, i, true), TLS_TRUNCATED);
+}
+
 /* Prefix of an HRR stream: only the HelloRetryRequest, which is no ServerHello. */
 static void test_hrr_alone(void **state)
 {
@@ -1363,7 +1388,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tls13),	      cmocka_unit_test(test_tls12),
 		cmocka_unit_test(test_tls10),	      cmocka_unit_test(test_hrr),
-		cmocka_unit_test(test_hrr_alone),     cmocka_unit_test(test_no_extensions),
+		cmocka_unit_test(test_hrr_alone),     cmocka_unit_test(test_sealed_finished),
+		cmocka_unit_test(test_no_extensions),
 		cmocka_unit_test(test_sslv2),	      cmocka_unit_test(test_not_tls),
 		cmocka_unit_test(test_prefixes),      cmocka_unit_test(test_fragmentation),
 		cmocka_unit_test(test_length_shifts), cmocka_unit_test(test_mutations),
