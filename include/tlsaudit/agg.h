@@ -62,6 +62,8 @@ struct agg_row {
 	uint64_t first_seen_ns, last_seen_ns;
 	struct hs_endpoint last_peer;
 	char last_sni[HS_SNI_MAX];
+	struct hs_endpoint legacy_peer; /* the peer of the latest legacy handshake */
+	char legacy_sni[HS_SNI_MAX];
 	char tls_lib[64];
 	char last_comm[16];
 	uint32_t last_pid;

@@ -155,6 +155,8 @@ struct ctl_row {
 	char tls_lib[64];
 	char last_peer[64];
 	char last_sni[256];
+	char legacy_peer[64];
+	char legacy_sni[256];
 	char first_seen[40], last_seen[40];
 	int64_t last_seen_s;
 	int64_t pid;

@@ -314,6 +314,10 @@ int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 	/* The peer is the far end: the server for a local client, else the client. */
 	peer = r->role == HS_ROLE_SERVER ? &r->client : &r->server;
 	row->last_peer = *peer;
+	if (legacy) {
+		row->legacy_peer = *peer;
+		util_strlcpy(row->legacy_sni, r->sni, sizeof(row->legacy_sni));
+	}
 	if (r->proc.known) {
 		if (r->proc.tls_lib[0])
 			util_strlcpy(row->tls_lib, r->proc.tls_lib, sizeof(row->tls_lib));
@@ -476,6 +480,13 @@ int agg_row_json(const struct agg_row *row, char *buf, size_t len)
 	err |= put_str(buf, len, &off, ip);
 	err |= put_fmt(buf, len, &off, ",\"last_sni\":");
 	err |= put_str(buf, len, &off, row->last_sni);
+	ip[0] = '\0';
+	if (row->legacy_peer.family)
+		util_format_ip(row->legacy_peer.family, row->legacy_peer.addr, ip, sizeof(ip));
+	err |= put_fmt(buf, len, &off, ",\"last_legacy_peer\":");
+	err |= put_str(buf, len, &off, ip);
+	err |= put_fmt(buf, len, &off, ",\"last_legacy_sni\":");
+	err |= put_str(buf, len, &off, row->legacy_sni);
 	util_format_time(row->first_seen_ns, first, sizeof(first));
 	util_format_time(row->last_seen_ns, last, sizeof(last));
 	err |= put_fmt(buf, len, &off, ",\"first_seen\":\"%s\",\"last_seen\":\"%s\"", first, last);

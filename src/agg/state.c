@@ -36,7 +36,7 @@
 #define STATE_RAW_MAX (64u << 20)
 #define STATE_FILE_MAX (64u << 20)
 /* The smallest row on disk: empty strings, no peers. */
-#define STATE_ROW_MIN (4 * 2 + 4 + 8 * (AGG_V_COUNT + 8) + 19 + 3 * 2 + 4 + 1)
+#define STATE_ROW_MIN (4 * 2 + 4 + 8 * (AGG_V_COUNT + 8) + 2 * 19 + 4 * 2 + 4 + 1)
 
 int agg_restore_row(struct agg *a, const struct agg_row *src);
 
@@ -131,6 +131,8 @@ static void put_row(struct wbuf *w, const struct agg_row *r)
 	put_u64(w, r->last_seen_ns);
 	put_ep(w, &r->last_peer);
 	put_str(w, r->last_sni, sizeof(r->last_sni));
+	put_ep(w, &r->legacy_peer);
+	put_str(w, r->legacy_sni, sizeof(r->legacy_sni));
 	put_str(w, r->tls_lib, sizeof(r->tls_lib));
 	put_str(w, r->last_comm, sizeof(r->last_comm));
 	put_u32(w, r->last_pid);
@@ -264,7 +266,8 @@ static bool get_row(struct tls_cursor *c, struct agg_row *r, const char **why)
 	if (!get_ep(c, &r->last_peer))
 		return false;
 	*why = "bad string field";
-	if (!get_str(c, r->last_sni, sizeof(r->last_sni)) ||
+	if (!get_str(c, r->last_sni, sizeof(r->last_sni)) || !get_ep(c, &r->legacy_peer) ||
+	    !get_str(c, r->legacy_sni, sizeof(r->legacy_sni)) ||
 	    !get_str(c, r->tls_lib, sizeof(r->tls_lib)) ||
 	    !get_str(c, r->last_comm, sizeof(r->last_comm)))
 		return false;

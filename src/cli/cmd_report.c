@@ -90,8 +90,8 @@ static void verdict(const struct ctl_row *r, char *buf, size_t len)
 	char lib[80], peer_s[64], sni[72];
 	int n = 0;
 
-	ctl_term_safe(r->last_peer[0] ? r->last_peer : "?", 46, peer_s, sizeof(peer_s));
-	ctl_term_safe(r->last_sni, 64, sni, sizeof(sni));
+	ctl_term_safe(r->legacy_peer[0] ? r->legacy_peer : "?", 46, peer_s, sizeof(peer_s));
+	ctl_term_safe(r->legacy_sni, 64, sni, sizeof(sni));
 	if (r->tls_lib[0])
 		snprintf(lib, sizeof(lib), " (TLS library %.60s)", r->tls_lib);
 	else

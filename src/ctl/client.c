@@ -300,6 +300,8 @@ int ctl_row_parse(const char *line, struct ctl_row *row)
 	copy_str(j, "tls_lib", row->tls_lib, sizeof(row->tls_lib));
 	copy_str(j, "last_peer", row->last_peer, sizeof(row->last_peer));
 	copy_str(j, "last_sni", row->last_sni, sizeof(row->last_sni));
+	copy_str(j, "last_legacy_peer", row->legacy_peer, sizeof(row->legacy_peer));
+	copy_str(j, "last_legacy_sni", row->legacy_sni, sizeof(row->legacy_sni));
 	copy_str(j, "first_seen", row->first_seen, sizeof(row->first_seen));
 	copy_str(j, "last_seen", row->last_seen, sizeof(row->last_seen));
 	row->port = (unsigned int)ctl_json_num(j, "port", 0);
