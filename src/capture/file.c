@@ -23,7 +23,11 @@
 #include "tlsaudit/capture.h"
 #include "tlsaudit/util.h"
 
-/* Big enough that read(2) is not the cost per packet; measured in bench/. */
+/*
+ * A 1 GB, 960k-packet pcap reads in 0.52 s with this buffer and 0.51 s through
+ * pcap_open_offline() (libpcap alone, warm cache): stdio is not the cost, zlib would be
+ * (2.3 s for the same file gzipped), hence no zlib on this path.
+ */
 #define FILE_BUF_SIZE (1U << 20)
 #define GZ_BUF_SIZE (256U << 10)
 
