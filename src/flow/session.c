@@ -52,10 +52,10 @@ static enum sniff sniff_hello(const uint8_t *p, uint32_t len)
 }
 
 /* Offline roles without a SYN: the ClientHello's sender, else the watched port serves. */
-static void infer_roles(struct flow_table *ft, struct flow_state *st, int d,
-			const struct flow_segment *seg)
+static void infer_roles(struct flow_table *ft, struct flow_state *st, int d, const uint8_t *p,
+			uint32_t len, uint16_t sport, uint16_t dport)
 {
-	switch (sniff_hello(seg->payload, seg->len)) {
+	switch (sniff_hello(p, len)) {
 	case SNIFF_CH:
 		st->client = (int8_t)d;
 		return;
@@ -65,11 +65,11 @@ static void infer_roles(struct flow_table *ft, struct flow_state *st, int d,
 	default:
 		break;
 	}
-	if (flow_port_watched(&ft->cfg, seg->dport))
+	if (flow_port_watched(&ft->cfg, dport))
 		st->client = (int8_t)d;
-	else if (flow_port_watched(&ft->cfg, seg->sport))
+	else if (flow_port_watched(&ft->cfg, sport))
 		st->client = (int8_t)(1 - d);
-	else if (smtp_port(seg->sport))
+	else if (smtp_port(sport))
 		st->client = (int8_t)(1 - d);
 	else
 		st->client = (int8_t)d;
@@ -492,13 +492,13 @@ static void progress(struct flow_table *ft, struct flow_entry *e, int d, uint64_
 
 /* Store the payload; when the buffer budget is spent, older flows make room. */
 static int store(struct flow_table *ft, struct flow_entry *e, struct reasm *r, uint32_t seq,
-		 const struct flow_segment *seg)
+		 const uint8_t *p, uint32_t len)
 {
 	int64_t rc;
 	int tries;
 
 	for (tries = 0; tries < 8; tries++) {
-		rc = flow_reasm_insert(r, &ft->mem, ft->cfg.dir_cap, seq, seg->payload, seg->len);
+		rc = flow_reasm_insert(r, &ft->mem, ft->cfg.dir_cap, seq, p, len);
 		if (rc != -ENOBUFS)
 			break;
 		if (flow_mem_reserve(ft, flow_reasm_need(r, ft->cfg.dir_cap, r->alloc + 1) -
@@ -510,7 +510,7 @@ static int store(struct flow_table *ft, struct flow_entry *e, struct reasm *r, u
 		}
 	}
 	if (rc == -ENOSPC) {
-		ft->stats.ooo_dropped += seg->len;
+		ft->stats.ooo_dropped += len;
 		return 0;
 	}
 	return rc < 0 ? (int)rc : 0;
@@ -522,6 +522,7 @@ void flow_sess_segment(struct flow_table *ft, struct flow_entry *e, int d,
 	struct flow_state *st = e->st;
 	struct flow_dir *dir = &st->dir[d];
 	uint32_t seq = seg->seq, before;
+	uint32_t len = seg->payload ? seg->len : 0;
 	bool syn = seg->tcp_flags & FLOW_TCP_SYN;
 
 	if (syn) {
@@ -532,10 +533,10 @@ void flow_sess_segment(struct flow_table *ft, struct flow_entry *e, int d,
 		if (st->client < 0)
 			st->client = (int8_t)((seg->tcp_flags & FLOW_TCP_ACK) ? 1 - d : d);
 	}
-	if (seg->len && st->client < 0)
-		infer_roles(ft, st, d, seg);
+	if (len && st->client < 0)
+		infer_roles(ft, st, d, seg->payload, len, seg->sport, seg->dport);
 	before = dir->r.contig;
-	if (seg->len && seg->payload && store(ft, e, &dir->r, seq, seg) == -ENOBUFS)
+	if (len && store(ft, e, &dir->r, seq, seg->payload, len) == -ENOBUFS)
 		return;
 	if (seg->tcp_flags & (FLOW_TCP_FIN | FLOW_TCP_RST))
 		dir->fin = true;

@@ -370,6 +370,24 @@ static int make_key(const struct flow_segment *seg, struct flow_key *k)
 	return src_first ? 0 : 1;
 }
 
+/*
+ * A SYN on a flow still in progress: the same connection (a retransmission, or a SYN
+ * the capture delivered late) unless its sequence number is far from the stream start
+ * we hold, which means a new connection reusing the 4-tuple.
+ */
+static bool syn_restarts(const struct flow_table *ft, const struct flow_entry *e, int d,
+			 const struct flow_segment *seg)
+{
+	const struct reasm *r = &e->st->dir[d].r;
+	uint32_t back;
+
+	if (seg->cookie || (seg->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) != FLOW_TCP_SYN ||
+	    !r->have_isn)
+		return false;
+	back = r->isn - (seg->seq + 1);
+	return back > ft->cfg.dir_cap;
+}
+
 void flow_table__segment(struct flow_table *ft, const struct flow_segment *seg)
 {
 	struct flow_key k;
@@ -412,6 +430,11 @@ void flow_table__segment(struct flow_table *ft, const struct flow_segment *seg)
 			return;
 		if (seg->tcp_flags & FLOW_TCP_RST)
 			return;
+		e = create(ft, &k, h, seg->ts_ns);
+		if (!e)
+			return;
+	} else if (syn_restarts(ft, e, d, seg)) {
+		end_flow(ft, e);
 		e = create(ft, &k, h, seg->ts_ns);
 		if (!e)
 			return;
