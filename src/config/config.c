@@ -211,7 +211,7 @@ static int parse_line(struct cfg *c, char *line, char *why, size_t whylen)
 	size_t i;
 
 	for (i = 0; line[i]; i++) {
-		if ((uint8_t)line[i] < 0x20 && line[i] != '\t') {
+		if ((uint8_t)line[i] < 0x20 && line[i] != '\t' && line[i] != '\r') {
 			snprintf(why, whylen, "control character in line");
 			return -EINVAL;
 		}
