@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Prometheus textfile: the metric names the alert rules use, HELP/TYPE before every
+ * family, label escaping of hostile exe names, and that every sample line has the
+ * exposition format's shape (name{labels} value).
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tlsaudit/prom.h"
+#include "tlsaudit/util.h"
+
+#define SEC 1000000000ULL
+
+static struct agg *filled(void)
+{
+	struct agg *a = agg__new(16, 0);
+	struct hs_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400000ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	r.server.port = 443;
+	r.version = TLS_V_10;
+	r.offered_max = TLS_V_10;
+	r.proc.known = true;
+	util_strlcpy(r.proc.exe, "/usr/bin/openssl", sizeof(r.proc.exe));
+	agg__add(a, &r, r.time_ns);
+	agg__add(a, &r, r.time_ns);
+	r.offered_max = TLS_V_12;
+	agg__add(a, &r, r.time_ns);
+	util_strlcpy(r.proc.exe, "/tmp/a\"b\\c\nd\xff", sizeof(r.proc.exe));
+	util_strlcpy(r.proc.unit, "x.service", sizeof(r.proc.unit));
+	r.role = HS_ROLE_SERVER;
+	r.server.port = 587;
+	r.version = TLS_V_12;
+	r.cipher_id = 0x000a; /* TLS_RSA_WITH_3DES_EDE_CBC_SHA */
+	r.has_cipher = true;
+	agg__add(a, &r, r.time_ns);
+	r.kind = HS_KIND_PLAINTEXT_SMTP;
+	agg__add(a, &r, r.time_ns);
+	return a;
+}
+
+static char *render(struct agg *a)
+{
+	struct prom_info info = {
+		.version = "0.1.0",
+		.backend = "bpf",
+		.start_time_ns = 1795390000ULL * SEC,
+		.export_time_ns = 1795400100ULL * SEC,
+		.ringbuf_drops = 3,
+		.flow_evictions = 4,
+		.malformed = 5,
+	};
+	char *data = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&data, &len);
+
+	assert_int_equal(prom_render(a, &info, f), 0);
+	fclose(f);
+	return data;
+}
+
+static void test_samples(void **state)
+{
+	struct agg *a = filled();
+	char *out = render(a);
+	const char *want[] = {
+		"tlsaudit_handshakes_total{exe=\"/usr/bin/openssl\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",version=\"TLSv1.0\"} 3\n",
+		"tlsaudit_legacy_handshakes_total{exe=\"/usr/bin/openssl\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",limited_by=\"client\"} 2\n",
+		"tlsaudit_legacy_handshakes_total{exe=\"/usr/bin/openssl\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",limited_by=\"server\"} 1\n",
+		"tlsaudit_weak_cipher_handshakes_total{exe=\"/tmp/a\\\"b\\\\c\\nd?\",unit=\"x.service\","
+		"container=\"\",role=\"server\",port=\"587\"} 1\n",
+		"tlsaudit_plaintext_smtp_sessions_total{exe=\"/tmp/a\\\"b\\\\c\\nd?\",unit=\"x.service\","
+		"container=\"\",role=\"server\",port=\"587\"} 1\n",
+		"tlsaudit_last_seen_timestamp_seconds{exe=\"/usr/bin/openssl\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\"} 1795400000\n",
+		"tlsaudit_info{version=\"0.1.0\",backend=\"bpf\"} 1\n",
+		"tlsaudit_start_time_seconds 1795390000\n",
+		"tlsaudit_ringbuf_drops_total 3\n",
+		"tlsaudit_flow_evictions_total 4\n",
+		"tlsaudit_malformed_handshakes_total 5\n",
+		"tlsaudit_export_timestamp_seconds 1795400100\n",
+		"# TYPE tlsaudit_handshakes_total counter\n",
+		"# TYPE tlsaudit_last_seen_timestamp_seconds gauge\n",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!strstr(out, want[i]))
+			fail_msg("missing: %s\nin:\n%s", want[i], out);
+	free(out);
+	agg__free(a);
+}
+
+/* Every line: a comment, or name, optional {labels}, one space, a number. */
+static void test_line_shape(void **state)
+{
+	struct agg *a = filled();
+	char *out = render(a), *line, *save = NULL, last_help[128] = "";
+
+	(void)state;
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *sp, *end;
+
+		if (!strncmp(line, "# HELP ", 7)) {
+			sscanf(line + 7, "%127s", last_help);
+			continue;
+		}
+		if (!strncmp(line, "# TYPE ", 7)) {
+			assert_int_equal(strncmp(line + 7, last_help, strlen(last_help)), 0);
+			continue;
+		}
+		assert_int_equal(strncmp(line, "tlsaudit_", 9), 0);
+		/* The sample belongs to the family announced last. */
+		assert_int_equal(strncmp(line, last_help, strlen(last_help)), 0);
+		sp = strrchr(line, ' ');
+		assert_non_null(sp);
+		strtoull(sp + 1, &end, 10);
+		assert_true(*end == '\0' && end > sp + 1);
+		if (strchr(line, '{'))
+			assert_true(sp[-1] == '}');
+	}
+	free(out);
+	agg__free(a);
+}
+
+static void test_write_file(void **state)
+{
+	struct agg *a = filled();
+	struct prom_info info = { .version = "0.1.0", .backend = "pcap" };
+	char path[64], err[256], buf[8192];
+	struct stat st;
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/tlsaudit-prom-%d/t.prom", (int)getpid());
+	assert_int_equal(prom_write(a, &info, path, err, sizeof(err)), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	f = fopen(path, "r");
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	assert_non_null(strstr(buf, "tlsaudit_info{version=\"0.1.0\",backend=\"pcap\"} 1\n"));
+	unlink(path);
+	*strrchr(path, '/') = '\0';
+	rmdir(path);
+	assert_int_not_equal(prom_write(a, &info, "/proc/nope/t.prom", err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "/proc/nope/t.prom: "));
+	agg__free(a);
+}
+
+static void test_escape(void **state)
+{
+	char out[16];
+
+	(void)state;
+	prom_escape("a\"b\\c\nd", out, sizeof(out));
+	assert_string_equal(out, "a\\\"b\\\\c\\nd");
+	prom_escape("\"\"\"\"\"\"\"\"\"\"", out, sizeof(out));
+	assert_string_equal(out, "\\\"\\\"\\\"\\\"\\\"\\\"\\\"");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_samples),
+		cmocka_unit_test(test_line_shape),
+		cmocka_unit_test(test_write_file),
+		cmocka_unit_test(test_escape),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
