@@ -20,6 +20,9 @@
 
 #include "tlsaudit/flow.h"
 #include "tlsaudit/record.h"
+/* The internals, to check the memory and flow bounds hold under garbage. */
+#include "../../src/flow/flow_int.h"
+#include "tlsaudit/util.h"
 
 /*
  * t12_*: TLS 1.2 (server capped at 1.2), SNI mail.example.test, ALPN h2,http/1.1,
@@ -700,12 +703,15 @@ struct sink {
 	int n;
 	uint64_t done[MAX_RECS];
 	int n_done;
+	bool wrap; /* keep only the latest records (long randomised runs) */
 };
 
 static void on_record(const struct hs_record *rec, void *ctx)
 {
 	struct sink *s = ctx;
 
+	if (s->wrap && s->n == MAX_RECS)
+		s->n = 0;
 	assert_true(s->n < MAX_RECS);
 	s->rec[s->n++] = *rec;
 }
@@ -793,10 +799,13 @@ static struct flow_table *new_table(struct sink *s, const struct flow_config *cf
 	struct flow_config cfg;
 	struct flow_table *ft;
 
-	if (cfg_in)
+	if (cfg_in) {
 		cfg = *cfg_in;
-	else
+	} else {
+		/* The defaults, with a smaller table: hundreds of tables are made here. */
 		flow_config_default(&cfg);
+		cfg.max_flows = 1024;
+	}
 	memset(s, 0, sizeof(*s));
 	ft = flow_table__new(&cfg, on_record, on_done, s);
 	assert_non_null(ft);
@@ -1606,6 +1615,119 @@ static void test_too_many_holes(void **state)
 	flow_table__free(ft);
 }
 
+/* Port 25 that is not SMTP, and SMTP lines that never end: counted, then left alone. */
+static void test_smtp_not_smtp(void **state)
+{
+	static uint8_t endless[3000];
+	struct sink s;
+	struct flow_table *ft = new_table(&s, NULL);
+	const struct flow_stats *st = flow_table__stats(ft);
+	struct conn c;
+	uint32_t so = 0, co = 0;
+
+	(void)state;
+	conn_init(&c, 40800, 25);
+	handshake_syn(ft, &c);
+	send_text(ft, &c, false, &so, "SSH-2.0-OpenSSH_9.2\r\n");
+	assert_int_equal(st->not_tls, 1);
+
+	conn_init(&c, 40801, 25);
+	so = 0;
+	handshake_syn(ft, &c);
+	send_text(ft, &c, false, &so, "220 mx ESMTP\r\n");
+	memset(endless, 'A', sizeof(endless));
+	send_data(ft, &c, true, co, endless, sizeof(endless), 1448);
+	/* The banner made it SMTP: a session that never upgraded. */
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.rec[0].kind, HS_KIND_PLAINTEXT_SMTP);
+	assert_int_equal(st->not_tls, 1);
+	flow_table__flush(ft);
+	assert_int_equal(s.n, 1);
+	flow_table__free(ft);
+}
+
+/* Garbage segments under tight limits: no crash, and every bound holds throughout. */
+static void test_garbage(void **state)
+{
+	static const uint16_t ports[] = { 443, 25, 587, 80 };
+	static const uint8_t flag_set[] = { FLOW_TCP_SYN, FLOW_TCP_SYN | FLOW_TCP_ACK,
+					    FLOW_TCP_ACK, FLOW_TCP_ACK, FLOW_TCP_ACK,
+					    FLOW_TCP_FIN | FLOW_TCP_ACK, FLOW_TCP_RST };
+	static const char *const smtp[] = { "220 mx\r\n", "EHLO a\r\n", "250-x\r\n",
+					    "250 y\r\n", "STARTTLS\r\n", "220 go\r\n",
+					    "QUIT\r\n", "221 bye\r\n", "454 no\r\n" };
+	unsigned int seed = 4242, i;
+	struct flow_config cfg;
+	struct flow_table *ft;
+	uint8_t junk[1500];
+	struct sink s;
+
+	(void)state;
+	print_message("seed %u\n", seed);
+	srand(seed);
+	flow_config_default(&cfg);
+	cfg.dir_cap = 4096;
+	cfg.max_flows = 8;
+	cfg.mem_budget = 12288;
+	ft = new_table(&s, &cfg);
+	s.wrap = true;
+	for (i = 0; i < 200000; i++) {
+		struct flow_segment seg;
+		const uint8_t *p;
+		uint32_t len, k;
+
+		memset(&seg, 0, sizeof(seg));
+		seg.ts_ns = 1700000000ULL * SEC + (uint64_t)i * 10000000ULL;
+		seg.family = rand() % 8 ? AF_INET : AF_INET6;
+		seg.saddr[0] = 10, seg.saddr[3] = (uint8_t)(rand() % 3);
+		seg.daddr[0] = 10, seg.daddr[3] = (uint8_t)(rand() % 3);
+		seg.sport = rand() % 2 ? ports[rand() % 4] : (uint16_t)(50000 + rand() % 3);
+		seg.dport = rand() % 2 ? ports[rand() % 4] : (uint16_t)(50000 + rand() % 3);
+		seg.seq = (uint32_t)(rand() % 4) * 0x40000000u + (uint32_t)(rand() % 6000);
+		seg.tcp_flags = flag_set[rand() % ARRAY_SIZE(flag_set)];
+		if (rand() % 16 == 0) {
+			seg.cookie = 1 + (uint64_t)(rand() % 5);
+			seg.egress = rand() % 2;
+		}
+		switch (rand() % 4) {
+		case 0:
+			len = 1 + (uint32_t)rand() % sizeof(junk);
+			for (k = 0; k < len; k++)
+				junk[k] = (uint8_t)rand();
+			p = junk;
+			break;
+		case 1:
+			k = (uint32_t)rand() % sizeof(t12_ch);
+			p = t12_ch + k;
+			len = 1 + (uint32_t)rand() % (sizeof(t12_ch) - k);
+			break;
+		case 2:
+			k = (uint32_t)rand() % sizeof(t12_sf);
+			p = t12_sf + k;
+			len = 1 + (uint32_t)rand() % (sizeof(t12_sf) - k);
+			break;
+		default:
+			p = (const uint8_t *)smtp[rand() % ARRAY_SIZE(smtp)];
+			len = (uint32_t)strlen((const char *)p);
+			break;
+		}
+		if (rand() % 3) {
+			seg.payload = p;
+			seg.len = len;
+		}
+		flow_table__segment(ft, &seg);
+		if (i % 1000 == 0)
+			flow_table__expire(ft, seg.ts_ns);
+		assert_true(ft->mem.used <= cfg.mem_budget);
+		assert_true(ft->n_ent <= cfg.max_flows);
+	}
+	flow_table__flush(ft);
+	assert_int_equal(ft->mem.used, 0);
+	assert_int_equal(ft->n_ent, 0);
+	assert_true(flow_table__stats(ft)->evicted_flows > 0);
+	flow_table__free(ft);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1634,6 +1756,8 @@ int main(void)
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_tuple_reuse),
 		cmocka_unit_test(test_too_many_holes),
+		cmocka_unit_test(test_smtp_not_smtp),
+		cmocka_unit_test(test_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
