@@ -30,8 +30,22 @@ struct sock_slot {
 	struct hs_endpoint local;
 };
 
+/*
+ * libpcap: the client end's owner, looked up at its first payload. By the time the
+ * record completes, a short-lived client may already have closed its socket.
+ */
+#define TUPLE_SLOTS 4096
+
+struct tuple_slot {
+	struct hs_endpoint client, server;
+	uint32_t pid; /* 0: looked up, not found */
+	bool used;
+};
+
 struct cap_live {
 	enum cap_backend backend;
+	struct flow_config cfg;
+	struct tuple_slot *tuples;
 	char why[256];
 	struct cap_bpf *bpf;
 	struct cap_pcap *pcap;
@@ -131,6 +145,46 @@ static void record_bpf(struct cap_live *cl, struct hs_record *rec)
 	deliver(cl, rec);
 }
 
+static struct tuple_slot *tuple_slot_of(struct cap_live *cl, const struct hs_endpoint *client,
+					 const struct hs_endpoint *server)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	/* FNV-1a over the fields that tell connections apart. */
+	for (i = 0; i < sizeof(client->addr); i++)
+		h = (h ^ client->addr[i] ^ server->addr[i]) * 16777619u;
+	h = (h ^ client->port) * 16777619u;
+	h = (h ^ server->port) * 16777619u;
+	return &cl->tuples[h & (TUPLE_SLOTS - 1)];
+}
+
+static void remember_client(struct cap_live *cl, const struct flow_segment *seg)
+{
+	struct hs_endpoint client = { 0 }, server = { 0 };
+	size_t alen = seg->family == AF_INET ? 4 : 16;
+	struct tuple_slot *t;
+	struct hs_proc p;
+
+	client.family = server.family = seg->family;
+	memcpy(client.addr, seg->saddr, alen);
+	memcpy(server.addr, seg->daddr, alen);
+	client.port = seg->sport;
+	server.port = seg->dport;
+	t = tuple_slot_of(cl, &client, &server);
+	if (t->used && endpoint_eq(&t->client, &client) && endpoint_eq(&t->server, &server))
+		return;
+	memset(t, 0, sizeof(*t));
+	t->used = true;
+	t->client = client;
+	t->server = server;
+	if (attrib_owner_of_tuple(seg->family, client.addr, client.port, server.addr, server.port,
+				  &t->pid))
+		t->pid = 0;
+	else if (cl->ac)
+		attrib_cache__resolve(cl->ac, t->pid, &p);
+}
+
 /* libpcap: one record per local end (both, on loopback), each with its own process. */
 static void record_pcap(struct cap_live *cl, struct hs_record *rec)
 {
@@ -143,9 +197,16 @@ static void record_pcap(struct cap_live *cl, struct hs_record *rec)
 		return;
 	}
 	if (client_local) {
+		struct tuple_slot *t = tuple_slot_of(cl, &rec->client, &rec->server);
+
 		rec->role = HS_ROLE_CLIENT;
-		owner_by_tuple(cl, &rec->client, &rec->server, &rec->proc);
+		if (t->used && t->pid && endpoint_eq(&t->client, &rec->client) &&
+		    endpoint_eq(&t->server, &rec->server))
+			resolve_pid(cl, t->pid, NULL, &rec->proc);
+		else
+			owner_by_tuple(cl, &rec->client, &rec->server, &rec->proc);
 		deliver(cl, rec);
+		memset(&rec->proc, 0, sizeof(rec->proc));
 	}
 	if (server_local) {
 		rec->role = HS_ROLE_SERVER;
@@ -225,6 +286,9 @@ static void on_pcap_segment(const struct flow_segment *seg, void *ctx)
 	struct cap_live *cl = ctx;
 
 	cl->st.events++;
+	if (seg->len && flow_port_watched(&cl->cfg, seg->dport) &&
+	    cap_addr_is_local(seg->family, seg->saddr))
+		remember_client(cl, seg);
 	flow_table__segment(cl->ft, seg);
 }
 
@@ -241,6 +305,7 @@ struct cap_live *cap_live__new(const struct cap_live_opts *opts, cap_record_fn c
 		return NULL;
 	}
 	cl->backend = opts->backend;
+	cl->cfg = opts->flow;
 	cl->cb = cb;
 	cl->cb_ctx = ctx;
 	cl->slots = calloc(SOCK_SLOTS, sizeof(*cl->slots));
@@ -271,6 +336,11 @@ struct cap_live *cap_live__new(const struct cap_live_opts *opts, cap_record_fn c
 			snprintf(err, errlen, "%s", bpf_err);
 			goto cleanup;
 		}
+	}
+	cl->tuples = calloc(TUPLE_SLOTS, sizeof(*cl->tuples));
+	if (!cl->tuples) {
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
 	}
 	cl->pcap = cap_pcap__new(&opts->flow, opts->pcap_iface, on_pcap_segment, cl, err, errlen);
 	if (!cl->pcap) {
@@ -304,6 +374,7 @@ void cap_live__free(struct cap_live *cl)
 	flow_table__free(cl->ft);
 	attrib_cache__free(cl->ac);
 	free(cl->slots);
+	free(cl->tuples);
 	free(cl);
 }
 
