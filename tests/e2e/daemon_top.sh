@@ -1,0 +1,84 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# `tlsaudit top` on a real 80x24 terminal (tmux): the header, the legacy openssl row in
+# bold ahead of the others, and the keys: l (legacy only), s (sort), p (pause), q (quit).
+source "$(dirname "$0")/../lib/common.sh"
+source "$(dirname "$0")/../lib/peers.sh"
+
+require_root
+[ -r /sys/kernel/btf/vmlinux ] || skip "no kernel BTF at /sys/kernel/btf/vmlinux"
+command -v tmux >/dev/null || skip "tmux not installed (./configure --test-deps)"
+command -v openssl >/dev/null || skip "openssl not installed (./configure --test-deps)"
+[ -x "$TLSAUDIT" ] || fail "$TLSAUDIT not built (make)"
+
+PORT=$((20000 + ($$ + 7) % 20000))
+S=$TEST_TMP/s
+TMUX_NAME="tlsaudit-top-$$"
+export TMUX_TMPDIR=$TEST_TMP
+
+"$TLSAUDIT" daemon --socket="$S" --state-file="$TEST_TMP/state" --textfile=none \
+	--ports="$PORT" >"$TEST_TMP/daemon.log" 2>&1 &
+DPID=$!
+on_exit "kill $DPID"
+for ((i = 0; i < 200; i++)); do
+	"$TLSAUDIT" status -S "$S" >/dev/null 2>&1 && break
+	sleep 0.05
+done
+
+netns_new top
+peers_tls_server 127.0.0.1 "$PORT" -cipher 'DEFAULT@SECLEVEL=0'
+peers_openssl_client 127.0.0.1 "$PORT" -tls1 -cipher 'DEFAULT@SECLEVEL=0'
+peers_openssl_client 127.0.0.1 "$PORT"
+sleep 0.5
+
+screen() { tmux capture-pane -p -t "$TMUX_NAME"; }
+screen_escaped() { tmux capture-pane -e -p -t "$TMUX_NAME"; }
+# wait_screen REGEX - until the screen shows REGEX.
+wait_screen() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		screen | grep -Eq "$1" && return 0
+		sleep 0.1
+	done
+	screen >&2
+	fail "screen never showed: $1"
+}
+
+tmux new-session -d -s "$TMUX_NAME" -x 80 -y 24 "$TLSAUDIT top -d 1 -S $S; sleep 30"
+on_exit "tmux kill-session -t $TMUX_NAME"
+wait_screen "^tlsaudit top - .* backend bpf"
+wait_screen "^PROCESS +UNIT +ROL +PORT +1\.0 +1\.1 +1\.2 +1\.3 +WEAK +LIM +SEEN +PEER/SNI"
+wait_screen "^openssl +- +cli +$PORT +1 +0 +0 +1 "
+# Legacy rows lead and are bold (SGR 1); the column header is in reverse video (SGR 7).
+first=$(screen | grep -E "^openssl +- +(cli|srv) +$PORT " | head -n 1)
+echo "$first" | grep -Eq " C " || fail "first row is not the legacy one: $first"
+screen_escaped | grep -Eq $'^(\e\\[[0-9;]*m)*\e\\[([0-9]*;)*1m(\e\\[[0-9;]*m)*openssl +- +cli' ||
+	fail "legacy row not bold: $(screen_escaped | cat -v)"
+screen_escaped | grep -Eq $'\e\\[([0-9]*;)*7m(\e\\[[0-9;]*m)*PROCESS' ||
+	fail "header not in reverse video: $(screen_escaped | cat -v)"
+[ "$(screen | awk 'length > 80' | wc -l)" -eq 0 ] || fail "screen wider than 80 columns"
+
+tmux send-keys -t "$TMUX_NAME" l
+wait_screen "sort handshakes, legacy only"
+tmux send-keys -t "$TMUX_NAME" s
+wait_screen "sort recent"
+tmux send-keys -t "$TMUX_NAME" s
+wait_screen "sort name"
+tmux send-keys -t "$TMUX_NAME" p
+wait_screen "\[PAUSED\]"
+tmux send-keys -t "$TMUX_NAME" p
+for ((i = 0; i < 30; i++)); do
+	screen | grep -q "PAUSED" || break
+	sleep 0.1
+done
+screen | grep -q "PAUSED" && fail "p did not resume"
+tmux send-keys -t "$TMUX_NAME" q
+# After q the pane is back at the shell's normal screen: the header is gone.
+for ((i = 0; i < 30; i++)); do
+	screen | grep -q "^tlsaudit top" || break
+	sleep 0.1
+done
+screen | grep -q "^tlsaudit top" && fail "q did not quit: $(screen)"
+pgrep -f "^$TLSAUDIT top -d 1 -S $S" >/dev/null && fail "top still running after q"
+echo "ok"
