@@ -230,23 +230,54 @@ static void fmt_server(const struct row_key *k, char *buf, size_t len)
 		snprintf(buf, len, "%s:%u", ip, k->server_port);
 }
 
-static void print_row(FILE *out, const struct row *r, bool other)
+/* Column widths fitted to the rows, so long names never shift the counts. */
+struct widths {
+	int server, sni, client;
+};
+
+static void row_text(const struct row *r, bool other, char *server, size_t server_len,
+		     char *sni, size_t sni_len, char *client, size_t client_len)
+{
+	if (other) {
+		util_strlcpy(server, "(other)", server_len);
+		util_strlcpy(client, "(other)", client_len);
+		util_strlcpy(sni, "-", sni_len);
+		return;
+	}
+	fmt_server(&r->key, server, server_len);
+	util_format_ip(r->key.client_family, r->key.client_addr, client, client_len);
+	if (r->key.sni[0])
+		export_text_escape(r->key.sni, sni, sni_len);
+	else
+		util_strlcpy(sni, "-", sni_len);
+}
+
+static void widen(int *w, const char *s, int cap)
+{
+	int n = (int)strlen(s);
+
+	if (n > cap)
+		n = cap;
+	if (n > *w)
+		*w = n;
+}
+
+static void fit_row(struct widths *w, const struct row *r, bool other)
+{
+	char server[80], client[64], sni[SNI_WIDTH * 4 + 8];
+
+	row_text(r, other, server, sizeof(server), sni, sizeof(sni), client, sizeof(client));
+	widen(&w->server, server, 60);
+	widen(&w->sni, sni, SNI_WIDTH);
+	widen(&w->client, client, 45);
+}
+
+static void print_row(FILE *out, const struct widths *w, const struct row *r, bool other)
 {
 	char server[80], client[64], sni[SNI_WIDTH * 4 + 8];
 	const char *lim = "-";
 
-	if (other) {
-		util_strlcpy(server, "(other)", sizeof(server));
-		util_strlcpy(client, "(other)", sizeof(client));
-		util_strlcpy(sni, "-", sizeof(sni));
-	} else {
-		fmt_server(&r->key, server, sizeof(server));
-		util_format_ip(r->key.client_family, r->key.client_addr, client, sizeof(client));
-		if (r->key.sni[0])
-			export_text_escape(r->key.sni, sni, sizeof(sni));
-		else
-			util_strlcpy(sni, "-", sizeof(sni));
-	}
+	row_text(r, other, server, sizeof(server), sni, sizeof(sni), client, sizeof(client));
 	if (r->lim_client && r->lim_server)
 		lim = "both";
 	else if (r->lim_client)
@@ -254,12 +285,13 @@ static void print_row(FILE *out, const struct row *r, bool other)
 	else if (r->lim_server)
 		lim = "server";
 	fprintf(out,
-		"%-27s %-*.*s %-15s %5llu %6llu %6llu %6llu %6llu %5llu %6llu %4llu %-10s %5llu\n",
-		server, 24, SNI_WIDTH, sni, client, (unsigned long long)r->by_ver[COL_SSL3],
-		(unsigned long long)r->by_ver[COL_TLS10], (unsigned long long)r->by_ver[COL_TLS11],
-		(unsigned long long)r->by_ver[COL_TLS12], (unsigned long long)r->by_ver[COL_TLS13],
-		(unsigned long long)r->by_ver[COL_OTHER], (unsigned long long)r->legacy,
-		(unsigned long long)r->weak, lim, (unsigned long long)r->plain_smtp);
+		"%-*s %-*.*s %-*s %5llu %6llu %6llu %6llu %6llu %5llu %6llu %4llu %-10s %5llu\n",
+		w->server, server, w->sni, w->sni, sni, w->client, client,
+		(unsigned long long)r->by_ver[COL_SSL3], (unsigned long long)r->by_ver[COL_TLS10],
+		(unsigned long long)r->by_ver[COL_TLS11], (unsigned long long)r->by_ver[COL_TLS12],
+		(unsigned long long)r->by_ver[COL_TLS13], (unsigned long long)r->by_ver[COL_OTHER],
+		(unsigned long long)r->legacy, (unsigned long long)r->weak, lim,
+		(unsigned long long)r->plain_smtp);
 }
 
 int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_stats *fs,
@@ -277,13 +309,19 @@ int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_st
 		qsort(order, rs->n, sizeof(*order), row_cmp);
 	}
 	if (rs->n || rs->have_other) {
-		fprintf(out, "%-27s %-24s %-15s %5s %6s %6s %6s %6s %5s %6s %4s %-10s %5s\n",
-			"SERVER", "SNI", "CLIENT", "SSLv3", "TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3",
-			"OTHER", "LEGACY", "WEAK", "LIMITED_BY", "PLAIN");
+		struct widths w = { 6, 3, 6 }; /* the header words */
+
 		for (i = 0; i < rs->n; i++)
-			print_row(out, order[i], false);
+			fit_row(&w, order[i], false);
 		if (rs->have_other)
-			print_row(out, &rs->other, true);
+			fit_row(&w, &rs->other, true);
+		fprintf(out, "%-*s %-*s %-*s %5s %6s %6s %6s %6s %5s %6s %4s %-10s %5s\n", w.server,
+			"SERVER", w.sni, "SNI", w.client, "CLIENT", "SSLv3", "TLS1.0", "TLS1.1",
+			"TLS1.2", "TLS1.3", "OTHER", "LEGACY", "WEAK", "LIMITED_BY", "PLAIN");
+		for (i = 0; i < rs->n; i++)
+			print_row(out, &w, order[i], false);
+		if (rs->have_other)
+			print_row(out, &w, &rs->other, true);
 		fputc('\n', out);
 	} else {
 		fprintf(out, "no TLS handshakes or SMTP sessions on the watched ports\n\n");
