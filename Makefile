@@ -142,10 +142,14 @@ demo: all
 
 fuzz: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+# Fuzz entries link the untrusted-input paths only: TLS parser, flow table, frame decoder.
+FUZZ_LIB_SRCS := $(filter src/tls/% src/flow/% src/util/%,$(LIB_SRCS)) src/capture/decode.c
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard include/tlsaudit/*.h src/flow/*.h)
 	$(call msg,FUZZ,$@)
-	$(Q)mkdir -p $(@D) && $(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
-		-I$(OUTPUT) -D_GNU_SOURCE -o $@ $< $(filter src/tls/%,$(LIB_SRCS)) $(LDLIBS)
+	$(Q)mkdir -p $(@D) && $(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iinclude -Isrc/flow -I$(OUTPUT) -D_GNU_SOURCE \
+		-o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
 
 man: $(patsubst docs/%.rst,$(BUILD)/man/%,$(wildcard docs/*.[58].rst))
 
