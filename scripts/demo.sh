@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# make demo [DEMO_ROUNDS=N] [DEMO_DELAY=SECS]
+# make demo [DEMO_ROUNDS=N] [DEMO_DELAY=SECS] [DEMO_PCAP=FILE]
 #
 # Generates TLS traffic worth looking at on a quiet machine, inside a private network
 # namespace so nothing leaves the host: HTTPS servers on 443 (one modern, one that only
@@ -12,6 +12,7 @@
 #
 # Watch it with `make run` (or `tlsaudit watch`) in another terminal: the eBPF backend sees
 # the sockets of every namespace. The libpcap backend does not see inside this namespace.
+# DEMO_PCAP=FILE also records the traffic with tcpdump, for `tlsaudit read FILE`.
 set -u
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,6 +55,8 @@ ip -n "$NS" link set lo up
 # A second loopback address for the server that only speaks TLS 1.0.
 ip -n "$NS" addr add 127.0.0.2/8 dev lo 2>/dev/null
 
+# Foreground use only: in the background a function runs in a subshell, and $! would be
+# that subshell rather than the server (background commands call ip netns exec directly).
 in_ns() { ip netns exec "$NS" "$@"; }
 
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=demo.tlsaudit.test \
@@ -72,14 +75,14 @@ wait_listen() {
 
 # SECLEVEL=0: OpenSSL 3 refuses TLS 1.0/1.1 (SHA-1 signatures) and NULL ciphers above it.
 LEGACY='DEFAULT@SECLEVEL=0'
-in_ns openssl s_server -accept 127.0.0.1:443 -www -key "$TMP/server.key" \
+ip netns exec "$NS" openssl s_server -accept 127.0.0.1:443 -www -key "$TMP/server.key" \
 	-cert "$TMP/server.crt" -cipher 'ALL:eNULL@SECLEVEL=0' </dev/null >"$TMP/https.log" 2>&1 &
 pids+=($!)
-in_ns openssl s_server -accept 127.0.0.2:443 -www -tls1 -key "$TMP/server.key" \
+ip netns exec "$NS" openssl s_server -accept 127.0.0.2:443 -www -tls1 -key "$TMP/server.key" \
 	-cert "$TMP/server.crt" -cipher "$LEGACY" </dev/null >"$TMP/https-old.log" 2>&1 &
 pids+=($!)
 for port in 25 587; do
-	in_ns python3 "$TOP/tests/lib/smtp_server.py" --addr 127.0.0.1 --port "$port" \
+	ip netns exec "$NS" python3 "$TOP/tests/lib/smtp_server.py" --addr 127.0.0.1 --port "$port" \
 		--hostname mail.demo.test --cert "$TMP/server.crt" --key "$TMP/server.key" \
 		--seclevel0 >"$TMP/smtp.$port.log" 2>&1 &
 	pids+=($!)
@@ -88,6 +91,18 @@ wait_listen 127.0.0.1 443
 wait_listen 127.0.0.2 443
 wait_listen 127.0.0.1 25
 wait_listen 127.0.0.1 587
+
+if [ -n "${DEMO_PCAP:-}" ]; then
+	command -v tcpdump >/dev/null || die "DEMO_PCAP needs tcpdump (apt-get install tcpdump)"
+	ip netns exec "$NS" tcpdump -i lo -U -s 0 -w "$DEMO_PCAP" 'tcp port 443 or tcp port 25 or tcp port 587' \
+		>"$TMP/tcpdump.log" 2>&1 &
+	tcpdump_pid=$!
+	pids+=("$tcpdump_pid")
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'listening on' "$TMP/tcpdump.log" && break
+		sleep 0.05
+	done
+fi
 
 ok=0 bad=0
 # run WHAT CMD...: one client connection; a failure is reported, the demo goes on.
@@ -160,4 +175,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	echo "round $r/$ROUNDS: $ok handshakes and sessions so far, $bad failed"
 	[ "$r" -lt "$ROUNDS" ] && sleep "$DELAY"
 done
+if [ -n "${DEMO_PCAP:-}" ]; then
+	# Let tcpdump write the last FIN/ACKs before it is stopped.
+	sleep 0.5
+	kill -INT "$tcpdump_pid" 2>/dev/null
+	wait "$tcpdump_pid" 2>/dev/null
+	echo "demo: capture in $DEMO_PCAP (try: build/tlsaudit read $DEMO_PCAP)"
+fi
 [ "$bad" -eq 0 ] || exit 1
