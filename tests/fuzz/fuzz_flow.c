@@ -14,6 +14,8 @@
  *          bits 5-6  which of four client endpoints (two IPv4, two IPv6)
  *          bit  7    seq is "expected + h[2..3]" (signed) instead of "expected"
  *     h[1] bits 0-1  server port: 443, 25, 587, or 8443 (not watched)
+ *          bit  5    with bit 7 of h[0]: the delta is shifted left 16 bits, so any
+ *                    distance over the 32-bit sequence space is reachable
  *          bits 6-7  3: run the idle timeout instead of sending a segment;
  *                    2 with live mode: close the socket of this endpoint
  *     h[2..3]        signed sequence delta
@@ -153,7 +155,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					  ((h[0] & 2) ? FLOW_TCP_SYN : 0) |
 					  ((h[0] & 4) ? FLOW_TCP_RST : 0) |
 					  ((h[0] & 8) ? FLOW_TCP_ACK : 0));
-		seg.seq = next_seq[ep][d] + ((h[0] & 0x80) ? (uint32_t)(int32_t)delta : 0);
+		seg.seq = next_seq[ep][d];
+		if (h[0] & 0x80)
+			seg.seq += (h[1] & 0x20) ? (uint32_t)(uint16_t)delta << 16
+						 : (uint32_t)(int32_t)delta;
 		seg.cookie = cookie;
 		/* Live: endpoint 0 of the key is the local client socket. */
 		seg.egress = to_server;
