@@ -158,6 +158,7 @@ int cap_file_read(const char *path, struct flow_table *ft, struct cap_file_stats
 	const u_char *data;
 	pcap_t *p = NULL;
 	uint32_t snapped;
+	uint64_t next_expire = 0;
 	FILE *fp;
 	int dlt, ret = -1, rc;
 
@@ -184,6 +185,14 @@ int cap_file_read(const char *path, struct flow_table *ft, struct cap_file_stats
 
 		stats->packets++;
 		stats->bytes += h->caplen;
+		/*
+		 * Capture time drives the idle timeout, so a day-long capture does not hold
+		 * every unfinished flow until the end. Once a capture second is enough.
+		 */
+		if (ts >= next_expire) {
+			flow_table__expire(ft, ts);
+			next_expire = ts + 1000000000ULL;
+		}
 		switch (cap_decode_ex(dlt, data, h->caplen, ts, &seg, &snapped)) {
 		case CAP_DECODE_OK:
 			if (snapped)
