@@ -6,6 +6,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tlsaudit/tls.h"
@@ -17,12 +18,42 @@ static struct tls_stream st;
 static struct tls_client_hello ch;
 static struct tls_server_hello sh;
 
+static void check_list(const struct tls_u16_list *l)
+{
+	if (l->n > TLS_MAX_LIST || l->n > l->total)
+		abort();
+}
+
+/* What every consumer relies on: bounded lists, terminated strings, fixed-width hashes. */
 static void fingerprints(const struct tls_client_hello *c)
 {
 	char ja3[33], ja4[40];
 
+	check_list(&c->ciphers);
+	check_list(&c->exts);
+	check_list(&c->groups);
+	check_list(&c->sig_algs);
+	check_list(&c->versions);
+	check_list(&c->key_shares);
+	if (!memchr(c->sni, 0, sizeof(c->sni)) ||
+	    c->n_ec_point_formats > sizeof(c->ec_point_formats))
+		abort();
 	tls_ja3(c, ja3);
 	tls_ja4(c, ja4);
+	if (strnlen(ja3, sizeof(ja3)) != 32 || strnlen(ja4, sizeof(ja4)) >= sizeof(ja4))
+		abort();
+	tls_version_name(c->max_version);
+}
+
+static void server_checks(const struct tls_server_hello *s)
+{
+	check_list(&s->exts);
+	if (!memchr(s->alpn, 0, sizeof(s->alpn)))
+		abort();
+	tls_version_name(s->version);
+	tls_cipher_name(s->cipher);
+	tls_cipher_weak(s->cipher);
+	tls_group_name(s->group);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -39,12 +70,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fingerprints(&st.first);
 		fingerprints(&st.last);
 	}
+	if (st.consumed > size || st.n_client_hellos < 0 || st.n_client_hellos > 2)
+		abort();
 	memset(&st, 0, sizeof(st));
-	tls_stream_parse(data, size, false, &st, scratch, sizeof(scratch));
+	if (tls_stream_parse(data, size, false, &st, scratch, sizeof(scratch)) != TLS_INVALID &&
+	    st.have_server_hello)
+		server_checks(&st.sh);
+	if (st.consumed > size)
+		abort();
 
 	if (tls_parse_client_hello(data, size, &ch) == TLS_OK)
 		fingerprints(&ch);
-	tls_parse_server_hello(data, size, &sh);
+	if (tls_parse_server_hello(data, size, &sh) == TLS_OK)
+		server_checks(&sh);
 	tls_parse_ske_group(data, size, &group);
 	if (tls_parse_sslv2_hello(data, size, &ch) == TLS_OK)
 		fingerprints(&ch);
