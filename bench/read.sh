@@ -6,7 +6,7 @@
 #
 #   bench/read.sh [-n HANDSHAKES] [-r RUNS] [-t TSHARK_RUNS] [-s SEED.pcap] [-d DIR]
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 TOP=$PWD
 TLSAUDIT=${TLSAUDIT:-$TOP/build/tlsaudit}
 
@@ -101,6 +101,7 @@ measure tshark "$tshark_runs" "$dir/tshark.tsv" tshark -n -r "$cap" -Y 'tls.hand
 # A HelloRetryRequest is a second ServerHello in the same stream: count streams.
 hs_tlsaudit=$(grep -c '"version":"' "$dir/tlsaudit.json")
 hs_tshark=$(cut -f1 "$dir/tshark.tsv" | sort -u | wc -l)
+# shellcheck disable=SC2034 # read through eval below
 hs_tcpdump="-"
 
 echo
@@ -123,6 +124,7 @@ if [ "$hs_tlsaudit" != "$hs_tshark" ]; then
 	echo "MISMATCH: tlsaudit reported $hs_tlsaudit handshakes, tshark $hs_tshark" >&2
 	status=1
 fi
+# shellcheck disable=SC2154 # set by measure through eval
 awk -v a="$sec_tlsaudit" -v t="$sec_tshark" -v d="$sec_tcpdump" 'BEGIN {
 	a = a > 0 ? a : 0.001
 	printf "goals: >= 50x faster than tshark: %s (%.1fx); within 3x of tcpdump: %s (%.2fx)\n",

@@ -29,7 +29,10 @@
 # PEERS_LEGACY (-cipher DEFAULT@SECLEVEL=0) to both sides of such a handshake.
 
 PEERS_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/common.sh
+declare -F netns_new >/dev/null || source "$PEERS_LIB/common.sh"
 PEERS_CERT_DIR=${PEERS_CERT_DIR:-$TEST_TMP}
+# shellcheck disable=SC2034 # for the scripts that source this file
 PEERS_LEGACY=(-cipher 'DEFAULT@SECLEVEL=0')
 PEERS_TIMEOUT=${PEERS_TIMEOUT:-10}
 PEERS_LAST_PID=""
