@@ -62,9 +62,16 @@ peers_gnutls_client gnutls12.tlsaudit.test 127.0.0.8 443 \
 # SMTP STARTTLS: python smtplib delivering a mail on 25, a TLS 1.0 submission client on 587.
 peers_smtp_server 127.0.0.9 25
 peers_smtp_client mail.tlsaudit.test 127.0.0.9 25
+# A client that ignores STARTTLS: a plaintext session, which is not a handshake record.
+peers_smtp_client mail.tlsaudit.test 127.0.0.9 25 --plain
 peers_smtp_server 127.0.0.10 587 --seclevel0
 peers_smtp_openssl 127.0.0.10 587 -tls1 "${LEGACY[@]}" -servername submit.tlsaudit.test \
 	-name client.tlsaudit.test
+
+# A weak suite the client insists on: no encryption at all (this OpenSSL has no 3DES).
+peers_tls_server 127.0.0.15 443 -cipher 'ALL:eNULL:@SECLEVEL=0'
+peers_openssl_client 127.0.0.15 443 -tls1_2 -cipher 'NULL-SHA256:@SECLEVEL=0' \
+	-servername weak.tlsaudit.test
 
 # One ClientHello in several TLS records (512-byte fragments; the long name makes it larger).
 peers_tls_server 127.0.0.11 443
@@ -101,19 +108,36 @@ peers_tshark_sessions "$CAP" >"$TEST_TMP/oracle.json"
 "$TLSAUDIT" read --json "$CAP" >"$TEST_TMP/tlsaudit.json" 2>"$TEST_TMP/tlsaudit.err" ||
 	fail "tlsaudit read failed: $(cat "$TEST_TMP/tlsaudit.err")"
 
+# The same capture compressed, on stdin, must give the same records.
+gzip -c "$CAP" | "$TLSAUDIT" read --json - >"$TEST_TMP/stdin.json" 2>"$TEST_TMP/stdin.err" ||
+	fail "tlsaudit read --json - (gzip on stdin) failed: $(cat "$TEST_TMP/stdin.err")"
+cmp -s "$TEST_TMP/tlsaudit.json" "$TEST_TMP/stdin.json" ||
+	fail "read of the gzipped capture on stdin differs: $(diff "$TEST_TMP/tlsaudit.json" \
+		"$TEST_TMP/stdin.json" | head -n 4)"
+
+# The summary counts what the JSON leaves out: the one SMTP session that never upgraded,
+# next to 16 handshakes of which 5 are legacy (tls10, tls11, curl11, submit, old-server)
+# and 1 uses a weak suite.
+"$TLSAUDIT" read "$CAP" >"$TEST_TMP/summary.txt" 2>&1 || fail "tlsaudit read (summary) failed"
+total=$(grep -E '^total:' "$TEST_TMP/summary.txt")
+for want in '16 handshakes' '5 legacy' '1 weak' '1 plaintext SMTP'; do
+	case $total in *"$want"*) ;; *) fail "summary totals '$total' lack '$want'" ;; esac
+done
+
 # Per case: the server address, then the fields tlsaudit must report (JSON values) and the
 # facts about the capture itself that make the case what it claims (oracle.*).
 cat >"$TEST_TMP/expect.txt" <<EOF
 127.0.0.2:443 sni="tls10.tlsaudit.test" version="TLSv1.0" offered_max="TLSv1.0" legacy=true limited_by="client"
 127.0.0.3:443 sni="tls11.tlsaudit.test" version="TLSv1.1" offered_max="TLSv1.1" legacy=true limited_by="client"
 127.0.0.4:443 sni="tls12.tlsaudit.test" version="TLSv1.2" offered_max="TLSv1.2" legacy=false limited_by=null group="x25519" starttls=null alpn="http/1.1"
-127.0.0.5:443 sni="tls13.tlsaudit.test" version="TLSv1.3" offered_max="TLSv1.3" legacy=false cipher_id="0x1302" cipher="TLS_AES_256_GCM_SHA384" group="x25519" alpn="h2,http/1.1"
+127.0.0.5:443 sni="tls13.tlsaudit.test" version="TLSv1.3" offered_max="TLSv1.3" legacy=false cipher_id="0x1302" cipher="TLS_AES_256_GCM_SHA384" weak_cipher=false group="x25519" alpn="h2,http/1.1"
 127.0.0.6:443 sni="curl11.tlsaudit.test" version="TLSv1.1" offered_max="TLSv1.1" legacy=true limited_by="client"
 127.0.0.7:443 sni="curl13.tlsaudit.test" version="TLSv1.3" legacy=false alpn="h2,http/1.1"
 127.0.0.8:443#1 sni="gnutls13.tlsaudit.test" version="TLSv1.3" offered_max="TLSv1.3"
 127.0.0.8:443#2 sni="gnutls12.tlsaudit.test" version="TLSv1.2" offered_max="TLSv1.2" group="secp256r1" legacy=false
 127.0.0.9:25 sni="mail.tlsaudit.test" version="TLSv1.3" starttls="smtp"
-127.0.0.10:587 sni="submit.tlsaudit.test" version="TLSv1.0" offered_max="TLSv1.0" legacy=true limited_by="client" starttls="smtp"
+127.0.0.10:587 sni="submit.tlsaudit.test" version="TLSv1.0" offered_max="TLSv1.0" legacy=true limited_by="client" starttls="smtp" weak_cipher=false
+127.0.0.15:443 sni="weak.tlsaudit.test" version="TLSv1.2" legacy=false cipher_id="0x003b" cipher="TLS_RSA_WITH_NULL_SHA256" weak_cipher=true group=null
 127.0.0.11:443 sni="$LONG_NAME" version="TLSv1.3" oracle.ch_records>=2
 127.0.0.12:443 sni="hrr.tlsaudit.test" version="TLSv1.3" group="x25519" oracle.hrr=true
 127.0.0.13:443 sni="old-server.tlsaudit.test" version="TLSv1.0" offered_max="TLSv1.3" legacy=true limited_by="server"

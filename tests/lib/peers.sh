@@ -16,7 +16,8 @@
 #   peers_openssl_client ADDR PORT [s_client args...]   openssl s_client, then Q
 #   peers_curl HOST ADDR PORT [curl args...]            curl -k https://HOST:PORT/, HOST->ADDR
 #   peers_gnutls_client HOST ADDR PORT [gnutls-cli args...]
-#   peers_smtp_client HOST ADDR PORT [smtp_client args]   python smtplib: EHLO, STARTTLS, a mail
+#   peers_smtp_client HOST ADDR PORT [--legacy|--plain]   python smtplib: EHLO, STARTTLS, a mail
+#                                       (--legacy: TLS 1.0 only; --plain: no STARTTLS at all)
 #   peers_smtp_openssl ADDR PORT [s_client args...]   openssl s_client -starttls smtp
 # Oracle
 #   peers_tshark_sessions FILE [tshark args...]
@@ -197,6 +198,14 @@ host, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
+if "--plain" in sys.argv[4:]:
+    # An opportunistic client that never upgrades: the mail goes in cleartext.
+    s = smtplib.SMTP(addr, port, local_hostname="client.tlsaudit.test")
+    s.sendmail("audit@client.tlsaudit.test", ["postmaster@" + host],
+               "Subject: tlsaudit test\r\n\r\nhello\r\n")
+    print("plain", s.ehlo_resp is not None)
+    s.quit()
+    sys.exit(0)
 if "--legacy" in sys.argv[4:]:
     ctx.set_ciphers("DEFAULT@SECLEVEL=0")
     ctx.minimum_version = ssl.TLSVersion.TLSv1
@@ -212,7 +221,7 @@ s.sendmail("audit@client.tlsaudit.test", ["postmaster@" + host],
 print("tls", s.sock.version())
 s.quit()
 EOF
-	_peers_check_out "smtplib STARTTLS $host ($addr:$port)" "$out" "^tls TLSv"
+	_peers_check_out "smtplib $host ($addr:$port) $*" "$out" "^(tls TLSv|plain True)"
 }
 
 peers_version_name() {
