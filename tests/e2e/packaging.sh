@@ -113,7 +113,7 @@ for d in "ExecStart=/usr/local/sbin/tlsaudit daemon --foreground" \
 	'ExecReload=/bin/kill -HUP $MAINPID' RuntimeDirectory=tlsaudit RuntimeDirectoryMode=0750 \
 	StateDirectory=tlsaudit ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
 	NoNewPrivileges=yes LockPersonality=yes MemoryDenyWriteExecute=yes \
-	SystemCallArchitectures=native Restart=on-failure Group=tlsaudit \
+	SystemCallArchitectures=native Restart=on-failure Group=tlsaudit Type=notify \
 	"RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6 AF_PACKET" \
 	"ReadWritePaths=-/var/lib/node_exporter/textfile_collector"; do
 	grep -qxF -- "$d" "$unit" || fail "tlsaudit.service lacks '$d'"
