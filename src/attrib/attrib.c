@@ -377,8 +377,11 @@ out:
 
 /*
  * tls_lib_rank - how sure a mapped file name makes us of the process's TLS library:
- * 2 for a TLS implementation, 1 for NSS's libnss3 (certificates and crypto, its TLS
- * half is libssl3), 0 for anything else. libcrypto alone does not mean TLS.
+ * 3 for OpenSSL's libssl, 2 for another TLS implementation, 1 for NSS's libnss3
+ * (certificates and crypto, its TLS half is libssl3), 0 for anything else. libcrypto
+ * alone does not mean TLS. OpenSSL wins a tie because libraries drag others in
+ * without using them for TLS: Debian's libcurl4 speaks OpenSSL but maps GnuTLS through
+ * librtmp, before libssl in address order.
  */
 static int tls_lib_rank(const uint8_t *name, size_t len)
 {
@@ -392,11 +395,11 @@ static int tls_lib_rank(const uint8_t *name, size_t len)
 		n = strlen(so_names[i]);
 		/* Exactly the soname or a versioned one: "libssl.so.3", not "libssl.sox". */
 		if (len >= n && memcmp(name, so_names[i], n) == 0 && (len == n || name[n] == '.'))
-			return 2;
+			return i == 0 ? 3 : 2;
 	}
 	/* Wheels and bundles rename the library: "libssl-1b2c3d4e.so.1.1". */
 	if (len > 7 && memcmp(name, "libssl-", 7) == 0 && memmem(name, len, ".so", 3))
-		return 2;
+		return 3;
 	if (len >= 12 && memcmp(name, "libboringssl", 12) == 0)
 		return 2;
 	if (len >= 10 && memcmp(name, "libnss3.so", 10) == 0 && (len == 10 || name[10] == '.'))
@@ -521,7 +524,7 @@ int attrib_tls_lib_from_maps(const char *maps_path, char *lib, size_t len)
 			best = rank;
 			copy_bytes(lib, len, base, blen);
 			copy_bytes(best_path, sizeof(best_path), path, plen);
-			if (rank == 2)
+			if (rank == 3)
 				break;
 		}
 	}

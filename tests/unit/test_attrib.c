@@ -368,6 +368,9 @@ static void test_tls_lib_from_maps(void **state)
 		{ "1-2 r-xp 0 fe:01 3 /usr/lib/libnss3.so\n3-4 r-xp 0 fe:01 4 /usr/lib/libssl3.so\n",
 		  "libssl3.so" },
 		{ "1-2 r-xp 0 fe:01 3 /usr/lib/libnss3.so\n", "libnss3.so" },
+		/* Debian's curl: GnuTLS dragged in by librtmp, mapped first; OpenSSL does TLS */
+		{ "1-2 r-xp 0 fe:01 3 /usr/lib/libgnutls.so.30\n3-4 r-xp 0 fe:01 4 /usr/lib/libssl.so.3\n",
+		  "libssl.so.3" },
 		{ "1-2 r-xp 0 fe:01 3 /usr/lib/libwolfssl.so.35\n", "libwolfssl.so.35" },
 		{ "1-2 r-xp 0 fe:01 3 /usr/lib/libmbedtls.so.14\n", "libmbedtls.so.14" },
 		{ "1-2 r-xp 0 fe:01 3 /opt/envoy/libboringssl_shared.so\n",
