@@ -1,0 +1,183 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Overhead of `tlsaudit watch` (eBPF backend) on a busy TLS host, measured in a private
+# network namespace:
+#   storm  CLIENTS parallel `openssl s_time -new` against one s_server on 127.0.0.1:443
+#          for SECS seconds: handshake rate with and without watch, alternating ROUNDS
+#          times, and how many of those handshakes watch reported (both local ends each).
+#   bulk   BULK_MB of data over one established TLS connection on 127.0.0.2:443:
+#          throughput with and without watch.
+#   cost   tlsaudit CPU seconds per 1000 handshakes, next to
+#          `tshark -i lo -f 'tcp port 443' -Y tls.handshake` on the same storm, and the
+#          BPF programs' own run time (kernel.bpf_stats_enabled).
+#
+# Usage: bench/live.sh [ROUNDS] [SECS] [CLIENTS] [BULK_MB]   (defaults 3 5 2 1024)
+# Goals: handshake-rate ratio >= 0.97, bulk ratio >= 0.99, every handshake reported,
+# zero ring-buffer drops.
+source "$(dirname "$0")/../tests/lib/common.sh"
+
+ROUNDS=${1:-3}
+SECS=${2:-5}
+CLIENTS=${3:-2}
+BULK_MB=${4:-1024}
+
+require_root
+for t in openssl socat tshark bpftool; do
+	command -v "$t" >/dev/null || skip "$t not installed (./configure --test-deps)"
+done
+[ -x "$TLSAUDIT" ] || fail "$TLSAUDIT not built (make)"
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+
+netns_new bench
+make_cert "$TEST_TMP"
+KEY=$TEST_TMP/server.key
+CRT=$TEST_TMP/server.crt
+
+ip netns exec "$NS" openssl s_server -accept 127.0.0.1:443 -key "$KEY" -cert "$CRT" -quiet \
+	 </dev/null >/dev/null 2>&1 &
+on_exit "kill $!"
+ip netns exec "$NS" socat "OPENSSL-LISTEN:443,bind=127.0.0.2,reuseaddr,fork,cert=$CRT,key=$KEY,verify=0" \
+	"SYSTEM:head -c $((BULK_MB << 20)) /dev/zero" </dev/null >/dev/null 2>&1 &
+on_exit "kill $!"
+for a in 127.0.0.1 127.0.0.2; do
+	for ((i = 0; i < 200; i++)); do
+		ip netns exec "$NS" ss -Htln "src $a:443" | grep -q . && break
+		sleep 0.025
+	done
+done
+
+# storm - CLIENTS s_time runs in parallel; prints the handshakes completed in total.
+storm() {
+	local i total=0 n
+	for ((i = 0; i < CLIENTS; i++)); do
+		ip netns exec "$NS" openssl s_time -connect 127.0.0.1:443 -new -time "$SECS" \
+			>"$TEST_TMP/s_time.$i" 2>&1 &
+	done
+	# A command substitution's subshell: its only children are these clients.
+	wait
+	for ((i = 0; i < CLIENTS; i++)); do
+		n=$(sed -n 's/^\([0-9]\+\) connections in [0-9.]\+ real seconds.*/\1/p' \
+			"$TEST_TMP/s_time.$i" | head -n 1)
+		[ -n "$n" ] || { cat "$TEST_TMP/s_time.$i" >&2; fail "s_time gave no count"; }
+		total=$((total + n))
+	done
+	echo "$total"
+}
+
+# bulk - seconds to read BULK_MB over one TLS connection.
+bulk() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	ip netns exec "$NS" socat -u OPENSSL:127.0.0.2:443,verify=0 - | wc -c >"$TEST_TMP/bulk.bytes"
+	t1=$(date +%s.%N)
+	[ "$(cat "$TEST_TMP/bulk.bytes")" -eq $((BULK_MB << 20)) ] || fail "bulk: short transfer"
+	echo "$t1 - $t0" | bc -l
+}
+
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# Program ids of tlsaudit_* programs loaded by others (bpftool here may not list owner pids).
+prog_ids() {
+	bpftool prog show -j | $PY -c '
+import json, sys
+print(" ".join(str(p["id"]) for p in json.load(sys.stdin) if p.get("name", "").startswith("tlsaudit_")))'
+}
+
+watch_start() {
+	PROGS_BEFORE=$(prog_ids)
+	"$TLSAUDIT" watch --json -v >"$TEST_TMP/watch.json" 2>"$TEST_TMP/watch.err" &
+	WATCH_PID=$!
+	for ((i = 0; i < 200; i++)); do
+		grep -q "capturing with bpf" "$TEST_TMP/watch.err" && return 0
+		sleep 0.05
+	done
+	cat "$TEST_TMP/watch.err" >&2
+	fail "watch did not start with eBPF"
+}
+
+watch_stop() {
+	sleep 0.5
+	kill -INT "$WATCH_PID"
+	wait "$WATCH_PID"
+}
+
+records() {
+	$PY -c '
+import json, sys
+n = 0
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["server_ip"] == sys.argv[2] and r["server_port"] == 443 and r["role"] == sys.argv[3]:
+        n += 1
+print(n)' "$TEST_TMP/watch.json" "$1" "$2"
+}
+
+command -v bc >/dev/null || fail "bc not installed"
+HZ=$(getconf CLK_TCK)
+sysctl -q -w kernel.bpf_stats_enabled=1
+on_exit "sysctl -q -w kernel.bpf_stats_enabled=0"
+
+hs_off=0 hs_on=0 rec_cli=0 rec_srv=0 drops=0 cpu_on=0 bulk_off=0 bulk_on=0 bpf_ns=0
+# Warm-up: the first storm after the server starts is slower than the rest.
+(SECS=1; storm >/dev/null)
+echo "storm: $ROUNDS rounds x ${SECS}s, $CLIENTS s_time clients; bulk: $BULK_MB MiB"
+for ((r = 1; r <= ROUNDS; r++)); do
+	n=$(storm)
+	hs_off=$((hs_off + n))
+	b=$(bulk)
+	bulk_off=$(echo "$bulk_off + $b" | bc -l)
+	printf '  round %d without watch: %6d handshakes, bulk %.3fs\n' "$r" "$n" "$b"
+
+	watch_start
+	c0=$(cpu_ticks "$WATCH_PID")
+	n=$(storm)
+	c1=$(cpu_ticks "$WATCH_PID")
+	hs_on=$((hs_on + n))
+	cpu_on=$((cpu_on + c1 - c0))
+	b=$(bulk)
+	bulk_on=$(echo "$bulk_on + $b" | bc -l)
+	ns=$(bpftool prog show -j | $PY -c '
+import json, sys
+before = set(sys.argv[1].split())
+print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin)
+          if p.get("name", "").startswith("tlsaudit_") and str(p["id"]) not in before))' \
+		"$PROGS_BEFORE")
+	bpf_ns=$((bpf_ns + ns))
+	watch_stop
+	c=$(records 127.0.0.1 client)
+	s=$(records 127.0.0.1 server)
+	rec_cli=$((rec_cli + c))
+	rec_srv=$((rec_srv + s))
+	d=$(sed -n 's/.* \([0-9]\+\) dropped samples.*/\1/p' "$TEST_TMP/watch.err")
+	drops=$((drops + ${d:-0}))
+	printf '  round %d with watch:    %6d handshakes, bulk %.3fs, records client %d server %d, drops %s\n' \
+		"$r" "$n" "$b" "$c" "$s" "${d:-?}"
+done
+
+# tshark on one storm of the same shape (its dumpcap child included in the CPU time).
+TIMEFORMAT='%U %S'
+{ time ip netns exec "$NS" tshark -i lo -f 'tcp port 443' -Y tls.handshake -a "duration:$((SECS + 2))" \
+	>"$TEST_TMP/tshark.out" 2>/dev/null; } 2>"$TEST_TMP/tshark.time" &
+tshark_job=$!
+sleep 1.5
+n_ts=$(storm)
+wait "$tshark_job"
+ts_cpu=$(awk '{ print $1 + $2 }' "$TEST_TMP/tshark.time")
+
+echo
+echo "handshakes: $hs_off without watch, $hs_on with watch"
+echo "records: client $rec_cli, server $rec_srv of $hs_on handshakes; ring-buffer drops $drops"
+echo "$hs_on $hs_off $bulk_off $bulk_on $cpu_on $HZ $bpf_ns $n_ts $ts_cpu" | awk '{
+	printf "handshake-rate ratio (with/without): %.3f   (goal >= 0.97)\n", $1 / $2
+	printf "bulk throughput ratio (with/without): %.3f  (goal >= 0.99)\n", $3 / $4
+	printf "tlsaudit CPU: %.3f s per 1000 handshakes (user+sys of the watch process)\n", \
+		($5 / $6) / ($1 / 1000)
+	printf "BPF programs: %.3f s per 1000 handshakes (kernel.bpf_stats run time)\n", \
+		($7 / 1e9) / ($1 / 1000)
+	printf "tshark -Y tls.handshake: %.3f s per 1000 handshakes (%d handshakes)\n", \
+		$9 / ($8 / 1000), $8
+}'
