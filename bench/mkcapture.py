@@ -153,7 +153,7 @@ def main():
     ap.add_argument("seed")
     ap.add_argument("out")
     ap.add_argument("--handshakes", type=int, default=52000,
-                    help="at least this many sessions in the output (default 52000)")
+                    help="at least this many TCP sessions in the output (default 52000)")
     ap.add_argument("--ports", default="443,25,587")
     args = ap.parse_args()
     ports = {int(p) for p in args.ports.split(",") if p}

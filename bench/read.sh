@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.." || exit 1
 TOP=$PWD
 TLSAUDIT=${TLSAUDIT:-$TOP/build/tlsaudit}
 
-handshakes=52000
+handshakes=55000
 runs=5
 tshark_runs=3
 seed=""
@@ -18,7 +18,7 @@ dir=/tmp/tlsaudit-bench
 
 usage() {
 	sed -n '3,7p' "$0" | sed 's/^# \{0,1\}//'
-	echo "  -n  sessions in the generated capture (default $handshakes)"
+	echo "  -n  TCP sessions in the generated capture (default $handshakes)"
 	echo "  -r  runs of tlsaudit and tcpdump, the median is reported (default $runs)"
 	echo "  -t  runs of tshark (default $tshark_runs; it is the slow one)"
 	echo "  -s  seed capture (default: record one with tests/e2e/read_peers.sh, needs root)"
@@ -88,7 +88,7 @@ measure() {
 # Warm the page cache so the first tool does not pay for the disk.
 cat "$cap" >/dev/null
 
-echo "capture: $cap, $npkts packets, $nsess sessions, $((nbytes / 1048576)) MiB"
+echo "capture: $cap, $npkts packets, $nsess TCP sessions, $((nbytes / 1048576)) MiB"
 measure tcpdump "$runs" /dev/null tcpdump -n -r "$cap" 'tcp port 1'
 measure tlsaudit "$runs" "$dir/tlsaudit.json" "$TLSAUDIT" read --json "$cap"
 # The ServerHello facts tlsaudit reports: endpoints, version (record and supported_versions),
