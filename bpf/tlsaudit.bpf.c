@@ -80,6 +80,20 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
+/*
+ * Wake the reader only once a batch has built up: a wakeup per sample costs the reader a
+ * context switch per packet under a handshake storm. Userspace polls on a short timer,
+ * so a lone record still shows within milliseconds.
+ */
+#define TA_WAKEUP_BYTES (1 << 20)
+
+static __always_inline __u64 rb_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > TA_WAKEUP_BYTES
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void count_drop(__u32 reason)
 {
 	__u64 *n = bpf_map_lookup_elem(&drops, &reason);
@@ -196,7 +210,7 @@ static __always_inline void emit_chunks(struct __sk_buff *skb, struct pkt *p, __
 				return;
 			}
 		}
-		if (bpf_ringbuf_output(&events, s, sizeof(struct ta_data) + n, 0))
+		if (bpf_ringbuf_output(&events, s, sizeof(struct ta_data) + n, rb_flags()))
 			count_drop(TA_DROP_DATA);
 	}
 }
@@ -320,7 +334,7 @@ static __always_inline void note_owner(struct sock *sk)
 	e->pad0 = 0;
 	e->cgroup_id = v.cgroup_id;
 	__builtin_memcpy(e->comm, v.comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -356,7 +370,7 @@ int BPF_PROG(tlsaudit_set_state, struct sock *sk, int oldstate, int newstate)
 	e->pad = 0;
 	e->cookie = cookie;
 	e->ktime_ns = bpf_ktime_get_ns();
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_flags());
 	return 0;
 }
 

@@ -12,12 +12,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "tlsaudit/attrib.h"
 #include "tlsaudit/capture_live.h"
 #include "tlsaudit/log.h"
 #include "tlsaudit/util.h"
+
+/*
+ * The BPF side batches samples without waking the reader (see rb_flags there): this
+ * timer bounds how long a record can wait in the ring buffer.
+ */
+#define BPF_POLL_NS (20 * 1000000L)
 
 /* Direct-mapped per-socket state; a collision only loses a hint the owner map still has. */
 #define SOCK_SLOTS 65536
@@ -49,6 +58,8 @@ struct cap_live {
 	char why[256];
 	struct cap_bpf *bpf;
 	struct cap_pcap *pcap;
+	int efd;   /* bpf: ring buffer + poll timer, the fd callers wait on */
+	int tfd;
 	struct flow_table *ft;
 	struct attrib_cache *ac;
 	struct sock_slot *slots;
@@ -93,6 +104,13 @@ static void proc_from_owner(struct hs_proc *p, const struct cap_owner *o)
 static void resolve_pid(struct cap_live *cl, uint32_t pid, const struct cap_owner *o,
 			struct hs_proc *out)
 {
+	/*
+	 * The cached entry, without touching /proc, when the tracepoint saw the same command
+	 * name: a handshake storm from one process then costs no file reads at all.
+	 */
+	if (cl->ac && o && attrib_cache__lookup(cl->ac, pid, out) == 0 && out->known &&
+	    !strncmp(out->comm, o->comm, sizeof(o->comm)))
+		return;
 	if (cl->ac && attrib_cache__resolve(cl->ac, pid, out) == 0 && out->known)
 		return;
 	/* Gone before /proc could be read: what the tracepoint saw is still right. */
@@ -265,8 +283,7 @@ static void on_bpf_owner(uint64_t cookie, const struct cap_owner *o, void *ctx)
 	s->owner = *o;
 	s->have_owner = true;
 	/* Read /proc now, while the process surely lives; the record finds it cached. */
-	if (cl->ac)
-		attrib_cache__resolve(cl->ac, o->tgid, &p);
+	resolve_pid(cl, o->tgid, o, &p);
 }
 
 static void on_bpf_close(uint64_t cookie, uint64_t ts_ns, void *ctx)
@@ -292,6 +309,24 @@ static void on_pcap_segment(const struct flow_segment *seg, void *ctx)
 	flow_table__segment(cl->ft, seg);
 }
 
+static int bpf_poll_setup(struct cap_live *cl)
+{
+	struct itimerspec its = { .it_interval = { 0, BPF_POLL_NS }, .it_value = { 0, BPF_POLL_NS } };
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	cl->efd = epoll_create1(EPOLL_CLOEXEC);
+	cl->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (cl->efd < 0 || cl->tfd < 0 || timerfd_settime(cl->tfd, 0, &its, NULL))
+		return -errno;
+	ev.data.fd = cl->tfd;
+	if (epoll_ctl(cl->efd, EPOLL_CTL_ADD, cl->tfd, &ev))
+		return -errno;
+	ev.data.fd = cap_bpf__fd(cl->bpf);
+	if (epoll_ctl(cl->efd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		return -errno;
+	return 0;
+}
+
 struct cap_live *cap_live__new(const struct cap_live_opts *opts, cap_record_fn cb, void *ctx,
 			       char *err, size_t errlen)
 {
@@ -305,6 +340,8 @@ struct cap_live *cap_live__new(const struct cap_live_opts *opts, cap_record_fn c
 		return NULL;
 	}
 	cl->backend = opts->backend;
+	cl->efd = -1;
+	cl->tfd = -1;
 	cl->cfg = opts->flow;
 	cl->cb = cb;
 	cl->cb_ctx = ctx;
@@ -325,6 +362,11 @@ struct cap_live *cap_live__new(const struct cap_live_opts *opts, cap_record_fn c
 		ops.close = on_bpf_close;
 		ops.ctx = cl;
 		cl->bpf = cap_bpf__new(&opts->flow, &ops, bpf_err, sizeof(bpf_err));
+		if (cl->bpf && bpf_poll_setup(cl)) {
+			snprintf(err, errlen, "cannot set up the ring buffer poll: %s",
+				 strerror(errno));
+			goto cleanup;
+		}
 		if (cl->bpf) {
 			cl->backend = CAP_BACKEND_BPF;
 			snprintf(cl->why, sizeof(cl->why), "%s",
@@ -373,6 +415,10 @@ void cap_live__free(struct cap_live *cl)
 	cap_pcap__free(cl->pcap);
 	flow_table__free(cl->ft);
 	attrib_cache__free(cl->ac);
+	if (cl->efd >= 0)
+		close(cl->efd);
+	if (cl->tfd >= 0)
+		close(cl->tfd);
 	free(cl->slots);
 	free(cl->tuples);
 	free(cl);
@@ -380,13 +426,22 @@ void cap_live__free(struct cap_live *cl)
 
 int cap_live__fd(const struct cap_live *cl)
 {
-	return cl->bpf ? cap_bpf__fd(cl->bpf) : cap_pcap__fd(cl->pcap);
+	return cl->bpf ? cl->efd : cap_pcap__fd(cl->pcap);
 }
 
 int cap_live__process(struct cap_live *cl)
 {
-	int n = cl->bpf ? cap_bpf__poll(cl->bpf) : cap_pcap__poll(cl->pcap);
+	uint64_t expirations;
+	int n;
 
+	if (cl->bpf) {
+		/* Re-arms the level-triggered timer; nothing to do when it did not fire. */
+		if (read(cl->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+			return -errno;
+		n = cap_bpf__poll(cl->bpf);
+	} else {
+		n = cap_pcap__poll(cl->pcap);
+	}
 	return n < 0 ? n : 0;
 }
 
