@@ -311,7 +311,10 @@ static void on_pcap_segment(const struct flow_segment *seg, void *ctx)
 
 static int bpf_poll_setup(struct cap_live *cl)
 {
-	struct itimerspec its = { .it_interval = { 0, BPF_POLL_NS }, .it_value = { 0, BPF_POLL_NS } };
+	struct itimerspec its = {
+		.it_interval = { 0, BPF_POLL_NS },
+		.it_value = { 0, BPF_POLL_NS },
+	};
 	struct epoll_event ev = { .events = EPOLLIN };
 
 	cl->efd = epoll_create1(EPOLL_CLOEXEC);

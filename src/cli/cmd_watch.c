@@ -75,7 +75,8 @@ static void usage(FILE *f)
 		   "  tlsaudit watch --ports 443,8443     watch other TLS ports\n"
 		   "  tlsaudit watch --backend pcap -i eth0   libpcap on one interface\n"
 		   "\n"
-		   "Exit status: 0 on SIGINT/SIGTERM, 1 when capture cannot start, 2 usage error.\n");
+		   "Exit status: 0 on SIGINT/SIGTERM, 1 when capture cannot start,\n"
+		   "2 usage error.\n");
 }
 
 static void on_record(const struct hs_record *rec, void *ctx)
