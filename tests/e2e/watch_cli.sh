@@ -48,6 +48,29 @@ done
 netns_new watchc
 make_cert "$TEST_TMP"
 
+# Links are fd-owned: even after SIGKILL no program of the dead watch stays attached.
+if command -v bpftool >/dev/null; then
+	"$TLSAUDIT" watch >/dev/null 2>"$TEST_TMP/kill.err" &
+	KPID=$!
+	for ((i = 0; i < 200; i++)); do
+		grep -q "capturing with bpf" "$TEST_TMP/kill.err" && break
+		sleep 0.05
+	done
+	ids=$(grep -h "^prog_id:" /proc/$KPID/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u)
+	[ "$(echo "$ids" | grep -c .)" -ge 5 ] || fail "watch holds $(echo "$ids" | grep -c .) programs, want 5"
+	kill -KILL "$KPID"
+	wait "$KPID" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		left=$(bpftool prog show -j | $PY -c '
+import json, sys
+ids = set(sys.argv[1].split())
+print(" ".join(str(p["id"]) for p in json.load(sys.stdin) if str(p["id"]) in ids))' "$ids")
+		[ -z "$left" ] && break
+		sleep 0.05
+	done
+	[ -z "$left" ] || fail "programs $left still loaded after the watch was killed"
+fi
+
 # start_watch NAME WHERE ARGS... - WHERE is "host" or "ns" (libpcap sees only its namespace).
 start_watch() {
 	local name=$1 where=$2 i
