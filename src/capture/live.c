@@ -40,14 +40,16 @@ struct sock_slot {
 };
 
 /*
- * libpcap: the client end's owner, looked up at its first payload. By the time the
- * record completes, a short-lived client may already have closed its socket.
+ * libpcap: the owner of each local end, looked up at that end's first payload. By the
+ * time the record completes, a short-lived client (or a server that answered and
+ * closed) may no longer hold its socket.
  */
 #define TUPLE_SLOTS 4096
 
 struct tuple_slot {
 	struct hs_endpoint client, server;
-	uint32_t pid; /* 0: looked up, not found */
+	uint32_t pid[2]; /* [0] client end, [1] server end; 0: not found */
+	bool looked[2];
 	bool used;
 };
 
@@ -177,30 +179,60 @@ static struct tuple_slot *tuple_slot_of(struct cap_live *cl, const struct hs_end
 	return &cl->tuples[h & (TUPLE_SLOTS - 1)];
 }
 
-static void remember_client(struct cap_live *cl, const struct flow_segment *seg)
+/* The tuple's slot, claimed (and reset) if another connection held it. */
+static struct tuple_slot *tuple_claim(struct cap_live *cl, const struct hs_endpoint *client,
+				      const struct hs_endpoint *server)
 {
-	struct hs_endpoint client = { 0 }, server = { 0 };
+	struct tuple_slot *t = tuple_slot_of(cl, client, server);
+
+	if (!t->used || !endpoint_eq(&t->client, client) || !endpoint_eq(&t->server, server)) {
+		memset(t, 0, sizeof(*t));
+		t->used = true;
+		t->client = *client;
+		t->server = *server;
+	}
+	return t;
+}
+
+/* @seg leaves a local end (side 0 client, 1 server): find its owner once. */
+static void remember_end(struct cap_live *cl, const struct flow_segment *seg, int side)
+{
+	struct hs_endpoint src = { 0 }, dst = { 0 };
 	size_t alen = seg->family == AF_INET ? 4 : 16;
 	struct tuple_slot *t;
 	struct hs_proc p;
 
-	client.family = server.family = seg->family;
-	memcpy(client.addr, seg->saddr, alen);
-	memcpy(server.addr, seg->daddr, alen);
-	client.port = seg->sport;
-	server.port = seg->dport;
-	t = tuple_slot_of(cl, &client, &server);
-	if (t->used && endpoint_eq(&t->client, &client) && endpoint_eq(&t->server, &server))
+	src.family = dst.family = seg->family;
+	memcpy(src.addr, seg->saddr, alen);
+	memcpy(dst.addr, seg->daddr, alen);
+	src.port = seg->sport;
+	dst.port = seg->dport;
+	t = side == 0 ? tuple_claim(cl, &src, &dst) : tuple_claim(cl, &dst, &src);
+	if (t->looked[side])
 		return;
-	memset(t, 0, sizeof(*t));
-	t->used = true;
-	t->client = client;
-	t->server = server;
-	if (attrib_owner_of_tuple(seg->family, client.addr, client.port, server.addr, server.port,
-				  &t->pid))
-		t->pid = 0;
+	t->looked[side] = true;
+	if (attrib_owner_of_tuple(seg->family, src.addr, src.port, dst.addr, dst.port,
+				  &t->pid[side]))
+		t->pid[side] = 0;
 	else if (cl->ac)
-		attrib_cache__resolve(cl->ac, t->pid, &p);
+		attrib_cache__resolve(cl->ac, t->pid[side], &p);
+}
+
+/* One local end of a libpcap record: the owner remembered early, else found now. */
+static void pcap_end(struct cap_live *cl, struct hs_record *rec, int side)
+{
+	const struct hs_endpoint *local = side == 0 ? &rec->client : &rec->server;
+	const struct hs_endpoint *remote = side == 0 ? &rec->server : &rec->client;
+	struct tuple_slot *t = tuple_slot_of(cl, &rec->client, &rec->server);
+
+	rec->role = side == 0 ? HS_ROLE_CLIENT : HS_ROLE_SERVER;
+	memset(&rec->proc, 0, sizeof(rec->proc));
+	if (t->used && t->pid[side] && endpoint_eq(&t->client, &rec->client) &&
+	    endpoint_eq(&t->server, &rec->server))
+		resolve_pid(cl, t->pid[side], NULL, &rec->proc);
+	else
+		owner_by_tuple(cl, local, remote, &rec->proc);
+	deliver(cl, rec);
 }
 
 /* libpcap: one record per local end (both, on loopback), each with its own process. */
@@ -214,23 +246,10 @@ static void record_pcap(struct cap_live *cl, struct hs_record *rec)
 		deliver(cl, rec);
 		return;
 	}
-	if (client_local) {
-		struct tuple_slot *t = tuple_slot_of(cl, &rec->client, &rec->server);
-
-		rec->role = HS_ROLE_CLIENT;
-		if (t->used && t->pid && endpoint_eq(&t->client, &rec->client) &&
-		    endpoint_eq(&t->server, &rec->server))
-			resolve_pid(cl, t->pid, NULL, &rec->proc);
-		else
-			owner_by_tuple(cl, &rec->client, &rec->server, &rec->proc);
-		deliver(cl, rec);
-		memset(&rec->proc, 0, sizeof(rec->proc));
-	}
-	if (server_local) {
-		rec->role = HS_ROLE_SERVER;
-		owner_by_tuple(cl, &rec->server, &rec->client, &rec->proc);
-		deliver(cl, rec);
-	}
+	if (client_local)
+		pcap_end(cl, rec, 0);
+	if (server_local)
+		pcap_end(cl, rec, 1);
 }
 
 static void on_record(const struct hs_record *r, void *ctx)
@@ -303,9 +322,12 @@ static void on_pcap_segment(const struct flow_segment *seg, void *ctx)
 	struct cap_live *cl = ctx;
 
 	cl->st.events++;
-	if (seg->len && flow_port_watched(&cl->cfg, seg->dport) &&
-	    cap_addr_is_local(seg->family, seg->saddr))
-		remember_client(cl, seg);
+	if (seg->len && cap_addr_is_local(seg->family, seg->saddr)) {
+		if (flow_port_watched(&cl->cfg, seg->dport))
+			remember_end(cl, seg, 0);
+		else if (flow_port_watched(&cl->cfg, seg->sport))
+			remember_end(cl, seg, 1);
+	}
 	flow_table__segment(cl->ft, seg);
 }
 
