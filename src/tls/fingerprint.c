@@ -37,17 +37,35 @@ static void sb_init(struct sbuf *b, char *p, size_t cap)
 	p[0] = '\0';
 }
 
-static void sb_addf(struct sbuf *b, const char *fmt, unsigned int v)
+/* Decimal and 4-digit hex appends: fingerprints are built for every handshake. */
+static void sb_add(struct sbuf *b, const char *s, size_t n)
 {
-	int n;
+	if (n >= b->cap - b->len)
+		n = b->cap - b->len - 1;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
 
-	if (b->len >= b->cap - 1)
-		return;
-	n = snprintf(b->p + b->len, b->cap - b->len, fmt, v);
-	if (n < 0)
-		return;
-	/* snprintf reports what it wanted to write; advance only over what fits. */
-	b->len += (size_t)n < b->cap - b->len ? (size_t)n : b->cap - b->len - 1;
+static void sb_add_dec(struct sbuf *b, unsigned int v)
+{
+	char tmp[12];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	sb_add(b, tmp + i, sizeof(tmp) - i);
+}
+
+static void sb_add_hex4(struct sbuf *b, unsigned int v)
+{
+	static const char hex[] = "0123456789abcdef";
+	char tmp[4] = { hex[(v >> 12) & 0xf], hex[(v >> 8) & 0xf], hex[(v >> 4) & 0xf],
+			hex[v & 0xf] };
+
+	sb_add(b, tmp, sizeof(tmp));
 }
 
 static void sb_addc(struct sbuf *b, char ch)
@@ -63,11 +81,18 @@ static void hex_digest(const char *md_name, const char *in, char *out, size_t he
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
-	const EVP_MD *type;
+	/*
+	 * Fetch each algorithm once: with OpenSSL 3 the EVP_md5()/EVP_sha256() shims make
+	 * every EVP_Digest() fetch it again, under a lock, once per handshake.
+	 */
+	static EVP_MD *md5_alg, *sha256_alg;
+	const bool is_md5 = strcmp(md_name, "md5") == 0;
+	EVP_MD **alg = is_md5 ? &md5_alg : &sha256_alg;
 	size_t i;
 
-	type = strcmp(md_name, "md5") == 0 ? EVP_md5() : EVP_sha256();
-	if (!EVP_Digest(in, strlen(in), md, &md_len, type, NULL))
+	if (!*alg)
+		*alg = EVP_MD_fetch(NULL, is_md5 ? "MD5" : "SHA256", NULL);
+	if (!*alg || !EVP_Digest(in, strlen(in), md, &md_len, *alg, NULL))
 		md_len = 0;
 	for (i = 0; i < hex_chars; i++) {
 		if (i / 2 >= md_len) {
@@ -90,7 +115,7 @@ static void ja3_list(struct sbuf *b, const uint16_t *v, size_t n)
 			continue;
 		if (!first)
 			sb_addc(b, '-');
-		sb_addf(b, "%u", v[i]);
+		sb_add_dec(b, v[i]);
 		first = false;
 	}
 }
@@ -102,7 +127,7 @@ void tls_ja3(const struct tls_client_hello *ch, char out[33])
 	size_t i;
 
 	sb_init(&b, buf, sizeof(buf));
-	sb_addf(&b, "%u", ch->legacy_version);
+	sb_add_dec(&b, ch->legacy_version);
 	sb_addc(&b, ',');
 	ja3_list(&b, ch->ciphers.v, ch->ciphers.n);
 	sb_addc(&b, ',');
@@ -113,7 +138,7 @@ void tls_ja3(const struct tls_client_hello *ch, char out[33])
 	for (i = 0; i < ch->n_ec_point_formats; i++) {
 		if (i)
 			sb_addc(&b, '-');
-		sb_addf(&b, "%u", ch->ec_point_formats[i]);
+		sb_add_dec(&b, ch->ec_point_formats[i]);
 	}
 	hex_digest("md5", buf, out, 32);
 }
@@ -154,7 +179,7 @@ static void hex_list(struct sbuf *b, const uint16_t *v, size_t n)
 	for (i = 0; i < n; i++) {
 		if (i)
 			sb_addc(b, ',');
-		sb_addf(b, "%04x", v[i]);
+		sb_add_hex4(b, v[i]);
 	}
 }
 

@@ -109,14 +109,37 @@ uint64_t util_now_ns(void)
 
 void util_format_time(uint64_t ns, char *buf, size_t len)
 {
+	/*
+	 * Records come in time order, many per second: format the date part once per
+	 * second and only append the milliseconds (this is on the `read --json` path).
+	 */
+	static __thread time_t cached_sec = -1;
+	static __thread char cached[32];
 	time_t secs = (time_t)(ns / 1000000000ULL);
 	unsigned int ms = (unsigned int)(ns % 1000000000ULL / 1000000ULL);
 	struct tm tm;
+	size_t n;
 
-	if (!gmtime_r(&secs, &tm) ||
-	    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
-		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms) < 0)
+	if (secs != cached_sec) {
+		if (!gmtime_r(&secs, &tm) ||
+		    snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d.",
+			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			     tm.tm_sec) >= (int)sizeof(cached)) {
+			util_strlcpy(buf, "1970-01-01T00:00:00.000Z", len);
+			return;
+		}
+		cached_sec = secs;
+	}
+	n = util_strlcpy(buf, cached, len);
+	if (n + 5 > len) {
 		util_strlcpy(buf, "1970-01-01T00:00:00.000Z", len);
+		return;
+	}
+	buf[n] = (char)('0' + ms / 100);
+	buf[n + 1] = (char)('0' + ms / 10 % 10);
+	buf[n + 2] = (char)('0' + ms % 10);
+	buf[n + 3] = 'Z';
+	buf[n + 4] = '\0';
 }
 
 void util_format_ip(int family, const uint8_t *addr, char *buf, size_t len)
