@@ -18,7 +18,7 @@ echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)
 "$CLANG_BIN" -fsanitize=fuzzer -o "$TEST_TMP/probe" "$TEST_TMP/probe.c" >/dev/null 2>&1 ||
 	skip "clang has no libFuzzer runtime (package libclang-rt-14-dev)"
 
-make -C "$TOP" -s fuzz >"$TEST_TMP/build.log" 2>&1 || {
+make -C "$TOP" -s -j2 fuzz >"$TEST_TMP/build.log" 2>&1 || {
 	cat "$TEST_TMP/build.log"
 	fail "make fuzz"
 }
