@@ -334,7 +334,11 @@ static __always_inline void note_owner(struct sock *sk)
 	e->pad0 = 0;
 	e->cgroup_id = v.cgroup_id;
 	__builtin_memcpy(e->comm, v.comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, rb_flags());
+	/*
+	 * Wake the reader now: it reads /proc for this process, and a short-lived client
+	 * may exit within milliseconds. One wakeup per socket, not per packet.
+	 */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
 SEC("tp_btf/inet_sock_set_state")

@@ -104,8 +104,10 @@ SERVER_PID=$!
 on_exit "kill $SERVER_PID"
 wait_port 443
 
+# client ARGS... - one s_client handshake; CLIENT_PID is openssl itself. It stays
+# connected a moment, as a real client would, so sock_diag can still find it.
 client() {
-	printf 'Q\n' | ip netns exec "$NS" openssl s_client -brief -connect 127.0.0.1:443 "$@" \
+	(sleep 0.3; printf 'Q\n') | ip netns exec "$NS" openssl s_client -brief -connect 127.0.0.1:443 "$@" \
 		>"$TEST_TMP/client.out" 2>&1 &
 	CLIENT_PID=$!
 	(sleep 10; kill "$CLIENT_PID") 2>/dev/null &
