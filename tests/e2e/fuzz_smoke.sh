@@ -3,8 +3,8 @@
 #
 # Builds the libFuzzer entries (make fuzz) and runs each one for a short while on the
 # seed corpus in tests/fuzz/corpus. Any crash, sanitizer report, leak or timeout fails
-# the test; the crashing input is left in the printed artifact path. FUZZ_SECONDS
-# (default 20) sets the time per fuzzer.
+# the test; the crashing input is printed. FUZZ_SECONDS (default 20) sets the time per
+# fuzzer, cut so that the whole test stays under 90 s after a cold build.
 source "$(dirname "$0")/../lib/common.sh"
 
 SECS=${FUZZ_SECONDS:-20}
@@ -22,6 +22,9 @@ make -C "$TOP" -s -j2 fuzz >"$TEST_TMP/build.log" 2>&1 || {
 	cat "$TEST_TMP/build.log"
 	fail "make fuzz"
 }
+# A cold build eats into the 90 s the whole test may take: shorten the runs to match.
+left=$(((85 - SECONDS) / 3))
+[ "$left" -lt "$SECS" ] && SECS=$((left > 5 ? left : 5))
 
 for name in tls flow decode; do
 	bin=$TOP/build/fuzz/fuzz_$name
