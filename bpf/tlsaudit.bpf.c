@@ -301,6 +301,30 @@ static __always_inline int sk_is_watched_tcp(const struct sock *sk)
 	       port_on(bpf_ntohs(sk->__sk_common.skc_dport));
 }
 
+/*
+ * Wake the reader at once for a process it has not heard of lately: it reads /proc for
+ * it, and a short-lived client may exit within milliseconds. Further sockets of the
+ * same process (a storm from one client or server) wait for the next batch.
+ */
+#define TA_OWNER_FRESH_NS 1000000000ULL
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} recent_tgids SEC(".maps");
+
+static __always_inline __u64 owner_flags(__u32 tgid, __u64 now)
+{
+	__u64 *last = bpf_map_lookup_elem(&recent_tgids, &tgid);
+
+	if (last && now - *last < TA_OWNER_FRESH_NS)
+		return rb_flags();
+	bpf_map_update_elem(&recent_tgids, &tgid, &now, BPF_ANY);
+	return BPF_RB_FORCE_WAKEUP;
+}
+
 /* Record the current process as the owner of @sk; tell userspace when it is new. */
 static __always_inline void note_owner(struct sock *sk)
 {
@@ -334,11 +358,7 @@ static __always_inline void note_owner(struct sock *sk)
 	e->pad0 = 0;
 	e->cgroup_id = v.cgroup_id;
 	__builtin_memcpy(e->comm, v.comm, sizeof(e->comm));
-	/*
-	 * Wake the reader now: it reads /proc for this process, and a short-lived client
-	 * may exit within milliseconds. One wakeup per socket, not per packet.
-	 */
-	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	bpf_ringbuf_submit(e, owner_flags(v.tgid, e->hdr.ktime_ns));
 }
 
 SEC("tp_btf/inet_sock_set_state")
