@@ -221,7 +221,7 @@ static __always_inline int handle_skb(struct __sk_buff *skb, __u8 egress)
 	struct bpf_sock *sk;
 	struct pkt p = {};
 	__u64 cookie;
-	__u32 total, sent, dir = egress;
+	__u32 total, sent, dir = egress, lport, rport;
 
 	sk = skb->sk;
 	if (!sk)
@@ -232,6 +232,14 @@ static __always_inline int handle_skb(struct __sk_buff *skb, __u8 egress)
 	 * own socket carries everything after, under its own cookie.
 	 */
 	if (!sk || sk->state == BPF_TCP_LISTEN)
+		return 1;
+	/*
+	 * Traffic on other ports leaves after two array lookups, before any packet byte is
+	 * read. A socket without ports yet (bpf_prog_test_run's) is judged by its packet.
+	 */
+	lport = sk->src_port;
+	rport = bpf_ntohs(sk->dst_port);
+	if (lport && rport && !port_on(lport) && !port_on(rport))
 		return 1;
 	cookie = bpf_get_socket_cookie(skb);
 	fv = bpf_map_lookup_elem(&flows, &cookie);
