@@ -203,6 +203,16 @@ static __always_inline void emit_chunks(struct __sk_buff *skb, struct pkt *p, __
 		s->d = p->d;
 		s->d.seq = p->d.seq + done;
 		s->d.len = (__u32)n;
+		/*
+		 * Each chunk reads as a segment of its own: SYN only on the first (data in a
+		 * SYN starts one sequence number later), FIN and RST only on the last.
+		 */
+		if (i > 0 && (p->d.tcp_flags & 0x02)) {
+			s->d.tcp_flags &= ~0x02;
+			s->d.seq += 1;
+		}
+		if (done + n < total)
+			s->d.tcp_flags &= ~0x05;
 		if (n > 0) {
 			if (n > TA_CHUNK ||
 			    bpf_skb_load_bytes(skb, p->payload_off + done, s->payload, n)) {

@@ -200,7 +200,8 @@ static void test_ingress_ipv6_server_side(void **state)
 
 static void test_large_segment_is_chunked(void **state)
 {
-	struct pkt_spec s = { .sport = 40001, .dport = 443, .seq = 5000, .flags = 0x18,
+	/* PSH|ACK|FIN: the FIN belongs to the last byte, so only to the last chunk. */
+	struct pkt_spec s = { .sport = 40001, .dport = 443, .seq = 5000, .flags = 0x19,
 			      .payload_len = 2500 };
 
 	(void)state;
@@ -208,10 +209,28 @@ static void test_large_segment_is_chunked(void **state)
 	assert_int_equal(drain(), 2);
 	assert_int_equal(samples[0].d.seq, 5000);
 	assert_int_equal(samples[0].d.len, TA_CHUNK);
+	assert_int_equal(samples[0].d.tcp_flags, 0x18);
 	assert_int_equal(samples[1].d.seq, 5000 + TA_CHUNK);
 	assert_int_equal(samples[1].d.len, 2500 - TA_CHUNK);
+	assert_int_equal(samples[1].d.tcp_flags, 0x19);
 	assert_int_equal(samples[0].d.hdr.cookie, samples[1].d.hdr.cookie);
 	check_payload(&samples[0], 0);
+	check_payload(&samples[1], TA_CHUNK);
+}
+
+static void test_syn_with_data_is_chunked(void **state)
+{
+	/* TCP Fast Open: a ClientHello in the SYN; its data starts at ISN + 1. */
+	struct pkt_spec s = { .sport = 40005, .dport = 443, .seq = 9000, .flags = 0x02,
+			      .payload_len = 2500 };
+
+	(void)state;
+	run(skel->progs.tlsaudit_egress, &s, 1);
+	assert_int_equal(drain(), 2);
+	assert_int_equal(samples[0].d.seq, 9000);
+	assert_int_equal(samples[0].d.tcp_flags, 0x02);
+	assert_int_equal(samples[1].d.seq, 9000 + 1 + TA_CHUNK);
+	assert_int_equal(samples[1].d.tcp_flags, 0x00);
 	check_payload(&samples[1], TA_CHUNK);
 }
 
@@ -340,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_unwatched_port_forwards_nothing),
 		cmocka_unit_test(test_ingress_ipv6_server_side),
 		cmocka_unit_test(test_large_segment_is_chunked),
+		cmocka_unit_test(test_syn_with_data_is_chunked),
 		cmocka_unit_test(test_budget_stops_forwarding),
 		cmocka_unit_test(test_control_segments),
 		cmocka_unit_test(test_done_flow_forwards_nothing),
