@@ -75,7 +75,7 @@ static void usage(FILE *f)
 		   "  tlsaudit watch --ports 443,8443     watch other TLS ports\n"
 		   "  tlsaudit watch --backend pcap -i eth0   libpcap on one interface\n"
 		   "\n"
-		   "Exit status: 0 on SIGINT/SIGTERM, 1 when capture cannot start,\n"
+		   "Exit status: 0 on SIGINT/SIGTERM, 1 when capture cannot start, "
 		   "2 usage error.\n");
 }
 
