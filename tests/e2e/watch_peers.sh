@@ -22,18 +22,23 @@ LEGACY=(-cipher 'DEFAULT@SECLEVEL=0')
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 
+# watch_start [OPTIONS] - a new watch with its own output files (an earlier watch's
+# "capturing" line must not be mistaken for this one's).
+WATCH_N=0
 watch_start() {
-	WATCH_OUT=$TEST_TMP/watch.json
-	"$TLSAUDIT" watch --json "$@" >"$WATCH_OUT" 2>"$TEST_TMP/watch.err" &
+	WATCH_N=$((WATCH_N + 1))
+	WATCH_OUT=$TEST_TMP/watch$WATCH_N.json
+	WATCH_ERR=$TEST_TMP/watch$WATCH_N.err
+	"$TLSAUDIT" watch --json "$@" >"$WATCH_OUT" 2>"$WATCH_ERR" &
 	WATCH_PID=$!
 	on_exit "kill $WATCH_PID"
 	local i
 	for ((i = 0; i < 200; i++)); do
-		grep -q "capturing with bpf" "$TEST_TMP/watch.err" && return 0
+		grep -q "capturing with bpf" "$WATCH_ERR" 2>/dev/null && return 0
 		kill -0 "$WATCH_PID" 2>/dev/null || break
 		sleep 0.05
 	done
-	cat "$TEST_TMP/watch.err" >&2
+	cat "$WATCH_ERR" >&2
 	fail "tlsaudit watch did not start capturing with eBPF"
 }
 
@@ -162,7 +167,6 @@ S_SOCAT=$BG_PID
 wait_listen 8443
 # Port 8443 is not watched by default: a second watch for it.
 kill -INT "$WATCH_PID"; wait "$WATCH_PID"
-mv "$WATCH_OUT" "$TEST_TMP/watch1.json"
 watch_start --ports 443,8443,25
 SNI=socat-$$.watch.test
 fg sh -c "printf 'x\n' | openssl s_client -brief -connect 127.0.0.1:8443 -servername $SNI"
