@@ -139,8 +139,11 @@ int64_t flow_reasm_insert(struct reasm *r, struct flow_mem *mem, uint32_t cap, u
 	}
 	rel = seq - r->isn;
 	if ((int32_t)rel < 0) {
-		/* Starts before byte 0 (a retransmitted SYN payload, say): keep the tail. */
-		skip = (uint32_t)-(int32_t)rel;
+		/*
+		 * Starts before byte 0 (a retransmitted SYN payload, say): keep the tail.
+		 * Negated unsigned: rel may be 2^31, which int32_t cannot negate.
+		 */
+		skip = -rel;
 		if (skip >= len)
 			return r->contig;
 		data += skip;
