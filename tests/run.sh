@@ -12,6 +12,9 @@ set -u
 cd "$(dirname "$0")/.."
 
 SKIP=249
+# The peers and helper scripts come from Debian packages (python3-yaml, ...): use the
+# system's interpreters even where a user-level python3 shadows them in PATH.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(unit bpf e2e)
 pass=0 fail=0 skip=0
