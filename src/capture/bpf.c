@@ -130,7 +130,7 @@ fail:
 	return -1;
 }
 
-/* Owner tracepoints exist since v6.3 (commit 6e6eda44b939, "net: sock: add tracepoints"). */
+/* tcp:tcp_rcv_space_adjust is in every kernel with BTF tracepoints we support (4.16+). */
 static int have_tracepoint(const char *name)
 {
 	return libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP) > 0;
@@ -258,11 +258,10 @@ struct cap_bpf *cap_bpf__new(const struct flow_config *cfg, const struct cap_bpf
 		bpf_map__set_max_entries(b->skel->maps.flows, cfg->max_flows);
 		bpf_map__set_max_entries(b->skel->maps.owners, cfg->max_flows);
 	}
-	b->owner_tps = have_tracepoint("sock_send_length") && have_tracepoint("sock_recv_length");
+	b->owner_tps = have_tracepoint("tcp_rcv_space_adjust");
 	if (!b->owner_tps) {
-		bpf_program__set_autoload(b->skel->progs.tlsaudit_send, false);
-		bpf_program__set_autoload(b->skel->progs.tlsaudit_recv, false);
-		log_info("no sock_send_length/sock_recv_length tracepoints: owners found "
+		bpf_program__set_autoload(b->skel->progs.tlsaudit_rcv, false);
+		log_info("no tcp_rcv_space_adjust tracepoint: owners of accepted sockets found "
 			 "through /proc instead");
 	}
 	e = tlsaudit_bpf__load(b->skel);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The socket-owner tracepoints of bpf/tlsaudit.bpf.c on real loopback sockets of this
- * process: connect() names the client's owner, the first send or recv names the
- * accepted socket's owner, a child process that reads the socket becomes its new
- * owner, close tells userspace to finish the flow, and unwatched ports stay silent.
+ * process: connect() names the client's owner, the first read names the accepted
+ * socket's owner (a write alone does not), a child process that reads the socket
+ * becomes its new owner, close tells userspace to finish the flow, and unwatched ports stay silent.
  * Each event's cookie must equal getsockopt(SO_COOKIE): it is the join key with the
  * packets seen by the cgroup_skb programs.
  *
@@ -161,9 +161,15 @@ static void test_owner_and_close_events(void **state)
 	assert_int_equal(e->tgid, getpid());
 	assert_string_equal(e->comm, "tlsaudit-owner");
 
-	/* The accepted socket is named by its first write; more writes say nothing new. */
-	assert_int_equal(send(s, "hello", 5, 0), 5);
-	assert_int_equal(send(s, "again", 5, 0), 5);
+	/* A write names nobody: only readers own sockets (an SMTP banner comes first). */
+	assert_int_equal(send(s, "220 hi", 6, 0), 6);
+	assert_int_equal(drain(), 0);
+
+	/* The accepted socket is named by its first read; more reads say nothing new. */
+	assert_int_equal(send(c, "hello", 5, 0), 5);
+	assert_int_equal(recv(s, buf, 5, MSG_WAITALL), 5);
+	assert_int_equal(send(c, "again", 5, 0), 5);
+	assert_int_equal(recv(s, buf, 5, MSG_WAITALL), 5);
 	assert_int_equal(drain(), 1);
 	e = find(TA_EV_OWNER, sc);
 	assert_non_null(e);
@@ -259,8 +265,8 @@ int main(void)
 		printf("skip: no kernel BTF at /sys/kernel/btf/vmlinux\n");
 		return SKIP_CODE;
 	}
-	if (libbpf_find_vmlinux_btf_id("sock_send_length", BPF_TRACE_RAW_TP) <= 0) {
-		printf("skip: no sock_send_length tracepoint (Linux 6.3+)\n");
+	if (libbpf_find_vmlinux_btf_id("tcp_rcv_space_adjust", BPF_TRACE_RAW_TP) <= 0) {
+		printf("skip: no tcp_rcv_space_adjust tracepoint\n");
 		return SKIP_CODE;
 	}
 	return cmocka_run_group_tests(tests, setup, teardown);
