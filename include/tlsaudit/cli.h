@@ -15,4 +15,13 @@ int cmd_top(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 
+struct ctl_conn;
+/*
+ * cli_connect - for the daemon's clients after option parsing: refuse a leftover
+ * argument (argv[@next]), find the socket (-S, $TLSAUDIT_SOCKET, default) and connect.
+ * NULL after one line on stderr, with *@exit_code set to CLI_USAGE or CLI_FAIL.
+ */
+struct ctl_conn *cli_connect(const char *cmd, int argc, char **argv, int next,
+			     const char *sock_opt, int *exit_code);
+
 #endif /* TLSAUDIT_CLI_H */

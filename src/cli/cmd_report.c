@@ -235,16 +235,10 @@ int cmd_report(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "tlsaudit report: unexpected argument '%s'\n", argv[optind]);
-		return CLI_USAGE;
-	}
-	sock = cfg_client_socket(sock);
-	c = ctl_connect(sock, err, sizeof(err));
-	if (!c) {
-		fprintf(stderr, "tlsaudit: %s\n", err);
-		return CLI_FAIL;
-	}
+	sock = cfg_client_socket(sock); /* named again in later errors */
+	c = cli_connect("report", argc, argv, optind, sock, &ret);
+	if (!c)
+		return ret;
 	snprintf(req, sizeof(req),
 		 "{\"cmd\":\"report\",\"legacy\":%s,\"handshakes\":%s,\"since_s\":%llu}",
 		 legacy ? "true" : "false", hs ? "true" : "false",

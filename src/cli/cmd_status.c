@@ -101,16 +101,10 @@ int cmd_status(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "tlsaudit status: unexpected argument '%s'\n", argv[optind]);
-		return CLI_USAGE;
-	}
-	sock = cfg_client_socket(sock);
-	c = ctl_connect(sock, err, sizeof(err));
-	if (!c) {
-		fprintf(stderr, "tlsaudit: %s\n", err);
-		return CLI_FAIL;
-	}
+	sock = cfg_client_socket(sock); /* named again in later errors */
+	c = cli_connect("status", argc, argv, optind, sock, &ret);
+	if (!c)
+		return ret;
 	if (ctl_query(c, "{\"cmd\":\"status\"}", &rep, 10000, err, sizeof(err))) {
 		fprintf(stderr, "tlsaudit: %s: %s\n", sock, err);
 		goto cleanup;

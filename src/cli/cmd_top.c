@@ -464,18 +464,12 @@ int cmd_top(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "tlsaudit top: unexpected argument '%s'\n", argv[optind]);
-		return CLI_USAGE;
-	}
 	/* Like top(1) without a terminal: plain screens, as with -b. */
 	t.interactive = !t.batch && !t.json && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-	sock = cfg_client_socket(sock);
-	c = ctl_connect(sock, err, sizeof(err));
-	if (!c) {
-		fprintf(stderr, "tlsaudit: %s\n", err);
-		return CLI_FAIL;
-	}
+	sock = cfg_client_socket(sock); /* named again in later errors */
+	c = cli_connect("top", argc, argv, optind, sock, &ret);
+	if (!c)
+		return ret;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGWINCH);
 	sigaddset(&mask, SIGINT);
