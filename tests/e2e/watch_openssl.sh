@@ -18,56 +18,7 @@ command -v python3 >/dev/null || skip "python3 not installed (./configure --test
 
 LEGACY=(-cipher 'DEFAULT@SECLEVEL=0')
 OPENSSL_EXE=$(readlink -f "$(command -v openssl)")
-# The system interpreter: a version-manager shim costs half a second per call.
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-
-# watch_start [OPTIONS] - tlsaudit watch --json in the background, until it captures.
-watch_start() {
-	WATCH_OUT=$TEST_TMP/watch.json
-	"$TLSAUDIT" watch --json "$@" >"$WATCH_OUT" 2>"$TEST_TMP/watch.err" &
-	WATCH_PID=$!
-	on_exit "kill $WATCH_PID"
-	local i
-	for ((i = 0; i < 200; i++)); do
-		grep -q "capturing with bpf" "$TEST_TMP/watch.err" && return 0
-		kill -0 "$WATCH_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$TEST_TMP/watch.err" >&2
-	fail "tlsaudit watch did not start capturing with eBPF"
-}
-
-# rec FIELD PYEXPR - FIELD of the one record matching the python expression on r.
-rec() {
-	$PY - "$WATCH_OUT" "$1" "$2" <<'EOF'
-import json, sys
-path, field, expr = sys.argv[1:]
-recs = [json.loads(l) for l in open(path) if l.strip()]
-hits = [r for r in recs if eval(expr, {}, {"r": r})]
-if len(hits) != 1:
-    sys.stderr.write("%d records match %s; all records:\n" % (len(hits), expr))
-    for r in recs:
-        sys.stderr.write("  %s\n" % json.dumps(r))
-    sys.exit(1)
-v = hits[0][field]
-print("null" if v is None else str(v).lower() if isinstance(v, bool) else v)
-EOF
-}
-
-# wait_records N PYEXPR - until N records match (records follow the handshake closely).
-wait_records() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[ "$($PY -c '
-import json, sys
-n = sum(1 for l in open(sys.argv[1]) if l.strip() and eval(sys.argv[2], {}, {"r": json.loads(l)}))
-print(n)' "$WATCH_OUT" "$2")" -ge "$1" ] && return 0
-		sleep 0.1
-	done
-	cat "$WATCH_OUT" >&2
-	fail "fewer than $1 records match $2"
-}
+source "$(dirname "$0")/../lib/watch.sh"
 
 netns_new watch
 make_cert "$TEST_TMP"
