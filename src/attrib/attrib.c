@@ -45,15 +45,30 @@ struct line_reader {
 	char buf[LINE_CAP];
 };
 
-static void lr_init(struct line_reader *lr, int fd)
+/* lr_open - a line reader over @name relative to @dfd (or AT_FDCWD); NULL and errno. */
+static struct line_reader *lr_open(int dfd, const char *name)
 {
+	struct line_reader *lr;
+	int fd, e;
+
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	lr = calloc(1, sizeof(*lr));
+	if (!lr) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
 	lr->fd = fd;
-	lr->len = 0;
-	lr->start = 0;
-	lr->total = 0;
-	lr->lines = 0;
-	lr->eof = false;
-	lr->overlong = false;
+	return lr;
+}
+
+static void lr_close(struct line_reader *lr)
+{
+	close(lr->fd);
+	free(lr);
 }
 
 /*
@@ -270,17 +285,11 @@ static int read_uid(int dfd, uint32_t *uid)
 	const uint8_t *tok;
 	size_t tok_len;
 	uint64_t v;
-	int fd, r, err = -ENOENT;
+	int r, err = -ENOENT;
 
-	fd = openat(dfd, "status", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	lr = lr_open(dfd, "status");
+	if (!lr)
 		return -errno;
-	lr = malloc(sizeof(*lr));
-	if (!lr) {
-		err = -ENOMEM;
-		goto out;
-	}
-	lr_init(lr, fd);
 	while ((r = lr_next(lr, &line)) > 0) {
 		if (cur_left(&line) < 4 || memcmp(cur_ptr(&line), "Uid:", 4) != 0)
 			continue;
@@ -296,9 +305,7 @@ static int read_uid(int dfd, uint32_t *uid)
 	}
 	if (r < 0)
 		err = r;
-out:
-	free(lr);
-	close(fd);
+	lr_close(lr);
 	return err;
 }
 
@@ -330,17 +337,11 @@ static int read_cgroup(int dfd, char *path, size_t len)
 	bool have_v2 = false, have_sd = false;
 	char v2[LINE_CAP], sd[LINE_CAP];
 	size_t n;
-	int fd, r, err = 0;
+	int r, err = 0;
 
-	fd = openat(dfd, "cgroup", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	lr = lr_open(dfd, "cgroup");
+	if (!lr)
 		return -errno;
-	lr = malloc(sizeof(*lr));
-	if (!lr) {
-		err = -ENOMEM;
-		goto out;
-	}
-	lr_init(lr, fd);
 	while ((r = lr_next(lr, &line)) > 0) {
 		p = cur_ptr(&line);
 		n = cur_left(&line);
@@ -370,8 +371,7 @@ static int read_cgroup(int dfd, char *path, size_t len)
 	else
 		err = -ENOENT;
 out:
-	free(lr);
-	close(fd);
+	lr_close(lr);
 	return err;
 }
 
@@ -489,20 +489,14 @@ int attrib_tls_lib_from_maps(const char *maps_path, char *lib, size_t len)
 	const uint8_t *tok, *path, *base;
 	char best_path[PATH_MAX];
 	size_t tok_len, plen, blen;
-	int fd, r, i, rank, best = 0, err = 0;
+	int r, i, rank, best = 0, err = 0;
 
 	if (!maps_path || !lib || !len)
 		return -EINVAL;
 	lib[0] = '\0';
-	fd = open(maps_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	lr = lr_open(AT_FDCWD, maps_path);
+	if (!lr)
 		return -errno;
-	lr = malloc(sizeof(*lr));
-	if (!lr) {
-		err = -ENOMEM;
-		goto out;
-	}
-	lr_init(lr, fd);
 	/* "address perms offset dev inode   pathname" (proc(5)); the path may hold spaces. */
 	while ((r = lr_next(lr, &line)) > 0) {
 		for (i = 0; i < 5; i++) {
@@ -534,9 +528,7 @@ int attrib_tls_lib_from_maps(const char *maps_path, char *lib, size_t len)
 		err = -ENOENT;
 	else
 		soname_of(maps_path, best_path, lib, len);
-out:
-	free(lr);
-	close(fd);
+	lr_close(lr);
 	return err;
 }
 
