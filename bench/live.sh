@@ -116,6 +116,22 @@ for l in open(sys.argv[1]):
 print(n)' "$TEST_TMP/watch.json" "$1" "$2"
 }
 
+# record_gaps - where in the storm records are missing: its first and last record and
+# the longest pause between records, in seconds from the storm's start.
+record_gaps() {
+	$PY -c '
+import datetime, json, sys
+t0, t1 = float(sys.argv[2]), float(sys.argv[3])
+ts = sorted(datetime.datetime.strptime(json.loads(l)["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+            .replace(tzinfo=datetime.timezone.utc).timestamp() - t0
+            for l in open(sys.argv[1]) if "\"server_ip\":\"127.0.0.1\"" in l)
+gap, at = max(((b - a, a) for a, b in zip(ts, ts[1:])), default=(0, 0))
+print("    storm %.3fs; records from %+.3fs to %+.3fs; longest pause %.3fs at %+.3fs"
+      % (t1 - t0, ts[0] if ts else 0, ts[-1] if ts else 0, gap, at))' \
+		"$TEST_TMP/watch.json" "$STORM_T0" "$STORM_T1"
+	tail -n 1 "$TEST_TMP/watch.err" | sed 's/^/    /'
+}
+
 HZ=$(getconf CLK_TCK)
 # BPF run-time accounting costs two clock reads per program run: keep it on only during
 # the storms it measures, so the bulk comparison sees the programs as deployed.
@@ -136,7 +152,9 @@ run_with() {
 	watch_start
 	c0=$(cpu_ticks "$WATCH_PID")
 	sysctl -q -w kernel.bpf_stats_enabled=1
+	STORM_T0=$(date +%s.%N)
 	N_ON=$(storm)
+	STORM_T1=$(date +%s.%N)
 	sysctl -q -w kernel.bpf_stats_enabled=0
 	c1=$(cpu_ticks "$WATCH_PID")
 	hs_on=$((hs_on + N_ON))
@@ -158,6 +176,7 @@ print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin)
 	drops=$((drops + ${d:-0}))
 	printf '  round %d with watch:    %6d handshakes, bulk %.3fs, records client %d server %d, drops %s\n' \
 		"$r" "$N_ON" "$B_ON" "$c" "$s" "${d:-?}"
+	((c == N_ON && s == N_ON)) || record_gaps
 }
 
 median() {

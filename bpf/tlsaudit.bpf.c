@@ -24,6 +24,11 @@
 #define TA_ETH_P_IP 0x0800
 #define TA_ETH_P_IPV6 0x86DD
 #define TA_IPPROTO_TCP 6
+#define TA_NEXTHDR_HOP 0
+#define TA_NEXTHDR_ROUTING 43
+#define TA_NEXTHDR_FRAGMENT 44
+#define TA_NEXTHDR_AUTH 51
+#define TA_NEXTHDR_DEST 60
 #define TA_AF_INET 2
 #define TA_AF_INET6 10
 #define TA_TCP_FLAGS_CTRL 0x07 /* FIN | SYN | RST */
@@ -119,6 +124,47 @@ struct pkt {
 	__u32 payload_len;
 };
 
+/*
+ * ipv6_skip_ext - move *off past the extension headers (RFC 8200 section 4) that may
+ * precede TCP: hop-by-hop, routing, destination options, AH, and a fragment header that
+ * holds the whole packet. Real fragments never reach a socket (the stack reassembles
+ * them first) and are left alone, as in the IPv4 path. Returns 0 when TCP follows.
+ */
+#define TA_IPV6_MAX_EXT 6
+
+static __always_inline int ipv6_skip_ext(struct __sk_buff *skb, __u8 nh, __u32 *off)
+{
+	__u8 h[4];
+	int i;
+
+	for (i = 0; i < TA_IPV6_MAX_EXT; i++) {
+		if (nh == TA_IPPROTO_TCP)
+			return 0;
+		if (bpf_skb_load_bytes(skb, *off, h, sizeof(h)))
+			return -1;
+		switch (nh) {
+		case TA_NEXTHDR_HOP:
+		case TA_NEXTHDR_ROUTING:
+		case TA_NEXTHDR_DEST:
+			*off += ((__u32)h[1] + 1) * 8;
+			break;
+		case TA_NEXTHDR_AUTH:
+			*off += ((__u32)h[1] + 2) * 4;
+			break;
+		case TA_NEXTHDR_FRAGMENT:
+			/* Offset (13 bits) and the More flag: both zero for an atomic fragment. */
+			if (((h[2] << 8) | h[3]) & 0xfff9)
+				return -1;
+			*off += 8;
+			break;
+		default:
+			return -1; /* ESP, no next header, or another protocol */
+		}
+		nh = h[0];
+	}
+	return nh == TA_IPPROTO_TCP ? 0 : -1;
+}
+
 static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 {
 	__u8 tcp[20];
@@ -149,14 +195,15 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 
 		if (bpf_skb_load_bytes(skb, 0, ip6, sizeof(ip6)))
 			return -1;
-		/* Extension headers before TCP are rare on these ports; not followed. */
-		if ((ip6[0] >> 4) != 6 || ip6[6] != TA_IPPROTO_TCP)
+		if ((ip6[0] >> 4) != 6)
+			return -1;
+		l4_off = 40;
+		if (ipv6_skip_ext(skb, ip6[6], &l4_off))
 			return -1;
 		plen = (ip6[4] << 8) | ip6[5];
 		p->d.family = 6;
 		__builtin_memcpy(p->d.saddr, &ip6[8], 16);
 		__builtin_memcpy(p->d.daddr, &ip6[24], 16);
-		l4_off = 40;
 		end = plen ? 40 + plen : skb->len;
 	} else {
 		return -1;

@@ -72,12 +72,16 @@ struct pkt_spec {
 	uint32_t seq;
 	uint8_t flags;
 	uint32_t payload_len;
+	/* IPv6 only: extension headers between the fixed header and TCP */
+	const uint8_t *ext;
+	size_t ext_len;
+	uint8_t first_nh; /* the fixed header's next header when ext is set */
 };
 
 /* Ethernet + IPv4/IPv6 + TCP (no options) + payload bytes 0, 1, 2, ... */
 static size_t build_pkt(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 {
-	size_t l3 = s->v6 ? 40 : 20, len = 14 + l3 + 20 + s->payload_len, i;
+	size_t l3 = s->v6 ? 40 + s->ext_len : 20, len = 14 + l3 + 20 + s->payload_len, i;
 	uint8_t *ip = buf + 14, *tcp = ip + l3;
 
 	assert_true(len <= cap);
@@ -86,13 +90,15 @@ static size_t build_pkt(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 	buf[12] = s->v6 ? 0x86 : 0x08;
 	buf[13] = s->v6 ? 0xdd : 0x00;
 	if (s->v6) {
-		uint32_t plen = 20 + s->payload_len;
+		uint32_t plen = (uint32_t)s->ext_len + 20 + s->payload_len;
 
 		ip[0] = 0x60;
 		ip[4] = (uint8_t)(plen >> 8);
 		ip[5] = (uint8_t)plen;
-		ip[6] = 6;
+		ip[6] = s->ext ? s->first_nh : 6;
 		ip[7] = 64;
+		if (s->ext)
+			memcpy(ip + 40, s->ext, s->ext_len);
 		ip[8] = 0xfd;
 		ip[23] = 1;
 		ip[24] = 0xfd;
@@ -125,7 +131,7 @@ static size_t build_pkt(const struct pkt_spec *s, uint8_t *buf, size_t cap)
 
 static void run(struct bpf_program *prog, const struct pkt_spec *s, int repeat)
 {
-	static uint8_t buf[14 + 40 + 20 + 8192];
+	static uint8_t buf[14 + 40 + 64 + 20 + 8192];
 	size_t len = build_pkt(s, buf, sizeof(buf));
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = buf, .data_size_in = (uint32_t)len,
 		    .repeat = repeat);
@@ -196,6 +202,53 @@ static void test_ingress_ipv6_server_side(void **state)
 	assert_int_equal(samples[0].d.saddr[0], 0xfd);
 	assert_int_equal(samples[0].d.daddr[15], 2);
 	check_payload(&samples[0], 0);
+}
+
+/* Hop-by-hop (8 bytes), destination options (16) and an atomic fragment header (8). */
+static const uint8_t ext_chain[] = {
+	60, 0, 1, 4, 0, 0, 0, 0,
+	44, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	6, 0, 0, 0, 0, 0, 0, 42,
+};
+
+static void test_ipv6_extension_headers_are_followed(void **state)
+{
+	struct pkt_spec s = { .v6 = 1, .sport = 51001, .dport = 443, .seq = 77, .flags = 0x18,
+			      .payload_len = 64, .ext = ext_chain, .ext_len = sizeof(ext_chain),
+			      .first_nh = 0 };
+
+	(void)state;
+	run(skel->progs.tlsaudit_egress, &s, 1);
+	assert_int_equal(drain(), 1);
+	assert_int_equal(samples[0].d.family, 6);
+	assert_int_equal(samples[0].d.sport, 51001);
+	assert_int_equal(samples[0].d.dport, 443);
+	assert_int_equal(samples[0].d.seq, 77);
+	assert_int_equal(samples[0].d.len, 64);
+	check_payload(&samples[0], 0);
+}
+
+static void test_ipv6_fragments_and_esp_are_skipped(void **state)
+{
+	/* A later fragment (offset 8) has no TCP header; ESP hides it. */
+	static const uint8_t frag[] = { 6, 0, 0, 8 << 3, 0, 0, 0, 1 };
+	static const uint8_t esp[8] = { 0 };
+	/* Seven hop-by-hop headers: past the walk's bound, so not followed. */
+	uint8_t chain[7 * 8] = { 0 };
+	struct pkt_spec s = { .v6 = 1, .sport = 51002, .dport = 443, .seq = 1, .flags = 0x18,
+			      .payload_len = 64 };
+	int i;
+
+	(void)state;
+	s.ext = frag, s.ext_len = sizeof(frag), s.first_nh = 44;
+	run(skel->progs.tlsaudit_egress, &s, 1);
+	s.ext = esp, s.ext_len = sizeof(esp), s.first_nh = 50;
+	run(skel->progs.tlsaudit_egress, &s, 1);
+	for (i = 0; i < 7; i++)
+		chain[i * 8] = i == 6 ? 6 : 0;
+	s.ext = chain, s.ext_len = sizeof(chain), s.first_nh = 0;
+	run(skel->progs.tlsaudit_egress, &s, 1);
+	assert_int_equal(drain(), 0);
 }
 
 static void test_large_segment_is_chunked(void **state)
@@ -358,6 +411,8 @@ int main(void)
 		cmocka_unit_test(test_watched_port_forwards_payload),
 		cmocka_unit_test(test_unwatched_port_forwards_nothing),
 		cmocka_unit_test(test_ingress_ipv6_server_side),
+		cmocka_unit_test(test_ipv6_extension_headers_are_followed),
+		cmocka_unit_test(test_ipv6_fragments_and_esp_are_skipped),
 		cmocka_unit_test(test_large_segment_is_chunked),
 		cmocka_unit_test(test_syn_with_data_is_chunked),
 		cmocka_unit_test(test_budget_stops_forwarding),
