@@ -16,6 +16,7 @@
 # Goals: handshake-rate ratio >= 0.97, bulk ratio >= 0.99, every handshake reported,
 # zero ring-buffer drops.
 source "$(dirname "$0")/../tests/lib/common.sh"
+source "$(dirname "$0")/../tests/lib/watch.sh"
 
 ROUNDS=${1:-3}
 SECS=${2:-5}
@@ -27,9 +28,6 @@ for t in openssl socat tshark bpftool; do
 	command -v "$t" >/dev/null || skip "$t not installed (./configure --test-deps)"
 done
 [ -x "$TLSAUDIT" ] || fail "$TLSAUDIT not built (make)"
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-
 netns_new bench
 make_cert "$TEST_TMP"
 KEY=$TEST_TMP/server.key
@@ -87,16 +85,11 @@ import json, sys
 print(" ".join(str(p["id"]) for p in json.load(sys.stdin) if p.get("name", "").startswith("tlsaudit_")))'
 }
 
-watch_start() {
+# A new watch per round, each with its own files (tests/lib/watch.sh): waiting on a file an
+# earlier round already wrote "capturing" to would start the storm before the capture.
+bench_watch_start() {
 	PROGS_BEFORE=$(prog_ids)
-	"$TLSAUDIT" watch --json -v >"$TEST_TMP/watch.json" 2>"$TEST_TMP/watch.err" &
-	WATCH_PID=$!
-	for ((i = 0; i < 200; i++)); do
-		grep -q "capturing with bpf" "$TEST_TMP/watch.err" && return 0
-		sleep 0.05
-	done
-	cat "$TEST_TMP/watch.err" >&2
-	fail "watch did not start with eBPF"
+	watch_start -v
 }
 
 watch_stop() {
@@ -113,7 +106,7 @@ for l in open(sys.argv[1]):
     r = json.loads(l)
     if r["server_ip"] == sys.argv[2] and r["server_port"] == 443 and r["role"] == sys.argv[3]:
         n += 1
-print(n)' "$TEST_TMP/watch.json" "$1" "$2"
+print(n)' "$WATCH_OUT" "$1" "$2"
 }
 
 # record_gaps - where in the storm records are missing: its first and last record and
@@ -128,8 +121,8 @@ ts = sorted(datetime.datetime.strptime(json.loads(l)["time"], "%Y-%m-%dT%H:%M:%S
 gap, at = max(((b - a, a) for a, b in zip(ts, ts[1:])), default=(0, 0))
 print("    storm %.3fs; records from %+.3fs to %+.3fs; longest pause %.3fs at %+.3fs"
       % (t1 - t0, ts[0] if ts else 0, ts[-1] if ts else 0, gap, at))' \
-		"$TEST_TMP/watch.json" "$STORM_T0" "$STORM_T1"
-	tail -n 1 "$TEST_TMP/watch.err" | sed 's/^/    /'
+		"$WATCH_OUT" "$STORM_T0" "$STORM_T1"
+	tail -n 1 "$WATCH_ERR" | sed 's/^/    /'
 }
 
 HZ=$(getconf CLK_TCK)
@@ -149,7 +142,7 @@ run_without() {
 
 run_with() {
 	local c0 c1 ns c s d
-	watch_start
+	bench_watch_start
 	c0=$(cpu_ticks "$WATCH_PID")
 	sysctl -q -w kernel.bpf_stats_enabled=1
 	STORM_T0=$(date +%s.%N)
@@ -172,7 +165,7 @@ print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin)
 	s=$(records 127.0.0.1 server)
 	rec_cli=$((rec_cli + c))
 	rec_srv=$((rec_srv + s))
-	d=$(sed -n 's/.* \([0-9]\+\) dropped samples.*/\1/p' "$TEST_TMP/watch.err")
+	d=$(sed -n 's/.* \([0-9]\+\) dropped samples.*/\1/p' "$WATCH_ERR")
 	drops=$((drops + ${d:-0}))
 	printf '  round %d with watch:    %6d handshakes, bulk %.3fs, records client %d server %d, drops %s\n' \
 		"$r" "$N_ON" "$B_ON" "$c" "$s" "${d:-?}"

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ struct cap_bpf {
 	struct ring_buffer *rb;
 	struct cap_bpf_ops ops;
 	int cgroup_fd;
-	int owner_tps;		/* sock_send/recv_length attached */
+	int owner_tps;		/* CAP_BPF_TP_* attached */
 	int mounted_private;	/* we mounted PRIVATE_CGROUP2 */
 	uint64_t mono_to_wall;	/* add to CLOCK_MONOTONIC ns for wall-clock ns */
 	int ncpus;
@@ -130,10 +131,48 @@ fail:
 	return -1;
 }
 
-/* tcp:tcp_rcv_space_adjust is in every kernel with BTF tracepoints we support (4.16+). */
+/*
+ * Both owner tracepoints (sock:inet_sock_set_state, tcp:tcp_rcv_space_adjust) date from
+ * 4.16 and are in every kernel with BTF tracepoints, but distributions may patch them
+ * out. TLSAUDIT_NO_OWNER_TRACEPOINTS=1 takes the same path on purpose, so the sock_diag
+ * fallback can be exercised on any kernel.
+ */
+#define NO_OWNER_TPS_ENV "TLSAUDIT_NO_OWNER_TRACEPOINTS"
+
+static bool owner_tps_disabled(void)
+{
+	const char *off = secure_getenv(NO_OWNER_TPS_ENV);
+
+	return off && *off && strcmp(off, "0");
+}
+
 static int have_tracepoint(const char *name)
 {
-	return libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP) > 0;
+	return !owner_tps_disabled() && libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP) > 0;
+}
+
+/* Leave out the owner tracepoints this kernel lacks; a bit per tracepoint kept. */
+static int select_owner_tracepoints(struct tlsaudit_bpf *skel)
+{
+	int kept = 0;
+
+	if (owner_tps_disabled())
+		log_info("%s is set: leaving out the owner tracepoints", NO_OWNER_TPS_ENV);
+	if (have_tracepoint("inet_sock_set_state")) {
+		kept |= CAP_BPF_TP_STATE;
+	} else {
+		bpf_program__set_autoload(skel->progs.tlsaudit_set_state, false);
+		log_info("no inet_sock_set_state tracepoint: connecting processes found through "
+			 "sock_diag and /proc, flows end when idle");
+	}
+	if (have_tracepoint("tcp_rcv_space_adjust")) {
+		kept |= CAP_BPF_TP_RCV;
+	} else {
+		bpf_program__set_autoload(skel->progs.tlsaudit_rcv, false);
+		log_info("no tcp_rcv_space_adjust tracepoint: owners of accepted sockets found "
+			 "through sock_diag and /proc");
+	}
+	return kept;
 }
 
 static void handle_data(struct cap_bpf *b, const uint8_t *data, size_t size)
@@ -258,12 +297,7 @@ struct cap_bpf *cap_bpf__new(const struct flow_config *cfg, const struct cap_bpf
 		bpf_map__set_max_entries(b->skel->maps.flows, cfg->max_flows);
 		bpf_map__set_max_entries(b->skel->maps.owners, cfg->max_flows);
 	}
-	b->owner_tps = have_tracepoint("tcp_rcv_space_adjust");
-	if (!b->owner_tps) {
-		bpf_program__set_autoload(b->skel->progs.tlsaudit_rcv, false);
-		log_info("no tcp_rcv_space_adjust tracepoint: owners of accepted sockets found "
-			 "through /proc instead");
-	}
+	b->owner_tps = select_owner_tracepoints(b->skel);
 	e = tlsaudit_bpf__load(b->skel);
 	if (e) {
 		load_error(-e, err, errlen);

@@ -20,35 +20,6 @@ done
 LEGACY=(-cipher 'DEFAULT@SECLEVEL=0')
 source "$(dirname "$0")/../lib/watch.sh"
 
-# bg CMD... - start CMD in the namespace; BG_PID is the program itself (no wrapper).
-bg() {
-	ip netns exec "$NS" "$@" </dev/null >>"$TEST_TMP/bg.log" 2>&1 &
-	BG_PID=$!
-	on_exit "kill $BG_PID"
-}
-
-wait_listen() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		ip netns exec "$NS" ss -Htln "sport = :$1" | grep -q . && return 0
-		sleep 0.025
-	done
-	cat "$TEST_TMP/bg.log" >&2
-	fail "nothing listens on port $1"
-}
-
-# fg CMD... - run CMD in the namespace to its end, at most 10 s; FG_PID is CMD itself.
-fg() {
-	ip netns exec "$NS" "$@" >"$TEST_TMP/fg.out" 2>&1 &
-	FG_PID=$!
-	(sleep 10; kill "$FG_PID") 2>/dev/null &
-	local dog=$! rc
-	wait "$FG_PID"
-	rc=$?
-	kill "$dog" 2>/dev/null
-	[ $rc -eq 0 ] || { cat "$TEST_TMP/fg.out" >&2; fail "$* exited with $rc"; }
-}
-
 netns_new watchp
 make_cert "$TEST_TMP"
 KEY=$TEST_TMP/server.key

@@ -5,6 +5,8 @@
 #   watch_start [OPTIONS]     start a watch; returns once it captures with eBPF
 #   rec FIELD PYEXPR          FIELD of the one record matching PYEXPR (on r)
 #   wait_records N PYEXPR     wait until N records match
+#   bg CMD... / fg CMD...     run a peer in the namespace, in the background / to its end
+#   wait_listen PORT          until something listens on PORT in the namespace
 
 # The system interpreter: a version-manager shim costs half a second per call.
 PY=python3
@@ -61,3 +63,37 @@ print(n)' "$WATCH_OUT" "$2")" -ge "$1" ] && return 0
 	fail "fewer than $1 records match $2"
 }
 
+# bg CMD... - start CMD in the namespace (on the host when the test made none); BG_PID
+# is the program itself (no wrapper).
+bg() {
+	if [ -n "${NS:-}" ]; then
+		ip netns exec "$NS" "$@" </dev/null >>"$TEST_TMP/bg.log" 2>&1 &
+	else
+		"$@" </dev/null >>"$TEST_TMP/bg.log" 2>&1 &
+	fi
+	BG_PID=$!
+	on_exit "kill $BG_PID"
+}
+
+wait_listen() {
+	local i ns=()
+	[ -n "${NS:-}" ] && ns=(ip netns exec "$NS")
+	for ((i = 0; i < 200; i++)); do
+		"${ns[@]}" ss -Htln "sport = :$1" | grep -q . && return 0
+		sleep 0.025
+	done
+	cat "$TEST_TMP/bg.log" >&2
+	fail "nothing listens on port $1"
+}
+
+# fg CMD... - run CMD in the namespace to its end, at most 10 s; FG_PID is CMD itself.
+fg() {
+	ip netns exec "$NS" "$@" >"$TEST_TMP/fg.out" 2>&1 &
+	FG_PID=$!
+	(sleep 10; kill "$FG_PID") 2>/dev/null &
+	local dog=$! rc
+	wait "$FG_PID"
+	rc=$?
+	kill "$dog" 2>/dev/null
+	[ $rc -eq 0 ] || { cat "$TEST_TMP/fg.out" >&2; fail "$* exited with $rc"; }
+}
