@@ -46,22 +46,27 @@ for a in 127.0.0.1 127.0.0.2; do
 	done
 done
 
-# storm - CLIENTS s_time runs in parallel; prints the handshakes completed in total.
+# storm - CLIENTS s_time runs in parallel; prints the handshakes completed in total and
+# the wall-clock seconds they took. s_time's own "real seconds" are whole seconds and a
+# run lasts until the second boundary after -time has passed (5 to 6 s for -time 5), so
+# counts alone compare storms of different lengths: rates come from the wall clock.
 storm() {
-	local i total=0 n
+	local i total=0 n t0 t1
+	t0=$(date +%s.%N)
 	for ((i = 0; i < CLIENTS; i++)); do
 		ip netns exec "$NS" openssl s_time -connect 127.0.0.1:443 -new -time "$SECS" \
 			>"$TEST_TMP/s_time.$i" 2>&1 &
 	done
 	# A command substitution's subshell: its only children are these clients.
 	wait
+	t1=$(date +%s.%N)
 	for ((i = 0; i < CLIENTS; i++)); do
 		n=$(sed -n 's/^\([0-9]\+\) connections in [0-9.]\+ real seconds.*/\1/p' \
 			"$TEST_TMP/s_time.$i" | head -n 1)
 		[ -n "$n" ] || { cat "$TEST_TMP/s_time.$i" >&2; fail "s_time gave no count"; }
 		total=$((total + n))
 	done
-	echo "$total"
+	echo "$total $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
 }
 
 # bulk - seconds to read BULK_MB over one TLS connection.
@@ -126,40 +131,34 @@ print("    storm %.3fs; records from %+.3fs to %+.3fs; longest pause %.3fs at %+
 }
 
 HZ=$(getconf CLK_TCK)
-# BPF run-time accounting costs two clock reads per program run: keep it on only during
-# the storms it measures, so the bulk comparison sees the programs as deployed.
+# BPF run-time accounting costs two clock reads per program run: it is on only for the
+# storm that measures it, so the pairs see the programs as deployed.
 on_exit "sysctl -q -w kernel.bpf_stats_enabled=0"
 
-hs_off=0 hs_on=0 rec_cli=0 rec_srv=0 drops=0 cpu_on=0 bpf_ns=0
+hs_off=0 hs_on=0 t_off=0 t_on=0 rec_cli=0 rec_srv=0 drops=0 cpu_on=0 bpf_ns=0
 hs_ratios=() bulk_ratios=()
 
 run_without() {
-	N_OFF=$(storm)
+	read -r N_OFF T_OFF < <(storm)
 	B_OFF=$(bulk)
 	hs_off=$((hs_off + N_OFF))
-	printf '  round %d without watch: %6d handshakes, bulk %.3fs\n' "$r" "$N_OFF" "$B_OFF"
+	t_off=$(awk -v a="$t_off" -v b="$T_OFF" 'BEGIN { print a + b }')
+	printf '  round %d without watch: %6d handshakes in %.2fs (%.0f/s), bulk %.3fs\n' \
+		"$r" "$N_OFF" "$T_OFF" "$(awk -v n="$N_OFF" -v t="$T_OFF" 'BEGIN { print n / t }')" "$B_OFF"
 }
 
 run_with() {
 	local c0 c1 ns c s d
 	bench_watch_start
 	c0=$(cpu_ticks "$WATCH_PID")
-	sysctl -q -w kernel.bpf_stats_enabled=1
 	STORM_T0=$(date +%s.%N)
-	N_ON=$(storm)
+	read -r N_ON T_ON < <(storm)
 	STORM_T1=$(date +%s.%N)
-	sysctl -q -w kernel.bpf_stats_enabled=0
 	c1=$(cpu_ticks "$WATCH_PID")
 	hs_on=$((hs_on + N_ON))
+	t_on=$(awk -v a="$t_on" -v b="$T_ON" 'BEGIN { print a + b }')
 	cpu_on=$((cpu_on + c1 - c0))
 	B_ON=$(bulk)
-	ns=$(bpftool prog show -j | $PY -c '
-import json, sys
-before = set(sys.argv[1].split())
-print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin)
-          if p.get("name", "").startswith("tlsaudit_") and str(p["id"]) not in before))' \
-		"$PROGS_BEFORE")
-	bpf_ns=$((bpf_ns + ns))
 	watch_stop
 	c=$(records 127.0.0.1 client)
 	s=$(records 127.0.0.1 server)
@@ -167,8 +166,9 @@ print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin)
 	rec_srv=$((rec_srv + s))
 	d=$(sed -n 's/.* \([0-9]\+\) dropped samples.*/\1/p' "$WATCH_ERR")
 	drops=$((drops + ${d:-0}))
-	printf '  round %d with watch:    %6d handshakes, bulk %.3fs, records client %d server %d, drops %s\n' \
-		"$r" "$N_ON" "$B_ON" "$c" "$s" "${d:-?}"
+	printf '  round %d with watch:    %6d handshakes in %.2fs (%.0f/s), bulk %.3fs, records client %d server %d, drops %s\n' \
+		"$r" "$N_ON" "$T_ON" "$(awk -v n="$N_ON" -v t="$T_ON" 'BEGIN { print n / t }')" "$B_ON" \
+		"$c" "$s" "${d:-?}"
 	((c == N_ON && s == N_ON)) || record_gaps
 }
 
@@ -190,9 +190,24 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		run_with
 		run_without
 	fi
-	hs_ratios+=("$(awk -v a="$N_ON" -v b="$N_OFF" 'BEGIN { printf "%.4f\n", a / b }')")
+	hs_ratios+=("$(awk -v a="$N_ON" -v ta="$T_ON" -v b="$N_OFF" -v tb="$T_OFF" \
+		'BEGIN { printf "%.4f\n", (a / ta) / (b / tb) }')")
 	bulk_ratios+=("$(awk -v a="$B_OFF" -v b="$B_ON" 'BEGIN { printf "%.4f\n", a / b }')")
 done
+
+# The BPF programs' run time on one more storm with a watch. Run-time accounting costs two
+# clock reads per program run, so it stays off during the pairs above.
+bench_watch_start
+sysctl -q -w kernel.bpf_stats_enabled=1
+read -r n_bpf _ < <(storm)
+sysctl -q -w kernel.bpf_stats_enabled=0
+bpf_ns=$(bpftool prog show -j | $PY -c '
+import json, sys
+before = set(sys.argv[1].split())
+print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin)
+          if p.get("name", "").startswith("tlsaudit_") and str(p["id"]) not in before))' \
+	"$PROGS_BEFORE")
+watch_stop
 
 # tshark on one storm of the same shape (its dumpcap child included in the CPU time).
 TIMEFORMAT='%U %S'
@@ -200,7 +215,7 @@ TIMEFORMAT='%U %S'
 	>"$TEST_TMP/tshark.out" 2>/dev/null; } 2>"$TEST_TMP/tshark.time" &
 tshark_job=$!
 sleep 1.5
-n_ts=$(storm)
+read -r n_ts _ < <(storm)
 wait "$tshark_job"
 ts_cpu=$(awk '{ print $1 + $2 }' "$TEST_TMP/tshark.time")
 
@@ -209,14 +224,15 @@ echo "handshakes: $hs_off without watch, $hs_on with watch"
 echo "records: client $rec_cli, server $rec_srv of $hs_on handshakes; ring-buffer drops $drops"
 hs_med=$(median "${hs_ratios[@]}")
 bulk_med=$(median "${bulk_ratios[@]}")
-echo "$hs_on $hs_off $hs_med $bulk_med $cpu_on $HZ $bpf_ns $n_ts $ts_cpu" | awk '{
+echo "$hs_on $hs_off $hs_med $bulk_med $cpu_on $HZ $bpf_ns $n_ts $ts_cpu $t_on $t_off $n_bpf" | awk '{
+	printf "handshake rate: %.0f/s without watch, %.0f/s with watch\n", $2 / $11, $1 / $10
 	printf "handshake-rate ratio (with/without): median of rounds %.3f, overall %.3f (goal >= 0.97)\n", \
-		$3, $1 / $2
+		$3, ($1 / $10) / ($2 / $11)
 	printf "bulk throughput ratio (with/without): median of rounds %.3f (goal >= 0.99)\n", $4
 	printf "tlsaudit CPU: %.3f s per 1000 handshakes (user+sys of the watch process)\n", \
 		($5 / $6) / ($1 / 1000)
-	printf "BPF programs: %.3f s per 1000 handshakes (kernel.bpf_stats run time)\n", \
-		($7 / 1e9) / ($1 / 1000)
+	printf "BPF programs: %.3f s per 1000 handshakes (kernel.bpf_stats run time, own storm)\n", \
+		($7 / 1e9) / ($12 / 1000)
 	printf "tshark -Y tls.handshake: %.3f s per 1000 handshakes (%d handshakes)\n", \
 		$9 / ($8 / 1000), $8
 }'

@@ -12,7 +12,7 @@
 #   bench/storm-ab.sh 8 1 'build/tlsaudit watch --json >/dev/null 2>$TEST_TMP/w.err & W=$!
 #       until grep -q capturing $TEST_TMP/w.err; do sleep 0.05; done' \
 #       'kill -INT $W; wait $W; rm $TEST_TMP/w.err'
-# Prints the per-pair ratios (with/without) and their median.
+# Prints the per-pair ratios of handshake rates (with/without) and their median.
 source "$(dirname "$0")/../tests/lib/common.sh"
 
 [ $# -eq 4 ] || { sed -n '3,16p' "$0" >&2; exit 2; }
@@ -30,9 +30,12 @@ ip netns exec "$NS" openssl s_server -accept 127.0.0.1:443 -key "$TEST_TMP/serve
 on_exit "kill $!"
 wait_port 443
 
-# storm - handshakes completed by two s_time clients in SECS seconds.
+# storm - handshakes per wall-clock second of two s_time clients. s_time runs until the
+# second boundary after SECS has passed and reports whole seconds, so its counts alone
+# would compare storms of different lengths.
 storm() {
-	local pids="" i
+	local pids="" i t0 t1
+	t0=$(date +%s.%N)
 	for i in 1 2; do
 		ip netns exec "$NS" openssl s_time -connect 127.0.0.1:443 -new -time "$SECS" \
 			>"$TEST_TMP/s_time.$i" 2>&1 &
@@ -40,8 +43,9 @@ storm() {
 	done
 	# shellcheck disable=SC2086 # a list of pids
 	wait $pids
+	t1=$(date +%s.%N)
 	sed -n 's/^\([0-9]\+\) connections in [0-9]\+ real seconds.*/\1/p' "$TEST_TMP"/s_time.* |
-		awk '{ s += $1 } END { print s + 0 }'
+		awk -v t="$t1" -v t0="$t0" '{ s += $1 } END { printf "%.1f\n", s / (t - t0) }'
 }
 
 storm >/dev/null # warm-up
@@ -58,7 +62,7 @@ for ((r = 1; r <= PAIRS; r++)); do
 		eval "$OFF_CMD"
 		off=$(storm)
 	fi
-	((off > 0)) || fail "the storm made no handshakes"
+	awk -v o="$off" 'BEGIN { exit !(o > 0) }' || fail "the storm made no handshakes"
 	ratios+=("$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')")
 done
 printf 'ratios %s; median %s\n' "${ratios[*]}" "$(printf '%s\n' "${ratios[@]}" | sort -g |

@@ -95,7 +95,7 @@ void cap_bpf__free(struct cap_bpf *b);
 int cap_bpf__fd(const struct cap_bpf *b);
 /* cap_bpf__poll - consume pending samples without blocking; count or -errno. */
 int cap_bpf__poll(struct cap_bpf *b);
-/* cap_bpf__flow_done - the kernel stops forwarding @cookie's packets. */
+/* cap_bpf__flow_done - the kernel stops forwarding @cookie's packets (from the next poll). */
 int cap_bpf__flow_done(struct cap_bpf *b, uint64_t cookie);
 /* cap_bpf__owner - the owner map entry of @cookie; 0 or -ENOENT. */
 int cap_bpf__owner(struct cap_bpf *b, uint64_t cookie, struct cap_owner *o);

@@ -30,6 +30,13 @@
 
 #define PRIVATE_CGROUP2 "/run/tlsaudit/cgroup2"
 
+/*
+ * Flows marked done between two polls. A syscall per flow was two per handshake; a
+ * system call is the dearest thing userspace does per record (on paravirtualized guests
+ * especially), so they go out together.
+ */
+#define DONE_BATCH 256
+
 struct cap_bpf {
 	struct tlsaudit_bpf *skel;
 	struct ring_buffer *rb;
@@ -39,6 +46,11 @@ struct cap_bpf {
 	int mounted_private;	/* we mounted PRIVATE_CGROUP2 */
 	uint64_t mono_to_wall;	/* add to CLOCK_MONOTONIC ns for wall-clock ns */
 	int ncpus;
+	/* flows marked done since the last poll, written in one batched update */
+	uint64_t done[DONE_BATCH];
+	struct ta_flow_val done_vals[DONE_BATCH];
+	unsigned int n_done;
+	bool no_batch;		/* kernel without map batch operations (before 5.6) */
 };
 
 /* libbpf's messages one level below ours: its warnings are our info, and so on. */
@@ -275,6 +287,8 @@ struct cap_bpf *cap_bpf__new(const struct flow_config *cfg, const struct cap_bpf
 	}
 	b->cgroup_fd = -1;
 	b->ops = *ops;
+	for (i = 0; i < DONE_BATCH; i++)
+		b->done_vals[i].done = 1;
 	b->ncpus = libbpf_num_possible_cpus();
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		snprintf(err, errlen, "no kernel BTF at /sys/kernel/btf/vmlinux (kernel built "
@@ -364,21 +378,55 @@ int cap_bpf__fd(const struct cap_bpf *b)
 	return ring_buffer__epoll_fd(b->rb);
 }
 
+/*
+ * flush_done - write the queued done marks. The byte counts no longer matter once done,
+ * so the value is written blind. BPF_EXIST: a socket that closed meanwhile (its entry
+ * deleted by the close tracepoint) must not come back; the batch stops at such a key,
+ * which is skipped, and goes on after it.
+ */
+static void flush_done(struct cap_bpf *b)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_EXIST);
+	int fd = bpf_map__fd(b->skel->maps.flows);
+	unsigned int i = 0;
+
+	while (i < b->n_done) {
+		__u32 count = b->n_done - i;
+
+		if (b->no_batch) {
+			bpf_map_update_elem(fd, &b->done[i], &b->done_vals[i], BPF_EXIST);
+			i++;
+			continue;
+		}
+		if (!bpf_map_update_batch(fd, &b->done[i], &b->done_vals[i], &count, &opts)) {
+			i += count;
+			continue;
+		}
+		if (errno != ENOENT && count == 0) {
+			log_debug("batched map updates unavailable (%s): one at a time",
+				  strerror(errno));
+			b->no_batch = true;
+			continue;
+		}
+		i += count + 1;
+	}
+	b->n_done = 0;
+}
+
 int cap_bpf__poll(struct cap_bpf *b)
 {
 	int n = ring_buffer__consume(b->rb);
+	int e = errno;
 
-	return n < 0 ? -errno : n;
+	flush_done(b);
+	return n < 0 ? -e : n;
 }
 
 int cap_bpf__flow_done(struct cap_bpf *b, uint64_t cookie)
 {
-	/* The byte counts no longer matter once done: one syscall, no read first. */
-	struct ta_flow_val v = { .done = 1 };
-
-	/* BPF_EXIST: a socket that closed meanwhile must not come back as an entry. */
-	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.flows), &cookie, &v, BPF_EXIST))
-		return -errno;
+	if (b->n_done == DONE_BATCH)
+		flush_done(b);
+	b->done[b->n_done++] = cookie;
 	return 0;
 }
 
