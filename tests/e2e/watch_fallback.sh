@@ -60,32 +60,13 @@ expect_eq "server comm" "$(rec comm "$Q")" openssl
 kill "$C_OPENSSL"
 
 # A forking server: the child holds the connection (the listener closed its copy), so
-# /proc names it. The command socat runs writes its ancestry and keeps the child alive.
-cat >"$TEST_TMP/child.sh" <<EOF
-p=\$\$
-while [ "\$p" -gt 1 ]; do
-	pp=\$(awk '{ print \$4 }' /proc/\$p/stat)
-	echo "\$p \$pp"
-	p=\$pp
-done >$TEST_TMP/socat-chain
-echo hello
-sleep 5
-EOF
-bg socat "OPENSSL-LISTEN:$P2,bind=127.0.0.1,fork,reuseaddr,cert=$CRT,key=$KEY,verify=0" \
-	"SYSTEM:sh $TEST_TMP/child.sh"
-S_SOCAT=$BG_PID
-wait_listen "$P2"
+# /proc names it.
+socat_fork_server "$P2" 5
 SNI=socat-$$.watch.test
 bg openssl s_client -ign_eof -connect "127.0.0.1:$P2" -servername "$SNI"
 wait_records 2 "r['sni'] == '$SNI'"
-for ((i = 0; i < 100; i++)); do
-	[ -s "$TEST_TMP/socat-chain" ] && break
-	sleep 0.05
-done
-CHILD=$(awk -v l="$S_SOCAT" '$2 == l { print $1 }' "$TEST_TMP/socat-chain")
-[ -n "$CHILD" ] || fail "socat: no child of the listener $S_SOCAT in $(cat "$TEST_TMP/socat-chain")"
 Q="r['sni'] == '$SNI' and r['role'] == 'server'"
-expect_eq "socat child pid" "$(rec pid "$Q")" "$CHILD"
+expect_eq "socat child pid" "$(rec pid "$Q")" "$(socat_child)"
 expect_eq "socat comm" "$(rec comm "$Q")" socat
 
 kill -INT "$WATCH_PID"

@@ -68,22 +68,8 @@ case $(rec comm "$Q") in python3*) ;; *) fail "python comm: got '$(rec comm "$Q"
 expect_eq "python version" "$(rec version "$Q")" TLSv1.1
 expect_eq "python tls_lib" "$(rec tls_lib "$Q" | cut -d. -f1-2)" libssl.so
 
-# A forking server: the record names the child that spoke TLS, not the listener. The
-# command socat runs for the connection writes its ancestry (pid, parent pid) so the test
-# can tell which process is the listener's child.
-cat >"$TEST_TMP/child.sh" <<EOF
-p=\$\$
-while [ "\$p" -gt 1 ]; do
-	pp=\$(awk '{ print \$4 }' /proc/\$p/stat)
-	echo "\$p \$pp"
-	p=\$pp
-done >$TEST_TMP/socat-chain
-echo hello
-EOF
-bg socat "OPENSSL-LISTEN:8443,bind=127.0.0.1,fork,reuseaddr,cert=$CRT,key=$KEY,verify=0" \
-	"SYSTEM:sh $TEST_TMP/child.sh"
-S_SOCAT=$BG_PID
-wait_listen 8443
+# A forking server: the record names the child that spoke TLS, not the listener.
+socat_fork_server 8443
 # Port 8443 is not watched by default: a second watch for it.
 kill -INT "$WATCH_PID"; wait "$WATCH_PID"
 watch_start --ports 443,8443,25
@@ -91,9 +77,7 @@ SNI=socat-$$.watch.test
 fg sh -c "printf 'x\n' | openssl s_client -brief -connect 127.0.0.1:8443 -servername $SNI"
 wait_records 2 "r['sni'] == '$SNI'"
 Q="r['sni'] == '$SNI' and r['role'] == 'server'"
-CHILD=$(awk -v l="$S_SOCAT" '$2 == l { print $1 }' "$TEST_TMP/socat-chain")
-[ -n "$CHILD" ] || fail "socat: no child of the listener $S_SOCAT in $(cat "$TEST_TMP/socat-chain")"
-expect_eq "socat child pid" "$(rec pid "$Q")" "$CHILD"
+expect_eq "socat child pid" "$(rec pid "$Q")" "$(socat_child)"
 expect_eq "socat comm" "$(rec comm "$Q")" socat
 expect_eq "socat server_port" "$(rec server_port "$Q")" 8443
 

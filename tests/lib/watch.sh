@@ -7,6 +7,7 @@
 #   wait_records N PYEXPR     wait until N records match
 #   bg CMD... / fg CMD...     run a peer in the namespace, in the background / to its end
 #   wait_listen PORT          until something listens on PORT in the namespace
+#   socat_fork_server PORT [HOLD] / socat_child   a forking TLS server, and its child
 
 # The system interpreter: a version-manager shim costs half a second per call.
 PY=python3
@@ -96,4 +97,37 @@ fg() {
 	rc=$?
 	kill "$dog" 2>/dev/null
 	[ $rc -eq 0 ] || { cat "$TEST_TMP/fg.out" >&2; fail "$* exited with $rc"; }
+}
+
+# socat_fork_server PORT [HOLD] - a forking TLS server on 127.0.0.1:PORT (CRT and KEY set)
+# whose per-connection command writes its ancestry (pid, parent pid), then keeps the
+# connection HOLD seconds (default 0). socat_child prints the pid of the listener's child
+# that served the connection.
+socat_fork_server() {
+	cat >"$TEST_TMP/child.sh" <<EOF
+p=\$\$
+while [ "\$p" -gt 1 ]; do
+	pp=\$(awk '{ print \$4 }' /proc/\$p/stat)
+	echo "\$p \$pp"
+	p=\$pp
+done >$TEST_TMP/socat-chain
+echo hello
+sleep ${2:-0}
+EOF
+	bg socat "OPENSSL-LISTEN:$1,bind=127.0.0.1,fork,reuseaddr,cert=$CRT,key=$KEY,verify=0" \
+		"SYSTEM:sh $TEST_TMP/child.sh"
+	SOCAT_LISTENER=$BG_PID
+	wait_listen "$1"
+}
+
+socat_child() {
+	local i child
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$TEST_TMP/socat-chain" ] && break
+		sleep 0.05
+	done
+	child=$(awk -v l="$SOCAT_LISTENER" '$2 == l { print $1 }' "$TEST_TMP/socat-chain")
+	[ -n "$child" ] ||
+		fail "socat: no child of the listener $SOCAT_LISTENER in $(cat "$TEST_TMP/socat-chain")"
+	echo "$child"
 }
