@@ -17,6 +17,7 @@
 # zero ring-buffer drops.
 source "$(dirname "$0")/../tests/lib/common.sh"
 source "$(dirname "$0")/../tests/lib/watch.sh"
+source "$(dirname "$0")/storm.sh"
 
 ROUNDS=${1:-3}
 SECS=${2:-5}
@@ -29,45 +30,16 @@ for t in openssl socat tshark bpftool; do
 done
 [ -x "$TLSAUDIT" ] || fail "$TLSAUDIT not built (make)"
 netns_new bench
-make_cert "$TEST_TMP"
+storm_server
 KEY=$TEST_TMP/server.key
 CRT=$TEST_TMP/server.crt
-
-ip netns exec "$NS" openssl s_server -accept 127.0.0.1:443 -key "$KEY" -cert "$CRT" -quiet \
-	 </dev/null >/dev/null 2>&1 &
-on_exit "kill $!"
 ip netns exec "$NS" socat -b 262144 "OPENSSL-LISTEN:443,bind=127.0.0.2,reuseaddr,fork,cert=$CRT,key=$KEY,verify=0" \
 	"SYSTEM:head -c $((BULK_MB << 20)) /dev/zero" </dev/null >/dev/null 2>&1 &
 on_exit "kill $!"
-for a in 127.0.0.1 127.0.0.2; do
-	for ((i = 0; i < 200; i++)); do
-		ip netns exec "$NS" ss -Htln "src $a:443" | grep -q . && break
-		sleep 0.025
-	done
+for ((i = 0; i < 200; i++)); do
+	ip netns exec "$NS" ss -Htln "src 127.0.0.2:443" | grep -q . && break
+	sleep 0.025
 done
-
-# storm - CLIENTS s_time runs in parallel; prints the handshakes completed in total and
-# the wall-clock seconds they took. s_time's own "real seconds" are whole seconds and a
-# run lasts until the second boundary after -time has passed (5 to 6 s for -time 5), so
-# counts alone compare storms of different lengths: rates come from the wall clock.
-storm() {
-	local i total=0 n t0 t1
-	t0=$(date +%s.%N)
-	for ((i = 0; i < CLIENTS; i++)); do
-		ip netns exec "$NS" openssl s_time -connect 127.0.0.1:443 -new -time "$SECS" \
-			>"$TEST_TMP/s_time.$i" 2>&1 &
-	done
-	# A command substitution's subshell: its only children are these clients.
-	wait
-	t1=$(date +%s.%N)
-	for ((i = 0; i < CLIENTS; i++)); do
-		n=$(sed -n 's/^\([0-9]\+\) connections in [0-9.]\+ real seconds.*/\1/p' \
-			"$TEST_TMP/s_time.$i" | head -n 1)
-		[ -n "$n" ] || { cat "$TEST_TMP/s_time.$i" >&2; fail "s_time gave no count"; }
-		total=$((total + n))
-	done
-	echo "$total $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
-}
 
 # bulk - seconds to read BULK_MB over one TLS connection.
 bulk() {
@@ -139,7 +111,7 @@ hs_off=0 hs_on=0 t_off=0 t_on=0 rec_cli=0 rec_srv=0 drops=0 cpu_on=0 bpf_ns=0
 hs_ratios=() bulk_ratios=()
 
 run_without() {
-	read -r N_OFF T_OFF < <(storm)
+	read -r N_OFF T_OFF < <(storm "$CLIENTS" "$SECS")
 	B_OFF=$(bulk)
 	hs_off=$((hs_off + N_OFF))
 	t_off=$(awk -v a="$t_off" -v b="$T_OFF" 'BEGIN { print a + b }')
@@ -152,7 +124,7 @@ run_with() {
 	bench_watch_start
 	c0=$(cpu_ticks "$WATCH_PID")
 	STORM_T0=$(date +%s.%N)
-	read -r N_ON T_ON < <(storm)
+	read -r N_ON T_ON < <(storm "$CLIENTS" "$SECS")
 	STORM_T1=$(date +%s.%N)
 	c1=$(cpu_ticks "$WATCH_PID")
 	hs_on=$((hs_on + N_ON))
@@ -178,7 +150,7 @@ median() {
 }
 
 # Warm-up: the first storm after the server starts is slower than the rest.
-(SECS=1; storm >/dev/null)
+storm "$CLIENTS" 1 >/dev/null
 echo "storm: $ROUNDS rounds x ${SECS}s, $CLIENTS s_time clients; bulk: $BULK_MB MiB"
 # Each round is a pair run back to back, in alternating order, so both halves see the
 # same background load; the medians of the pair ratios are the figures to read.
@@ -199,7 +171,7 @@ done
 # clock reads per program run, so it stays off during the pairs above.
 bench_watch_start
 sysctl -q -w kernel.bpf_stats_enabled=1
-read -r n_bpf _ < <(storm)
+read -r n_bpf _ < <(storm "$CLIENTS" "$SECS")
 sysctl -q -w kernel.bpf_stats_enabled=0
 bpf_ns=$(bpftool prog show -j | $PY -c '
 import json, sys
@@ -215,7 +187,7 @@ TIMEFORMAT='%U %S'
 	>"$TEST_TMP/tshark.out" 2>/dev/null; } 2>"$TEST_TMP/tshark.time" &
 tshark_job=$!
 sleep 1.5
-read -r n_ts _ < <(storm)
+read -r n_ts _ < <(storm "$CLIENTS" "$SECS")
 wait "$tshark_job"
 ts_cpu=$(awk '{ print $1 + $2 }' "$TEST_TMP/tshark.time")
 

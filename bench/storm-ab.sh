@@ -14,6 +14,7 @@
 #       'kill -INT $W; wait $W; rm $TEST_TMP/w.err'
 # Prints the per-pair ratios of handshake rates (with/without) and their median.
 source "$(dirname "$0")/../tests/lib/common.sh"
+source "$(dirname "$0")/storm.sh"
 
 [ $# -eq 4 ] || { sed -n '3,16p' "$0" >&2; exit 2; }
 PAIRS=$1
@@ -24,43 +25,26 @@ OFF_CMD=$4
 require_root
 command -v openssl >/dev/null || skip "openssl not installed"
 netns_new ab
-make_cert "$TEST_TMP"
-ip netns exec "$NS" openssl s_server -accept 127.0.0.1:443 -key "$TEST_TMP/server.key" \
-	-cert "$TEST_TMP/server.crt" -quiet </dev/null >/dev/null 2>&1 &
-on_exit "kill $!"
-wait_port 443
+storm_server
 
-# storm - handshakes per wall-clock second of two s_time clients. s_time runs until the
-# second boundary after SECS has passed and reports whole seconds, so its counts alone
-# would compare storms of different lengths.
-storm() {
-	local pids="" i t0 t1
-	t0=$(date +%s.%N)
-	for i in 1 2; do
-		ip netns exec "$NS" openssl s_time -connect 127.0.0.1:443 -new -time "$SECS" \
-			>"$TEST_TMP/s_time.$i" 2>&1 &
-		pids="$pids $!"
-	done
-	# shellcheck disable=SC2086 # a list of pids
-	wait $pids
-	t1=$(date +%s.%N)
-	sed -n 's/^\([0-9]\+\) connections in [0-9]\+ real seconds.*/\1/p' "$TEST_TMP"/s_time.* |
-		awk -v t="$t1" -v t0="$t0" '{ s += $1 } END { printf "%.1f\n", s / (t - t0) }'
+# rate - handshakes per wall-clock second of a storm of two clients.
+rate() {
+	storm 2 "$SECS" | awk '{ printf "%.1f\n", $1 / $2 }'
 }
 
-storm >/dev/null # warm-up
+storm 2 1 >/dev/null # warm-up
 ratios=()
 for ((r = 1; r <= PAIRS; r++)); do
 	if ((r % 2)); then
-		off=$(storm)
+		off=$(rate)
 		eval "$ON_CMD"
-		on=$(storm)
+		on=$(rate)
 		eval "$OFF_CMD"
 	else
 		eval "$ON_CMD"
-		on=$(storm)
+		on=$(rate)
 		eval "$OFF_CMD"
-		off=$(storm)
+		off=$(rate)
 	fi
 	awk -v o="$off" 'BEGIN { exit !(o > 0) }' || fail "the storm made no handshakes"
 	ratios+=("$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')")

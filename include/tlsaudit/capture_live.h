@@ -101,11 +101,6 @@ int cap_bpf__flow_done(struct cap_bpf *b, uint64_t cookie);
 int cap_bpf__owner(struct cap_bpf *b, uint64_t cookie, struct cap_owner *o);
 /* cap_bpf__drops - ring-buffer reservation failures summed over CPUs, by reason. */
 void cap_bpf__drops(struct cap_bpf *b, uint64_t by_reason[4], uint64_t *total);
-/* Owner tracepoints: connect and close, and the process reading a socket. */
-#define CAP_BPF_TP_STATE 0x1 /* sock:inet_sock_set_state */
-#define CAP_BPF_TP_RCV 0x2   /* tcp:tcp_rcv_space_adjust */
-/* cap_bpf__has_owner_tracepoints - the CAP_BPF_TP_* attached on this kernel. */
-int cap_bpf__has_owner_tracepoints(const struct cap_bpf *b);
 /* cap_bpf__tick - refresh the monotonic to wall-clock offset. */
 void cap_bpf__tick(struct cap_bpf *b);
 

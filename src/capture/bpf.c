@@ -42,7 +42,6 @@ struct cap_bpf {
 	struct ring_buffer *rb;
 	struct cap_bpf_ops ops;
 	int cgroup_fd;
-	int owner_tps;		/* CAP_BPF_TP_* attached */
 	int mounted_private;	/* we mounted PRIVATE_CGROUP2 */
 	uint64_t mono_to_wall;	/* add to CLOCK_MONOTONIC ns for wall-clock ns */
 	int ncpus;
@@ -163,28 +162,29 @@ static int have_tracepoint(const char *name)
 	return !owner_tps_disabled() && libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP) > 0;
 }
 
-/* Leave out the owner tracepoints this kernel lacks; a bit per tracepoint kept. */
-static int select_owner_tracepoints(struct tlsaudit_bpf *skel)
+/* Leave out the owner tracepoints this kernel lacks; owners then come from /proc. */
+static void select_owner_tracepoints(struct tlsaudit_bpf *skel)
 {
-	int kept = 0;
+	const struct {
+		const char *name;
+		struct bpf_program *prog;
+		const char *without;
+	} tps[] = {
+		{ "inet_sock_set_state", skel->progs.tlsaudit_set_state,
+		  "connecting processes found through sock_diag and /proc, flows end when idle" },
+		{ "tcp_rcv_space_adjust", skel->progs.tlsaudit_rcv,
+		  "owners of accepted sockets found through sock_diag and /proc" },
+	};
+	size_t i;
 
 	if (owner_tps_disabled())
 		log_info("%s is set: leaving out the owner tracepoints", NO_OWNER_TPS_ENV);
-	if (have_tracepoint("inet_sock_set_state")) {
-		kept |= CAP_BPF_TP_STATE;
-	} else {
-		bpf_program__set_autoload(skel->progs.tlsaudit_set_state, false);
-		log_info("no inet_sock_set_state tracepoint: connecting processes found through "
-			 "sock_diag and /proc, flows end when idle");
+	for (i = 0; i < ARRAY_SIZE(tps); i++) {
+		if (have_tracepoint(tps[i].name))
+			continue;
+		bpf_program__set_autoload(tps[i].prog, false);
+		log_info("no %s tracepoint: %s", tps[i].name, tps[i].without);
 	}
-	if (have_tracepoint("tcp_rcv_space_adjust")) {
-		kept |= CAP_BPF_TP_RCV;
-	} else {
-		bpf_program__set_autoload(skel->progs.tlsaudit_rcv, false);
-		log_info("no tcp_rcv_space_adjust tracepoint: owners of accepted sockets found "
-			 "through sock_diag and /proc");
-	}
-	return kept;
 }
 
 static void handle_data(struct cap_bpf *b, const uint8_t *data, size_t size)
@@ -311,7 +311,7 @@ struct cap_bpf *cap_bpf__new(const struct flow_config *cfg, const struct cap_bpf
 		bpf_map__set_max_entries(b->skel->maps.flows, cfg->max_flows);
 		bpf_map__set_max_entries(b->skel->maps.owners, cfg->max_flows);
 	}
-	b->owner_tps = select_owner_tracepoints(b->skel);
+	select_owner_tracepoints(b->skel);
 	e = tlsaudit_bpf__load(b->skel);
 	if (e) {
 		load_error(-e, err, errlen);
@@ -460,11 +460,6 @@ void cap_bpf__drops(struct cap_bpf *b, uint64_t by_reason[4], uint64_t *total)
 		*total += by_reason[r];
 	}
 	free(vals);
-}
-
-int cap_bpf__has_owner_tracepoints(const struct cap_bpf *b)
-{
-	return b->owner_tps;
 }
 
 void cap_bpf__tick(struct cap_bpf *b)

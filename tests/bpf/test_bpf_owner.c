@@ -31,8 +31,8 @@
 
 #include "tlsaudit.skel.h"
 #include "tlsaudit/bpf_shared.h"
+#include "bpf_test.h"
 
-#define SKIP_CODE 249
 #define MAX_EVENTS 64
 
 #ifndef SO_COOKIE
@@ -257,12 +257,8 @@ int main(void)
 		cmocka_unit_test(test_unwatched_port_is_silent),
 	};
 
-	if (geteuid() != 0) {
-		printf("skip: needs root to load BPF programs\n");
-		return SKIP_CODE;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		printf("skip: no kernel BTF at /sys/kernel/btf/vmlinux\n");
+	if (bpf_test_unable()) {
+		printf("skip: %s\n", bpf_test_unable());
 		return SKIP_CODE;
 	}
 	if (libbpf_find_vmlinux_btf_id("tcp_rcv_space_adjust", BPF_TRACE_RAW_TP) <= 0) {

@@ -25,8 +25,8 @@
 
 #include "tlsaudit.skel.h"
 #include "tlsaudit/bpf_shared.h"
+#include "bpf_test.h"
 
-#define SKIP_CODE 249
 #define TEST_BUDGET 3000
 #define MAX_SAMPLES 64
 
@@ -421,12 +421,8 @@ int main(void)
 		cmocka_unit_test(test_no_drops),
 	};
 
-	if (geteuid() != 0) {
-		printf("skip: needs root to load BPF programs\n");
-		return SKIP_CODE;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		printf("skip: no kernel BTF at /sys/kernel/btf/vmlinux\n");
+	if (bpf_test_unable()) {
+		printf("skip: %s\n", bpf_test_unable());
 		return SKIP_CODE;
 	}
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -52,10 +52,8 @@ make_cert "$TEST_TMP"
 if command -v bpftool >/dev/null; then
 	"$TLSAUDIT" watch >/dev/null 2>"$TEST_TMP/kill.err" &
 	KPID=$!
-	for ((i = 0; i < 200; i++)); do
-		grep -q "capturing with bpf" "$TEST_TMP/kill.err" && break
-		sleep 0.05
-	done
+	wait_line "$TEST_TMP/kill.err" "capturing with bpf" "$KPID" ||
+		fail "watch did not start: $(cat "$TEST_TMP/kill.err")"
 	ids=$(grep -h "^prog_id:" /proc/$KPID/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u)
 	# two cgroup_skb programs, inet_sock_set_state and tcp_rcv_space_adjust
 	[ "$(echo "$ids" | grep -c .)" -ge 4 ] || fail "watch holds $(echo "$ids" | grep -c .) programs, want 4"
@@ -74,7 +72,7 @@ fi
 
 # start_watch NAME WHERE ARGS... - WHERE is "host" or "ns" (libpcap sees only its namespace).
 start_watch() {
-	local name=$1 where=$2 i
+	local name=$1 where=$2
 	shift 2
 	if [ "$where" = ns ]; then
 		ip netns exec "$NS" "$TLSAUDIT" watch "$@" >"$TEST_TMP/$name.out" \
@@ -84,11 +82,7 @@ start_watch() {
 	fi
 	WPID=$!
 	on_exit "kill $WPID"
-	for ((i = 0; i < 200; i++)); do
-		grep -q "capturing with" "$TEST_TMP/$name.err" && return 0
-		kill -0 "$WPID" 2>/dev/null || break
-		sleep 0.05
-	done
+	wait_line "$TEST_TMP/$name.err" "capturing with" "$WPID" && return 0
 	cat "$TEST_TMP/$name.err" >&2
 	fail "watch $* did not start"
 }

@@ -44,7 +44,7 @@ expect_eq "BPF programs loaded" "$n" 2
 # A client that stays connected (-ign_eof) to a server that waits for a request (-www).
 bg openssl s_server -accept "127.0.0.1:$P1" -www -key "$KEY" -cert "$CRT"
 S_OPENSSL=$BG_PID
-wait_listen "$P1"
+wait_port "$P1"
 SNI=fallback-$$.watch.test
 bg openssl s_client -tls1_2 -ign_eof -connect "127.0.0.1:$P1" -servername "$SNI"
 C_OPENSSL=$BG_PID

@@ -29,7 +29,7 @@ watch_start
 # A server that takes anything from TLS 1.0 up.
 bg openssl s_server -accept 127.0.0.1:443 -www -key "$KEY" -cert "$CRT" "${LEGACY[@]}"
 S_OPENSSL=$BG_PID
-wait_listen 443
+wait_port 443
 
 # curl capped at TLS 1.1.
 SNI=curl-$$.watch.test
@@ -85,7 +85,7 @@ expect_eq "socat server_port" "$(rec server_port "$Q")" 8443
 bg $PY "$TOP/tests/lib/smtp_server.py" --addr 127.0.0.1 --port 25 --cert "$CRT" --key "$KEY" \
 	--seclevel0
 S_SMTP=$BG_PID
-wait_listen 25
+wait_port 25
 SNI=smtp-$$.watch.test
 fg sh -c "printf 'QUIT\r\n' | exec openssl s_client -brief -starttls smtp -tls1 \
 	-cipher DEFAULT@SECLEVEL=0 -connect 127.0.0.1:25 -servername $SNI"

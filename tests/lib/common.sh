@@ -6,7 +6,7 @@
 #   netns_new NAME    create a namespace with lo up; removed on exit
 #   in_ns CMD...      run CMD in the namespace made by netns_new
 #   make_cert DIR     self-signed RSA key/cert in DIR (server.key, server.crt)
-#   wait_port PORT    wait until something listens on PORT in the namespace
+#   wait_port PORT    wait until something listens on PORT in the namespace (or host)
 #   expect_eq WHAT GOT WANT
 set -u
 
@@ -43,6 +43,18 @@ netns_new() {
 
 in_ns() { ip netns exec "$NS" "$@"; }
 
+# wait_line FILE PATTERN PID - until FILE has a line matching PATTERN (10 s at most);
+# fails at once when PID has exited without writing it.
+wait_line() {
+	local i
+	for ((i = 0; i < 400; i++)); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || break
+		sleep 0.025
+	done
+	grep -q "$2" "$1" 2>/dev/null
+}
+
 make_cert() {
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=tlsaudit.test \
 		-addext "subjectAltName=DNS:tlsaudit.test,DNS:mail.tlsaudit.test,IP:127.0.0.1,IP:::1" \
@@ -51,11 +63,13 @@ make_cert() {
 }
 
 wait_port() {
-	local port=$1 i
-	for ((i = 0; i < 100; i++)); do
-		if in_ns ss -Htln "sport = :$port" | grep -q .; then return 0; fi
-		sleep 0.05
+	local port=$1 i ns=()
+	[ -n "${NS:-}" ] && ns=(ip netns exec "$NS")
+	for ((i = 0; i < 200; i++)); do
+		"${ns[@]}" ss -Htln "sport = :$port" | grep -q . && return 0
+		sleep 0.025
 	done
+	[ -s "$TEST_TMP/bg.log" ] && cat "$TEST_TMP/bg.log" >&2
 	fail "nothing listens on port $port"
 }
 

@@ -71,7 +71,7 @@ peers_wait_listen() {
 }
 
 peers_capture_start() {
-	local file=$1 filter=${2:-tcp port 443 or tcp port 25 or tcp port 587} i
+	local file=$1 filter=${2:-tcp port 443 or tcp port 25 or tcp port 587}
 	_peers_need tcpdump
 	_peers_cap_file=$file
 	# -Z root: the capture file lives in the test's private directory. A plain command
@@ -79,11 +79,7 @@ peers_capture_start() {
 	ip netns exec "$NS" tcpdump -i lo -U --immediate-mode -s 0 -Z root -w "$file" "$filter" 2>"$file.log" &
 	_peers_cap_pid=$!
 	on_exit "kill $_peers_cap_pid"
-	for ((i = 0; i < 200; i++)); do
-		grep -q "listening on" "$file.log" 2>/dev/null && return 0
-		kill -0 "$_peers_cap_pid" 2>/dev/null || break
-		sleep 0.025
-	done
+	wait_line "$file.log" "listening on" "$_peers_cap_pid" && return 0
 	cat "$file.log" >&2
 	fail "tcpdump did not start"
 }

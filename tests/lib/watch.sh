@@ -6,7 +6,6 @@
 #   rec FIELD PYEXPR          FIELD of the one record matching PYEXPR (on r)
 #   wait_records N PYEXPR     wait until N records match
 #   bg CMD... / fg CMD...     run a peer in the namespace, in the background / to its end
-#   wait_listen PORT          until something listens on PORT in the namespace
 #   socat_fork_server PORT [HOLD] / socat_child   a forking TLS server, and its child
 
 # The system interpreter: a version-manager shim costs half a second per call.
@@ -23,12 +22,7 @@ watch_start() {
 	"$TLSAUDIT" watch --json "$@" >"$WATCH_OUT" 2>"$WATCH_ERR" &
 	WATCH_PID=$!
 	on_exit "kill $WATCH_PID"
-	local i
-	for ((i = 0; i < 200; i++)); do
-		grep -q "capturing with bpf" "$WATCH_ERR" 2>/dev/null && return 0
-		kill -0 "$WATCH_PID" 2>/dev/null || break
-		sleep 0.05
-	done
+	wait_line "$WATCH_ERR" "capturing with bpf" "$WATCH_PID" && return 0
 	cat "$WATCH_ERR" >&2
 	fail "tlsaudit watch did not start capturing with eBPF"
 }
@@ -76,17 +70,6 @@ bg() {
 	on_exit "kill $BG_PID"
 }
 
-wait_listen() {
-	local i ns=()
-	[ -n "${NS:-}" ] && ns=(ip netns exec "$NS")
-	for ((i = 0; i < 200; i++)); do
-		"${ns[@]}" ss -Htln "sport = :$1" | grep -q . && return 0
-		sleep 0.025
-	done
-	cat "$TEST_TMP/bg.log" >&2
-	fail "nothing listens on port $1"
-}
-
 # fg CMD... - run CMD in the namespace to its end, at most 10 s; FG_PID is CMD itself.
 fg() {
 	ip netns exec "$NS" "$@" >"$TEST_TMP/fg.out" 2>&1 &
@@ -117,7 +100,7 @@ EOF
 	bg socat "OPENSSL-LISTEN:$1,bind=127.0.0.1,fork,reuseaddr,cert=$CRT,key=$KEY,verify=0" \
 		"SYSTEM:sh $TEST_TMP/child.sh"
 	SOCAT_LISTENER=$BG_PID
-	wait_listen "$1"
+	wait_port "$1"
 }
 
 socat_child() {

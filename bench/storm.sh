@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The handshake storm bench/live.sh and bench/storm-ab.sh share; source after
+# tests/lib/common.sh, once netns_new has set NS:
+#   storm_server          one `openssl s_server` on 127.0.0.1:443 in the namespace
+#   storm CLIENTS SECS    CLIENTS `openssl s_time -new` runs in parallel; prints the
+#                         handshakes completed and the wall-clock seconds they took
+
+storm_server() {
+	make_cert "$TEST_TMP"
+	ip netns exec "$NS" openssl s_server -accept 127.0.0.1:443 -key "$TEST_TMP/server.key" \
+		-cert "$TEST_TMP/server.crt" -quiet </dev/null >/dev/null 2>&1 &
+	on_exit "kill $!"
+	wait_port 443
+}
+
+# s_time's own "real seconds" are whole seconds, and a run lasts until the second
+# boundary after -time has passed (5 to 6 s for -time 5): its counts alone would compare
+# storms of different lengths, so the wall clock times them.
+storm() {
+	local clients=$1 secs=$2 i n total=0 t0 t1 pids=""
+	t0=$(date +%s.%N)
+	for ((i = 0; i < clients; i++)); do
+		ip netns exec "$NS" openssl s_time -connect 127.0.0.1:443 -new -time "$secs" \
+			>"$TEST_TMP/s_time.$i" 2>&1 &
+		pids="$pids $!"
+	done
+	# shellcheck disable=SC2086 # a list of pids
+	wait $pids
+	t1=$(date +%s.%N)
+	for ((i = 0; i < clients; i++)); do
+		n=$(sed -n 's/^\([0-9]\+\) connections in [0-9.]\+ real seconds.*/\1/p' \
+			"$TEST_TMP/s_time.$i" | head -n 1)
+		[ -n "$n" ] || { cat "$TEST_TMP/s_time.$i" >&2; fail "s_time gave no count"; }
+		total=$((total + n))
+	done
+	echo "$total $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
+}
