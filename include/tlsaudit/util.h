@@ -29,6 +29,14 @@ uint64_t util_now_ns(void);
 /* util_format_time - RFC 3339 UTC with milliseconds ("2026-11-23T10:00:00.123Z"). */
 void util_format_time(uint64_t ns, char *buf, size_t len);
 
+/*
+ * util_fmt_dec, util_fmt_hex4 - digits without printf (formatting is on the per-record
+ * paths). fmt_dec writes @v in decimal, no NUL, and returns the length (at most 20);
+ * fmt_hex4 writes exactly four lowercase hex digits, no NUL.
+ */
+size_t util_fmt_dec(uint64_t v, char out[20]);
+void util_fmt_hex4(uint16_t v, char out[4]);
+
 /* util_format_ip - numeric address of @family (AF_INET/AF_INET6) into @buf. */
 void util_format_ip(int family, const uint8_t *addr, char *buf, size_t len);
 

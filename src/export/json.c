@@ -28,15 +28,10 @@ static int put(char *buf, size_t len, size_t *off, const char *s)
 
 static int put_uint(char *buf, size_t len, size_t *off, uint64_t v)
 {
-	char tmp[24];
-	size_t i = sizeof(tmp) - 1;
+	char tmp[21];
 
-	tmp[i] = '\0';
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return put(buf, len, off, tmp + i);
+	tmp[util_fmt_dec(v, tmp)] = '\0';
+	return put(buf, len, off, tmp);
 }
 
 /* ,"key": */
@@ -48,14 +43,9 @@ static int put_key(char *buf, size_t len, size_t *off, const char *key)
 /* "0xNNNN", the form of cipher_id and of unnamed registry values. */
 static void hex4(uint16_t v, char out[7])
 {
-	static const char hex[] = "0123456789abcdef";
-
 	out[0] = '0';
 	out[1] = 'x';
-	out[2] = hex[v >> 12];
-	out[3] = hex[(v >> 8) & 0xf];
-	out[4] = hex[(v >> 4) & 0xf];
-	out[5] = hex[v & 0xf];
+	util_fmt_hex4(v, out + 2);
 	out[6] = '\0';
 }
 

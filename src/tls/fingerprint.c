@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "tlsaudit/tls.h"
+#include "tlsaudit/util.h"
 
 /* Room for TLS_MAX_LIST five-digit decimals or 4-hex-digit values plus separators. */
 #define LIST_BUF (TLS_MAX_LIST * 6 + 8)
@@ -49,22 +50,16 @@ static void sb_add(struct sbuf *b, const char *s, size_t n)
 
 static void sb_add_dec(struct sbuf *b, unsigned int v)
 {
-	char tmp[12];
-	size_t i = sizeof(tmp);
+	char tmp[20];
 
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	sb_add(b, tmp + i, sizeof(tmp) - i);
+	sb_add(b, tmp, util_fmt_dec(v, tmp));
 }
 
 static void sb_add_hex4(struct sbuf *b, unsigned int v)
 {
-	static const char hex[] = "0123456789abcdef";
-	char tmp[4] = { hex[(v >> 12) & 0xf], hex[(v >> 8) & 0xf], hex[(v >> 4) & 0xf],
-			hex[v & 0xf] };
+	char tmp[4];
 
+	util_fmt_hex4((uint16_t)v, tmp);
 	sb_add(b, tmp, sizeof(tmp));
 }
 

@@ -142,6 +142,29 @@ void util_format_time(uint64_t ns, char *buf, size_t len)
 	buf[n + 4] = '\0';
 }
 
+size_t util_fmt_dec(uint64_t v, char out[20])
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(out, tmp + i, sizeof(tmp) - i);
+	return sizeof(tmp) - i;
+}
+
+void util_fmt_hex4(uint16_t v, char out[4])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	out[0] = hex[v >> 12];
+	out[1] = hex[(v >> 8) & 0xf];
+	out[2] = hex[(v >> 4) & 0xf];
+	out[3] = hex[v & 0xf];
+}
+
 void util_format_ip(int family, const uint8_t *addr, char *buf, size_t len)
 {
 	if (!inet_ntop(family, addr, buf, (socklen_t)len))
