@@ -105,7 +105,8 @@ $(BUILD)/san/%.o: %.c | $(SKELS)
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c
 	$(call msg,BPF,$<)
 	$(Q)mkdir -p $(@D) && $(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__bpf__ \
-		-Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES) -MMD -MP -c $< -o $@.tmp && \
+		-Iinclude -Ibpf $(CLANG_BPF_SYS_INCLUDES) -MMD -MP -MF $(@:.o=.d) -MT $@ \
+		-c $< -o $@.tmp && \
 		$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
@@ -175,5 +176,9 @@ clean:
 distclean: clean
 	$(Q)rm -f config.mk
 
+# Dependency files: the BPF object names its own (-MF/-MT above, so editing
+# include/tlsaudit/bpf_shared.h rebuilds the object and its skeleton), and every test
+# binary its headers.
 -include $(patsubst %.o,%.d,$(OBJS) $(SAN_OBJS))
 -include $(patsubst %.bpf.o,%.bpf.d,$(BPF_OBJS))
+-include $(patsubst %,%.d,$(UNIT_BINS) $(BPF_TEST_BINS))
