@@ -119,6 +119,20 @@ int tls_stream_parse(const uint8_t *buf, size_t len, bool from_client, struct tl
 
 /* tls_looks_like_start - the first bytes could begin a TLS or SSLv2 hello (for sniffing). */
 bool tls_looks_like_start(const uint8_t *buf, size_t len);
+/* tls_looks_like_record - a TLS record header of any content type (a session seen late). */
+bool tls_looks_like_record(const uint8_t *buf, size_t len);
+/* tls_record_header_bad - the first @n bytes of a record header cannot be TLS. */
+bool tls_record_header_bad(const uint8_t *p, size_t n);
+/* tls_first_byte - @b can begin a TLS record or an SSLv2 hello (implicit TLS on 25/587). */
+bool tls_first_byte(uint8_t b);
+
+enum tls_sniff {
+	TLS_SNIFF_NONE = 0,
+	TLS_SNIFF_CLIENT_HELLO,
+	TLS_SNIFF_SERVER_HELLO,
+};
+/* tls_sniff_hello - the bytes start a ClientHello (TLS or SSLv2) or a ServerHello. */
+enum tls_sniff tls_sniff_hello(const uint8_t *p, size_t len);
 
 /* tls_is_grease - RFC 8701 reserved value (0x?A?A with equal bytes). */
 bool tls_is_grease(uint16_t v);

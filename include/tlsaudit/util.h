@@ -8,6 +8,9 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+#define NSEC_PER_SEC 1000000000ULL
+#define NSEC_PER_MSEC 1000000ULL
+
 /* util_reallocarray - realloc(@p, @n * @size) or NULL and ENOMEM on overflow. */
 void *util_reallocarray(void *p, size_t n, size_t size);
 
@@ -25,6 +28,9 @@ size_t util_strlcpy(char *dst, const char *src, size_t size);
 
 /* util_now_ns - CLOCK_REALTIME in ns. */
 uint64_t util_now_ns(void);
+
+/* util_mono_ns - CLOCK_MONOTONIC in ns: intervals, timeouts, uptime. */
+uint64_t util_mono_ns(void);
 
 /* util_format_time - RFC 3339 UTC with milliseconds ("2026-11-23T10:00:00.123Z"). */
 void util_format_time(uint64_t ns, char *buf, size_t len);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Flow module internals shared by table.c (hash table, lists, bounds), reasm.c (TCP
- * reassembly of one direction) and session.c (roles, SMTP STARTTLS, TLS hand-off).
- * Not part of the public interface in include/tlsaudit/flow.h.
+ * Flow module internals shared by table.c (hash table, lists, bounds: the only file
+ * that acts on flows), session.c (roles, TLS hand-off, the record), smtp.c (the SMTP
+ * phase up to STARTTLS) and reasm.c (TCP reassembly of one direction). Calls go one
+ * way: table -> session -> smtp, reasm. Not part of include/tlsaudit/flow.h.
  */
 #ifndef TLSAUDIT_FLOW_INT_H
 #define TLSAUDIT_FLOW_INT_H
@@ -64,6 +65,14 @@ enum flow_mode {
 	MODE_PLAIN,	  /* SMTP that will not upgrade: waiting for the end to report it */
 };
 
+/* What the session wants the table to do after a segment. */
+enum flow_act {
+	FLOW_ACT_MORE = 0,  /* keep feeding the flow */
+	FLOW_ACT_DONE,	    /* no more bytes wanted, nothing to report (not TLS, malformed) */
+	FLOW_ACT_EMIT,	    /* report the record now; no more bytes wanted */
+	FLOW_ACT_NEED_MEM,  /* st->need_mem more buffer bytes: make room, feed it again */
+};
+
 /* Per-connection state while bytes are still wanted; freed when the flow is done. */
 struct flow_state {
 	struct flow_dir dir[2]; /* [0]: sent by endpoint 0 (live: the local socket) */
@@ -77,7 +86,16 @@ struct flow_state {
 	int32_t starttls_cmd;	/* index of a STARTTLS command awaiting its reply, else -1 */
 	uint32_t starttls_end;	/* client offset after the STARTTLS line */
 	uint64_t ch_ns, sh_ns, smtp_ns;
+	uint8_t act;		/* enum flow_act: the first end decided wins */
+	uint32_t need_mem;	/* with FLOW_ACT_NEED_MEM */
 };
+
+/* flow_sess_end - the session has decided how this flow ends (the first decision holds). */
+static inline void flow_sess_end(struct flow_state *st, enum flow_act act)
+{
+	if (st->act == FLOW_ACT_MORE)
+		st->act = (uint8_t)act;
+}
 
 /* Hash table entry; a done flow keeps only this (st == NULL), a small tombstone. */
 struct flow_entry {
@@ -140,15 +158,21 @@ void flow_reasm_free(struct reasm *r, struct flow_mem *mem);
 /* flow_reasm_need - bytes a buffer would have after growing to hold @end bytes. */
 uint32_t flow_reasm_need(const struct reasm *r, uint32_t cap, uint32_t end);
 
-/* flow_sess_segment - feed a segment of direction @d to an active flow. */
-void flow_sess_segment(struct flow_table *ft, struct flow_entry *e, int d,
-		       const struct flow_segment *seg);
-/* flow_sess_finish - the flow ends: emit what it still owes (partial hello, plaintext). */
-void flow_sess_finish(struct flow_table *ft, struct flow_entry *e);
+/*
+ * flow_sess_segment - feed a segment of direction @d to an active flow; what the table
+ * should do next. With FLOW_ACT_NEED_MEM nothing of the segment was kept.
+ */
+enum flow_act flow_sess_segment(struct flow_table *ft, struct flow_entry *e, int d,
+				const struct flow_segment *seg);
+/*
+ * flow_sess_record - the record the flow owes when it ends (a partial hello, a
+ * plaintext SMTP session), in @rec; false when it owes none.
+ */
+bool flow_sess_record(struct flow_table *ft, struct flow_entry *e, struct hs_record *rec);
 
-/* flow_entry_done - no more bytes needed: free the state, keep a tombstone, tell done_cb. */
-void flow_entry_done(struct flow_table *ft, struct flow_entry *e);
-/* flow_mem_reserve - make room for @bytes more buffer memory, evicting other flows. */
-int flow_mem_reserve(struct flow_table *ft, uint64_t bytes);
+/* flow_smtp_port - 25 and 587: SMTP with STARTTLS, unless the first byte is TLS. */
+bool flow_smtp_port(uint16_t port);
+/* flow_smtp_run - consume the SMTP lines both directions hold; may switch to STARTTLS. */
+void flow_smtp_run(struct flow_table *ft, struct flow_state *st, uint64_t ts_ns);
 
 #endif /* TLSAUDIT_FLOW_INT_H */

@@ -17,29 +17,6 @@
 /* Largest table we agree to preallocate; configurations above it are clamped. */
 #define FLOW_MAX_ENTRIES (1u << 24)
 
-void flow_config_default(struct flow_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->ports[0] = 443;
-	cfg->ports[1] = 25;
-	cfg->ports[2] = 587;
-	cfg->n_ports = 3;
-	cfg->dir_cap = 16384;
-	cfg->max_flows = 65536;
-	cfg->mem_budget = 64ULL << 20;
-	cfg->timeout_ns = 120ULL * 1000000000ULL;
-}
-
-bool flow_port_watched(const struct flow_config *cfg, uint16_t port)
-{
-	int i;
-
-	for (i = 0; i < cfg->n_ports && i < (int)ARRAY_SIZE(cfg->ports); i++)
-		if (cfg->ports[i] == port)
-			return true;
-	return false;
-}
-
 const struct flow_stats *flow_table__stats(const struct flow_table *ft)
 {
 	return &ft->stats;
@@ -206,7 +183,8 @@ static void free_state(struct flow_table *ft, struct flow_entry *e)
 	e->st = NULL;
 }
 
-void flow_entry_done(struct flow_table *ft, struct flow_entry *e)
+/* No more bytes needed: free the state, keep a tombstone, tell done_cb. */
+static void entry_done(struct flow_table *ft, struct flow_entry *e)
 {
 	uint32_t i = (uint32_t)(e - ft->ent);
 
@@ -219,7 +197,18 @@ void flow_entry_done(struct flow_table *ft, struct flow_entry *e)
 	call_done(ft, e);
 }
 
-/* Drop an entry entirely, after flow_sess_finish() has emitted what it owed. */
+/* The record @e owes, if any, to the consumer. */
+static void finish(struct flow_table *ft, struct flow_entry *e)
+{
+	struct hs_record rec;
+
+	if (e->st && flow_sess_record(ft, e, &rec)) {
+		ft->stats.records++;
+		ft->record_cb(&rec, ft->ctx);
+	}
+}
+
+/* Drop an entry entirely, after finish() has emitted what it owed. */
 static void remove_entry(struct flow_table *ft, struct flow_entry *e)
 {
 	uint32_t i = (uint32_t)(e - ft->ent);
@@ -242,12 +231,12 @@ static void remove_entry(struct flow_table *ft, struct flow_entry *e)
 /* The flow ends (FIN/RST/close/timeout/flush/eviction): report, then forget it. */
 static void end_flow(struct flow_table *ft, struct flow_entry *e)
 {
-	if (e->st)
-		flow_sess_finish(ft, e);
+	finish(ft, e);
 	remove_entry(ft, e);
 }
 
-int flow_mem_reserve(struct flow_table *ft, uint64_t bytes)
+/* Make room for @bytes more buffer memory, evicting other flows (never the current one). */
+static int mem_reserve(struct flow_table *ft, uint64_t bytes)
 {
 	uint32_t i = ft->active.head;
 
@@ -260,8 +249,8 @@ int flow_mem_reserve(struct flow_table *ft, uint64_t bytes)
 			continue;
 		/* Keep a tombstone so its later packets stay cheap and are not re-parsed. */
 		ft->stats.evicted_flows++;
-		flow_sess_finish(ft, e);
-		flow_entry_done(ft, e);
+		finish(ft, e);
+		entry_done(ft, e);
 	}
 	return ft->mem.used + bytes > ft->mem.budget ? -ENOBUFS : 0;
 }
@@ -388,6 +377,39 @@ static bool syn_restarts(const struct flow_table *ft, const struct flow_entry *e
 	return back > ft->cfg.dir_cap;
 }
 
+/* Retries of one segment that wants buffer memory; each may evict older flows. */
+#define NEED_MEM_TRIES 8
+
+/* Feed @seg to the session and do what it asks. */
+static void feed(struct flow_table *ft, struct flow_entry *e, int d,
+		 const struct flow_segment *seg)
+{
+	enum flow_act act;
+	int tries = 0;
+
+	act = flow_sess_segment(ft, e, d, seg);
+	while (act == FLOW_ACT_NEED_MEM) {
+		if (++tries > NEED_MEM_TRIES || mem_reserve(ft, e->st->need_mem)) {
+			/* Even alone this flow does not fit: report what it has, counted. */
+			ft->stats.evicted_flows++;
+			act = FLOW_ACT_EMIT;
+			break;
+		}
+		act = flow_sess_segment(ft, e, d, seg);
+	}
+	switch (act) {
+	case FLOW_ACT_EMIT:
+		finish(ft, e);
+		entry_done(ft, e);
+		break;
+	case FLOW_ACT_DONE:
+		entry_done(ft, e);
+		break;
+	default:
+		break;
+	}
+}
+
 void flow_table__segment(struct flow_table *ft, const struct flow_segment *seg)
 {
 	struct flow_key k;
@@ -443,7 +465,7 @@ void flow_table__segment(struct flow_table *ft, const struct flow_segment *seg)
 	}
 
 	ft->cur = (uint32_t)(e - ft->ent);
-	flow_sess_segment(ft, e, d, seg);
+	feed(ft, e, d, seg);
 	ft->cur = FLOW_NIL;
 
 	if (!e->st) {

@@ -12,28 +12,11 @@
 
 #include "tlsaudit/cursor.h"
 #include "tlsaudit/tls.h"
+#include "tlsaudit/tls_wire.h"
 
-enum {
-	CT_CHANGE_CIPHER_SPEC = 20,
-	CT_ALERT = 21,
-	CT_HANDSHAKE = 22,
-	CT_APPLICATION_DATA = 23,
-};
-
-enum {
-	HT_CLIENT_HELLO = 1,
-	HT_SERVER_HELLO = 2,
-	HT_CERTIFICATE = 11,
-	HT_SERVER_KEY_EXCHANGE = 12,
-	HT_SERVER_HELLO_DONE = 14,
-};
-
-#define RECORD_HDR 5
 #define HS_HDR 4
-/* RFC 5246 section 6.2.3: a TLSCiphertext fragment is at most 2^14 + 2048 bytes. */
-#define MAX_RECORD (16384 + 2048)
 /* Far more records than any hello flight needs; bounds the walk on hostile input. */
-#define MAX_RECORDS 4096
+#define TLS_MAX_RECORDS 4096
 
 /* What a handshake message did to the direction. */
 enum step {
@@ -59,32 +42,6 @@ struct walk {
 	size_t scratch_cap;
 	struct hs_asm a;
 };
-
-/* The first record header fields that prove the bytes are not a TLS record. */
-static bool bad_header_prefix(const uint8_t *p, size_t n)
-{
-	if (n >= 1 && (p[0] < CT_CHANGE_CIPHER_SPEC || p[0] > CT_APPLICATION_DATA))
-		return true;
-	if (n >= 2 && p[1] != 3)
-		return true;
-	if (n >= 3 && p[2] > 4)
-		return true;
-	if (n >= 5 && (((size_t)p[3] << 8) | p[4]) > MAX_RECORD)
-		return true;
-	return false;
-}
-
-bool tls_looks_like_start(const uint8_t *buf, size_t len)
-{
-	if (len == 0)
-		return false;
-	if (buf[0] & 0x80)
-		/* SSLv2 header: the message type after the 2-byte length is CLIENT-HELLO. */
-		return len < 3 || buf[2] == 1;
-	if (buf[0] != CT_HANDSHAKE || bad_header_prefix(buf, len))
-		return false;
-	return len < 6 || buf[5] == HT_CLIENT_HELLO || buf[5] == HT_SERVER_HELLO;
-}
 
 static enum step client_msg(struct walk *w, uint8_t type, const uint8_t *body, size_t len)
 {
@@ -267,11 +224,11 @@ static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
 		size_t left = cur_left(&c), rlen;
 		uint8_t type;
 
-		if (nrec++ >= MAX_RECORDS)
+		if (nrec++ >= TLS_MAX_RECORDS)
 			return TLS_INVALID;
-		if (bad_header_prefix(h, left))
+		if (tls_record_header_bad(h, left))
 			return TLS_INVALID;
-		if (left < RECORD_HDR)
+		if (left < TLS_RECORD_HDR)
 			return TLS_TRUNCATED;
 		type = cur_u8(&c);
 		cur_skip(&c, 2);

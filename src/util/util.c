@@ -99,12 +99,22 @@ size_t util_strlcpy(char *dst, const char *src, size_t size)
 	return len;
 }
 
-uint64_t util_now_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t util_now_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+uint64_t util_mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 void util_format_time(uint64_t ns, char *buf, size_t len)
