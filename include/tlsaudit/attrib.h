@@ -22,7 +22,18 @@ struct attrib_stats {
 	uint64_t exited;    /* answered from the cache after the process was gone */
 	uint64_t evictions; /* entries dropped to stay under max_entries */
 	uint64_t entries;   /* entries held now */
+	uint64_t maps_lines;	/* /proc/PID/maps lines read for the TLS library */
+	uint64_t maps_deferred; /* maps reads put off: the budget below was spent */
 };
+
+/*
+ * The maps read of a new process is paid from a token bucket of lines (see
+ * attrib_cache__resolve): ATTRIB_MAPS_RATE a second, ATTRIB_MAPS_BURST at most in hand,
+ * ATTRIB_MAPS_LINES at most per read (vm.max_map_count is 65530 by default).
+ */
+#define ATTRIB_MAPS_RATE 65536
+#define ATTRIB_MAPS_BURST 131072
+#define ATTRIB_MAPS_LINES 65536
 
 /* Entries held when attrib_cache__new() is given 0. */
 #define ATTRIB_CACHE_DEFAULT 4096
@@ -41,7 +52,8 @@ void attrib_cache__stats(const struct attrib_cache *ac, struct attrib_stats *st)
  * attrib_cache__resolve - fill @out for @pid, from the cache when the same process
  * (pid and start time) was resolved before, else from /proc. 0, or -ESRCH when the
  * process is gone and was never seen. Fields /proc does not show (exe and maps
- * need ptrace access) are left empty; an unreadable uid is UINT32_MAX.
+ * need ptrace access) are left empty; an unreadable uid is UINT32_MAX. tls_lib is also
+ * empty while the maps budget is spent; a later resolve of the process fills it.
  */
 int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out);
 
@@ -54,8 +66,31 @@ int attrib_unit_from_cgroup(const char *cgroup, char *unit, size_t len);
 /* attrib_container_from_cgroup - docker/containerd/podman/kubepods id, or -ENOENT. */
 int attrib_container_from_cgroup(const char *cgroup, char *id, size_t len);
 
-/* attrib_tls_lib_from_maps - soname of the TLS library in a maps file, or -ENOENT. */
+/*
+ * attrib_tls_lib_from_maps - soname of the TLS library in a maps file, or -ENOENT. The
+ * soname is read from the library through "root" next to @maps_path (attrib_open_mapped);
+ * when that fails, the file name maps shows stands.
+ */
 int attrib_tls_lib_from_maps(const char *maps_path, char *lib, size_t len);
+
+/* A mapped file as a /proc/PID/maps line names it: "fe:01 1835123". */
+struct attrib_file_id {
+	uint32_t dev_major, dev_minor;
+	uint64_t ino;
+};
+
+/* Largest library attrib_open_mapped opens: libssl, libgnutls are a few MiB. */
+#define ATTRIB_MAPPED_MAX (32u << 20)
+
+/*
+ * attrib_open_mapped - open @path (absolute, as maps shows it) for reading, resolved
+ * inside the directory @root_fd (a process's /proc/PID/root), only when it is the
+ * regular file @id, no larger than ATTRIB_MAPPED_MAX. The path is a process's to change:
+ * nothing but that file is ever opened (no FIFO, device or symlink target). An fd, or
+ * -ELOOP (a symlink), -EINVAL (not a regular file), -ESTALE (another file than @id),
+ * -EFBIG, or the walk's -errno (-ENOENT, -EACCES).
+ */
+int attrib_open_mapped(int root_fd, const char *path, const struct attrib_file_id *id);
 
 /*
  * attrib_owner_of_tuple - the pid owning a local TCP socket (sock_diag, then a scan of

@@ -12,9 +12,13 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "tlsaudit/attrib.h"
@@ -40,6 +44,7 @@ struct line_reader {
 	size_t start; /* first byte of the next line */
 	size_t total; /* bytes read so far */
 	uint32_t lines;
+	uint32_t lines_max; /* LINES_MAX unless the caller has a smaller budget */
 	bool eof;
 	bool overlong; /* the line in progress outgrew buf: drop it up to its newline */
 	char buf[LINE_CAP];
@@ -62,6 +67,7 @@ static struct line_reader *lr_open(int dfd, const char *name)
 		return NULL;
 	}
 	lr->fd = fd;
+	lr->lines_max = LINES_MAX;
 	return lr;
 }
 
@@ -91,14 +97,14 @@ static int lr_next(struct line_reader *lr, struct tls_cursor *line)
 				lr->overlong = false;
 				continue;
 			}
-			if (++lr->lines > LINES_MAX)
+			if (++lr->lines > lr->lines_max)
 				return 0;
 			cur_init(line, (const uint8_t *)lr->buf + s, n);
 			return 1;
 		}
 		if (lr->eof) {
 			/* A last line without a newline still counts. */
-			if (lr->start == lr->len || lr->overlong || ++lr->lines > LINES_MAX)
+			if (lr->start == lr->len || lr->overlong || ++lr->lines > lr->lines_max)
 				return 0;
 			s = lr->start;
 			lr->start = lr->len;
@@ -408,11 +414,14 @@ static int tls_lib_rank(const uint8_t *name, size_t len)
 }
 
 /*
- * elf_soname - DT_SONAME of the shared object at @path, through libelf. The file under
- * a library's versioned name ("libgnutls.so.30.34.3", "libmbedtls.so.2.28.3") is not
- * what an operator looks for; its soname ("libgnutls.so.30", "libmbedtls.so.14") is.
+ * elf_soname - DT_SONAME of the shared object open at @fd, through libelf. The file
+ * under a library's versioned name ("libgnutls.so.30.34.3", "libmbedtls.so.2.28.3") is
+ * not what an operator looks for; its soname ("libgnutls.so.30", "libmbedtls.so.14") is.
+ * ELF_C_READ, not ELF_C_READ_MMAP: the file may belong to the process's user, who can
+ * truncate it while we parse, and a mapping would then fault with SIGBUS in the daemon;
+ * read() only comes up short. libelf reads no section beyond the file's size.
  */
-static int elf_soname(const char *path, char *out, size_t len)
+static int elf_soname(int fd, char *out, size_t len)
 {
 	GElf_Shdr shdr;
 	GElf_Dyn dyn;
@@ -421,14 +430,11 @@ static int elf_soname(const char *path, char *out, size_t len)
 	Elf *elf = NULL;
 	const char *name;
 	size_t i, n;
-	int fd, err = -ENOENT;
+	int err = -ENOENT;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		goto out;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF)
 		goto out;
 	while ((scn = elf_nextscn(elf, scn))) {
@@ -455,87 +461,265 @@ static int elf_soname(const char *path, char *out, size_t len)
 out:
 	if (elf)
 		elf_end(elf);
-	close(fd);
 	return err;
 }
 
 /*
- * soname_of - replace the file name in @lib by its soname when it carries a version
- * after ".so.". The library is opened through "<pid dir>/root", so a path from a
- * container's mount namespace resolves inside that container.
+ * open_in_root - an O_PATH fd on @path resolved under @root_fd, never following the last
+ * component. openat2's RESOLVE_IN_ROOT treats @root_fd as "/" for the whole walk, ".."
+ * and absolute symlinks included, so a path from a container's maps stays inside that
+ * container; RESOLVE_NO_MAGICLINKS stops /proc/PID/fd style jumps out of it. Symlinked
+ * directories are allowed: maps shows the kernel's d_path, which has none, but a merged
+ * /usr (/lib -> usr/lib) or a library directory linked elsewhere must not cost the
+ * name, and what a link can reach is only a candidate: the caller proves the file's
+ * identity from its inode. Without openat2 (ENOSYS before 5.6, EPERM from a seccomp
+ * filter) plain openat with O_NOFOLLOW walks from @root_fd, where an absolute symlink
+ * in a directory escapes to our own root; the identity check still holds.
  */
-static void soname_of(const char *maps_path, const char *lib_path, char *lib, size_t len)
+static int open_in_root(int root_fd, const char *path)
 {
-	char path[PATH_MAX], soname[64];
-	const char *slash = strrchr(maps_path, '/');
-	const char *ver = strstr(lib, ".so.");
-	int n;
+	static bool no_openat2;
+	struct open_how how = {
+		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = -1;
 
-	if (!slash || !ver || !strchr(ver + 4, '.'))
-		return;
-	n = snprintf(path, sizeof(path), "%.*s/root%s", (int)(slash - maps_path), maps_path,
-		     lib_path);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return;
-	if (!elf_soname(path, soname, sizeof(soname)))
-		util_strlcpy(lib, soname, len);
+	if (!no_openat2) {
+		fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+		if (fd >= 0 || (errno != ENOSYS && errno != EPERM && errno != E2BIG))
+			return fd < 0 ? -errno : fd;
+		no_openat2 = true;
+	}
+	while (*path == '/')
+		path++;
+	fd = openat(root_fd, *path ? path : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
-int attrib_tls_lib_from_maps(const char *maps_path, char *lib, size_t len)
+int attrib_open_mapped(int root_fd, const char *path, const struct attrib_file_id *id)
+{
+	char self[32];
+	struct stat st, st2;
+	int pfd, fd = -1, err = 0;
+
+	if (!path || path[0] != '/' || !id)
+		return -EINVAL;
+	/*
+	 * O_PATH first: it opens nothing (no FIFO open that waits for a writer, no device
+	 * open with side effects), and fstat on it says what the path names now.
+	 */
+	pfd = open_in_root(root_fd, path);
+	if (pfd < 0)
+		return pfd;
+	if (fstat(pfd, &st)) {
+		err = -errno;
+		goto out;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		err = -ELOOP;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		goto out;
+	}
+	/*
+	 * The file the process maps, not whatever now sits at its path: a user can swap the
+	 * path for a link to a file only root reads, and we run as root. maps prints the
+	 * kernel's MAJOR:MINOR, which st_dev encodes as makedev() does. Before Linux 6.8
+	 * maps showed an overlayfs file (most containers) by its underlying file's device
+	 * and inode, which never match here: such a library keeps the name maps shows, a
+	 * lost soname, never a wrong one. /proc/PID/map_files would name the mapped file
+	 * exactly, but opening it needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE, which the
+	 * daemon does not keep.
+	 */
+	if (major(st.st_dev) != id->dev_major || minor(st.st_dev) != id->dev_minor ||
+	    (uint64_t)st.st_ino != id->ino) {
+		err = -ESTALE;
+		goto out;
+	}
+	if (st.st_size < 0 || (uint64_t)st.st_size > ATTRIB_MAPPED_MAX) {
+		err = -EFBIG;
+		goto out;
+	}
+	/* Reopen the inode just checked, not the path, which may have changed since. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	fd = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (fstat(fd, &st2) || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
+		err = -ESTALE;
+		goto out;
+	}
+out:
+	if (err && fd >= 0)
+		close(fd);
+	close(pfd);
+	return err ? err : fd;
+}
+
+/*
+ * soname_of - replace the file name in @lib by its soname when it carries a version
+ * after ".so.". The library is opened through the process's "root", so a path from a
+ * container's mount namespace resolves inside that container.
+ */
+static void soname_of(int dfd, const char *lib_path, const struct attrib_file_id *id, char *lib,
+		      size_t len)
+{
+	char soname[64];
+	const char *ver = strstr(lib, ".so.");
+	int root_fd, fd;
+
+	if (!ver || !strchr(ver + 4, '.'))
+		return;
+	root_fd = openat(dfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		return;
+	fd = attrib_open_mapped(root_fd, lib_path, id);
+	close(root_fd);
+	if (fd < 0)
+		return;
+	if (!elf_soname(fd, soname, sizeof(soname)))
+		util_strlcpy(lib, soname, len);
+	close(fd);
+}
+
+/* parse_hex - a whole token of hex digits that fits in 32 bits. */
+static int parse_hex(const uint8_t *tok, size_t len, uint32_t *out)
+{
+	uint32_t v = 0;
+	size_t i;
+	int d;
+
+	if (!len || len > 8)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		if (tok[i] >= '0' && tok[i] <= '9')
+			d = tok[i] - '0';
+		else if (tok[i] >= 'a' && tok[i] <= 'f')
+			d = tok[i] - 'a' + 10;
+		else
+			return -EINVAL;
+		v = v << 4 | (uint32_t)d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* parse_file_id - "fe:01" and "1835123", the dev and inode fields of a maps line. */
+static int parse_file_id(const uint8_t *dev, size_t dev_len, const uint8_t *ino, size_t ino_len,
+			 struct attrib_file_id *id)
+{
+	const uint8_t *colon = memchr(dev, ':', dev_len);
+	size_t maj_len;
+
+	if (!colon)
+		return -EINVAL;
+	maj_len = (size_t)(colon - dev);
+	if (parse_hex(dev, maj_len, &id->dev_major) ||
+	    parse_hex(colon + 1, dev_len - maj_len - 1, &id->dev_minor))
+		return -EINVAL;
+	return parse_dec(ino, ino_len, &id->ino);
+}
+
+/*
+ * tls_lib_at - the TLS library named in "@maps" under the process directory @dfd, reading
+ * at most @max_lines lines; *@lines says how many were read. A deleted file (a library
+ * upgraded under a running process, or anything a user unlinked) keeps the name maps
+ * shows but is never opened: its path names something else now, or nothing.
+ */
+static int tls_lib_at(int dfd, const char *maps, uint32_t max_lines, char *lib, size_t len,
+		      uint32_t *lines)
 {
 	static const char deleted[] = " (deleted)";
 	struct line_reader *lr = NULL;
+	struct attrib_file_id id, best_id;
 	struct tls_cursor line;
-	const uint8_t *tok, *path, *base;
+	const uint8_t *tok[5], *path, *base;
 	char best_path[PATH_MAX];
-	size_t tok_len, plen, blen;
+	size_t tok_len[5], plen, blen;
+	bool best_deleted = false, del;
 	int r, i, rank, best = 0, err = 0;
 
-	if (!maps_path || !lib || !len)
-		return -EINVAL;
 	lib[0] = '\0';
-	lr = lr_open(AT_FDCWD, maps_path);
+	lr = lr_open(dfd, maps);
 	if (!lr)
 		return -errno;
+	lr->lines_max = max_lines;
 	/* "address perms offset dev inode   pathname" (proc(5)); the path may hold spaces. */
 	while ((r = lr_next(lr, &line)) > 0) {
 		for (i = 0; i < 5; i++) {
-			if (!next_token(&line, &tok, &tok_len))
+			if (!next_token(&line, &tok[i], &tok_len[i]))
 				break;
 		}
 		if (i < 5 || skip_spaces(&line) != '/')
 			continue;
 		path = cur_ptr(&line);
 		plen = cur_left(&line);
-		if (plen > sizeof(deleted) - 1 &&
-		    memcmp(path + plen - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1) == 0)
+		del = plen > sizeof(deleted) - 1 &&
+		      !memcmp(path + plen - (sizeof(deleted) - 1), deleted, sizeof(deleted) - 1);
+		if (del)
 			plen -= sizeof(deleted) - 1;
 		base = memrchr(path, '/', plen);
 		base = base ? base + 1 : path;
 		blen = plen - (size_t)(base - path);
 		rank = tls_lib_rank(base, blen);
-		if (rank > best) {
-			best = rank;
-			copy_bytes(lib, len, base, blen);
-			copy_bytes(best_path, sizeof(best_path), path, plen);
-			if (rank == 3)
-				break;
-		}
+		if (rank <= best || parse_file_id(tok[3], tok_len[3], tok[4], tok_len[4], &id))
+			continue;
+		best = rank;
+		best_id = id;
+		best_deleted = del;
+		copy_bytes(lib, len, base, blen);
+		copy_bytes(best_path, sizeof(best_path), path, plen);
+		if (rank == 3)
+			break;
 	}
+	/* The line that went over the cap was counted, not read. */
+	*lines = lr->lines > lr->lines_max ? lr->lines_max : lr->lines;
 	if (r < 0)
 		err = r;
 	else if (!best)
 		err = -ENOENT;
-	else
-		soname_of(maps_path, best_path, lib, len);
+	else if (!best_deleted)
+		soname_of(dfd, best_path, &best_id, lib, len);
 	lr_close(lr);
+	return err;
+}
+
+int attrib_tls_lib_from_maps(const char *maps_path, char *lib, size_t len)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+	uint32_t lines;
+	int dfd, err;
+
+	if (!maps_path || !lib || !len)
+		return -EINVAL;
+	lib[0] = '\0';
+	slash = strrchr(maps_path, '/');
+	if (!slash)
+		util_strlcpy(dir, ".", sizeof(dir));
+	else if ((size_t)(slash - maps_path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	else
+		copy_bytes(dir, sizeof(dir), (const uint8_t *)maps_path,
+			   slash == maps_path ? 1 : (size_t)(slash - maps_path));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	err = tls_lib_at(dfd, slash ? slash + 1 : maps_path, LINES_MAX, lib, len, &lines);
+	close(dfd);
 	return err;
 }
 
 /*
  * go_binary - the executable carries Go's build info (".go.buildinfo", or the
  * ".note.go.buildid" note): Go links crypto/tls statically, so maps shows nothing.
- * Section headers are read through libelf, never by casting file bytes.
+ * Section headers are read through libelf, never by casting file bytes, and with read()
+ * rather than a mapping for the same reason as elf_soname().
  */
 static bool go_binary(int dfd)
 {
@@ -552,7 +736,7 @@ static bool go_binary(int dfd)
 		return false;
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		goto out;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx))
 		goto out;
 	while (!found && (scn = elf_nextscn(elf, scn))) {
@@ -569,15 +753,15 @@ out:
 	return found;
 }
 
-/* read_tls_lib - the TLS library from maps, else Go's built-in one. */
-static int read_tls_lib(const char *dir, int dfd, char *lib, size_t len)
+/*
+ * read_tls_lib - the TLS library from maps, else Go's built-in one, reading at most
+ * @max_lines maps lines; *@lines says how many it read.
+ */
+static int read_tls_lib(int dfd, uint32_t max_lines, char *lib, size_t len, uint32_t *lines)
 {
-	char path[PATH_MAX];
 	int err;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/maps", dir) >= sizeof(path))
-		return -ENAMETOOLONG;
-	err = attrib_tls_lib_from_maps(path, lib, len);
+	err = tls_lib_at(dfd, "maps", max_lines, lib, len, lines);
 	if (err == -ENOENT && go_binary(dfd)) {
 		util_strlcpy(lib, GO_TLS_LIB, len);
 		err = 0;
@@ -585,9 +769,8 @@ static int read_tls_lib(const char *dir, int dfd, char *lib, size_t len)
 	return err;
 }
 
-/* resolve_proc - every field of @pid but comm, which the caller took from stat. */
-static void resolve_proc(int dfd, const char *dir, uint32_t pid, const char *stat_comm,
-			 struct hs_proc *p)
+/* resolve_proc - every field of @pid but comm (the caller took it from stat) and tls_lib. */
+static void resolve_proc(int dfd, uint32_t pid, const char *stat_comm, struct hs_proc *p)
 {
 	char cgroup[LINE_CAP];
 
@@ -605,7 +788,6 @@ static void resolve_proc(int dfd, const char *dir, uint32_t pid, const char *sta
 		attrib_unit_from_cgroup(cgroup, p->unit, sizeof(p->unit));
 		attrib_container_from_cgroup(cgroup, p->container, sizeof(p->container));
 	}
-	read_tls_lib(dir, dfd, p->tls_lib, sizeof(p->tls_lib));
 	p->pid = pid;
 	p->known = true;
 }
@@ -621,6 +803,7 @@ struct attrib_entry {
 	uint32_t pid;
 	int32_t next; /* next entry in the same bucket, -1 ends */
 	bool referenced;
+	bool tls_pending; /* maps not read yet: the budget was spent when it was resolved */
 };
 
 struct attrib_cache {
@@ -631,6 +814,8 @@ struct attrib_cache {
 	size_t used;
 	size_t hand;
 	size_t mask;
+	int64_t maps_tokens; /* maps lines that may be read now; negative: in debt */
+	uint64_t maps_refill_ns;
 	struct attrib_stats stats;
 };
 
@@ -673,6 +858,8 @@ struct attrib_cache *attrib_cache__new(const char *proc_root, size_t max_entries
 		ac->buckets[i] = -1;
 	ac->cap = max_entries;
 	ac->mask = nb - 1;
+	ac->maps_tokens = ATTRIB_MAPS_BURST;
+	ac->maps_refill_ns = util_mono_ns();
 	return ac;
 }
 
@@ -736,8 +923,8 @@ static int32_t take_slot(struct attrib_cache *ac)
 	}
 }
 
-static void store(struct attrib_cache *ac, struct attrib_entry *e, uint32_t pid, uint64_t start,
-		  const struct hs_proc *p)
+static struct attrib_entry *store(struct attrib_cache *ac, struct attrib_entry *e, uint32_t pid,
+				  uint64_t start, const struct hs_proc *p)
 {
 	size_t b;
 	int32_t idx;
@@ -753,6 +940,8 @@ static void store(struct attrib_cache *ac, struct attrib_entry *e, uint32_t pid,
 	e->pid = pid;
 	e->start = start;
 	e->referenced = true;
+	e->tls_pending = false;
+	return e;
 }
 
 int attrib_cache__lookup(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out)
@@ -766,10 +955,52 @@ int attrib_cache__lookup(struct attrib_cache *ac, uint32_t pid, struct hs_proc *
 	return 0;
 }
 
+/*
+ * The maps read is the one unbounded cost of a new process: a user can map 65530 regions
+ * (vm.max_map_count) and connect from a fresh process over and over, and every new
+ * process means a maps read on the event loop. So maps lines are paid from a token
+ * bucket, ATTRIB_MAPS_RATE lines a second with ATTRIB_MAPS_BURST in hand. A process
+ * whose read cannot be paid now is still named (stat, status, cgroup and exe are small
+ * files); its tls_lib stays empty and is read when it is next resolved with tokens in
+ * hand. One read is never cut short by the bucket, only by ATTRIB_MAPS_LINES: the
+ * bucket goes into debt instead, so a huge process is read whole, once, and the
+ * processes after it wait. The common case, a few new processes a second with a few
+ * hundred maps lines each, never waits.
+ */
+static bool maps_budget(struct attrib_cache *ac)
+{
+	uint64_t now = util_mono_ns(), dt = now - ac->maps_refill_ns;
+
+	if (dt >= NSEC_PER_MSEC) {
+		ac->maps_tokens += (int64_t)(dt / NSEC_PER_MSEC * ATTRIB_MAPS_RATE / 1000);
+		if (ac->maps_tokens > ATTRIB_MAPS_BURST)
+			ac->maps_tokens = ATTRIB_MAPS_BURST;
+		ac->maps_refill_ns = now - dt % NSEC_PER_MSEC;
+	}
+	return ac->maps_tokens > 0;
+}
+
+/* fill_tls_lib - read @e's TLS library if the budget allows; else mark it pending. */
+static void fill_tls_lib(struct attrib_cache *ac, int dfd, struct attrib_entry *e)
+{
+	uint32_t lines = 0;
+
+	if (!maps_budget(ac)) {
+		ac->stats.maps_deferred++;
+		e->tls_pending = true;
+		return;
+	}
+	read_tls_lib(dfd, ATTRIB_MAPS_LINES, e->proc.tls_lib, sizeof(e->proc.tls_lib), &lines);
+	ac->maps_tokens -= lines;
+	ac->stats.maps_lines += lines;
+	e->tls_pending = false;
+}
+
 int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out)
 {
 	char dir[PATH_MAX], comm[sizeof(out->comm)];
 	struct attrib_entry *e;
+	struct hs_proc p;
 	uint64_t start = 0;
 	int dfd = -1, err = 0;
 
@@ -794,13 +1025,16 @@ int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc 
 	/* A changed comm with the same start time is an exec: the identity changed too. */
 	if (e && e->start == start && strcmp(e->proc.comm, comm) == 0) {
 		ac->stats.hits++;
-		e->referenced = true;
-		*out = e->proc;
-		goto out;
+	} else {
+		resolve_proc(dfd, pid, comm, &p);
+		ac->stats.resolves++;
+		e = store(ac, e, pid, start, &p);
+		e->tls_pending = true;
 	}
-	resolve_proc(dfd, dir, pid, comm, out);
-	ac->stats.resolves++;
-	store(ac, e, pid, start, out);
+	if (e->tls_pending)
+		fill_tls_lib(ac, dfd, e);
+	e->referenced = true;
+	*out = e->proc;
 out:
 	if (dfd >= 0)
 		close(dfd);

@@ -13,11 +13,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -554,35 +556,285 @@ static void test_go_binary(void **state)
 	attrib_cache__free(ac);
 }
 
+/* make_lib - a shared object with soname @soname at @path; false when no compiler. */
+static bool make_lib(const char *path, const char *soname)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p $(dirname %s) && echo 'int f(void){return 0;}' | cc -shared -fPIC "
+		 "-Wl,-soname,%s -o %s -x c - 2>/dev/null",
+		 path, soname, path);
+	return system(cmd) == 0;
+}
+
+/* The dev and inode fields a maps line would show for @path ("fe:01 1835123"). */
+static void file_id_of(const char *path, struct attrib_file_id *id, char *text, size_t len)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	id->dev_major = major(st.st_dev);
+	id->dev_minor = minor(st.st_dev);
+	id->ino = st.st_ino;
+	snprintf(text, len, "%02x:%02x %llu", id->dev_major, id->dev_minor,
+		 (unsigned long long)id->ino);
+}
+
 /*
  * A versioned file name is reported by its soname, read from the library as seen
- * from the process's root (its container's filesystem); without the file, the name
- * from maps stands.
+ * from the process's root (its container's filesystem); without the file, or when the
+ * file at that path is not the one mapped (another inode), the name from maps stands.
  */
 static void test_soname(void **state)
 {
-	char cmd[512], dir[128];
+	char lib[128], idtext[64];
+	struct attrib_file_id id;
 	struct attrib_cache *ac;
 	struct hs_proc p;
 
 	(void)state;
-	make_proc(8101, "mailer", 1, 0, "0::/system.slice/mailer.service\n",
-		  "1-2 r-xp 0 fe:01 3 /usr/lib/libmbedtls.so.2.28.3\n", NULL);
+	make_proc(8101, "mailer", 1, 0, "0::/system.slice/mailer.service\n", "", NULL);
 	make_proc(8102, "mailer", 1, 0, "0::/system.slice/mailer.service\n",
 		  "1-2 r-xp 0 fe:01 3 /usr/lib/libmbedtls.so.2.28.3\n", NULL);
-	snprintf(dir, sizeof(dir), "%s/8101/root/usr/lib", root);
-	snprintf(cmd, sizeof(cmd),
-		 "mkdir -p %s && echo 'int f(void){return 0;}' | cc -shared -fPIC "
-		 "-Wl,-soname,libmbedtls.so.14 -o %s/libmbedtls.so.2.28.3 -x c - 2>/dev/null",
-		 dir, dir);
-	if (system(cmd) != 0)
+	make_proc(8103, "mailer", 1, 0, "0::/system.slice/mailer.service\n", "", NULL);
+	snprintf(lib, sizeof(lib), "%s/8101/root/usr/lib/libmbedtls.so.2.28.3", root);
+	if (!make_lib(lib, "libmbedtls.so.14"))
 		skip();
+	file_id_of(lib, &id, idtext, sizeof(idtext));
+	write_file("8101/maps", "1-2 r-xp 0 %s /usr/lib/libmbedtls.so.2.28.3\n", idtext);
+	/* 8103: the same file at the same path, but maps names another inode. */
+	snprintf(lib, sizeof(lib), "%s/8103/root/usr/lib/libmbedtls.so.2.28.3", root);
+	assert_true(make_lib(lib, "libmbedtls.so.14"));
+	write_file("8103/maps", "1-2 r-xp 0 %02x:%02x %llu /usr/lib/libmbedtls.so.2.28.3\n",
+		   id.dev_major, id.dev_minor, (unsigned long long)id.ino);
 	ac = attrib_cache__new(root, 4);
 	assert_non_null(ac);
 	assert_int_equal(attrib_cache__resolve(ac, 8101, &p), 0);
 	assert_string_equal(p.tls_lib, "libmbedtls.so.14");
 	assert_int_equal(attrib_cache__resolve(ac, 8102, &p), 0);
 	assert_string_equal(p.tls_lib, "libmbedtls.so.2.28.3");
+	assert_int_equal(attrib_cache__resolve(ac, 8103, &p), 0);
+	assert_string_equal(p.tls_lib, "libmbedtls.so.2.28.3");
+	attrib_cache__free(ac);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	/* A blocking open would hang the daemon's loop: here it fails the test instead. */
+	_exit(3);
+}
+
+/* A process's root in the fake tree: REL under it, as an absolute path. */
+static void in_root(char *buf, size_t len, unsigned int pid, const char *rel)
+{
+	assert_true((size_t)snprintf(buf, len, "%s/%u/root%s", root, pid, rel) < len);
+}
+
+/*
+ * attrib_open_mapped opens nothing but the mapped regular file: a FIFO (whose open
+ * would wait for a writer for ever), a symlink, a directory, a file with another inode,
+ * or one over the size cap is refused at once, and no path leaves the process's root,
+ * neither through "..", nor through an absolute symlink in a directory.
+ */
+static void test_open_mapped(void **state)
+{
+	char path[256], idtext[64], target[256];
+	struct attrib_file_id id, other, fifo_id, big_id;
+	int root_fd, fd, big;
+	struct stat st;
+
+	(void)state;
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	make_proc(8201, "evil", 1, 1000, "0::/user.slice\n", "", NULL);
+	in_root(path, sizeof(path), 8201, "/usr/lib/libssl.so.1.1");
+	if (!make_lib(path, "libssl.so.1.1"))
+		skip();
+	file_id_of(path, &id, idtext, sizeof(idtext));
+	in_root(path, sizeof(path), 8201, "");
+	root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(root_fd >= 0);
+
+	/* The mapped file itself opens, for reading. */
+	fd = attrib_open_mapped(root_fd, "/usr/lib/libssl.so.1.1", &id);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, target, 4), 4);
+	assert_memory_equal(target, "\177ELF", 4);
+	close(fd);
+
+	/* The same path holding another file than the one maps names. */
+	other = id;
+	other.ino++;
+	assert_int_equal(attrib_open_mapped(root_fd, "/usr/lib/libssl.so.1.1", &other), -ESTALE);
+	other = id;
+	other.dev_minor ^= 1;
+	assert_int_equal(attrib_open_mapped(root_fd, "/usr/lib/libssl.so.1.1", &other), -ESTALE);
+
+	/* A FIFO: refused without waiting for a writer, even with its own dev and inode. */
+	in_root(path, sizeof(path), 8201, "/usr/lib/libfifo.so.1.1");
+	assert_int_equal(mkfifo(path, 0666), 0);
+	file_id_of(path, &fifo_id, idtext, sizeof(idtext));
+	assert_int_equal(attrib_open_mapped(root_fd, "/usr/lib/libfifo.so.1.1", &fifo_id), -EINVAL);
+	assert_int_equal(attrib_open_mapped(root_fd, "/usr/lib/libfifo.so.1.1", &id), -EINVAL);
+
+	/* A symlink to the mapped file itself: the link is not followed. */
+	in_root(path, sizeof(path), 8201, "/usr/lib/liblink.so.1.1");
+	assert_int_equal(symlink("libssl.so.1.1", path), 0);
+	assert_int_equal(attrib_open_mapped(root_fd, "/usr/lib/liblink.so.1.1", &id), -ELOOP);
+
+	/* A directory. */
+	in_root(path, sizeof(path), 8201, "/usr/lib");
+	assert_int_equal(lstat(path, &st), 0);
+	other.dev_major = major(st.st_dev);
+	other.dev_minor = minor(st.st_dev);
+	other.ino = st.st_ino;
+	assert_int_equal(attrib_open_mapped(root_fd, "/usr/lib", &other), -EINVAL);
+
+	/* Symlinked directories resolve inside the root: /lib -> /usr/lib (merged /usr). */
+	in_root(path, sizeof(path), 8201, "/lib");
+	assert_int_equal(symlink("/usr/lib", path), 0);
+	fd = attrib_open_mapped(root_fd, "/lib/libssl.so.1.1", &id);
+	assert_true(fd >= 0);
+	close(fd);
+
+	/* ... and never outside it: not through an absolute link, not through "..". */
+	file_id_of("/etc/passwd", &other, idtext, sizeof(idtext));
+	in_root(path, sizeof(path), 8201, "/escape");
+	assert_int_equal(symlink("/etc", path), 0);
+	assert_true(attrib_open_mapped(root_fd, "/escape/passwd", &other) < 0);
+	assert_true(attrib_open_mapped(root_fd, "/../../../../../../etc/passwd", &other) < 0);
+	assert_true(attrib_open_mapped(root_fd, "/usr/../../../../../../etc/passwd", &other) < 0);
+
+	/* Over the size cap (sparse, so the test writes nothing). */
+	in_root(path, sizeof(path), 8201, "/usr/lib/libhuge.so.1.1");
+	big = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(big >= 0);
+	assert_int_equal(ftruncate(big, (off_t)ATTRIB_MAPPED_MAX + 1), 0);
+	close(big);
+	file_id_of(path, &big_id, idtext, sizeof(idtext));
+	assert_int_equal(attrib_open_mapped(root_fd, "/usr/lib/libhuge.so.1.1", &big_id), -EFBIG);
+
+	assert_int_equal(attrib_open_mapped(root_fd, "usr/lib/libssl.so.1.1", &id), -EINVAL);
+	assert_int_equal(attrib_open_mapped(root_fd, "/usr/lib/libnone.so.1.1", &id), -ENOENT);
+	close(root_fd);
+	alarm(0);
+}
+
+/*
+ * The attacks through a whole resolve, as the daemon meets them: a process maps a file
+ * named like libssl, then swaps the path for a FIFO, for a symlink to a root-only
+ * library, or deletes it and puts another library there. The resolve returns at once
+ * and reports the name maps shows, never the soname of a file the process did not map.
+ */
+static void test_tls_lib_swapped(void **state)
+{
+	char path[256], secret[256], idtext[64];
+	struct attrib_file_id id;
+	struct attrib_cache *ac;
+	struct hs_proc p;
+
+	(void)state;
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	/* The root-only library, and what maps says the process mapped. */
+	snprintf(secret, sizeof(secret), "%s/secret/libsecret.so.9.9.9", root);
+	if (!make_lib(secret, "libsecret.so.9"))
+		skip();
+	make_proc(8301, "evil", 1, 1000, "0::/user.slice\n", "", NULL);
+	make_proc(8302, "evil", 1, 1000, "0::/user.slice\n", "", NULL);
+	make_proc(8303, "evil", 1, 1000, "0::/user.slice\n", "", NULL);
+	in_root(path, sizeof(path), 8301, "/home/evil/libssl.so.1.1");
+	assert_true(make_lib(path, "libssl.so.1.1"));
+	file_id_of(path, &id, idtext, sizeof(idtext));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0666), 0);
+	write_file("8301/maps", "1-2 r-xp 0 %s /home/evil/libssl.so.1.1\n", idtext);
+
+	in_root(path, sizeof(path), 8302, "/home/evil/libssl.so.1.1");
+	assert_true(make_lib(path, "libssl.so.1.1"));
+	file_id_of(path, &id, idtext, sizeof(idtext));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink(secret, path), 0);
+	write_file("8302/maps", "1-2 r-xp 0 %s /home/evil/libssl.so.1.1\n", idtext);
+
+	/* Deleted: maps marks it, and the path is not opened even when a file is there. */
+	in_root(path, sizeof(path), 8303, "/home/evil/libssl.so.1.1");
+	assert_true(make_lib(path, "libsecret.so.9"));
+	file_id_of(path, &id, idtext, sizeof(idtext));
+	write_file("8303/maps", "1-2 r-xp 0 %s /home/evil/libssl.so.1.1 (deleted)\n", idtext);
+
+	ac = attrib_cache__new(root, 8);
+	assert_non_null(ac);
+	assert_int_equal(attrib_cache__resolve(ac, 8301, &p), 0);
+	assert_string_equal(p.tls_lib, "libssl.so.1.1");
+	assert_int_equal(attrib_cache__resolve(ac, 8302, &p), 0);
+	assert_string_equal(p.tls_lib, "libssl.so.1.1");
+	assert_int_equal(attrib_cache__resolve(ac, 8303, &p), 0);
+	assert_string_equal(p.tls_lib, "libssl.so.1.1");
+	attrib_cache__free(ac);
+	alarm(0);
+}
+
+/* maps with @n lines that name no TLS library. */
+static void write_big_maps(unsigned int pid, unsigned int n)
+{
+	char path[256];
+	unsigned int i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%u/maps", root, pid);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%08x-%08x rw-p 00000000 00:00 0\n", i * 2, i * 2 + 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * The maps budget: processes with huge maps (a user can make 65530 mappings and connect
+ * from one fresh process after another) spend it; the next process is still named at
+ * once but its maps read waits, counted, until the budget refills, and its next resolve
+ * fills tls_lib.
+ */
+static void test_maps_budget(void **state)
+{
+	struct attrib_stats st;
+	struct attrib_cache *ac;
+	struct hs_proc p;
+	unsigned int pid;
+
+	(void)state;
+	for (pid = 8401; pid <= 8403; pid++) {
+		make_proc(pid, "huge", 1, 1000, "0::/user.slice\n", "", NULL);
+		write_big_maps(pid, ATTRIB_MAPS_LINES + 1000);
+	}
+	make_proc(8404, "client", 1, 1000, "0::/user.slice\n",
+		  "1-2 r-xp 0 fe:01 3 /usr/lib/libssl.so.3\n", NULL);
+	ac = attrib_cache__new(root, 8);
+	assert_non_null(ac);
+	for (pid = 8401; pid <= 8403; pid++)
+		assert_int_equal(attrib_cache__resolve(ac, pid, &p), 0);
+	attrib_cache__stats(ac, &st);
+	/* Each read stops at the per-process cap. */
+	assert_int_equal(st.maps_lines, 3 * ATTRIB_MAPS_LINES);
+	assert_int_equal(st.maps_deferred, 0);
+
+	assert_int_equal(attrib_cache__resolve(ac, 8404, &p), 0);
+	assert_string_equal(p.comm, "client");
+	assert_int_equal(p.uid, 1000);
+	assert_string_equal(p.tls_lib, "");
+	attrib_cache__stats(ac, &st);
+	assert_int_equal(st.maps_deferred, 1);
+
+	/* The debt (3 reads against a burst of 2) is paid within a second. */
+	usleep(1200 * 1000);
+	assert_int_equal(attrib_cache__resolve(ac, 8404, &p), 0);
+	assert_string_equal(p.tls_lib, "libssl.so.3");
+	attrib_cache__stats(ac, &st);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.maps_deferred, 1);
 	attrib_cache__free(ac);
 }
 
@@ -818,6 +1070,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_go_binary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_soname, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_mapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls_lib_swapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maps_budget, setup, teardown),
 		cmocka_unit_test(test_real_self),
 		cmocka_unit_test(test_owner_of_tuple),
 		cmocka_unit_test(test_owner_other_process),
