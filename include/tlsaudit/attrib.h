@@ -114,4 +114,38 @@ int attrib_socket_inode(int family, const uint8_t *laddr, uint16_t lport, const 
  */
 int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid);
 
+/*
+ * The join: live capture hands on records with their socket's identity (cookie or
+ * 4-tuple and role), socket-owner events and the local ends it saw; this turns them
+ * into each record's process. Capture never calls it: the daemon layer wires the two.
+ */
+struct attrib_join;
+
+/* attrib_join__new - over @proc_root (normally "/proc"); NULL and errno on failure. */
+struct attrib_join *attrib_join__new(const char *proc_root);
+void attrib_join__free(struct attrib_join *j);
+
+/* attrib_join__owner - the tracepoints saw @o use socket @cookie: resolve it now. */
+void attrib_join__owner(struct attrib_join *j, uint64_t cookie, const struct hs_owner *o);
+
+/* attrib_join__close - socket @cookie closed: forget its owner. */
+void attrib_join__close(struct attrib_join *j, uint64_t cookie);
+
+/*
+ * attrib_join__local_end - payload left the @local end of the connection @client ->
+ * @server (libpcap): find that end's process once, before it may be gone.
+ */
+void attrib_join__local_end(struct attrib_join *j, const struct hs_endpoint *client,
+			    const struct hs_endpoint *server, enum hs_role local);
+
+/*
+ * attrib_join__record - fill @rec->proc for its local end (rec->role); @hint is the
+ * owner the kernel knew when the record completed, or NULL.
+ */
+void attrib_join__record(struct attrib_join *j, struct hs_record *rec,
+			 const struct hs_owner *hint);
+
+/* attrib_join__unattributed - records whose process could not be named. */
+uint64_t attrib_join__unattributed(const struct attrib_join *j);
+
 #endif /* TLSAUDIT_ATTRIB_H */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Live capture: the eBPF backend (cgroup_skb + socket-owner tracepoints), or libpcap as
- * the fallback, feeding a flow table and attributing each record to its local process.
- * Used by `tlsaudit watch` and by the daemon; both only see completed records.
+ * the fallback, feeding a flow table. It hands on completed records with their socket's
+ * identity and role, and the events attribution needs to name the process
+ * (src/attrib/join.c); the daemon layer (src/daemon/source.c) wires the two.
  */
 #ifndef TLSAUDIT_CAPTURE_LIVE_H
 #define TLSAUDIT_CAPTURE_LIVE_H
@@ -26,21 +27,35 @@ struct cap_live_stats {
 	uint64_t ringbuf_drops;	       /* samples the kernel could not reserve */
 	uint64_t ringbuf_drops_by_reason[4];
 	uint64_t owner_events;	       /* socket-owner updates */
-	uint64_t unattributed;	       /* records whose process could not be named */
 	struct flow_stats flow;
 };
 
 struct cap_live;
 
-/* Records arrive complete, with role and process fields filled where known. */
-typedef void (*cap_record_fn)(const struct hs_record *rec, void *ctx);
+/* What live capture hands on. Each pointer but @record may be NULL. */
+struct cap_live_ops {
+	/*
+	 * A completed record, role set (local end of the socket); @hint is the owner the
+	 * kernel's map held when no owner event had named it, else NULL. The callee may
+	 * fill @rec->proc; @rec is only valid during the call.
+	 */
+	void (*record)(struct hs_record *rec, const struct hs_owner *hint, void *ctx);
+	/* eBPF: the owner tracepoints saw @o use socket @cookie. */
+	void (*owner)(uint64_t cookie, const struct hs_owner *o, void *ctx);
+	/* eBPF: socket @cookie closed (after its last record). */
+	void (*close)(uint64_t cookie, void *ctx);
+	/* libpcap: payload left the @local end of @client -> @server. */
+	void (*local_end)(const struct hs_endpoint *client, const struct hs_endpoint *server,
+			  enum hs_role local, void *ctx);
+	void *ctx;
+};
 
 /*
  * cap_live__new - open and attach the backend. On failure NULL, and @err holds one line
  * saying why (not root / no CAP_BPF, no BTF, no cgroup v2, kernel too old, ...).
  * With CAP_BACKEND_AUTO a BPF failure falls back to libpcap; cap_live__why() says so.
  */
-struct cap_live *cap_live__new(const struct cap_live_opts *opts, cap_record_fn cb, void *ctx,
+struct cap_live *cap_live__new(const struct cap_live_opts *opts, const struct cap_live_ops *ops,
 			       char *err, size_t errlen);
 void cap_live__free(struct cap_live *cl);
 
@@ -65,18 +80,9 @@ void cap_live__stats(const struct cap_live *cl, struct cap_live_stats *st);
  * flow table; the eBPF one also reports socket owners and closes by cookie.
  */
 
-/* The process that used a socket, as the socket-owner tracepoints saw it. */
-struct cap_owner {
-	uint32_t tgid;
-	uint32_t pid; /* thread id */
-	uint32_t uid;
-	uint64_t cgroup_id;
-	char comm[16]; /* NUL-terminated */
-};
-
 struct cap_bpf_ops {
 	void (*segment)(const struct flow_segment *seg, void *ctx); /* payload valid in call */
-	void (*owner)(uint64_t cookie, const struct cap_owner *o, void *ctx);
+	void (*owner)(uint64_t cookie, const struct hs_owner *o, void *ctx);
 	void (*close)(uint64_t cookie, uint64_t ts_ns, void *ctx);
 	void *ctx;
 };
@@ -98,7 +104,7 @@ int cap_bpf__poll(struct cap_bpf *b);
 /* cap_bpf__flow_done - the kernel stops forwarding @cookie's packets (from the next poll). */
 int cap_bpf__flow_done(struct cap_bpf *b, uint64_t cookie);
 /* cap_bpf__owner - the owner map entry of @cookie; 0 or -ENOENT. */
-int cap_bpf__owner(struct cap_bpf *b, uint64_t cookie, struct cap_owner *o);
+int cap_bpf__owner(struct cap_bpf *b, uint64_t cookie, struct hs_owner *o);
 /* cap_bpf__drops - ring-buffer reservation failures summed over CPUs, by reason. */
 void cap_bpf__drops(struct cap_bpf *b, uint64_t by_reason[4], uint64_t *total);
 /* cap_bpf__tick - refresh the monotonic to wall-clock offset. */

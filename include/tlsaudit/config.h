@@ -62,15 +62,4 @@ void cfg_ports_string(const struct cfg *c, char *buf, size_t len);
 /* cfg_client_socket - the socket path for a client: @opt, else $TLSAUDIT_SOCKET, else default. */
 const char *cfg_client_socket(const char *opt);
 
-/* cfg_mkdir_parent - create the directories above @path (like mkdir -p), @mode for new ones. */
-int cfg_mkdir_parent(const char *path, unsigned int mode);
-
-/*
- * cfg_write_atomic - replace @path with @len bytes: a temp file in the same directory,
- * fsync, rename over @path, fsync of the directory; readers never see a partial file.
- * 0, or -errno with @err saying which step failed.
- */
-int cfg_write_atomic(const char *path, const void *data, size_t len, unsigned int mode, char *err,
-		     size_t errlen);
-
 #endif /* TLSAUDIT_CONFIG_H */

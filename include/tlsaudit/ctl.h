@@ -17,10 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tlsaudit/util.h"
+
 #define CTL_REQ_MAX 4096	  /* request line limit; longer: error reply and close */
 #define CTL_MAX_CLIENTS 256	  /* connections at once; more are refused with an error */
 #define CTL_OUT_MAX (64u << 20)	  /* reply bytes queued per client before it is dropped */
-#define CTL_IDLE_NS (60ULL * 1000000000ULL) /* a client silent this long is closed */
+#define CTL_IDLE_NS (60ULL * NSEC_PER_SEC) /* a client silent this long is closed */
 #define CTL_GROUP "tlsaudit"
 
 /* --- JSON: a tiny reader for flat objects (nested objects flattened as "a.b") --- */
@@ -57,11 +59,34 @@ const char *ctl_json_str(const struct ctl_json *j, const char *key, const char *
 int64_t ctl_json_num(const struct ctl_json *j, const char *key, int64_t def);
 bool ctl_json_bool(const struct ctl_json *j, const char *key, bool def);
 
+/* --- request handlers (the server side of the protocol) --- */
+
+struct agg;
+struct ctl_buf;
+
+/* What the service says about itself in every status, top and report reply. */
+struct ctl_status {
+	const char *backend, *backend_why;
+	const char *socket, *state_file, *textfile, *handshake_log;
+	const char *last_export_error; /* "" when the last export worked */
+	const char *ports;	       /* "443,25,587" */
+	uint64_t start_ns, uptime_ns, export_interval_ns, last_export_ns;
+	uint64_t events, ringbuf_drops, flow_evictions, malformed, unattributed, flows, not_tls;
+	size_t clients;
+};
+
+/* The service behind the requests: its counters and a way to ask for its status. */
+struct ctl_service {
+	struct agg *agg;
+	void (*status)(struct ctl_status *st, void *ctx); /* filled afresh for each reply */
+	void *ctx;
+};
+
 /*
- * ctl_json_put_str - append @s as a JSON string (quotes included) to @buf at *@off;
- * control and non-ASCII bytes become \u00XX. 0, or -1 when out of room.
+ * ctl_handle_request - answer `status`, `top` and `report` (a ctl_handler_fn; @ctx is a
+ * struct ctl_service).
  */
-int ctl_json_put_str(char *buf, size_t len, size_t *off, const char *s);
+void ctl_handle_request(const struct ctl_json *req, struct ctl_buf *out, void *ctx);
 
 /* --- server --- */
 

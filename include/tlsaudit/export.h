@@ -21,12 +21,6 @@ int export_json_record(const struct hs_record *r, char *buf, size_t len);
 int export_text_record(const struct hs_record *r, char *buf, size_t len);
 
 /*
- * export_json_string - append @s as a JSON string literal (quotes included) to @buf at
- * *@off; non-ASCII and control bytes become \u00XX. Returns -1 when out of room.
- */
-int export_json_string(char *buf, size_t len, size_t *off, const char *s);
-
-/*
  * export_text_escape - @s as printable ASCII for a terminal: other bytes and the
  * backslash become \xNN / \\; cut (not overrun) when @len is too small.
  */

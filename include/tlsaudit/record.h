@@ -54,6 +54,18 @@ struct hs_proc {
 	char tls_lib[64];
 };
 
+/*
+ * The process the kernel saw using a socket (the socket-owner tracepoints), handed
+ * from live capture to attribution, which turns it into struct hs_proc.
+ */
+struct hs_owner {
+	uint32_t tgid;
+	uint32_t pid; /* thread id */
+	uint32_t uid;
+	uint64_t cgroup_id;
+	char comm[16]; /* NUL-terminated */
+};
+
 #define HS_SNI_MAX 256
 #define HS_ALPN_MAX 128
 
@@ -85,5 +97,11 @@ enum hs_limited hs_limited_by(const struct hs_record *r);
 
 /* hs_weak_cipher - the chosen suite is NULL, EXPORT, anon, RC4, DES/3DES or MD5. */
 bool hs_weak_cipher(const struct hs_record *r);
+
+/* hs_role_name - "client", "server", or NULL for HS_ROLE_UNKNOWN (JSON null). */
+const char *hs_role_name(enum hs_role role);
+
+/* hs_limited_name - "client", "server", or NULL for HS_LIMITED_NONE. */
+const char *hs_limited_name(enum hs_limited l);
 
 #endif /* TLSAUDIT_RECORD_H */

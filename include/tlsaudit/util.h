@@ -11,6 +11,9 @@
 #define NSEC_PER_SEC 1000000000ULL
 #define NSEC_PER_MSEC 1000000ULL
 
+/* Longest path the file helpers take. */
+#define UTIL_PATH_MAX 4096
+
 /* util_reallocarray - realloc(@p, @n * @size) or NULL and ENOMEM on overflow. */
 void *util_reallocarray(void *p, size_t n, size_t size);
 
@@ -43,7 +46,25 @@ void util_format_time(uint64_t ns, char *buf, size_t len);
 size_t util_fmt_dec(uint64_t v, char out[20]);
 void util_fmt_hex4(uint16_t v, char out[4]);
 
+/*
+ * util_json_string - append @s as a JSON string literal (quotes included) to @buf at
+ * *@off, bytes outside printable ASCII as \u00XX; NUL-terminated. 0, or -1 when it
+ * does not fit (*@off unchanged).
+ */
+int util_json_string(char *buf, size_t len, size_t *off, const char *s);
+
 /* util_format_ip - numeric address of @family (AF_INET/AF_INET6) into @buf. */
 void util_format_ip(int family, const uint8_t *addr, char *buf, size_t len);
+
+/* util_mkdir_parent - create the directories above @path (like mkdir -p), @mode for new ones. */
+int util_mkdir_parent(const char *path, unsigned int mode);
+
+/*
+ * util_write_atomic - replace @path with @len bytes: a temp file in the same directory,
+ * fsync, rename over @path, fsync of the directory; readers never see a partial file.
+ * 0, or -errno with @err saying which step failed.
+ */
+int util_write_atomic(const char *path, const void *data, size_t len, unsigned int mode, char *err,
+		     size_t errlen);
 
 #endif /* TLSAUDIT_UTIL_H */

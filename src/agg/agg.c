@@ -11,10 +11,9 @@
 #include <string.h>
 
 #include "tlsaudit/agg.h"
-#include "tlsaudit/ctl.h"
 #include "tlsaudit/util.h"
 
-#define NS_PER_HOUR (3600ULL * 1000000000ULL)
+#define NS_PER_HOUR (3600ULL * NSEC_PER_SEC)
 
 struct agg {
 	struct agg_row *rows;
@@ -59,14 +58,9 @@ const char *agg_version_label(enum agg_ver v)
 
 const char *agg_role_name(enum hs_role role)
 {
-	switch (role) {
-	case HS_ROLE_CLIENT:
-		return "client";
-	case HS_ROLE_SERVER:
-		return "server";
-	default:
-		return "unknown";
-	}
+	const char *name = hs_role_name(role);
+
+	return name ? name : "unknown";
 }
 
 const char *agg_row_name(const struct agg_row *row)
@@ -422,7 +416,7 @@ static int put_str(char *buf, size_t len, size_t *off, const char *s)
 		*off += (size_t)n;
 		return 0;
 	}
-	return ctl_json_put_str(buf, len, off, s);
+	return util_json_string(buf, len, off, s);
 }
 
 static int put_fmt(char *buf, size_t len, size_t *off, const char *fmt, ...)
@@ -491,6 +485,6 @@ int agg_row_json(const struct agg_row *row, char *buf, size_t len)
 	util_format_time(row->last_seen_ns, last, sizeof(last));
 	err |= put_fmt(buf, len, &off, ",\"first_seen\":\"%s\",\"last_seen\":\"%s\"", first, last);
 	err |= put_fmt(buf, len, &off, ",\"last_seen_s\":%llu,\"pid\":%u}",
-		       (unsigned long long)(row->last_seen_ns / 1000000000ULL), row->last_pid);
+		       (unsigned long long)(row->last_seen_ns / NSEC_PER_SEC), row->last_pid);
 	return err ? -1 : (int)off;
 }

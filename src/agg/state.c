@@ -26,7 +26,6 @@
 #include <zlib.h>
 
 #include "tlsaudit/agg.h"
-#include "tlsaudit/config.h"
 #include "tlsaudit/cursor.h"
 #include "tlsaudit/util.h"
 
@@ -200,7 +199,7 @@ int agg__save(const struct agg *a, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot encode state: %s", path, strerror(-ret));
 		return ret;
 	}
-	ret = cfg_write_atomic(path, buf, len, 0640, err, errlen);
+	ret = util_write_atomic(path, buf, len, 0640, err, errlen);
 	free(buf);
 	return ret;
 }
@@ -442,7 +441,7 @@ cleanup:
 int agg_state_quarantine(const char *path, uint64_t now_ns, char *moved, size_t movedlen)
 {
 	int n = snprintf(moved, movedlen, "%s.corrupt-%llu", path,
-			 (unsigned long long)(now_ns / 1000000000ULL));
+			 (unsigned long long)(now_ns / NSEC_PER_SEC));
 
 	if (n < 0 || (size_t)n >= movedlen)
 		return -ENAMETOOLONG;

@@ -75,8 +75,8 @@ static uint64_t mono_to_wall_offset(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	clock_gettime(CLOCK_REALTIME, &rt);
-	return ((uint64_t)rt.tv_sec * 1000000000ULL + (uint64_t)rt.tv_nsec) -
-	       ((uint64_t)mono.tv_sec * 1000000000ULL + (uint64_t)mono.tv_nsec);
+	return ((uint64_t)rt.tv_sec * NSEC_PER_SEC + (uint64_t)rt.tv_nsec) -
+	       ((uint64_t)mono.tv_sec * NSEC_PER_SEC + (uint64_t)mono.tv_nsec);
 }
 
 /*
@@ -216,7 +216,7 @@ static void handle_data(struct cap_bpf *b, const uint8_t *data, size_t size)
 		b->ops.segment(&seg, b->ops.ctx);
 }
 
-static void owner_from(struct cap_owner *o, uint32_t tgid, uint32_t pid, uint32_t uid,
+static void owner_from(struct hs_owner *o, uint32_t tgid, uint32_t pid, uint32_t uid,
 		       uint64_t cgroup_id, const char *comm)
 {
 	o->tgid = tgid;
@@ -241,7 +241,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		break;
 	case TA_EV_OWNER: {
 		struct ta_owner ev;
-		struct cap_owner o;
+		struct hs_owner o;
 
 		if (size < sizeof(ev))
 			break;
@@ -430,7 +430,7 @@ int cap_bpf__flow_done(struct cap_bpf *b, uint64_t cookie)
 	return 0;
 }
 
-int cap_bpf__owner(struct cap_bpf *b, uint64_t cookie, struct cap_owner *o)
+int cap_bpf__owner(struct cap_bpf *b, uint64_t cookie, struct hs_owner *o)
 {
 	struct ta_owner_val v;
 

@@ -187,7 +187,7 @@ int cap_file_read(const char *path, struct flow_table *ft, struct cap_file_stats
 	}
 
 	while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
-		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ULL + (uint64_t)h->ts.tv_usec;
+		uint64_t ts = (uint64_t)h->ts.tv_sec * NSEC_PER_SEC + (uint64_t)h->ts.tv_usec;
 
 		stats->packets++;
 		stats->bytes += h->caplen;
@@ -197,7 +197,7 @@ int cap_file_read(const char *path, struct flow_table *ft, struct cap_file_stats
 		 */
 		if (ts >= next_expire) {
 			flow_table__expire(ft, ts);
-			next_expire = ts + 1000000000ULL;
+			next_expire = ts + NSEC_PER_SEC;
 		}
 		switch (cap_decode_ex(dlt, data, h->caplen, ts, &seg, &snapped)) {
 		case CAP_DECODE_OK:

@@ -40,7 +40,7 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 	uint64_t ts_ns;
 
 	/* Nanosecond precision was requested; tv_usec then holds nanoseconds. */
-	ts_ns = (uint64_t)h->ts.tv_sec * 1000000000ULL + (uint64_t)h->ts.tv_usec;
+	ts_ns = (uint64_t)h->ts.tv_sec * NSEC_PER_SEC + (uint64_t)h->ts.tv_usec;
 	memset(&seg, 0, sizeof(seg));
 	if (cap_decode(p->dlt, bytes, h->caplen, ts_ns, &seg) != CAP_DECODE_OK)
 		return;

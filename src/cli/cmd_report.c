@@ -218,7 +218,7 @@ int cmd_report(int argc, char **argv)
 			hs = true;
 			break;
 		case 's':
-			if (util_parse_duration(optarg, &since_ns) || since_ns < 1000000000ULL) {
+			if (util_parse_duration(optarg, &since_ns) || since_ns < NSEC_PER_SEC) {
 				fprintf(stderr, "tlsaudit report: --since: '%s' is not a duration "
 						"of at least 1s (e.g. 15m, 1h, 2d)\n", optarg);
 				return CLI_USAGE;
@@ -242,7 +242,7 @@ int cmd_report(int argc, char **argv)
 	snprintf(req, sizeof(req),
 		 "{\"cmd\":\"report\",\"legacy\":%s,\"handshakes\":%s,\"since_s\":%llu}",
 		 legacy ? "true" : "false", hs ? "true" : "false",
-		 (unsigned long long)(since_ns / 1000000000ULL));
+		 (unsigned long long)(since_ns / NSEC_PER_SEC));
 	if (ctl_query(c, req, &rep, 30000, err, sizeof(err))) {
 		fprintf(stderr, "tlsaudit: %s: %s\n", sock, err);
 		goto cleanup;

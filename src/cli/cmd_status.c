@@ -37,7 +37,7 @@ static void print_status(const struct ctl_json *h)
 	const char *eerr = ctl_json_str(h, "last_export_error", "");
 
 	ctl_fmt_uptime(ctl_json_num(h, "uptime_s", 0), up, sizeof(up));
-	util_format_time((uint64_t)ctl_json_num(h, "start_time_s", 0) * 1000000000ULL, when,
+	util_format_time((uint64_t)ctl_json_num(h, "start_time_s", 0) * NSEC_PER_SEC, when,
 			 sizeof(when));
 	printf("tlsaudit %s, pid %lld, up %s (since %s)\n", ctl_json_str(h, "version", "?"),
 	       num(h, "pid"), up, when);
@@ -57,7 +57,7 @@ static void print_status(const struct ctl_json *h)
 	printf("textfile:        %s\n", ctl_json_str(h, "textfile", "?"));
 	printf("handshake log:   %s\n", ctl_json_str(h, "handshake_log", "none"));
 	if (last) {
-		util_format_time((uint64_t)last * 1000000000ULL, when, sizeof(when));
+		util_format_time((uint64_t)last * NSEC_PER_SEC, when, sizeof(when));
 		ctl_fmt_age(ctl_json_num(h, "now_s", last) - last, age, sizeof(age));
 		printf("last export:     %s (%s ago), every %llds\n", when, age,
 		       num(h, "export_interval_s"));

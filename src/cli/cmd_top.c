@@ -48,14 +48,6 @@ struct top {
 static struct termios saved_tio;
 static bool tio_saved;
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -294,7 +286,7 @@ static void sort_rows(struct top *t)
 
 static int refresh(struct top *t, struct ctl_conn *c, char *err, size_t errlen)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = util_mono_ns();
 	int64_t hs;
 	size_t i;
 	int ret;
@@ -323,7 +315,7 @@ static int refresh(struct top *t, struct ctl_conn *c, char *err, size_t errlen)
 			t->n_rows++;
 	hs = ctl_json_num(t->rep.header, "handshakes", 0);
 	if (t->have_rate && now > t->prev_mono_ns) {
-		t->rate = (double)(hs - t->prev_handshakes) * 1e9 / (double)(now - t->prev_mono_ns);
+		t->rate = (double)(hs - t->prev_handshakes) * (double)NSEC_PER_SEC / (double)(now - t->prev_mono_ns);
 	} else {
 		int64_t up = ctl_json_num(t->rep.header, "uptime_s", 0);
 
@@ -344,15 +336,15 @@ static int refresh(struct top *t, struct ctl_conn *c, char *err, size_t errlen)
  */
 static int wait_keys(struct top *t, int sfd)
 {
-	uint64_t deadline = mono_ns() + t->delay_ns;
+	uint64_t deadline = util_mono_ns() + t->delay_ns;
 
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = t->interactive ? STDIN_FILENO : -1, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 		};
-		uint64_t now = mono_ns();
-		int timeout = now >= deadline ? 0 : (int)((deadline - now) / 1000000ULL);
+		uint64_t now = util_mono_ns();
+		int timeout = now >= deadline ? 0 : (int)((deadline - now) / NSEC_PER_MSEC);
 		struct signalfd_siginfo si;
 		char ch;
 		int n;
@@ -443,7 +435,7 @@ int cmd_top(int argc, char **argv)
 			break;
 		case 'd':
 			if (util_parse_duration(optarg, &v) || v < 100000000ULL ||
-			    v > 86400ULL * 1000000000ULL) {
+			    v > 86400ULL * NSEC_PER_SEC) {
 				fprintf(stderr, "tlsaudit top: -d: '%s' is not a delay from 100ms "
 						"to 1d (e.g. 2, 5s, 500ms)\n", optarg);
 				return CLI_USAGE;

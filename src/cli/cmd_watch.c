@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tlsaudit/capture_live.h"
+#include "tlsaudit/daemon.h"
 #include "tlsaudit/cli.h"
 #include "tlsaudit/export.h"
 #include "tlsaudit/log.h"
@@ -172,23 +172,15 @@ static int parse_args(int argc, char **argv, struct cap_live_opts *opts, struct 
 	return 0;
 }
 
-static uint64_t mono_ns(void)
+static void log_summary(struct live_source *cl, const struct watch_ctx *w)
 {
-	struct timespec ts;
+	struct live_stats st;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static void log_summary(struct cap_live *cl, const struct watch_ctx *w)
-{
-	struct cap_live_stats st;
-
-	cap_live__stats(cl, &st);
+	live_source__stats(cl, &st);
 	log_info("%llu records shown, %llu handshakes, %llu events, %llu dropped samples, "
 		 "%llu unattributed",
-		 (unsigned long long)w->printed, (unsigned long long)st.flow.records,
-		 (unsigned long long)st.events, (unsigned long long)st.ringbuf_drops,
+		 (unsigned long long)w->printed, (unsigned long long)st.cap.flow.records,
+		 (unsigned long long)st.cap.events, (unsigned long long)st.cap.ringbuf_drops,
 		 (unsigned long long)st.unattributed);
 }
 
@@ -197,7 +189,7 @@ int cmd_watch(int argc, char **argv)
 	struct watch_ctx w = { 0 };
 	struct cap_live_opts opts;
 	struct epoll_event ev, evs[4];
-	struct cap_live *cl = NULL;
+	struct live_source *cl = NULL;
 	uint64_t last_tick;
 	char err[512] = "";
 	int verbose = 0, ret = CLI_FAIL, rc, efd = -1, sfd = -1, n, i;
@@ -229,7 +221,7 @@ int cmd_watch(int argc, char **argv)
 		goto cleanup;
 	}
 
-	cl = cap_live__new(&opts, on_record, &w, err, sizeof(err));
+	cl = live_source__new(&opts, on_record, &w, err, sizeof(err));
 	if (!cl) {
 		fprintf(stderr, "tlsaudit watch: %s\n", err);
 		goto cleanup;
@@ -237,19 +229,19 @@ int cmd_watch(int argc, char **argv)
 	/* Whole batches of lines, flushed after each poll (no line waits longer). */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	/* Always said: a test or an operator knows capture is live from here on. */
-	fprintf(stderr, "tlsaudit watch: capturing with %s (%s)\n", cap_live__backend(cl),
-		cap_live__why(cl));
+	fprintf(stderr, "tlsaudit watch: capturing with %s (%s)\n", live_source__backend(cl),
+		live_source__why(cl));
 
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.fd = sfd;
 	if (epoll_ctl(efd, EPOLL_CTL_ADD, sfd, &ev))
 		goto sys_fail;
-	ev.data.fd = cap_live__fd(cl);
+	ev.data.fd = live_source__fd(cl);
 	if (epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev))
 		goto sys_fail;
 
-	last_tick = mono_ns();
+	last_tick = util_mono_ns();
 	while (running && !w.write_failed) {
 		n = epoll_wait(efd, evs, (int)ARRAY_SIZE(evs), 1000);
 		if (n < 0 && errno != EINTR)
@@ -262,16 +254,16 @@ int cmd_watch(int argc, char **argv)
 					running = false;
 			}
 		}
-		rc = cap_live__process(cl);
+		rc = live_source__process(cl);
 		if (rc < 0) {
 			fprintf(stderr, "tlsaudit watch: capture failed: %s\n", strerror(-rc));
 			goto cleanup;
 		}
 		if (fflush(stdout))
 			w.write_failed = true;
-		if (mono_ns() - last_tick >= 1000000000ULL) {
-			last_tick = mono_ns();
-			cap_live__tick(cl, util_now_ns());
+		if (util_mono_ns() - last_tick >= NSEC_PER_SEC) {
+			last_tick = util_mono_ns();
+			live_source__tick(cl, util_now_ns());
 		}
 	}
 	/* A closed stdout (| head) is a normal way to stop. */
@@ -282,7 +274,7 @@ int cmd_watch(int argc, char **argv)
 sys_fail:
 	fprintf(stderr, "tlsaudit watch: %s\n", strerror(errno));
 cleanup:
-	cap_live__free(cl);
+	live_source__free(cl);
 	if (efd >= 0)
 		close(efd);
 	if (sfd >= 0)

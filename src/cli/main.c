@@ -56,12 +56,35 @@ static void usage(FILE *f)
 		   "Exit status: 0 ok, 1 runtime error, 2 usage error.\n");
 }
 
+/* How this file was compiled; the link-time half (RELRO, BIND_NOW) is in the ELF header. */
+static const char hardening[] = ""
+#ifdef __PIE__
+	" pie"
+#endif
+#if defined(__SSP_STRONG__)
+	" stack-protector-strong"
+#elif defined(__SSP_ALL__) || defined(__SSP__)
+	" stack-protector"
+#endif
+#if defined(_FORTIFY_SOURCE) && _FORTIFY_SOURCE >= 3
+	" fortify=3"
+#elif defined(_FORTIFY_SOURCE) && _FORTIFY_SOURCE == 2
+	" fortify=2"
+#elif defined(_FORTIFY_SOURCE) && _FORTIFY_SOURCE == 1
+	" fortify=1"
+#endif
+#ifdef __CET__
+	" cf-protection"
+#endif
+	;
+
 static void version(void)
 {
 	printf("tlsaudit %s\n", TLSAUDIT_VERSION);
 	printf("libbpf %u.%u (built against %s), %s, zlib %s\n", libbpf_major_version(),
 	       libbpf_minor_version(), LIBBPF_BUILD_VERSION, pcap_lib_version(), zlibVersion());
 	printf("features: bpf pcap-live pcap-file pcapng gzip ja3 ja4\n");
+	printf("hardening: %s\n", hardening[0] ? hardening + 1 : "none");
 }
 
 int main(int argc, char **argv)

@@ -29,7 +29,7 @@ void cfg_defaults(struct cfg *c)
 	util_strlcpy(c->socket, CFG_DEFAULT_SOCKET, sizeof(c->socket));
 	util_strlcpy(c->state_file, CFG_DEFAULT_STATE, sizeof(c->state_file));
 	util_strlcpy(c->textfile, CFG_DEFAULT_TEXTFILE, sizeof(c->textfile));
-	c->export_interval_ns = 15ULL * 1000000000ULL;
+	c->export_interval_ns = 15ULL * NSEC_PER_SEC;
 }
 
 const char *cfg_backend_name(enum cap_backend b)
@@ -145,8 +145,8 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 				errlen);
 	if (!strcmp(name, "export_interval")) {
 		/* Below a second the state file would be rewritten faster than it is useful. */
-		if (util_parse_duration(value, &ns) || ns < 1000000000ULL ||
-		    ns > 86400ULL * 1000000000ULL) {
+		if (util_parse_duration(value, &ns) || ns < NSEC_PER_SEC ||
+		    ns > 86400ULL * NSEC_PER_SEC) {
 			snprintf(err, errlen,
 				 "export_interval: '%s' is not a duration from 1s to 1d (e.g. 15s)",
 				 value);

@@ -336,38 +336,3 @@ bool ctl_json_bool(const struct ctl_json *j, const char *key, bool def)
 
 	return m && m->type == CTL_JSON_BOOL ? m->b : def;
 }
-
-int ctl_json_put_str(char *buf, size_t len, size_t *off, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = *off;
-	const uint8_t *p;
-
-	if (o >= len)
-		return -1;
-	buf[o++] = '"';
-	for (p = (const uint8_t *)s; *p; p++) {
-		if (len - o < 7)
-			return -1;
-		if (*p == '"' || *p == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)*p;
-		} else if (*p < 0x20 || *p >= 0x7f) {
-			/* Byte-wise: peer strings are not guaranteed to be UTF-8. */
-			buf[o++] = '\\';
-			buf[o++] = 'u';
-			buf[o++] = '0';
-			buf[o++] = '0';
-			buf[o++] = hex[*p >> 4];
-			buf[o++] = hex[*p & 0xf];
-		} else {
-			buf[o++] = (char)*p;
-		}
-	}
-	if (len - o < 2)
-		return -1;
-	buf[o++] = '"';
-	buf[o] = '\0';
-	*off = o;
-	return 0;
-}

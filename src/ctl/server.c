@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tlsaudit/config.h"
 #include "tlsaudit/ctl.h"
 #include "tlsaudit/log.h"
 #include "tlsaudit/util.h"
@@ -49,14 +48,6 @@ struct ctl_server {
 	size_t n_clients;
 	uint64_t refused;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 void ctl_buf_append(struct ctl_buf *b, const void *data, size_t len)
 {
@@ -211,7 +202,7 @@ static void accept_clients(struct ctl_server *s)
 			continue;
 		}
 		c->fd = fd;
-		c->last_ns = mono_ns();
+		c->last_ns = util_mono_ns();
 		c->events = EPOLLIN;
 		ev.events = EPOLLIN;
 		ev.data.u64 = slot + 1;
@@ -272,7 +263,7 @@ static void flush_out(struct ctl_server *s, size_t slot)
 			return;
 		}
 		c->out_off += (size_t)n;
-		c->last_ns = mono_ns();
+		c->last_ns = util_mono_ns();
 	}
 	c->out.len = 0;
 	c->out_off = 0;
@@ -301,7 +292,7 @@ static void read_client(struct ctl_server *s, size_t slot)
 			flush_out(s, slot);
 		return;
 	}
-	c->last_ns = mono_ns();
+	c->last_ns = util_mono_ns();
 	c->in_len += (size_t)n;
 	for (i = 0; i < c->in_len; i++) {
 		if (c->in[i] != '\n')
@@ -445,7 +436,7 @@ struct ctl_server *ctl_server__new(const char *path, ctl_handler_fn fn, void *ct
 		s->gid = grp->gr_gid;
 		s->have_group = true;
 	}
-	ret = cfg_mkdir_parent(path, 0755);
+	ret = util_mkdir_parent(path, 0755);
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot create its directory: %s", path, strerror(-ret));
 		goto fail;

@@ -49,43 +49,6 @@ static void hex4(uint16_t v, char out[7])
 	out[6] = '\0';
 }
 
-int export_json_string(char *buf, size_t len, size_t *off, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
-	size_t o = *off;
-
-	if (o >= len)
-		return -1;
-	buf[o++] = '"';
-	for (; *p; p++) {
-		/* worst case: \u00XX, then the closing quote and the NUL */
-		if (len - o < 9)
-			return -1;
-		if (*p == '"' || *p == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)*p;
-		} else if (*p < 0x20 || *p >= 0x7f) {
-			/*
-			 * Peer bytes are not known to be UTF-8; escaping every non-ASCII byte
-			 * keeps the line valid JSON and shows exactly what was on the wire.
-			 */
-			memcpy(buf + o, "\\u00", 4);
-			o += 4;
-			buf[o++] = hex[*p >> 4];
-			buf[o++] = hex[*p & 0x0f];
-		} else {
-			buf[o++] = (char)*p;
-		}
-	}
-	if (len - o < 2)
-		return -1;
-	buf[o++] = '"';
-	buf[o] = '\0';
-	*off = o;
-	return 0;
-}
-
 /* "name": then a string, or null when @s is NULL or empty. */
 static int put_str(char *buf, size_t len, size_t *off, const char *key, const char *s)
 {
@@ -93,7 +56,7 @@ static int put_str(char *buf, size_t len, size_t *off, const char *key, const ch
 		return -1;
 	if (!s || !*s)
 		return put(buf, len, off, "null");
-	return export_json_string(buf, len, off, s);
+	return util_json_string(buf, len, off, s);
 }
 
 /* A registry name, else the number as "0xNNNN" so the value is still groupable. */
@@ -113,30 +76,6 @@ static int put_version(char *buf, size_t len, size_t *off, const char *key, uint
 	if (!v)
 		return put_str(buf, len, off, key, NULL);
 	return put_named(buf, len, off, key, tls_version_name(v), v);
-}
-
-static const char *role_name(enum hs_role role)
-{
-	switch (role) {
-	case HS_ROLE_CLIENT:
-		return "client";
-	case HS_ROLE_SERVER:
-		return "server";
-	default:
-		return NULL;
-	}
-}
-
-static const char *limited_name(enum hs_limited l)
-{
-	switch (l) {
-	case HS_LIMITED_CLIENT:
-		return "client";
-	case HS_LIMITED_SERVER:
-		return "server";
-	default:
-		return NULL;
-	}
 }
 
 static int put_endpoints(char *buf, size_t len, size_t *off, const struct hs_record *r)
@@ -179,7 +118,7 @@ int export_json_record(const struct hs_record *r, char *buf, size_t len)
 	hex4(r->cipher_id, id);
 	if (put(buf, len, &off, "{\"time\":\"") || put(buf, len, &off, tbuf) ||
 	    put(buf, len, &off, "\"") ||
-	    put_str(buf, len, &off, "role", role_name(r->role)) || put_endpoints(buf, len, &off, r) ||
+	    put_str(buf, len, &off, "role", hs_role_name(r->role)) || put_endpoints(buf, len, &off, r) ||
 	    put_str(buf, len, &off, "sni", r->sni) ||
 	    put_version(buf, len, &off, "offered_max", r->offered_max) ||
 	    put_version(buf, len, &off, "version", r->version) ||
@@ -188,7 +127,7 @@ int export_json_record(const struct hs_record *r, char *buf, size_t len)
 	    put_str(buf, len, &off, "cipher_id", r->has_cipher ? id : NULL) ||
 	    put_key(buf, len, &off, "legacy") ||
 	    put(buf, len, &off, hs_legacy(r) ? "true" : "false") ||
-	    put_str(buf, len, &off, "limited_by", limited_name(hs_limited_by(r))) ||
+	    put_str(buf, len, &off, "limited_by", hs_limited_name(hs_limited_by(r))) ||
 	    put_key(buf, len, &off, "weak_cipher") ||
 	    put(buf, len, &off, hs_weak_cipher(r) ? "true" : "false"))
 		return -1;

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tlsaudit/config.h"
 #include "tlsaudit/prom.h"
+#include "tlsaudit/util.h"
 
 void prom_escape(const char *s, char *out, size_t len)
 {
@@ -119,7 +119,7 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	       "Unix time of the latest handshake or session of this process key.");
 	for (i = 0; i < n; i++)
 		fprintf(f, "tlsaudit_last_seen_timestamp_seconds{%s} %llu\n", lab[i].s,
-			(unsigned long long)(agg__row(a, i)->last_seen_ns / 1000000000ULL));
+			(unsigned long long)(agg__row(a, i)->last_seen_ns / NSEC_PER_SEC));
 
 	prom_escape(info->version ? info->version : "", ver, sizeof(ver));
 	prom_escape(info->backend ? info->backend : "none", backend, sizeof(backend));
@@ -127,7 +127,7 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	fprintf(f, "tlsaudit_info{version=\"%s\",backend=\"%s\"} 1\n", ver, backend);
 	header(f, "tlsaudit_start_time_seconds", "gauge", "Unix time the daemon started.");
 	fprintf(f, "tlsaudit_start_time_seconds %llu\n",
-		(unsigned long long)(info->start_time_ns / 1000000000ULL));
+		(unsigned long long)(info->start_time_ns / NSEC_PER_SEC));
 	header(f, "tlsaudit_ringbuf_drops_total", "counter",
 	       "Capture events lost because the kernel ring buffer was full.");
 	fprintf(f, "tlsaudit_ringbuf_drops_total %llu\n", (unsigned long long)info->ringbuf_drops);
@@ -141,7 +141,7 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 		(unsigned long long)info->malformed);
 	header(f, "tlsaudit_export_timestamp_seconds", "gauge", "Unix time this file was written.");
 	fprintf(f, "tlsaudit_export_timestamp_seconds %llu\n",
-		(unsigned long long)(info->export_time_ns / 1000000000ULL));
+		(unsigned long long)(info->export_time_ns / NSEC_PER_SEC));
 	free(lab);
 	return ferror(f) ? -EIO : 0;
 }
@@ -167,7 +167,7 @@ int prom_write(const struct agg *a, const struct prom_info *info, const char *pa
 		goto cleanup;
 	}
 	/* World-readable: node_exporter usually runs as its own user. */
-	ret = cfg_write_atomic(path, data, len, 0644, err, errlen);
+	ret = util_write_atomic(path, data, len, 0644, err, errlen);
 cleanup:
 	free(data);
 	return ret;

@@ -52,8 +52,7 @@ int export_text_record(const struct hs_record *r, char *buf, size_t len)
 {
 	char tbuf[40], who[64] = "", cli[80], srv[80], sni[PEER_WIDTH * 4 + 8];
 	char comm[sizeof(r->proc.comm) * 4 + 1], ver[16], ciph[64];
-	const char *role = r->role == HS_ROLE_CLIENT ? "client" :
-			   r->role == HS_ROLE_SERVER ? "server" : "-";
+	const char *role = hs_role_name(r->role) ? hs_role_name(r->role) : "-";
 	enum hs_limited lim = hs_limited_by(r);
 	const char *name;
 	int n;

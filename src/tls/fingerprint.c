@@ -51,8 +51,14 @@ static void sb_add(struct sbuf *b, const char *s, size_t n)
 static void sb_add_dec(struct sbuf *b, unsigned int v)
 {
 	char tmp[20];
+	size_t n = util_fmt_dec(v, tmp);
 
-	sb_add(b, tmp, util_fmt_dec(v, tmp));
+	/*
+	 * n is at most sizeof(tmp), but the compiler cannot see that across files: say it
+	 * here, or the copy looks as long as the whole buffer (GCC 12, -Warray-bounds
+	 * with _FORTIFY_SOURCE).
+	 */
+	sb_add(b, tmp, n < sizeof(tmp) ? n : sizeof(tmp));
 }
 
 static void sb_add_hex4(struct sbuf *b, unsigned int v)

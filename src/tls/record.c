@@ -29,3 +29,27 @@ bool hs_weak_cipher(const struct hs_record *r)
 {
 	return r->has_cipher && tls_cipher_weak(r->cipher_id);
 }
+
+const char *hs_role_name(enum hs_role role)
+{
+	switch (role) {
+	case HS_ROLE_CLIENT:
+		return "client";
+	case HS_ROLE_SERVER:
+		return "server";
+	default:
+		return NULL;
+	}
+}
+
+const char *hs_limited_name(enum hs_limited l)
+{
+	switch (l) {
+	case HS_LIMITED_CLIENT:
+		return "client";
+	case HS_LIMITED_SERVER:
+		return "server";
+	default:
+		return NULL;
+	}
+}

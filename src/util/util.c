@@ -43,8 +43,8 @@ int util_parse_duration(const char *s, uint64_t *ns)
 		const char *suffix;
 		uint64_t mult;
 	} units[] = {
-		{ "ms", 1000000ULL },	     { "s", 1000000000ULL },	  { "m", 60000000000ULL },
-		{ "h", 3600000000000ULL }, { "d", 86400000000000ULL }, { "", 1000000000ULL },
+		{ "ms", NSEC_PER_MSEC },	     { "s", NSEC_PER_SEC },	  { "m", 60000000000ULL },
+		{ "h", 3600000000000ULL }, { "d", 86400000000000ULL }, { "", NSEC_PER_SEC },
 	};
 	unsigned long long v;
 	char *end;
@@ -125,8 +125,8 @@ void util_format_time(uint64_t ns, char *buf, size_t len)
 	 */
 	static __thread time_t cached_sec = -1;
 	static __thread char cached[32];
-	time_t secs = (time_t)(ns / 1000000000ULL);
-	unsigned int ms = (unsigned int)(ns % 1000000000ULL / 1000000ULL);
+	time_t secs = (time_t)(ns / NSEC_PER_SEC);
+	unsigned int ms = (unsigned int)(ns % NSEC_PER_SEC / NSEC_PER_MSEC);
 	struct tm tm;
 	size_t n;
 

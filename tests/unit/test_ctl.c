@@ -131,10 +131,10 @@ static void test_put_str(void **state)
 	size_t off = 0;
 
 	(void)state;
-	assert_int_equal(ctl_json_put_str(buf, sizeof(buf), &off, "a\"\\\n\x1b\xc3"), 0);
+	assert_int_equal(util_json_string(buf, sizeof(buf), &off, "a\"\\\n\x1b\xc3"), 0);
 	assert_string_equal(buf, "\"a\\\"\\\\\\u000a\\u001b\\u00c3\"");
 	off = 0;
-	assert_int_equal(ctl_json_put_str(buf, 8, &off, "0123456789"), -1);
+	assert_int_equal(util_json_string(buf, 8, &off, "0123456789"), -1);
 }
 
 /* --- the server, on a real socket --- */

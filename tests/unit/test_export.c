@@ -204,11 +204,11 @@ static void test_json_string_escape(void **state)
 	size_t off = 0;
 
 	(void)state;
-	assert_int_equal(export_json_string(buf, sizeof(buf), &off, "x\ty"), 0);
+	assert_int_equal(util_json_string(buf, sizeof(buf), &off, "x\ty"), 0);
 	assert_string_equal(buf, "\"x\\u0009y\"");
 	assert_int_equal(off, 10);
 	off = 0;
-	assert_int_equal(export_json_string(buf, 5, &off, "abcdef"), -1);
+	assert_int_equal(util_json_string(buf, 5, &off, "abcdef"), -1);
 }
 
 static void test_text_line(void **state)

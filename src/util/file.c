@@ -2,7 +2,8 @@
 /*
  * Files the daemon writes: the state file and the Prometheus textfile. Both are read by
  * others at any moment (node_exporter, the next daemon start), so they are replaced
- * atomically and made durable before the rename is.
+ * atomically and made durable before the rename is. Lives in util so that agg and
+ * export write files without depending on the configuration module.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,12 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tlsaudit/config.h"
 #include "tlsaudit/util.h"
 
-int cfg_mkdir_parent(const char *path, unsigned int mode)
+int util_mkdir_parent(const char *path, unsigned int mode)
 {
-	char dir[CFG_PATH_MAX];
+	char dir[UTIL_PATH_MAX];
 	size_t i;
 
 	if (util_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir))
@@ -48,10 +48,10 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
-int cfg_write_atomic(const char *path, const void *data, size_t len, unsigned int mode, char *err,
+int util_write_atomic(const char *path, const void *data, size_t len, unsigned int mode, char *err,
 		     size_t errlen)
 {
-	char tmp[CFG_PATH_MAX + 16], dir[CFG_PATH_MAX];
+	char tmp[UTIL_PATH_MAX + 16], dir[UTIL_PATH_MAX];
 	const char *step = "create temp file";
 	char *slash;
 	int fd = -1, dfd = -1, ret;
@@ -60,7 +60,7 @@ int cfg_write_atomic(const char *path, const void *data, size_t len, unsigned in
 		ret = -ENAMETOOLONG;
 		goto cleanup;
 	}
-	ret = cfg_mkdir_parent(path, 0755);
+	ret = util_mkdir_parent(path, 0755);
 	if (ret) {
 		step = "create directory";
 		goto cleanup;

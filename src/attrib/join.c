@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Joins what live capture hands on (records with their socket's identity, socket-owner
+ * events, the local ends libpcap saw) into the process of each record.
+ *
+ * eBPF: the owner of a socket cookie comes from the tracepoints and is resolved in
+ * /proc as soon as it is seen (the process may be gone once the handshake completes).
+ * libpcap: each local end is looked up through sock_diag at its first payload, for the
+ * same reason. Either way, where nothing was remembered the socket is looked up when
+ * the record completes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "tlsaudit/attrib.h"
+#include "tlsaudit/log.h"
+#include "tlsaudit/util.h"
+
+/* Direct-mapped per-socket owners; a collision only loses a hint the owner map still has. */
+#define SOCK_SLOTS 65536
+
+struct sock_slot {
+	uint64_t cookie; /* 0: empty */
+	struct hs_owner owner;
+};
+
+/*
+ * libpcap: the owner of each local end, looked up at that end's first payload. By the
+ * time the record completes, a short-lived client (or a server that answered and
+ * closed) may no longer hold its socket.
+ */
+#define TUPLE_SLOTS 4096
+
+struct tuple_slot {
+	struct hs_endpoint client, server;
+	uint32_t pid[2]; /* [0] client end, [1] server end; 0: not found */
+	bool looked[2];
+	bool used;
+};
+
+struct attrib_join {
+	struct attrib_cache *ac; /* NULL: no /proc, records carry no process */
+	struct sock_slot *socks;
+	struct tuple_slot *tuples;
+	uint64_t unattributed;
+};
+
+struct attrib_join *attrib_join__new(const char *proc_root)
+{
+	struct attrib_join *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->socks = calloc(SOCK_SLOTS, sizeof(*j->socks));
+	j->tuples = calloc(TUPLE_SLOTS, sizeof(*j->tuples));
+	if (!j->socks || !j->tuples) {
+		attrib_join__free(j);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Without /proc there is still a record, only no process name. */
+	j->ac = attrib_cache__new(proc_root, ATTRIB_CACHE_DEFAULT);
+	if (!j->ac)
+		log_warn("process attribution disabled: %s", strerror(errno));
+	return j;
+}
+
+void attrib_join__free(struct attrib_join *j)
+{
+	if (!j)
+		return;
+	attrib_cache__free(j->ac);
+	free(j->socks);
+	free(j->tuples);
+	free(j);
+}
+
+uint64_t attrib_join__unattributed(const struct attrib_join *j)
+{
+	return j->unattributed;
+}
+
+static struct sock_slot *sock_of(struct attrib_join *j, uint64_t cookie)
+{
+	return &j->socks[(cookie ^ (cookie >> 16)) & (SOCK_SLOTS - 1)];
+}
+
+static bool endpoint_eq(const struct hs_endpoint *a, const struct hs_endpoint *b)
+{
+	size_t alen = a->family == AF_INET ? 4 : 16;
+
+	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, alen);
+}
+
+static void proc_from_owner(struct hs_proc *p, const struct hs_owner *o)
+{
+	memset(p, 0, sizeof(*p));
+	p->known = true;
+	p->pid = o->tgid;
+	p->uid = o->uid;
+	util_strlcpy(p->comm, o->comm, sizeof(p->comm));
+}
+
+static void resolve_pid(struct attrib_join *j, uint32_t pid, const struct hs_owner *o,
+			struct hs_proc *out)
+{
+	/*
+	 * The cached entry, without touching /proc, when the tracepoint saw the same command
+	 * name: a handshake storm from one process then costs no file reads at all.
+	 */
+	if (j->ac && o && attrib_cache__lookup(j->ac, pid, out) == 0 && out->known &&
+	    !strncmp(out->comm, o->comm, sizeof(o->comm)))
+		return;
+	if (j->ac && attrib_cache__resolve(j->ac, pid, out) == 0 && out->known)
+		return;
+	/* Gone before /proc could be read: what the tracepoint saw is still right. */
+	if (o)
+		proc_from_owner(out, o);
+	else
+		memset(out, 0, sizeof(*out));
+}
+
+static void owner_by_tuple(struct attrib_join *j, const struct hs_endpoint *local,
+			   const struct hs_endpoint *remote, struct hs_proc *out)
+{
+	uint32_t pid;
+
+	memset(out, 0, sizeof(*out));
+	if (attrib_owner_of_tuple(local->family, local->addr, local->port, remote->addr,
+				  remote->port, &pid) == 0)
+		resolve_pid(j, pid, NULL, out);
+}
+
+void attrib_join__owner(struct attrib_join *j, uint64_t cookie, const struct hs_owner *o)
+{
+	struct sock_slot *s = sock_of(j, cookie);
+	struct hs_proc p;
+
+	s->cookie = cookie;
+	s->owner = *o;
+	/* Read /proc now, while the process surely lives; the record finds it cached. */
+	resolve_pid(j, o->tgid, o, &p);
+}
+
+void attrib_join__close(struct attrib_join *j, uint64_t cookie)
+{
+	struct sock_slot *s = sock_of(j, cookie);
+
+	if (s->cookie == cookie)
+		memset(s, 0, sizeof(*s));
+}
+
+static struct tuple_slot *tuple_of(struct attrib_join *j, const struct hs_endpoint *client,
+				   const struct hs_endpoint *server)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	/* FNV-1a over the fields that tell connections apart. */
+	for (i = 0; i < sizeof(client->addr); i++)
+		h = (h ^ client->addr[i] ^ server->addr[i]) * 16777619u;
+	h = (h ^ client->port) * 16777619u;
+	h = (h ^ server->port) * 16777619u;
+	return &j->tuples[h & (TUPLE_SLOTS - 1)];
+}
+
+void attrib_join__local_end(struct attrib_join *j, const struct hs_endpoint *client,
+			    const struct hs_endpoint *server, enum hs_role local)
+{
+	struct tuple_slot *t = tuple_of(j, client, server);
+	int side = local == HS_ROLE_CLIENT ? 0 : 1;
+	const struct hs_endpoint *me = side == 0 ? client : server;
+	const struct hs_endpoint *peer = side == 0 ? server : client;
+	struct hs_proc p;
+
+	if (!t->used || !endpoint_eq(&t->client, client) || !endpoint_eq(&t->server, server)) {
+		memset(t, 0, sizeof(*t));
+		t->used = true;
+		t->client = *client;
+		t->server = *server;
+	}
+	if (t->looked[side])
+		return;
+	t->looked[side] = true;
+	if (attrib_owner_of_tuple(me->family, me->addr, me->port, peer->addr, peer->port,
+				  &t->pid[side]))
+		t->pid[side] = 0;
+	else if (j->ac)
+		attrib_cache__resolve(j->ac, t->pid[side], &p);
+}
+
+void attrib_join__record(struct attrib_join *j, struct hs_record *rec,
+			 const struct hs_owner *hint)
+{
+	const struct hs_endpoint *local, *remote;
+	const struct sock_slot *s;
+	const struct tuple_slot *t;
+	int side;
+
+	memset(&rec->proc, 0, sizeof(rec->proc));
+	if (rec->role != HS_ROLE_CLIENT && rec->role != HS_ROLE_SERVER)
+		goto out;
+	side = rec->role == HS_ROLE_CLIENT ? 0 : 1;
+	local = side == 0 ? &rec->client : &rec->server;
+	remote = side == 0 ? &rec->server : &rec->client;
+	if (rec->cookie) {
+		s = sock_of(j, rec->cookie);
+		if (s->cookie == rec->cookie)
+			resolve_pid(j, s->owner.tgid, &s->owner, &rec->proc);
+		else if (hint)
+			resolve_pid(j, hint->tgid, hint, &rec->proc);
+		else
+			owner_by_tuple(j, local, remote, &rec->proc);
+		goto out;
+	}
+	t = tuple_of(j, &rec->client, &rec->server);
+	if (t->used && t->pid[side] && endpoint_eq(&t->client, &rec->client) &&
+	    endpoint_eq(&t->server, &rec->server))
+		resolve_pid(j, t->pid[side], NULL, &rec->proc);
+	else
+		owner_by_tuple(j, local, remote, &rec->proc);
+out:
+	if (!rec->proc.known)
+		j->unattributed++;
+}

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The control protocol's requests, server side: `status` (the service's own state),
+ * `top` and `report` (aggregation rows, optionally the recent handshake records).
+ * One JSON header line, then the rows and records, each on its own line.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tlsaudit/agg.h"
+#include "tlsaudit/ctl.h"
+#include "tlsaudit/export.h"
+#include "tlsaudit/util.h"
+
+#define LINE_MAX_JSON 8192
+
+static void put_str_field(struct ctl_buf *out, const char *name, const char *val)
+{
+	char line[4096];
+	size_t off = 0;
+
+	if (!util_json_string(line, sizeof(line), &off, val ? val : ""))
+		ctl_buf_printf(out, "\"%s\":%s,", name, line);
+}
+
+static void put_status_fields(const struct ctl_service *svc, struct ctl_buf *out)
+{
+	const struct agg_totals *t = agg__totals(svc->agg);
+	struct ctl_status st;
+
+	memset(&st, 0, sizeof(st));
+	svc->status(&st, svc->ctx);
+	ctl_buf_printf(out,
+		       "\"version\":\"%s\",\"pid\":%d,\"start_time_s\":%llu,\"now_s\":%llu,"
+		       "\"uptime_s\":%llu,\"export_interval_s\":%llu,\"last_export_s\":%llu,",
+		       TLSAUDIT_VERSION, (int)getpid(),
+		       (unsigned long long)(st.start_ns / NSEC_PER_SEC),
+		       (unsigned long long)(util_now_ns() / NSEC_PER_SEC),
+		       (unsigned long long)(st.uptime_ns / NSEC_PER_SEC),
+		       (unsigned long long)(st.export_interval_ns / NSEC_PER_SEC),
+		       (unsigned long long)(st.last_export_ns / NSEC_PER_SEC));
+	put_str_field(out, "ports", st.ports);
+	put_str_field(out, "backend", st.backend);
+	put_str_field(out, "backend_why", st.backend_why);
+	put_str_field(out, "socket", st.socket);
+	put_str_field(out, "state_file", st.state_file);
+	put_str_field(out, "textfile", st.textfile);
+	put_str_field(out, "handshake_log", st.handshake_log);
+	put_str_field(out, "last_export_error", st.last_export_error);
+	ctl_buf_printf(out,
+		       "\"keys\":%zu,\"records\":%llu,\"handshakes\":%llu,\"legacy\":%llu,"
+		       "\"weak_cipher\":%llu,\"plaintext_sessions\":%llu,\"folded\":%llu,"
+		       "\"events\":%llu,\"ringbuf_drops\":%llu,\"flow_evictions\":%llu,"
+		       "\"malformed\":%llu,\"unattributed\":%llu,\"flows\":%llu,"
+		       "\"not_tls\":%llu,\"clients\":%zu",
+		       agg__n_rows(svc->agg), (unsigned long long)t->records,
+		       (unsigned long long)t->handshakes, (unsigned long long)t->legacy,
+		       (unsigned long long)t->weak_cipher, (unsigned long long)t->plaintext,
+		       (unsigned long long)t->folded, (unsigned long long)st.events,
+		       (unsigned long long)st.ringbuf_drops, (unsigned long long)st.flow_evictions,
+		       (unsigned long long)st.malformed, (unsigned long long)st.unattributed,
+		       (unsigned long long)st.flows, (unsigned long long)st.not_tls, st.clients);
+}
+
+struct hs_collect {
+	struct ctl_buf *buf;
+	bool legacy_only;
+	size_t n;
+	char *line;
+};
+
+static void collect_record(const struct hs_record *r, void *ctx)
+{
+	struct hs_collect *hc = ctx;
+	int n;
+
+	if (hc->legacy_only && !hs_legacy(r))
+		return;
+	n = export_json_record(r, hc->line, LINE_MAX_JSON - 1);
+	if (n <= 0)
+		return;
+	hc->line[n++] = '\n';
+	ctl_buf_append(hc->buf, hc->line, (size_t)n);
+	hc->n++;
+}
+
+void ctl_handle_request(const struct ctl_json *req, struct ctl_buf *out, void *ctx)
+{
+	const struct ctl_service *svc = ctx;
+	const char *cmd = ctl_json_str(req, "cmd", "");
+	bool legacy = ctl_json_bool(req, "legacy", false);
+	bool want_hs = ctl_json_bool(req, "handshakes", false);
+	int64_t since_s = ctl_json_num(req, "since_s", 0);
+	struct ctl_buf body = { 0 };
+	struct hs_collect hc = { .buf = &body, .legacy_only = legacy };
+	uint64_t since_ns = 0, now = util_now_ns();
+	size_t i, n_rows = 0;
+	char *line = NULL;
+	int n;
+
+	if (!strcmp(cmd, "status")) {
+		ctl_buf_printf(out, "{\"ok\":true,\"cmd\":\"status\",\"n_rows\":0,"
+				    "\"n_handshakes\":0,");
+		put_status_fields(svc, out);
+		ctl_buf_printf(out, "}\n");
+		return;
+	}
+	if (strcmp(cmd, "report") && strcmp(cmd, "top")) {
+		ctl_buf_printf(out, "{\"ok\":false,\"error\":\"unknown cmd (status, report, "
+				    "top)\"}\n");
+		return;
+	}
+	if (since_s < 0 || (uint64_t)since_s > now / NSEC_PER_SEC) {
+		ctl_buf_printf(out, "{\"ok\":false,\"error\":\"since_s out of range\"}\n");
+		return;
+	}
+	if (since_s)
+		since_ns = now - (uint64_t)since_s * NSEC_PER_SEC;
+	line = malloc(LINE_MAX_JSON);
+	if (!line) {
+		out->oom = true;
+		return;
+	}
+	for (i = 0; i < agg__n_rows(svc->agg); i++) {
+		const struct agg_row *row = agg__row(svc->agg, i);
+
+		if (legacy && !row->legacy)
+			continue;
+		if (row->last_seen_ns < since_ns)
+			continue;
+		n = agg_row_json(row, line, LINE_MAX_JSON - 1);
+		if (n <= 0)
+			continue;
+		line[n++] = '\n';
+		ctl_buf_append(&body, line, (size_t)n);
+		n_rows++;
+	}
+	hc.line = line;
+	if (want_hs && !strcmp(cmd, "report"))
+		agg__ring_foreach(svc->agg, since_ns, collect_record, &hc);
+	if (body.oom) {
+		out->oom = true;
+		goto cleanup;
+	}
+	ctl_buf_printf(out, "{\"ok\":true,\"cmd\":\"%s\",\"n_rows\":%zu,\"n_handshakes\":%zu,",
+		       cmd, n_rows, hc.n);
+	put_status_fields(svc, out);
+	ctl_buf_printf(out, "}\n");
+	if (body.len)
+		ctl_buf_append(out, body.data, body.len);
+cleanup:
+	free(body.data);
+	free(line);
+}

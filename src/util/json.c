@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The one JSON string writer: records, aggregation rows and control replies use it. */
+#include <string.h>
+
+#include "tlsaudit/util.h"
+
+int util_json_string(char *buf, size_t len, size_t *off, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = *off;
+
+	if (o >= len)
+		return -1;
+	buf[o++] = '"';
+	for (; *p; p++) {
+		/* worst case: \u00XX, then the closing quote and the NUL */
+		if (len - o < 9)
+			return -1;
+		if (*p == '"' || *p == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)*p;
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			/*
+			 * Peer bytes are not known to be UTF-8; escaping every non-ASCII byte
+			 * keeps the line valid JSON and shows exactly what was on the wire.
+			 */
+			memcpy(buf + o, "\\u00", 4);
+			o += 4;
+			buf[o++] = hex[*p >> 4];
+			buf[o++] = hex[*p & 0x0f];
+		} else {
+			buf[o++] = (char)*p;
+		}
+	}
+	if (len - o < 2)
+		return -1;
+	buf[o++] = '"';
+	buf[o] = '\0';
+	*off = o;
+	return 0;
+}
