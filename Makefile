@@ -35,9 +35,15 @@ ifeq ($(filter x86 arm64 powerpc s390 riscv,$(ARCH)),)
 $(error unsupported architecture $(shell uname -m))
 endif
 
+# CC and AR from the environment or the command line win (a package build sets them);
+# make's own defaults (cc, ar) give way to the cross toolchain.
 CROSS_COMPILE ?=
+ifeq ($(origin CC),default)
 CC := $(CROSS_COMPILE)gcc
+endif
+ifeq ($(origin AR),default)
 AR := $(CROSS_COMPILE)ar
+endif
 PREFIX ?= /usr/local
 DESTDIR ?=
 
@@ -47,11 +53,39 @@ OUTPUT := .output
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wno-format-nonliteral -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iinclude -I$(OUTPUT) \
-	-DTLSAUDIT_VERSION='"$(VERSION)"' -DLIBBPF_BUILD_VERSION='"$(LIBBPF_VERSION)"' \
-	$(DEP_CFLAGS) -MMD -MP
+CPPFLAGS ?=
+LDFLAGS ?=
+
+# The daemon parses bytes that strangers send, as root: build it hardened whatever the
+# distribution's defaults. CFLAGS, CPPFLAGS and LDFLAGS from the environment come after
+# these and win (dpkg-buildflags in the package build); _FORTIFY_SOURCE is only added
+# when they do not set it, as a second, different definition is an error under -Werror.
+cc-option = $(shell $(CC) -Werror $(1) -c -x c /dev/null -o /dev/null >/dev/null 2>&1 && echo $(1))
+HARDEN_CFLAGS := -fstack-protector-strong -fPIE $(call cc-option,-fstack-clash-protection) \
+	$(call cc-option,-fcf-protection)
+HARDEN_CPPFLAGS := $(if $(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),,-D_FORTIFY_SOURCE=2)
+HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now
+
+ALL_CFLAGS := -std=gnu11 $(HARDEN_CFLAGS) $(CFLAGS) $(WARN) -D_GNU_SOURCE -Iinclude \
+	-I$(OUTPUT) -DTLSAUDIT_VERSION='"$(VERSION)"' \
+	-DLIBBPF_BUILD_VERSION='"$(LIBBPF_VERSION)"' $(DEP_CFLAGS) -MMD -MP
+ALL_CPPFLAGS := $(HARDEN_CPPFLAGS) $(CPPFLAGS)
+ALL_LDFLAGS := $(HARDEN_LDFLAGS) $(LDFLAGS)
 LDLIBS := $(DEP_LIBS)
-SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# The sanitizers check every access themselves; fortified wrappers (__memcpy_chk, ...)
+# would hide those calls from ASan's interceptors.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	-U_FORTIFY_SOURCE
+
+# Objects follow the compiler and flags they were built with: $(BUILD)/flags changes when
+# those do, and everything compiled or linked depends on it.
+ifneq ($(filter-out $(NON_CONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
+FLAGS_NOW := $(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(SAN_FLAGS) $(LDLIBS)
+ifneq ($(FLAGS_NOW),$(file <$(BUILD)/flags))
+$(shell mkdir -p $(BUILD))
+$(file >$(BUILD)/flags,$(FLAGS_NOW))
+endif
+endif
 
 SRCS := $(shell find src -name '*.c' | sort)
 MAIN_SRC := src/cli/main.c
@@ -82,9 +116,11 @@ all: $(BUILD)/tlsaudit
 help:
 	@sed -n '3,9p' Makefile | sed 's/^# //'
 
-$(BUILD)/tlsaudit: $(OBJS)
+$(BUILD)/flags: ;
+
+$(BUILD)/tlsaudit: $(OBJS) $(BUILD)/flags
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 $(BUILD)/libtlsaudit.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -94,13 +130,13 @@ $(BUILD)/libtlsaudit-san.a: $(SAN_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/obj/%.o: %.c | $(SKELS)
+$(BUILD)/obj/%.o: %.c $(BUILD)/flags | $(SKELS)
 	$(call msg,CC,$<)
-	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/san/%.o: %.c | $(SKELS)
+$(BUILD)/san/%.o: %.c $(BUILD)/flags | $(SKELS)
 	$(call msg,CC-SAN,$<)
-	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c
 	$(call msg,BPF,$<)
@@ -114,15 +150,15 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 # Unit tests run sanitized; each links only the objects it references from the archive.
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtlsaudit-san.a
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtlsaudit-san.a $(BUILD)/flags
 	$(call msg,TEST,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests/lib -o $@ $< \
-		$(BUILD)/libtlsaudit-san.a $(LDLIBS) -lcmocka
+	$(Q)mkdir -p $(@D) && $(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_FLAGS) $(ALL_LDFLAGS) \
+		-Itests/lib -o $@ $< $(BUILD)/libtlsaudit-san.a $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/%: tests/bpf/%.c $(BUILD)/libtlsaudit.a
+$(BUILD)/tests/%: tests/bpf/%.c $(BUILD)/libtlsaudit.a $(BUILD)/flags
 	$(call msg,TEST,$@)
-	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< \
-		$(BUILD)/libtlsaudit.a $(LDLIBS) -lcmocka
+	$(Q)mkdir -p $(@D) && $(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/lib \
+		-o $@ $< $(BUILD)/libtlsaudit.a $(LDLIBS) -lcmocka
 
 # make check: installs the real peers the tests drive, then runs every suite.
 check: test-deps all $(UNIT_BINS) $(BPF_TEST_BINS)
