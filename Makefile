@@ -5,6 +5,7 @@
 # make run        build, then run the daemon in the foreground with the live view
 # make demo       generate local TLS 1.0-1.3 and SMTP traffic in a network namespace
 # make install    binary, systemd unit, config, man pages (PREFIX, DESTDIR)
+# make deb        Debian package build/tlsaudit_VERSION_ARCH.deb (packaging/debian)
 # make V=1        show full commands
 
 VERSION := 0.1.0
@@ -46,6 +47,7 @@ AR := $(CROSS_COMPILE)ar
 endif
 PREFIX ?= /usr/local
 DESTDIR ?=
+UNITDIR ?= /lib/systemd/system
 
 BUILD := build
 OUTPUT := .output
@@ -109,12 +111,12 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 CLANG_BPF_SYS_INCLUDES = $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-.PHONY: all check unit bpf-tests e2e run demo install clean distclean man fuzz help
+.PHONY: all check unit bpf-tests e2e run demo install deb clean distclean man fuzz help
 
 all: $(BUILD)/tlsaudit
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^# //'
+	@sed -n '3,10p' Makefile | sed 's/^# //'
 
 $(BUILD)/flags: ;
 
@@ -195,15 +197,47 @@ $(BUILD)/man/%: docs/%.rst
 	$(Q)mkdir -p $(@D) && $(if $(RST2MAN),$(RST2MAN) $< $@,\
 		{ echo "rst2man not found (package python3-docutils)" >&2; exit 1; })
 
+# The unit's ExecStart= follows PREFIX. The sysusers and tmpfiles snippets go where
+# systemd reads them whatever PREFIX is; rules and dashboard are data for other hosts.
 install: all man
 	install -D -m 0755 $(BUILD)/tlsaudit $(DESTDIR)$(PREFIX)/sbin/tlsaudit
-	install -D -m 0644 packaging/tlsaudit.service $(DESTDIR)/lib/systemd/system/tlsaudit.service
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/local/sbin/tlsaudit|$(PREFIX)/sbin/tlsaudit|' packaging/tlsaudit.service \
+		>$(DESTDIR)$(UNITDIR)/tlsaudit.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tlsaudit.service
 	install -D -m 0644 packaging/tlsaudit.conf $(DESTDIR)/etc/tlsaudit/tlsaudit.conf
 	install -D -m 0644 packaging/tlsaudit.sysusers $(DESTDIR)/usr/lib/sysusers.d/tlsaudit.conf
+	install -D -m 0644 packaging/tlsaudit.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/tlsaudit.conf
 	install -D -m 0644 packaging/tlsaudit.logrotate $(DESTDIR)/etc/logrotate.d/tlsaudit
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/tlsaudit/prometheus \
+		packaging/prometheus/tlsaudit.rules.yml packaging/prometheus/tlsaudit.rules.test.yml
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/tlsaudit/grafana packaging/grafana/tlsaudit.json
 	for m in $(BUILD)/man/*; do \
 		s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m##*/}; \
 	done
+
+# dpkg-buildpackage runs on a copy of the source tree, so this one never holds debian/
+# or the package build's files; the make flags of this run stay out of it.
+DEB_ARCH = $(shell dpkg-architecture -qDEB_HOST_ARCH 2>/dev/null)
+DEB := $(BUILD)/tlsaudit_$(VERSION)_$(DEB_ARCH).deb
+DEB_SRC := $(BUILD)/deb/tlsaudit-$(VERSION)
+DEB_INPUTS := $(SRCS) $(BPF_SRCS) configure Makefile $(wildcard include/tlsaudit/*.h \
+	src/*/*.h bpf/*.h docs/*.rst packaging/* packaging/*/* packaging/debian/source/*)
+
+deb: $(DEB)
+
+$(DEB): $(DEB_INPUTS)
+	$(call msg,DEB,$@)
+	$(Q)command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+		{ echo "make deb: needs dpkg-dev and debhelper (./configure --pkg-deps)" >&2; exit 1; }
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(DEB_SRC)
+	$(Q)tar -c --anchored --exclude-vcs --exclude='./build*' --exclude=./$(BUILD) \
+		--exclude=./.output --exclude=./config.mk --exclude=./tests/captures \
+		--exclude=./bench/data . | tar -x -C $(DEB_SRC)
+	$(Q)cp -a packaging/debian $(DEB_SRC)/debian
+	$(Q)cd $(DEB_SRC) && MAKEFLAGS= MAKELEVEL= dpkg-buildpackage -b -us -uc -Jauto \
+		>../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
+	$(Q)mv $(BUILD)/deb/$(notdir $@) $@
 
 clean:
 	$(call msg,CLEAN,)

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Packaging: `make install DESTDIR=...` lays out binary, unit, config, sysusers, logrotate
-# and man pages; the unit passes `systemd-analyze verify` and keeps its sandbox; the
+# Packaging: `make install DESTDIR=...` lays out binary, unit, config, sysusers, tmpfiles,
+# logrotate, man pages, alert rules and dashboard, and the unit's ExecStart= follows
+# PREFIX; the unit passes `systemd-analyze verify` and keeps its sandbox; the
 # config, the man page and DESIGN.md's key list agree; the alert rules and the Grafana
 # dashboard parse and use only metrics the daemon exports; logrotate rotates the
 # handshake log with the shipped rule.
@@ -20,8 +21,12 @@ tlsaudit_ringbuf_drops_total tlsaudit_flow_evictions_total
 tlsaudit_malformed_handshakes_total tlsaudit_export_timestamp_seconds"
 
 # --- make install ---------------------------------------------------------------------
+# The build directory of the binary under test (make BUILD=... all), so the install does
+# not rebuild elsewhere.
+build=$(dirname "$TLSAUDIT")
+build=${build#"$TOP"/}
 dest=$TEST_TMP/root
-make -s install DESTDIR="$dest" >"$TEST_TMP/install.log" 2>&1 ||
+make -s install BUILD="$build" DESTDIR="$dest" >"$TEST_TMP/install.log" 2>&1 ||
 	{ cat "$TEST_TMP/install.log"; fail "make install DESTDIR=$dest failed"; }
 
 check_file() { # PATH MODE
@@ -32,9 +37,21 @@ check_file /usr/local/sbin/tlsaudit 755
 check_file /lib/systemd/system/tlsaudit.service 644
 check_file /etc/tlsaudit/tlsaudit.conf 644
 check_file /usr/lib/sysusers.d/tlsaudit.conf 644
+check_file /usr/lib/tmpfiles.d/tlsaudit.conf 644
 check_file /etc/logrotate.d/tlsaudit 644
 check_file /usr/local/share/man/man8/tlsaudit.8 644
 check_file /usr/local/share/man/man5/tlsaudit.conf.5 644
+check_file /usr/local/share/tlsaudit/prometheus/tlsaudit.rules.yml 644
+check_file /usr/local/share/tlsaudit/grafana/tlsaudit.json 644
+
+# A package installs with PREFIX=/usr: the unit must start the binary it installed.
+make -s install BUILD="$build" DESTDIR="$TEST_TMP/usr-root" PREFIX=/usr \
+	>"$TEST_TMP/install.log" 2>&1 ||
+	{ cat "$TEST_TMP/install.log"; fail "make install PREFIX=/usr failed"; }
+[ -x "$TEST_TMP/usr-root/usr/sbin/tlsaudit" ] || fail "PREFIX=/usr: no /usr/sbin/tlsaudit"
+expect_eq "ExecStart= with PREFIX=/usr" \
+	"$(grep '^ExecStart=' "$TEST_TMP/usr-root/lib/systemd/system/tlsaudit.service")" \
+	"ExecStart=/usr/sbin/tlsaudit daemon --foreground"
 
 expect_eq "installed binary --version" "$("$dest/usr/local/sbin/tlsaudit" --version | head -n 1)" \
 	"tlsaudit 0.1.0"
@@ -119,7 +136,7 @@ for d in "ExecStart=/usr/local/sbin/tlsaudit daemon --foreground" \
 	grep -qxF -- "$d" "$unit" || fail "tlsaudit.service lacks '$d'"
 done
 
-# --- sysusers: creates the group the unit runs with -------------------------------------
+# --- sysusers: creates the group the unit runs with; tmpfiles: its directories ----------
 if command -v systemd-sysusers >/dev/null; then
 	sroot=$TEST_TMP/sysroot
 	mkdir -p "$sroot/etc"
@@ -127,6 +144,15 @@ if command -v systemd-sysusers >/dev/null; then
 		>/dev/null 2>&1 || fail "systemd-sysusers rejected packaging/tlsaudit.sysusers"
 	grep -q '^tlsaudit:x:[0-9]*:$' "$sroot/etc/group" ||
 		fail "systemd-sysusers did not create group tlsaudit"
+	if command -v systemd-tmpfiles >/dev/null; then
+		systemd-tmpfiles --root="$sroot" --create "$dest/usr/lib/tmpfiles.d/tlsaudit.conf" \
+			>"$TEST_TMP/tmpfiles.log" 2>&1 ||
+			{ cat "$TEST_TMP/tmpfiles.log"; fail "systemd-tmpfiles rejected packaging/tlsaudit.tmpfiles"; }
+		gid=$(awk -F: '$1 == "tlsaudit" { print $3 }' "$sroot/etc/group")
+		for d in /var/lib/tlsaudit /var/log/tlsaudit; do
+			expect_eq "tmpfiles: $d" "$(stat -c '%a %u %g' "$sroot$d" 2>&1)" "750 0 $gid"
+		done
+	fi
 fi
 
 # --- logrotate: rotate a handshake log with the shipped rule ----------------------------
