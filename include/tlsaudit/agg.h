@@ -137,7 +137,9 @@ int agg__save(const struct agg *a, const char *path, char *err, size_t errlen);
 /*
  * agg__load - merge the counters of a state file into @a (normally empty). 0; -ENOENT
  * when there is no file; -EBADMSG (corrupt, truncated, wrong magic or checksum) or
- * another -errno with @err saying why. On failure @a is left unchanged.
+ * another -errno with @err saying why. On failure @a is left unchanged. First it removes
+ * the temp files a save interrupted by a crash left next to @path (see
+ * util_remove_stale_temps): call it once at start, before the first agg__save.
  */
 int agg__load(struct agg *a, const char *path, char *err, size_t errlen);
 

@@ -67,4 +67,13 @@ int util_mkdir_parent(const char *path, unsigned int mode);
 int util_write_atomic(const char *path, const void *data, size_t len, unsigned int mode, char *err,
 		     size_t errlen);
 
+/*
+ * util_remove_stale_temps - remove the temp files util_write_atomic() leaves next to
+ * @path when the process dies between creating one and renaming it (PATH.tmpXXXXXX,
+ * regular files only). For start-up, before anything writes @path: a writer running
+ * meanwhile would lose its temp file and that one write. 0 (also when the directory
+ * does not exist) or the last -errno; *@removed counts the files removed.
+ */
+int util_remove_stale_temps(const char *path, unsigned int *removed);
+
 #endif /* TLSAUDIT_UTIL_H */

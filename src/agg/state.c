@@ -27,6 +27,7 @@
 
 #include "tlsaudit/agg.h"
 #include "tlsaudit/cursor.h"
+#include "tlsaudit/log.h"
 #include "tlsaudit/util.h"
 
 #define STATE_MAGIC "TLSAUDST"
@@ -384,6 +385,25 @@ cleanup:
 	return ret;
 }
 
+/*
+ * clean_temps - a daemon killed during agg__save leaves its temp file behind; one per
+ * crash, for ever, next to the state file. Loading is the first thing a start does with
+ * the state file, before the first save, so what is there now is stale.
+ */
+static void clean_temps(const char *path)
+{
+	unsigned int removed;
+	int ret;
+
+	ret = util_remove_stale_temps(path, &removed);
+	if (removed)
+		log_info("state file %s: removed %u temporary file%s an interrupted write left",
+			 path, removed, removed == 1 ? "" : "s");
+	if (ret)
+		log_warn("state file %s: cannot remove stale temporary files: %s", path,
+			 strerror(-ret));
+}
+
 int agg__load(struct agg *a, const char *path, char *err, size_t errlen)
 {
 	char why[256];
@@ -393,6 +413,7 @@ int agg__load(struct agg *a, const char *path, char *err, size_t errlen)
 	ssize_t n;
 	int fd, ret;
 
+	clean_temps(path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;

@@ -3,7 +3,8 @@
  * The state file: counters survive a save/load round trip and add up across restarts;
  * the file is replaced atomically; truncated, bit-flipped, garbage and hand-crafted
  * hostile files (valid checksum, lying lengths) are refused with a reason, never crash,
- * and leave the live counters untouched; a bad file is moved aside.
+ * and leave the live counters untouched; a bad file is moved aside; the temp files of
+ * writes a crash interrupted are gone after the next load.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -15,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -304,6 +307,108 @@ static void test_quarantine(void **state)
 	agg__free(b);
 }
 
+/* count_temps - entries in @d whose name starts with "state.tmp". */
+static int count_temps(const char *d)
+{
+	struct dirent *de;
+	DIR *dp = opendir(d);
+	int n = 0;
+
+	assert_non_null(dp);
+	while ((de = readdir(dp)))
+		n += !strncmp(de->d_name, "state.tmp", 9);
+	closedir(dp);
+	return n;
+}
+
+static void touch(const char *d, const char *name)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", d, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+}
+
+/*
+ * A daemon killed while it writes its state leaves PATH.tmpXXXXXX behind, one per crash
+ * (4 after 30 kills under systemd). The next start's load removes exactly those: not the
+ * state itself, not look-alikes with another length or alphabet, not directories or
+ * links, not the temp files of another path in the same directory.
+ */
+static void test_stale_temps_removed(void **state)
+{
+	struct agg *a = agg__new(65536, 4), *b = agg__new(65536, 4);
+	char path[128], link_path[160], err[256];
+	struct hs_record r;
+	struct stat st;
+	unsigned int i;
+	pid_t pid;
+	int kills, status;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/state", dir);
+	/* Enough rows that a save takes a while, so the kills land inside writes. */
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400000ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	r.version = TLS_V_12;
+	r.offered_max = TLS_V_13;
+	r.proc.known = true;
+	for (i = 0; i < 20000; i++) {
+		snprintf(r.proc.exe, sizeof(r.proc.exe), "/usr/bin/client-%u", i);
+		r.server.port = (uint16_t)(1 + i % 60000);
+		agg__add(a, &r, r.time_ns);
+	}
+	assert_int_equal(agg__save(a, path, err, sizeof(err)), 0);
+	srand((unsigned int)time(NULL));
+	for (kills = 0; kills < 30; kills++) {
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			for (;;)
+				agg__save(a, path, err, sizeof(err));
+		}
+		usleep((useconds_t)(rand() % 20000));
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+	}
+	/* And the look-alikes of a crash's leftovers, so none of this rests on timing. */
+	touch(dir, "state.tmpAb12Cd");
+	touch(dir, "state.tmp000000");
+	touch(dir, "state.tmpAb12C");
+	touch(dir, "state.tmpAb12Cde");
+	touch(dir, "state.tmpAb-2Cd");
+	touch(dir, "other.tmpAb12Cd");
+	snprintf(link_path, sizeof(link_path), "%s/state.tmpDir123", dir);
+	assert_int_equal(mkdir(link_path, 0700), 0);
+	snprintf(link_path, sizeof(link_path), "%s/state.tmpLnk123", dir);
+	assert_int_equal(symlink("state", link_path), 0);
+	print_message("temp files after 30 kills during saves: %d (plus 2 made by hand)\n",
+		      count_temps(dir) - 7);
+
+	assert_int_equal(agg__load(b, path, err, sizeof(err)), 0);
+	assert_int_equal(agg__n_rows(b), 20000);
+	/* Left: the wrong length (2), the wrong alphabet, the directory and the link. */
+	assert_int_equal(count_temps(dir), 5);
+	snprintf(link_path, sizeof(link_path), "%s/state.tmpAb12Cd", dir);
+	assert_int_not_equal(stat(link_path, &st), 0);
+	snprintf(link_path, sizeof(link_path), "%s/other.tmpAb12Cd", dir);
+	assert_int_equal(stat(link_path, &st), 0);
+	snprintf(link_path, sizeof(link_path), "%s/state.tmpLnk123", dir);
+	assert_int_equal(lstat(link_path, &st), 0);
+	assert_int_equal(stat(path, &st), 0);
+
+	/* No state file yet, or no directory at all: nothing to clean, no error. */
+	snprintf(path, sizeof(path), "%s/none/state", dir);
+	assert_int_equal(agg__load(b, path, err, sizeof(err)), -ENOENT);
+	agg__free(a);
+	agg__free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_hostile_payloads),
 		cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_temps_removed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
