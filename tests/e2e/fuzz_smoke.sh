@@ -18,15 +18,16 @@ echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)
 "$CLANG_BIN" -fsanitize=fuzzer -o "$TEST_TMP/probe" "$TEST_TMP/probe.c" >/dev/null 2>&1 ||
 	skip "clang has no libFuzzer runtime (package libclang-rt-14-dev)"
 
+targets=(tls flow decode cert)
 make -C "$TOP" -s -j2 fuzz >"$TEST_TMP/build.log" 2>&1 || {
 	cat "$TEST_TMP/build.log"
 	fail "make fuzz"
 }
 # A cold build eats into the 90 s the whole test may take: shorten the runs to match.
-left=$(((85 - SECONDS) / 3))
+left=$(((85 - SECONDS) / ${#targets[@]}))
 [ "$left" -lt "$SECS" ] && SECS=$((left > 5 ? left : 5))
 
-for name in tls flow decode; do
+for name in "${targets[@]}"; do
 	bin=$TOP/build/fuzz/fuzz_$name
 	seeds=$TOP/tests/fuzz/corpus/$name
 	[ -x "$bin" ] || fail "$bin was not built"
