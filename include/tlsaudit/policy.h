@@ -200,7 +200,8 @@ struct tls_policy_set {
 enum tls_policy_by {
 	TLS_POLICY_PASS = 0,
 	TLS_POLICY_BY_CLIENT, /* nothing the client offered satisfies the policy */
-	TLS_POLICY_BY_SERVER, /* the client offered something that does; the server chose otherwise */
+	/* the client offered something that satisfies it; the server chose otherwise */
+	TLS_POLICY_BY_SERVER,
 };
 
 /*

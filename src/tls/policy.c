@@ -935,8 +935,9 @@ static int set_cert_sigs(const struct line *l, char *value, struct tls_policy *p
 	}
 	while ((item = next_item(&cursor))) {
 		if (sig_by_name(item, &key, &hash))
-			return fail(l, "is not a signature algorithm (e.g. sha256WithRSAEncryption, "
-				       "ecdsa-with-SHA384, RSASSA-PSS, ED25519) nor any",
+			return fail(l, "is not a signature algorithm (e.g. "
+				       "sha256WithRSAEncryption, ecdsa-with-SHA384, RSASSA-PSS, "
+				       "ED25519) nor any",
 				    item);
 		mask |= 1ULL << sig_bit(key, hash);
 	}
@@ -1004,7 +1005,8 @@ static int apply(struct tls_policy_set *ps, struct tls_policy *p, const struct l
 
 	if (!strcmp(l->key, "base")) {
 		if (p->n_keys)
-			return fail(l, "must be the first key of the policy (it replaces every rule)",
+			return fail(l, "must be the first key of the policy (it replaces "
+				       "every rule)",
 				    NULL);
 		i = find_index(ps, value);
 		if (i < 0 || &ps->pol[i] == p)
@@ -1059,8 +1061,10 @@ int tls_policy_set(struct tls_policy_set *ps, const char *name, const char *key,
 	int idx, ret;
 
 	if (!name_ok(name)) {
-		snprintf(err, errlen, "policy.%.40s: a policy name is 1 to %d of a-z, 0-9, '.', "
-			 "'-', '_', starting with a letter or digit", name, TLS_POLICY_NAME_MAX - 1);
+		snprintf(err, errlen,
+			 "policy.%.40s: a policy name is 1 to %d of a-z, 0-9, '.', '-', '_', "
+			 "starting with a letter or digit",
+			 name, TLS_POLICY_NAME_MAX - 1);
 		return -EINVAL;
 	}
 	if (strlen(key) >= sizeof(keybuf)) {
