@@ -115,6 +115,13 @@ struct ctl_server;
  */
 struct ctl_server *ctl_server__new(const char *path, ctl_handler_fn fn, void *ctx, char *err,
 				   size_t errlen);
+/*
+ * ctl_server__reload_group - look the tlsaudit group up again (an NSS call: for reload,
+ * never per client; ctl_server__new does it at start) and, when it appeared or changed,
+ * give the socket to it. Clients are admitted by SO_PEERCRED and SO_PEERGROUPS against
+ * the gid found here. 0, -ENOENT when there is no such group (root only), or -errno.
+ */
+int ctl_server__reload_group(struct ctl_server *s);
 /* ctl_server__free - close every client, remove the socket file. */
 void ctl_server__free(struct ctl_server *s);
 /* ctl_server__fd - an epoll fd that becomes readable when the socket or a client is ready. */

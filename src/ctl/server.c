@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,15 +106,48 @@ void ctl_buf_printf(struct ctl_buf *b, const char *fmt, ...)
 	}
 }
 
+/*
+ * peer_groups_have - @gid is among the supplementary groups the peer held when it
+ * connected (SO_PEERGROUPS, Linux 4.13), which the kernel keeps with the socket. No NSS
+ * lookup (getpwuid_r, getgrouplist: LDAP or sssd on many hosts) happens per client: a
+ * slow directory would stall the event loop on every `tlsaudit status`. These are the
+ * groups the client process runs with, as for a file with mode 0660: a user just added
+ * to the group gets in after logging in again.
+ */
+static bool peer_groups_have(int fd, gid_t gid)
+{
+	static bool warned;
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+	bool found = false;
+	size_t i;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len)) {
+		if (errno != ERANGE) {
+			if (!warned)
+				log_warn("ctl: SO_PEERGROUPS: %s; only the primary group admits "
+					 "a client", strerror(errno));
+			warned = true;
+			goto out;
+		}
+		/* len now says how much the list needs; NGROUPS_MAX bounds it. */
+		groups = malloc(len);
+		if (!groups || getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len))
+			goto out;
+	}
+	for (i = 0; i < len / sizeof(gid_t) && !found; i++)
+		found = groups[i] == gid;
+out:
+	if (groups != small)
+		free(groups);
+	return found;
+}
+
 /* peer_allowed - root, our own user, or a member of the tlsaudit group. */
-static bool peer_allowed(struct ctl_server *s, int fd)
+static bool peer_allowed(const struct ctl_server *s, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	gid_t groups[256];
-	int n = ARRAY_SIZE(groups), i;
-	struct passwd pw, *pwp = NULL;
-	char pwbuf[4096];
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || len != sizeof(cred))
 		return false;
@@ -123,16 +155,7 @@ static bool peer_allowed(struct ctl_server *s, int fd)
 		return true;
 	if (!s->have_group)
 		return false;
-	if (cred.gid == s->gid)
-		return true;
-	if (getpwuid_r(cred.uid, &pw, pwbuf, sizeof(pwbuf), &pwp) || !pwp)
-		return false;
-	if (getgrouplist(pwp->pw_name, cred.gid, groups, &n) < 0)
-		return false;
-	for (i = 0; i < n; i++)
-		if (groups[i] == s->gid)
-			return true;
-	return false;
+	return cred.gid == s->gid || peer_groups_have(fd, s->gid);
 }
 
 static void say_and_close(int fd, const char *msg)
@@ -404,14 +427,70 @@ static int check_existing(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * lookup_group - the tlsaudit group's gid, through NSS: at start and on reload only,
+ * never per client. 0, or -ENOENT when there is no such group.
+ */
+static int lookup_group(struct ctl_server *s)
+{
+	struct group gr, *grp = NULL;
+	size_t len = 16384;
+	char *buf = NULL, *tmp;
+	int ret;
+
+	/* The entry lists the members: a big group needs a big buffer (ERANGE says so). */
+	do {
+		tmp = realloc(buf, len);
+		if (!tmp) {
+			ret = ENOMEM;
+			break;
+		}
+		buf = tmp;
+		ret = getgrnam_r(CTL_GROUP, &gr, buf, len, &grp);
+		len *= 2;
+	} while (ret == ERANGE && len <= (4u << 20));
+	s->have_group = !ret && grp;
+	if (s->have_group)
+		s->gid = grp->gr_gid;
+	free(buf);
+	if (ret)
+		return -ret;
+	return s->have_group ? 0 : -ENOENT;
+}
+
+int ctl_server__reload_group(struct ctl_server *s)
+{
+	bool had = s->have_group;
+	gid_t old = s->gid;
+	int ret;
+
+	ret = lookup_group(s);
+	if (ret) {
+		if (had)
+			log_warn("ctl: group %s is gone (%s): only root may connect now", CTL_GROUP,
+				 strerror(-ret));
+		return ret;
+	}
+	if (had && old == s->gid)
+		return 0;
+	/* A group made after the start (a package's postinst), or renumbered. */
+	if (geteuid() == 0 && fchownat(AT_FDCWD, s->path, 0, s->gid, AT_SYMLINK_NOFOLLOW)) {
+		ret = -errno;
+		log_warn("ctl: %s: cannot give it to group %s: %s", s->path, CTL_GROUP,
+			 strerror(errno));
+		return ret;
+	}
+	log_info("ctl: members of group %s (gid %u) may connect", CTL_GROUP,
+		 (unsigned int)s->gid);
+	return 0;
+}
+
 struct ctl_server *ctl_server__new(const char *path, ctl_handler_fn fn, void *ctx, char *err,
 				   size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = LISTEN_TAG };
 	struct ctl_server *s;
-	struct group gr, *grp = NULL;
-	char grbuf[4096];
 	bool bound = false;
 	mode_t old_mask;
 	int ret;
@@ -432,10 +511,7 @@ struct ctl_server *ctl_server__new(const char *path, ctl_handler_fn fn, void *ct
 	s->fn = fn;
 	s->ctx = ctx;
 	util_strlcpy(s->path, path, sizeof(s->path));
-	if (!getgrnam_r(CTL_GROUP, &gr, grbuf, sizeof(grbuf), &grp) && grp) {
-		s->gid = grp->gr_gid;
-		s->have_group = true;
-	}
+	lookup_group(s);
 	ret = util_mkdir_parent(path, 0755);
 	if (ret) {
 		snprintf(err, errlen, "%s: cannot create its directory: %s", path, strerror(-ret));

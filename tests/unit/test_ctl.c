@@ -3,10 +3,16 @@
  * Control socket: the request reader against hostile input (every prefix, deep nesting,
  * arrays, huge numbers, bad escapes, random bytes), and the server against real clients
  * on a real socket: replies and framing, a 4 KiB request limit, bad JSON answered
- * without dropping the connection, the client cap, stale sockets and mode 0660.
+ * without dropping the connection, the client cap, stale sockets and mode 0660, and who
+ * gets in: root, the daemon's user, and members of its group by the credentials the
+ * kernel kept with the connection, never by a user database lookup.
+ *
+ * The server's source is included, so the test can set the group it admits.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +30,8 @@
 
 #include "tlsaudit/ctl.h"
 #include "tlsaudit/util.h"
+
+#include "../../src/ctl/server.c"
 
 static struct ctl_json j;
 
@@ -335,6 +344,84 @@ static void test_socket_takeover(void **state)
 	(void)sv;
 }
 
+/*
+ * ask_as - a child with these credentials asks for status; 0 when it got an answer, 1
+ * when it was refused, 2 for anything else. The parent runs the server meanwhile.
+ */
+static int ask_as(struct ctl_server *s, uid_t uid, gid_t gid, const gid_t *groups, size_t n)
+{
+	const char *line;
+	struct ctl_conn *c;
+	char err[256];
+	size_t len;
+	int status, i;
+	pid_t pid;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(n, groups) || setgid(gid) || setuid(uid))
+			_exit(3);
+		c = ctl_connect(sock_path, err, sizeof(err));
+		if (!c || ctl_send(c, "{\"cmd\":\"status\"}") ||
+		    ctl_read_line(c, &line, &len, 5000))
+			_exit(2);
+		if (strstr(line, "\"ok\":true"))
+			_exit(0);
+		_exit(strstr(line, "permission denied") ? 1 : 2);
+	}
+	for (i = 0; i < 5000; i++) {
+		ctl_server__process(s);
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 4;
+		usleep(1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return 5;
+}
+
+/*
+ * The group check uses the peer's credentials from the kernel: primary group or
+ * supplementary groups (SO_PEERGROUPS, also a list longer than the first buffer). The
+ * uid asking is in no user database, so a check through getpwuid_r/getgrouplist would
+ * refuse it: none happens per client. Without the group, only root gets in.
+ */
+static void test_server_group_check(void **state)
+{
+	struct srv *sv = *state;
+	gid_t groups[300];
+	const uid_t uid = 54320;
+	const gid_t gid = 54321;
+	size_t i;
+
+	if (geteuid() != 0)
+		skip();
+	assert_null(getpwuid(uid));
+	/* The socket's mode keeps others out already; here only the check decides. */
+	assert_int_equal(chmod(sock_path, 0666), 0);
+	sv->s->gid = gid;
+	sv->s->have_group = true;
+
+	assert_int_equal(ask_as(sv->s, 0, 0, NULL, 0), 0);
+	assert_int_equal(ask_as(sv->s, uid, uid, NULL, 0), 1);
+	assert_int_equal(ask_as(sv->s, uid, gid, NULL, 0), 0);
+	groups[0] = 100;
+	groups[1] = gid;
+	assert_int_equal(ask_as(sv->s, uid, uid, groups, 2), 0);
+	groups[1] = gid + 1;
+	assert_int_equal(ask_as(sv->s, uid, uid, groups, 2), 1);
+	for (i = 0; i < ARRAY_SIZE(groups); i++)
+		groups[i] = (gid_t)(60000 + i);
+	groups[ARRAY_SIZE(groups) - 1] = gid;
+	assert_int_equal(ask_as(sv->s, uid, uid, groups, ARRAY_SIZE(groups)), 0);
+
+	sv->s->have_group = false;
+	assert_int_equal(ask_as(sv->s, uid, gid, NULL, 0), 1);
+	assert_int_equal(ask_as(sv->s, uid, uid, groups, ARRAY_SIZE(groups)), 1);
+	assert_int_equal(sv->s->refused, 4);
+}
+
 static void test_client_no_daemon(void **state)
 {
 	char err[256];
@@ -357,6 +444,7 @@ int main(void)
 						srv_teardown),
 		cmocka_unit_test_setup_teardown(test_server_client_cap, srv_setup, srv_teardown),
 		cmocka_unit_test_setup_teardown(test_socket_takeover, srv_setup, srv_teardown),
+		cmocka_unit_test_setup_teardown(test_server_group_check, srv_setup, srv_teardown),
 		cmocka_unit_test(test_client_no_daemon),
 	};
 
