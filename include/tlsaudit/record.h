@@ -35,6 +35,39 @@ enum hs_limited {
 	HS_LIMITED_SERVER, /* the client offered TLS 1.2+, the server chose older */
 };
 
+/* How a TLS handshake ended, as far as the wire shows (DESIGN.md, `outcome`). */
+enum hs_outcome {
+	HS_OUTCOME_NONE = 0,	 /* plaintext SMTP session: JSON null */
+	HS_OUTCOME_ESTABLISHED,	 /* both sides went on past the handshake */
+	HS_OUTCOME_ALERT,	 /* a fatal alert ended it (in the clear, or sealed) */
+	HS_OUTCOME_RESET,	 /* RST before it completed */
+	HS_OUTCOME_CLOSED,	 /* FIN (or close_notify) before it completed */
+	HS_OUTCOME_TIMEOUT,	 /* no answer before the flow expired */
+};
+
+/* Which side did something (sent the alert, RST or FIN); NONE is JSON null. */
+enum hs_side {
+	HS_SIDE_NONE = 0,
+	HS_SIDE_CLIENT,
+	HS_SIDE_SERVER,
+};
+
+/* The SMTP TLS lifecycle on 25/587 (DESIGN.md, `smtp_tls`); NONE elsewhere (null). */
+enum hs_smtp_tls {
+	HS_SMTP_NONE = 0,
+	HS_SMTP_STARTTLS,    /* the client asked, the server said 220 */
+	HS_SMTP_NOT_OFFERED, /* the server's EHLO reply had no STARTTLS */
+	HS_SMTP_NOT_USED,    /* offered, the client never asked */
+	HS_SMTP_REFUSED,     /* the client asked, the server did not answer 220 */
+};
+
+/* A yes/no the wire may not answer (JSON true, false or null). */
+enum hs_tri {
+	HS_TRI_NULL = 0,
+	HS_TRI_FALSE,
+	HS_TRI_TRUE,
+};
+
 struct hs_endpoint {
 	uint8_t family; /* AF_INET or AF_INET6 */
 	uint8_t addr[16];
@@ -68,6 +101,7 @@ struct hs_owner {
 
 #define HS_SNI_MAX 256
 #define HS_ALPN_MAX 128
+#define HS_MX_HOST_MAX 128
 
 struct hs_record {
 	enum hs_kind kind;
@@ -86,6 +120,13 @@ struct hs_record {
 	char alpn[HS_ALPN_MAX]; /* chosen ALPN, else the offered list joined by ',' */
 	char ja3[33];		/* lowercase hex MD5, empty when no ClientHello */
 	char ja4[40];
+	uint8_t outcome;	/* enum hs_outcome */
+	uint8_t outcome_by;	/* enum hs_side */
+	bool has_alert;		/* the alert's description crossed in the clear */
+	uint8_t alert;		/* its description (IANA TLS Alerts) */
+	uint8_t smtp_tls;	/* enum hs_smtp_tls */
+	uint8_t plaintext_fallback; /* enum hs_tri; set after attribution (agg/fallback.c) */
+	char mx_host[HS_MX_HOST_MAX]; /* 25/587: the host in the server's 220 greeting */
 	struct hs_proc proc;
 };
 
@@ -97,6 +138,18 @@ enum hs_limited hs_limited_by(const struct hs_record *r);
 
 /* hs_weak_cipher - the chosen suite is NULL, EXPORT, anon, RC4, DES/3DES or MD5. */
 bool hs_weak_cipher(const struct hs_record *r);
+
+/* hs_failed - a TLS handshake that did not get established (alert, reset, closed, timeout). */
+bool hs_failed(const struct hs_record *r);
+
+/* hs_outcome_name - "established", "alert", ...; NULL for HS_OUTCOME_NONE. */
+const char *hs_outcome_name(enum hs_outcome o);
+
+/* hs_side_name - "client", "server"; NULL for HS_SIDE_NONE. */
+const char *hs_side_name(enum hs_side s);
+
+/* hs_smtp_tls_name - "starttls", "not_offered", "not_used", "refused"; NULL for NONE. */
+const char *hs_smtp_tls_name(enum hs_smtp_tls t);
 
 /* hs_role_name - "client", "server", or NULL for HS_ROLE_UNKNOWN (JSON null). */
 const char *hs_role_name(enum hs_role role);

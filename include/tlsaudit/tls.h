@@ -142,6 +142,7 @@ const char *tls_version_name(uint16_t v);	/* "TLSv1.2", "SSLv3", ... */
 const char *tls_cipher_name(uint16_t id);	/* "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" */
 const char *tls_group_name(uint16_t id);	/* "x25519", "secp256r1", "X25519MLKEM768" */
 const char *tls_extension_name(uint16_t id); /* "server_name", ... */
+const char *tls_alert_name(uint8_t desc);	/* "protocol_version", "unknown_ca", ... */
 /* tls_cipher_weak - NULL, EXPORT, anon, RC4, DES/3DES, MD5 suites (and SSLv2 kinds). */
 bool tls_cipher_weak(uint16_t id);
 /*

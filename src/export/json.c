@@ -109,6 +109,29 @@ static int put_proc(char *buf, size_t len, size_t *off, const struct hs_proc *p)
 	return 0;
 }
 
+static int put_tri(char *buf, size_t len, size_t *off, const char *key, enum hs_tri v)
+{
+	return put_key(buf, len, off, key) ||
+	       put(buf, len, off, v == HS_TRI_TRUE ? "true" : v == HS_TRI_FALSE ? "false" : "null");
+}
+
+/* outcome, outcome_by, alert, smtp_tls, mx_host, plaintext_fallback (DESIGN.md order). */
+static int put_outcome(char *buf, size_t len, size_t *off, const struct hs_record *r)
+{
+	if (put_str(buf, len, off, "outcome", hs_outcome_name(r->outcome)) ||
+	    put_str(buf, len, off, "outcome_by", hs_side_name(r->outcome_by)))
+		return -1;
+	if (r->has_alert) {
+		if (put_named(buf, len, off, "alert", tls_alert_name(r->alert), r->alert))
+			return -1;
+	} else if (put_str(buf, len, off, "alert", NULL)) {
+		return -1;
+	}
+	return put_str(buf, len, off, "smtp_tls", hs_smtp_tls_name(r->smtp_tls)) ||
+	       put_str(buf, len, off, "mx_host", r->mx_host) ||
+	       put_tri(buf, len, off, "plaintext_fallback", r->plaintext_fallback);
+}
+
 int export_json_record(const struct hs_record *r, char *buf, size_t len)
 {
 	char tbuf[40], id[7];
@@ -140,7 +163,7 @@ int export_json_record(const struct hs_record *r, char *buf, size_t len)
 	if (put_str(buf, len, &off, "starttls", r->starttls_smtp ? "smtp" : NULL) ||
 	    put_str(buf, len, &off, "alpn", r->alpn) || put_str(buf, len, &off, "ja3", r->ja3) ||
 	    put_str(buf, len, &off, "ja4", r->ja4) || put_proc(buf, len, &off, &r->proc) ||
-	    put(buf, len, &off, "}"))
+	    put_outcome(buf, len, &off, r) || put(buf, len, &off, "}"))
 		return -1;
 	return (int)off;
 }

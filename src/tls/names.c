@@ -681,6 +681,45 @@ static const struct name_entry extensions[] = {
 	{ 0xffce, "encrypted_server_name" },
 };
 
+/* TLS Alert descriptions (IANA "TLS Alerts" registry, RFC 8446 section 6). */
+static const struct name_entry alerts[] = {
+	{ 0, "close_notify" },
+	{ 10, "unexpected_message" },
+	{ 20, "bad_record_mac" },
+	{ 21, "decryption_failed" },
+	{ 22, "record_overflow" },
+	{ 30, "decompression_failure" },
+	{ 40, "handshake_failure" },
+	{ 41, "no_certificate" },
+	{ 42, "bad_certificate" },
+	{ 43, "unsupported_certificate" },
+	{ 44, "certificate_revoked" },
+	{ 45, "certificate_expired" },
+	{ 46, "certificate_unknown" },
+	{ 47, "illegal_parameter" },
+	{ 48, "unknown_ca" },
+	{ 49, "access_denied" },
+	{ 50, "decode_error" },
+	{ 51, "decrypt_error" },
+	{ 60, "export_restriction" },
+	{ 70, "protocol_version" },
+	{ 71, "insufficient_security" },
+	{ 80, "internal_error" },
+	{ 86, "inappropriate_fallback" },
+	{ 90, "user_canceled" },
+	{ 100, "no_renegotiation" },
+	{ 109, "missing_extension" },
+	{ 110, "unsupported_extension" },
+	{ 111, "certificate_unobtainable" },
+	{ 112, "unrecognized_name" },
+	{ 113, "bad_certificate_status_response" },
+	{ 114, "bad_certificate_hash_value" },
+	{ 115, "unknown_psk_identity" },
+	{ 116, "certificate_required" },
+	{ 120, "no_application_protocol" },
+	{ 121, "ech_required" },
+};
+
 static const struct cipher_entry *find_cipher(uint16_t id)
 {
 	size_t lo = 0, hi = sizeof(ciphers) / sizeof(ciphers[0]);
@@ -771,9 +810,18 @@ const char *tls_extension_name(uint16_t id)
 	return find_name(extensions, sizeof(extensions) / sizeof(extensions[0]), id);
 }
 
+const char *tls_alert_name(uint8_t desc)
+{
+	return find_name(alerts, sizeof(alerts) / sizeof(alerts[0]), desc);
+}
+
 bool tls_names_sorted(void)
 {
 	size_t i;
+
+	for (i = 1; i < sizeof(alerts) / sizeof(alerts[0]); i++)
+		if (alerts[i - 1].id >= alerts[i].id)
+			return false;
 
 	for (i = 1; i < sizeof(ciphers) / sizeof(ciphers[0]); i++)
 		if (ciphers[i - 1].id >= ciphers[i].id)

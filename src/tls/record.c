@@ -5,6 +5,7 @@
  */
 #include "tlsaudit/record.h"
 #include "tlsaudit/tls.h"
+#include "tlsaudit/util.h"
 
 bool hs_legacy(const struct hs_record *r)
 {
@@ -52,4 +53,38 @@ const char *hs_limited_name(enum hs_limited l)
 	default:
 		return NULL;
 	}
+}
+
+bool hs_failed(const struct hs_record *r)
+{
+	return r->kind == HS_KIND_TLS && r->outcome != HS_OUTCOME_NONE &&
+	       r->outcome != HS_OUTCOME_ESTABLISHED;
+}
+
+const char *hs_outcome_name(enum hs_outcome o)
+{
+	static const char *const names[] = {
+		[HS_OUTCOME_ESTABLISHED] = "established", [HS_OUTCOME_ALERT] = "alert",
+		[HS_OUTCOME_RESET] = "reset",		  [HS_OUTCOME_CLOSED] = "closed",
+		[HS_OUTCOME_TIMEOUT] = "timeout",
+	};
+
+	return (unsigned int)o < ARRAY_SIZE(names) ? names[o] : NULL;
+}
+
+const char *hs_side_name(enum hs_side s)
+{
+	return s == HS_SIDE_CLIENT ? "client" : s == HS_SIDE_SERVER ? "server" : NULL;
+}
+
+const char *hs_smtp_tls_name(enum hs_smtp_tls t)
+{
+	static const char *const names[] = {
+		[HS_SMTP_STARTTLS] = "starttls",
+		[HS_SMTP_NOT_OFFERED] = "not_offered",
+		[HS_SMTP_NOT_USED] = "not_used",
+		[HS_SMTP_REFUSED] = "refused",
+	};
+
+	return (unsigned int)t < ARRAY_SIZE(names) ? names[t] : NULL;
 }
