@@ -847,7 +847,7 @@ static void test_hostile_names(void **state)
 static void test_huge_san_list(void **state)
 {
 	struct tls_cert_info *info = malloc(sizeof(*info));
-	enum { N = 2000, N_BIG = 4000 };
+	enum { N = 2000, N_BIG = 4000, N_TINY = 21000 };
 	char (*names)[32] = malloc(sizeof(*names) * N_BIG);
 	const char **list = calloc(N_BIG + 1, sizeof(*list));
 	struct spec s;
@@ -875,6 +875,34 @@ static void test_huge_san_list(void **state)
 	assert_int_equal(tls_cert_check_name(info, "h1999.example.com"), TLS_CERT_SNI_UNJUDGED);
 	assert_int_equal(tls_cert_check_name(info, "nowhere.example.org"), TLS_CERT_SNI_UNJUDGED);
 	assert_int_equal(tls_cert_judge(info, "nowhere.example.org", T0), 0);
+
+	/* The most names 64 KiB can hold: one-letter SANs, 3 bytes each. */
+	{
+		const char **tiny = calloc(N_TINY + 1, sizeof(*tiny));
+		X509 *x;
+		uint8_t *der;
+		size_t len;
+
+		for (i = 0; i < N_TINY; i++)
+			tiny[i] = "x";
+		s = leaf(NULL, tiny, K.p256);
+		x = make_cert(&s);
+		der = der_of(x, &len);
+		assert_true(len <= TLS_CERT_DER_MAX);
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		assert_int_equal(tls_cert_decode(der, len, info), 0);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		print_message("%d one-letter SANs (%zu bytes): decode %.1f ms\n", N_TINY, len,
+			      (double)(b.tv_sec - a.tv_sec) * 1e3 +
+				      (double)(b.tv_nsec - a.tv_nsec) / 1e6);
+		assert_int_equal(info->san_dns_total, N_TINY);
+		assert_int_equal(info->n_names, TLS_CERT_NAMES_MAX);
+		free(der);
+		X509_free(x);
+		free(tiny);
+	}
+	for (i = 0; i < N_BIG; i++)
+		list[i] = names[i];
 
 	/* Over TLS_CERT_DER_MAX: refused before libcrypto sees it. */
 	list[N] = names[N];
