@@ -1056,6 +1056,7 @@ int tls_policy_set(struct tls_policy_set *ps, const char *name, const char *key,
 {
 	char keybuf[32], buf[VALUE_MAX];
 	struct tls_policy *p, saved;
+	bool created = false;
 	struct line l;
 	size_t i;
 	int idx, ret;
@@ -1095,16 +1096,20 @@ int tls_policy_set(struct tls_policy_set *ps, const char *name, const char *key,
 			return -ENOSPC;
 		}
 		idx = ps->n++;
+		created = true;
 		memset(&ps->pol[idx], 0, sizeof(ps->pol[idx]));
 		util_strlcpy(ps->pol[idx].name, name, sizeof(ps->pol[idx].name));
 		refresh(&ps->pol[idx]);
 	}
 	p = &ps->pol[idx];
-	/* A rejected line leaves the policy as it was. */
+	/* A rejected line leaves the policy as it was, or undefined if it was its first. */
 	saved = *p;
 	ret = apply(ps, p, &l, trim(buf));
 	if (ret) {
-		*p = saved;
+		if (created)
+			ps->n--;
+		else
+			*p = saved;
 		return ret;
 	}
 	p->n_keys++;
@@ -1114,6 +1119,7 @@ int tls_policy_set(struct tls_policy_set *ps, const char *name, const char *key,
 
 int tls_policy_set_list(struct tls_policy_set *ps, const char *value, char *err, size_t errlen)
 {
+	char names[TLS_POLICY_ACTIVE_MAX][TLS_POLICY_NAME_MAX];
 	char buf[VALUE_MAX];
 	char *cursor = buf, *item;
 	uint8_t n = 0, i;
@@ -1139,13 +1145,15 @@ int tls_policy_set_list(struct tls_policy_set *ps, const char *value, char *err,
 			return -EINVAL;
 		}
 		for (i = 0; i < n; i++) {
-			if (!strcmp(ps->pending[i], item)) {
+			if (!strcmp(names[i], item)) {
 				snprintf(err, errlen, "policies: '%s' is listed twice", item);
 				return -EINVAL;
 			}
 		}
-		util_strlcpy(ps->pending[n++], item, sizeof(ps->pending[0]));
+		util_strlcpy(names[n++], item, sizeof(names[0]));
 	}
+	/* Only a whole valid list replaces the previous one. */
+	memcpy(ps->pending, names, sizeof(names[0]) * n);
 	ps->n_pending = n;
 	ps->have_pending = true;
 	return 0;
@@ -1187,6 +1195,7 @@ int tls_policy_config(struct tls_policy_set *ps, const char *key, const char *va
 
 int tls_policy_set_finish(struct tls_policy_set *ps, char *err, size_t errlen)
 {
+	uint8_t active[TLS_POLICY_ACTIVE_MAX];
 	char vmin[16], vmax[16];
 	uint8_t i;
 	int idx;
@@ -1211,8 +1220,9 @@ int tls_policy_set_finish(struct tls_policy_set *ps, char *err, size_t errlen)
 				 "defined by policy.%s.* keys", ps->pending[i], ps->pending[i]);
 			return -EINVAL;
 		}
-		ps->active[i] = (uint8_t)idx;
+		active[i] = (uint8_t)idx;
 	}
+	memcpy(ps->active, active, ps->n_pending);
 	ps->n_active = ps->n_pending;
 	return 0;
 }

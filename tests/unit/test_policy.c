@@ -1070,11 +1070,21 @@ static void test_config_errors(void **state)
 	assert_non_null(p);
 	assert_int_equal(p->checks & TLS_PCHK_SUITES12, 0);
 	cfg_err("policy.y.base", "tls13", "must be the first key");
+	/* A policy whose first line fails is not defined at all. */
+	cfg_err("policy.z.min_version", "TLS2", "is not a version");
+	assert_null(tls_policy_find(&ps, "z"));
+	/* A bad list keeps the previous one. */
+	cfg_ok("policies", "tls13");
+	cfg_err("policies", "tls12, tls12", "listed twice");
+	assert_int_equal(tls_policy_set_finish(&ps, err, sizeof(err)), 0);
+	assert_int_equal(ps.n_active, 1);
+	assert_string_equal(tls_policy_active(&ps, 0)->name, "tls13");
 
 	/* Resolved after the whole file: unknown names, min above max. */
 	cfg_ok("policies", "tls12, later");
 	assert_int_not_equal(tls_policy_set_finish(&ps, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "policies: 'later' is neither a built-in profile nor defined"));
+	assert_string_equal(tls_policy_active(&ps, 0)->name, "tls13"); /* unchanged */
 	cfg_ok("policy.later.min_version", "TLSv1.3");
 	cfg_ok("policy.later.max_version", "TLSv1.2");
 	assert_int_not_equal(tls_policy_set_finish(&ps, err, sizeof(err)), 0);
