@@ -49,19 +49,22 @@
 #define TLS_OFFER_SRV_GROUP 0x0200  /* srv_group is known */
 #define TLS_OFFER_SRV_EMS 0x0400    /* the ServerHello echoed extended_master_secret */
 
-/* The certificate's public key, as far as it is known. */
-enum tls_cert_key {
-	TLS_CERT_KEY_UNKNOWN = 0, /* not visible (TLS 1.3, resumption) or not parsed */
-	TLS_CERT_KEY_RSA,
-	TLS_CERT_KEY_EC_P256,
-	TLS_CERT_KEY_EC_P384,
-	TLS_CERT_KEY_EC_P521,
-	TLS_CERT_KEY_EC_OTHER, /* another named curve (brainpool, secp256k1, ...) */
-	TLS_CERT_KEY_ED25519,
-	TLS_CERT_KEY_ED448,
-	TLS_CERT_KEY_DSA,
-	TLS_CERT_KEY_OTHER,
-	TLS_CERT_KEY_COUNT,
+/*
+ * The certificate's public key, as far as it is known. Finer than cert.h's key kinds:
+ * a policy may allow some EC curves and not others (Mozilla: P-256 and P-384).
+ */
+enum tls_offer_key {
+	TLS_OFFER_KEY_UNKNOWN = 0, /* not visible (TLS 1.3, resumption) or not parsed */
+	TLS_OFFER_KEY_RSA,
+	TLS_OFFER_KEY_RSA_PSS, /* an id-RSASSA-PSS key */
+	TLS_OFFER_KEY_EC_P256,
+	TLS_OFFER_KEY_EC_P384,
+	TLS_OFFER_KEY_EC_P521,
+	TLS_OFFER_KEY_EC_OTHER, /* another curve (brainpool, secp256k1, P-224, explicit) */
+	TLS_OFFER_KEY_ED25519,
+	TLS_OFFER_KEY_ED448,
+	TLS_OFFER_KEY_DSA,
+	TLS_OFFER_KEY_COUNT,
 };
 
 /* The hash of the certificate's signature algorithm. */
@@ -101,7 +104,7 @@ struct tls_offer {
 	uint8_t n_groups;
 	uint8_t versions; /* TLS_OFFER_V_* the client offered */
 	/* server side, valid with TLS_OFFER_SERVER */
-	uint8_t cert_key;      /* enum tls_cert_key */
+	uint8_t cert_key;      /* enum tls_offer_key */
 	uint8_t cert_sig_key;  /* enum tls_sig_key */
 	uint8_t cert_sig_hash; /* enum tls_sig_hash */
 	uint16_t cert_bits;    /* key size in bits, 0 when unknown */
@@ -129,15 +132,18 @@ void tls_offer_set_server(struct tls_offer *o, const struct tls_server_hello *sh
 			  const uint16_t *ske_group);
 
 /* tls_offer_set_cert - the leaf certificate's key (type, bits) and signature. */
-void tls_offer_set_cert(struct tls_offer *o, enum tls_cert_key key, uint16_t bits,
+void tls_offer_set_cert(struct tls_offer *o, enum tls_offer_key key, uint16_t bits,
 			enum tls_sig_key sig_key, enum tls_sig_hash sig_hash);
 
 /*
- * tls_offer_set_cert_names - the same from the record's strings: @cert_key as in
- * DESIGN.md ("RSA-2048", "EC-P-256", "Ed25519", "DSA-1024") and @cert_sig an
- * X.509 signature algorithm name ("sha256WithRSAEncryption", "ecdsa-with-SHA384",
- * "RSASSA-PSS", "ED25519"). Either may be NULL; unrecognised names leave that fact
- * unknown (not checked) and make the return -EINVAL, 0 otherwise.
+ * tls_offer_set_cert_names - the same from the strings of struct tls_cert_info (cert.h)
+ * and the record: @cert_key "RSA-2048", "RSA-PSS-2048", "EC-P-256", "EC-brainpoolP256r1"
+ * (the size taken from the curve name), "EC-521" (explicit parameters), "Ed25519",
+ * "Ed448", "DSA-1024"; @cert_sig an OpenSSL signature algorithm name
+ * ("sha256WithRSAEncryption", "ecdsa-with-SHA384", "rsassaPss", "ED25519"). Either may
+ * be NULL; unrecognised names ("unknown", a dotted OID) leave that fact unknown (not
+ * checked) and make the return -EINVAL, 0 otherwise. The hash of an RSASSA-PSS
+ * signature is not in its name: it stays unknown.
  */
 int tls_offer_set_cert_names(struct tls_offer *o, const char *cert_key, const char *cert_sig);
 
@@ -170,7 +176,7 @@ struct tls_policy {
 	uint16_t max_version; /* 0: no maximum */
 	uint16_t min_rsa_bits; /* 0: not checked */
 	uint16_t min_ec_bits;  /* 0: not checked */
-	uint16_t cert_keys;    /* allowed enum tls_cert_key bits (TLS_PCHK_CERT_KEYS) */
+	uint16_t cert_keys;    /* allowed enum tls_offer_key bits (TLS_PCHK_CERT_KEYS) */
 	uint8_t forbid_hash;   /* forbidden enum tls_sig_hash bits */
 	uint8_t vmask;	       /* TLS_OFFER_V_* inside [min_version, max_version] */
 	bool builtin;

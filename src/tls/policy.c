@@ -244,10 +244,10 @@ void tls_offer_set_server(struct tls_offer *o, const struct tls_server_hello *sh
 		o->flags |= TLS_OFFER_SRV_EMS;
 }
 
-void tls_offer_set_cert(struct tls_offer *o, enum tls_cert_key key, uint16_t bits,
+void tls_offer_set_cert(struct tls_offer *o, enum tls_offer_key key, uint16_t bits,
 			enum tls_sig_key sig_key, enum tls_sig_hash sig_hash)
 {
-	o->cert_key = key < TLS_CERT_KEY_COUNT ? (uint8_t)key : TLS_CERT_KEY_UNKNOWN;
+	o->cert_key = key < TLS_OFFER_KEY_COUNT ? (uint8_t)key : TLS_OFFER_KEY_UNKNOWN;
 	o->cert_bits = bits;
 	o->cert_sig_key = sig_key < TLS_SIG_KEY_COUNT ? (uint8_t)sig_key : TLS_SIG_KEY_UNKNOWN;
 	o->cert_sig_hash =
@@ -311,32 +311,50 @@ static uint16_t key_bits(const char *s)
 	return (uint16_t)v;
 }
 
+/*
+ * curve_bits - the size in a curve's name: its first run of digits (brainpoolP256r1,
+ * secp256k1, P-224, sect571r1, prime192v1 all carry it), else 0.
+ */
+static uint16_t curve_bits(const char *s)
+{
+	unsigned int v = 0;
+
+	while (*s && (*s < '0' || *s > '9'))
+		s++;
+	while (*s >= '0' && *s <= '9' && v < UINT16_MAX)
+		v = v * 10 + (unsigned int)(*s++ - '0');
+	return v <= UINT16_MAX ? (uint16_t)v : 0;
+}
+
 static int cert_key_by_name(const char *s, uint8_t *key, uint16_t *bits)
 {
-	if (!strncasecmp(s, "RSA-", 4)) {
-		*key = TLS_CERT_KEY_RSA;
+	if (!strncasecmp(s, "RSA-PSS-", 8)) {
+		*key = TLS_OFFER_KEY_RSA_PSS;
+		*bits = key_bits(s + 8);
+	} else if (!strncasecmp(s, "RSA-", 4)) {
+		*key = TLS_OFFER_KEY_RSA;
 		*bits = key_bits(s + 4);
 	} else if (!strncasecmp(s, "DSA-", 4)) {
-		*key = TLS_CERT_KEY_DSA;
+		*key = TLS_OFFER_KEY_DSA;
 		*bits = key_bits(s + 4);
 	} else if (!strcasecmp(s, "EC-P-256")) {
-		*key = TLS_CERT_KEY_EC_P256;
+		*key = TLS_OFFER_KEY_EC_P256;
 		*bits = 256;
 	} else if (!strcasecmp(s, "EC-P-384")) {
-		*key = TLS_CERT_KEY_EC_P384;
+		*key = TLS_OFFER_KEY_EC_P384;
 		*bits = 384;
 	} else if (!strcasecmp(s, "EC-P-521")) {
-		*key = TLS_CERT_KEY_EC_P521;
+		*key = TLS_OFFER_KEY_EC_P521;
 		*bits = 521;
 	} else if (!strncasecmp(s, "EC-", 3) && s[3]) {
-		/* A curve outside P-256/384/521: its size is not in the name. */
-		*key = TLS_CERT_KEY_EC_OTHER;
-		*bits = 0;
+		/* Another named curve, or explicit parameters ("EC-521": the size only). */
+		*key = TLS_OFFER_KEY_EC_OTHER;
+		*bits = curve_bits(s + 3);
 	} else if (!strcasecmp(s, "Ed25519")) {
-		*key = TLS_CERT_KEY_ED25519;
+		*key = TLS_OFFER_KEY_ED25519;
 		*bits = 256;
 	} else if (!strcasecmp(s, "Ed448")) {
-		*key = TLS_CERT_KEY_ED448;
+		*key = TLS_OFFER_KEY_ED448;
 		*bits = 456;
 	} else {
 		return -EINVAL;
@@ -346,12 +364,12 @@ static int cert_key_by_name(const char *s, uint8_t *key, uint16_t *bits)
 
 int tls_offer_set_cert_names(struct tls_offer *o, const char *cert_key, const char *cert_sig)
 {
-	uint8_t key = TLS_CERT_KEY_UNKNOWN, sk = TLS_SIG_KEY_UNKNOWN, sh = TLS_SIG_HASH_UNKNOWN;
+	uint8_t key = TLS_OFFER_KEY_UNKNOWN, sk = TLS_SIG_KEY_UNKNOWN, sh = TLS_SIG_HASH_UNKNOWN;
 	uint16_t bits = 0;
 	int ret = 0;
 
 	if (cert_key && cert_key_by_name(cert_key, &key, &bits)) {
-		key = TLS_CERT_KEY_UNKNOWN;
+		key = TLS_OFFER_KEY_UNKNOWN;
 		bits = 0;
 		ret = -EINVAL;
 	}
@@ -446,19 +464,19 @@ static uint8_t client_legacy(const struct tls_policy *p, const struct tls_offer 
 
 static bool key_is_ec(uint8_t key)
 {
-	return key == TLS_CERT_KEY_EC_P256 || key == TLS_CERT_KEY_EC_P384 ||
-	       key == TLS_CERT_KEY_EC_P521 || key == TLS_CERT_KEY_EC_OTHER;
+	return key == TLS_OFFER_KEY_EC_P256 || key == TLS_OFFER_KEY_EC_P384 ||
+	       key == TLS_OFFER_KEY_EC_P521 || key == TLS_OFFER_KEY_EC_OTHER;
 }
 
 static uint8_t judge_cert(const struct tls_policy *p, const struct tls_offer *o)
 {
 	uint8_t key = o->cert_key, sk = o->cert_sig_key, sh = o->cert_sig_hash;
 
-	if (key != TLS_CERT_KEY_UNKNOWN) {
+	if (key != TLS_OFFER_KEY_UNKNOWN) {
 		if ((p->checks & TLS_PCHK_CERT_KEYS) && !(p->cert_keys & POLICY_BIT(key)))
 			return TLS_REASON_CERT_KEY;
-		if (key == TLS_CERT_KEY_RSA && p->min_rsa_bits && o->cert_bits &&
-		    o->cert_bits < p->min_rsa_bits)
+		if ((key == TLS_OFFER_KEY_RSA || key == TLS_OFFER_KEY_RSA_PSS) && p->min_rsa_bits &&
+		    o->cert_bits && o->cert_bits < p->min_rsa_bits)
 			return TLS_REASON_CERT_KEY;
 		if (key_is_ec(key) && p->min_ec_bits && o->cert_bits &&
 		    o->cert_bits < p->min_ec_bits)
@@ -772,16 +790,17 @@ static const struct {
 	const char *name;
 	uint16_t mask;
 } cert_key_names[] = {
-	{ "rsa", POLICY_BIT(TLS_CERT_KEY_RSA) },
-	{ "ec", POLICY_BIT(TLS_CERT_KEY_EC_P256) | POLICY_BIT(TLS_CERT_KEY_EC_P384) |
-			POLICY_BIT(TLS_CERT_KEY_EC_P521) | POLICY_BIT(TLS_CERT_KEY_EC_OTHER) },
-	{ "ec-p-256", POLICY_BIT(TLS_CERT_KEY_EC_P256) },
-	{ "ec-p-384", POLICY_BIT(TLS_CERT_KEY_EC_P384) },
-	{ "ec-p-521", POLICY_BIT(TLS_CERT_KEY_EC_P521) },
-	{ "ec-other", POLICY_BIT(TLS_CERT_KEY_EC_OTHER) },
-	{ "ed25519", POLICY_BIT(TLS_CERT_KEY_ED25519) },
-	{ "ed448", POLICY_BIT(TLS_CERT_KEY_ED448) },
-	{ "dsa", POLICY_BIT(TLS_CERT_KEY_DSA) },
+	{ "rsa", POLICY_BIT(TLS_OFFER_KEY_RSA) },
+	{ "rsa-pss", POLICY_BIT(TLS_OFFER_KEY_RSA_PSS) },
+	{ "ec", POLICY_BIT(TLS_OFFER_KEY_EC_P256) | POLICY_BIT(TLS_OFFER_KEY_EC_P384) |
+			POLICY_BIT(TLS_OFFER_KEY_EC_P521) | POLICY_BIT(TLS_OFFER_KEY_EC_OTHER) },
+	{ "ec-p-256", POLICY_BIT(TLS_OFFER_KEY_EC_P256) },
+	{ "ec-p-384", POLICY_BIT(TLS_OFFER_KEY_EC_P384) },
+	{ "ec-p-521", POLICY_BIT(TLS_OFFER_KEY_EC_P521) },
+	{ "ec-other", POLICY_BIT(TLS_OFFER_KEY_EC_OTHER) },
+	{ "ed25519", POLICY_BIT(TLS_OFFER_KEY_ED25519) },
+	{ "ed448", POLICY_BIT(TLS_OFFER_KEY_ED448) },
+	{ "dsa", POLICY_BIT(TLS_OFFER_KEY_DSA) },
 };
 
 static const struct {
@@ -912,8 +931,8 @@ static int set_cert_keys(const struct line *l, char *value, struct tls_policy *p
 			if (is_word(item, cert_key_names[i].name))
 				break;
 		if (i == ARRAY_SIZE(cert_key_names))
-			return fail(l, "is not a key type: rsa, ec, ec-p-256, ec-p-384, ec-p-521, "
-				       "ec-other, ed25519, ed448, dsa or any",
+			return fail(l, "is not a key type: rsa, rsa-pss, ec, ec-p-256, ec-p-384, "
+				       "ec-p-521, ec-other, ed25519, ed448, dsa or any",
 				    item);
 		mask |= cert_key_names[i].mask;
 	}

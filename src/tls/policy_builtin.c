@@ -59,8 +59,8 @@ static const char *const moz_modern_sigs[] = {
 };
 
 /* "certificate_types" ecdsa (+ rsa) with "certificate_curves" prime256v1, secp384r1. */
-#define MOZ_EC_KEYS (POLICY_BIT(TLS_CERT_KEY_EC_P256) | POLICY_BIT(TLS_CERT_KEY_EC_P384))
-#define MOZ_INTER_KEYS (MOZ_EC_KEYS | POLICY_BIT(TLS_CERT_KEY_RSA))
+#define MOZ_EC_KEYS (POLICY_BIT(TLS_OFFER_KEY_EC_P256) | POLICY_BIT(TLS_OFFER_KEY_EC_P384))
+#define MOZ_INTER_KEYS (MOZ_EC_KEYS | POLICY_BIT(TLS_OFFER_KEY_RSA))
 
 /* NIST SP 800-52 Rev. 2 (August 2019), section 3.3.1.1. */
 static const uint16_t nist_suites12[] = {

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <cmocka.h>
 
+/* cert.h first: the policy header must not clash with the certificate module's names. */
+#include "tlsaudit/cert.h"
 #include "tlsaudit/policy.h"
 #include "tlsaudit/record.h"
 #include "tlsaudit/tls.h"
@@ -831,12 +833,41 @@ static void test_certificates(void **state)
 	expect("mozilla-intermediate", &o, TLS_POLICY_BY_SERVER, TLS_REASON_CERT_KEY);
 	expect_pass("nist-sp800-52r2", &o);
 
+	/* The other strings src/tls/cert.c writes. */
+	assert_int_equal(tls_offer_set_cert_names(&o, "RSA-PSS-2048", "rsassaPss"), 0);
+	assert_int_equal(o.cert_key, TLS_OFFER_KEY_RSA_PSS);
+	assert_int_equal(o.cert_bits, 2048);
+	assert_int_equal(o.cert_sig_key, TLS_SIG_KEY_RSA_PSS);
+	expect("mozilla-intermediate", &o, TLS_POLICY_BY_SERVER, TLS_REASON_CERT_KEY);
+	expect_pass("nist-sp800-52r2", &o);
+	assert_int_equal(tls_offer_set_cert_names(&o, "RSA-PSS-1024", "rsassaPss"), 0);
+	expect("nist-sp800-52r2", &o, TLS_POLICY_BY_SERVER, TLS_REASON_CERT_KEY);
+	assert_int_equal(tls_offer_set_cert_names(&o, "EC-brainpoolP256r1", "ecdsa-with-SHA256"),
+			 0);
+	assert_int_equal(o.cert_key, TLS_OFFER_KEY_EC_OTHER);
+	assert_int_equal(o.cert_bits, 256);
+	expect("mozilla-intermediate", &o, TLS_POLICY_BY_SERVER, TLS_REASON_CERT_KEY);
+	expect_pass("nist-sp800-52r2", &o);
+	assert_int_equal(tls_offer_set_cert_names(&o, "EC-P-224", "ecdsa-with-SHA224"), 0);
+	assert_int_equal(o.cert_bits, 224);
+	expect_pass("nist-sp800-52r2", &o);
+	assert_int_equal(tls_offer_set_cert_names(&o, "EC-P-192", "ecdsa-with-SHA256"), 0);
+	expect("nist-sp800-52r2", &o, TLS_POLICY_BY_SERVER, TLS_REASON_CERT_KEY);
+	assert_int_equal(tls_offer_set_cert_names(&o, "EC-163", "ecdsa-with-SHA256"), 0);
+	assert_int_equal(o.cert_bits, 163);
+	expect("nist-sp800-52r2", &o, TLS_POLICY_BY_SERVER, TLS_REASON_CERT_KEY);
+	assert_int_equal(tls_offer_set_cert_names(&o, "DSA-2048", "dsa_with_SHA256"), 0);
+	expect("mozilla-intermediate", &o, TLS_POLICY_BY_SERVER, TLS_REASON_CERT_KEY);
+	expect_pass("nist-sp800-52r2", &o);
+	assert_int_equal(tls_offer_set_cert_names(&o, "unknown", "1.2.3.4"), -EINVAL);
+	expect_pass("mozilla-intermediate", &o);
+
 	/* Unknown names leave the facts unknown: nothing checked. */
 	assert_int_equal(tls_offer_set_cert_names(&o, "GOST-256", "whirlpool"), -EINVAL);
-	assert_int_equal(o.cert_key, TLS_CERT_KEY_UNKNOWN);
+	assert_int_equal(o.cert_key, TLS_OFFER_KEY_UNKNOWN);
 	assert_int_equal(o.cert_sig_hash, TLS_SIG_HASH_UNKNOWN);
 	expect_pass("mozilla-intermediate", &o);
-	tls_offer_set_cert(&o, TLS_CERT_KEY_EC_P256, 256, TLS_SIG_KEY_ECDSA, TLS_SIG_HASH_SHA1);
+	tls_offer_set_cert(&o, TLS_OFFER_KEY_EC_P256, 256, TLS_SIG_KEY_ECDSA, TLS_SIG_HASH_SHA1);
 	expect("nist-sp800-52r2", &o, TLS_POLICY_BY_SERVER, TLS_REASON_CERT_SIG);
 
 	/* A certificate is the server's; a failing client is still blamed first. */
