@@ -167,6 +167,7 @@ static void add_ext(struct tls_client_hello *ch, uint16_t ext)
 	ch->exts.total++;
 }
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define U16S(...) ((const uint16_t[]){ __VA_ARGS__ })
 #define N16(...) (sizeof(U16S(__VA_ARGS__)) / sizeof(uint16_t))
 #define SUITES(ch, ...) list_set(&(ch)->ciphers, U16S(__VA_ARGS__), N16(__VA_ARGS__))
@@ -1186,6 +1187,100 @@ static void test_json(void **state)
 	tls_policy_set_init(&ps);
 }
 
+/* ---- randomised ---------------------------------------------------------------- */
+
+static uint16_t pick(const uint16_t *v, size_t n)
+{
+	return v[(size_t)rand() % n];
+}
+
+/*
+ * Random offers (suites, groups and versions drawn from pools that mix allowed, refused
+ * and GREASE values) against every built-in profile: the client's verdict never depends
+ * on the server side, and with a server a passing client gives a pass or "by server".
+ * Then random junk as config values: an error or a success, never a crash (ASan).
+ */
+static void test_random(void **state)
+{
+	static const uint16_t suites[] = { 0x1301, 0x1302, 0x1303, 0x1304, 0xc02b, 0xc02f,
+					   0xc013, 0x009e, 0x002f, 0x000a, 0xcca8, 0x0a0a,
+					   0x00ff, 0xc0ac, 0xc024, 0x0005 };
+	static const uint16_t groups[] = { 0x001d, 0x0017, 0x0018, 0x0019, 0x001e, 0x0100,
+					   0x11ec, 0x11eb, 0x6399, 0x2a2a };
+	static const uint16_t vers[] = { TLS_V_10, TLS_V_11, TLS_V_12, TLS_V_13, 0x7f1c, 0x3a3a };
+	static const char *const keys[] = { "min_version", "ciphers", "tls13_ciphers",
+					    "groups", "require_ems", "min_rsa_bits",
+					    "cert_keys", "cert_sigs", "forbid_sig", "base" };
+	static const char alphabet[] = "TLS_AES128GCMSHAx0,. -v1.3\"\t#";
+	unsigned int seed = (unsigned int)time(NULL);
+	struct tls_client_hello ch;
+	struct tls_offer o, os;
+	char err[256], key[64], value[80];
+	size_t i, j, k;
+
+	(void)state;
+	print_message("seed %u\n", seed);
+	srand(seed);
+	for (i = 0; i < 3000; i++) {
+		uint16_t s[12], g[6], v[4];
+		size_t ns = 1 + (size_t)rand() % 12, ng = (size_t)rand() % 6;
+		size_t nv = (size_t)rand() % 4;
+
+		hello(&ch, rand() % 2 ? TLS_V_12 : TLS_V_10);
+		for (j = 0; j < ns; j++)
+			s[j] = pick(suites, ARRAY_LEN(suites));
+		list_set(&ch.ciphers, s, ns);
+		for (j = 0; j < ng; j++)
+			g[j] = pick(groups, ARRAY_LEN(groups));
+		if (ng) {
+			list_set(&ch.groups, g, ng);
+			add_ext(&ch, 0x000a);
+		}
+		for (j = 0; j < nv; j++)
+			v[j] = pick(vers, ARRAY_LEN(vers));
+		if (nv) {
+			list_set(&ch.versions, v, nv);
+			add_ext(&ch, 0x002b);
+		}
+		if (rand() % 2)
+			drop_ext(&ch, 0x0017);
+		tls_offer_from_hello(&ch, &o);
+		os = o;
+		server(&os, pick(vers, 4), pick(suites, ARRAY_LEN(suites)),
+		       rand() % 2 ? pick(groups, ARRAY_LEN(groups)) : -1, rand() % 2);
+		tls_offer_set_cert_names(&os, rand() % 2 ? "RSA-1024" : "EC-P-256",
+					 rand() % 2 ? "sha1WithRSAEncryption" : "ecdsa-with-SHA256");
+		for (k = 0; k < tls_policy_builtin_count(); k++) {
+			const char *name = tls_policy_builtin_name(k);
+			struct tls_verdict a = judge(name, &o), b = judge(name, &os);
+
+			assert_int_not_equal(a.by, TLS_POLICY_BY_SERVER);
+			assert_true((a.by == TLS_POLICY_PASS) == (a.reason == TLS_REASON_NONE));
+			if (a.by == TLS_POLICY_BY_CLIENT) {
+				assert_int_equal(b.by, TLS_POLICY_BY_CLIENT);
+				assert_int_equal(b.reason, a.reason);
+				assert_true(a.reason <= TLS_REASON_SNI);
+			} else {
+				assert_int_not_equal(b.by, TLS_POLICY_BY_CLIENT);
+			}
+		}
+	}
+	for (i = 0; i < 3000; i++) {
+		size_t n = (size_t)rand() % (sizeof(value) - 1);
+
+		for (j = 0; j < n; j++)
+			value[j] = alphabet[(size_t)rand() % (sizeof(alphabet) - 1)];
+		value[n] = '\0';
+		snprintf(key, sizeof(key), "policy.r%zu.%s", i % 5, keys[(size_t)rand() % 10]);
+		err[0] = '\0';
+		if (tls_policy_config(&ps, key, value, err, sizeof(err)))
+			assert_true(strncmp(err, "policy.r", 8) == 0);
+		if (rand() % 50 == 0)
+			tls_policy_set_init(&ps);
+	}
+	tls_policy_set_init(&ps);
+}
+
 /* ---- cost --------------------------------------------------------------------- */
 
 static double now_s(void)
@@ -1261,6 +1356,7 @@ int main(void)
 		cmocka_unit_test_setup(test_custom_policies, setup),
 		cmocka_unit_test_setup(test_config_errors, setup),
 		cmocka_unit_test_setup(test_json, setup),
+		cmocka_unit_test_setup(test_random, setup),
 		cmocka_unit_test_setup(test_cost, setup),
 	};
 
