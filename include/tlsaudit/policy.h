@@ -297,6 +297,9 @@ int tls_verdicts_json(const struct tls_policy_set *ps, const struct tls_verdict 
 const char *tls_policy_by_name(enum tls_policy_by by);
 const char *tls_policy_reason_name(enum tls_policy_reason r);
 
+/* tls_policy_ecdhe_pages_ok - the fast ECDHE suite test agrees with the names (tests). */
+bool tls_policy_ecdhe_pages_ok(void);
+
 /* Built-in profiles, in docs/policies.md order: names for --help and the docs. */
 size_t tls_policy_builtin_count(void);
 const char *tls_policy_builtin_name(size_t i);

@@ -889,6 +889,7 @@ static void test_offer(void **state)
 
 	(void)state;
 	assert_true(sizeof(struct tls_offer) < 1024);
+	assert_true(tls_policy_ecdhe_pages_ok());
 	/* GREASE and signalling suites are dropped; GREASE groups and versions too. */
 	hello(&ch, TLS_V_12);
 	SUITES(&ch, 0x0a0a, 0x1301, 0x00ff, 0xc02f, 0x5600, 0x009e);
