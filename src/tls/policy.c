@@ -20,7 +20,6 @@
 #include "tlsaudit/util.h"
 #include "policy_int.h"
 
-#define EXT_SERVER_NAME 0x0000
 #define EXT_SUPPORTED_GROUPS 0x000a
 #define EXT_EMS 0x0017
 #define EXT_SUPPORTED_VERSIONS 0x002b
