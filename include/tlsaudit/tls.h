@@ -117,6 +117,32 @@ struct tls_stream {
 int tls_stream_parse(const uint8_t *buf, size_t len, bool from_client, struct tls_stream *st,
 		     uint8_t *scratch, size_t scratch_cap);
 
+/*
+ * The records of one direction after its hellos (tls_stream.consumed): the evidence of
+ * how the handshake ended. Zero it, then call tls_tail_scan() with the direction's
+ * bytes from that offset each time they grow; it resumes where it stopped.
+ */
+struct tls_tail {
+	bool ccs;		/* a ChangeCipherSpec record */
+	bool alert;		/* an alert record (the first one is kept) */
+	bool alert_sealed;	/* its body is encrypted: level and description unknown */
+	uint8_t alert_level;	/* 1 warning, 2 fatal */
+	uint8_t alert_desc;
+	uint32_t handshakes;	/* handshake records (a second flight, or sealed Finished) */
+	uint32_t sealed_handshakes; /* those after the ChangeCipherSpec: Finished */
+	uint32_t app_records;	/* application_data records */
+	uint32_t first_app_len; /* length of the first one (TLS 1.3: Finished or alert?) */
+	bool app_partial;	/* the first one's header was seen, its body not yet whole */
+	uint32_t records;
+	size_t scanned;		/* bytes of whole records walked */
+};
+
+/* tls_tail_scan - walk record headers of @buf from t->scanned; TLS_TRUNCATED or INVALID. */
+int tls_tail_scan(const uint8_t *buf, size_t len, struct tls_tail *t);
+
+/* tls_version_is_13 - TLS 1.3 or one of its drafts (0x7fNN, Facebook's 0x7e01..0x7e02). */
+bool tls_version_is_13(uint16_t v);
+
 /* tls_looks_like_start - the first bytes could begin a TLS or SSLv2 hello (for sniffing). */
 bool tls_looks_like_start(const uint8_t *buf, size_t len);
 /* tls_looks_like_record - a TLS record header of any content type (a session seen late). */

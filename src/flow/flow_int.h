@@ -50,11 +50,24 @@ enum dir_status {
 
 struct flow_dir {
 	struct reasm r;
+	struct tls_tail tail; /* records after the hellos, relative to tls_off + tail_off */
+	uint32_t tail_off;    /* where the hellos ended (tls_stream.consumed) */
 	uint32_t tls_off;  /* first TLS byte (after the SMTP STARTTLS exchange) */
 	uint32_t line_off; /* SMTP: bytes consumed as complete lines */
 	uint32_t parsed;   /* contig at the last parse, to skip work when nothing grew */
 	uint8_t status;	   /* enum dir_status */
 	bool fin;
+	bool rst;
+	bool invalid;	   /* bytes the TLS parser could not read (counted once) */
+};
+
+/* How the handshake ended, once the wire has shown it (outcome.c). */
+struct flow_outcome {
+	bool decided;
+	uint8_t outcome; /* enum hs_outcome */
+	uint8_t by;	 /* enum hs_side */
+	bool has_alert;
+	uint8_t alert;
 };
 
 enum flow_mode {
@@ -86,6 +99,17 @@ struct flow_state {
 	int32_t starttls_cmd;	/* index of a STARTTLS command awaiting its reply, else -1 */
 	uint32_t starttls_end;	/* client offset after the STARTTLS line */
 	uint64_t ch_ns, sh_ns, smtp_ns;
+	/* TLS: what the hellos said, kept for the outcome rules */
+	bool have_ch, have_sh;
+	uint16_t version;	/* the ServerHello's, supported_versions aware */
+	int8_t first_fin;	/* direction index of the first FIN, -1 while none */
+	struct flow_outcome oc;
+	/* SMTP: the lifecycle of STARTTLS (smtp.c) */
+	int32_t ehlo_cmd;	/* index of the last EHLO command, -1 while none */
+	bool starttls_offered;	/* the EHLO reply listed STARTTLS */
+	bool starttls_asked;
+	bool starttls_refused;	/* the reply to STARTTLS was not 2xx */
+	char mx_host[HS_MX_HOST_MAX];
 	uint8_t act;		/* enum flow_act: the first end decided wins */
 	uint32_t need_mem;	/* with FLOW_ACT_NEED_MEM */
 };
@@ -169,6 +193,13 @@ enum flow_act flow_sess_segment(struct flow_table *ft, struct flow_entry *e, int
  * plaintext SMTP session), in @rec; false when it owes none.
  */
 bool flow_sess_record(struct flow_table *ft, struct flow_entry *e, struct hs_record *rec);
+
+/*
+ * flow_outcome_decide - how the handshake of @st ended, from both directions' tails,
+ * RST and FIN; with @final (the flow ends now) it always decides (timeout at worst).
+ * True once st->oc is decided.
+ */
+bool flow_outcome_decide(struct flow_state *st, bool final);
 
 /* flow_smtp_port - 25 and 587: SMTP with STARTTLS, unless the first byte is TLS. */
 bool flow_smtp_port(uint16_t port);

@@ -68,11 +68,26 @@ static void record_base(const struct flow_entry *e, const struct flow_state *st,
 	set_endpoint(&rec->server, e, 1 - c);
 }
 
+/* What the SMTP exchange said about TLS, on both kinds of record of a 25/587 session. */
+static void smtp_fields(const struct flow_state *st, struct hs_record *rec)
+{
+	if (st->mode == MODE_STARTTLS)
+		rec->smtp_tls = HS_SMTP_STARTTLS;
+	else if (st->starttls_refused)
+		rec->smtp_tls = HS_SMTP_REFUSED;
+	else if (st->starttls_offered)
+		rec->smtp_tls = HS_SMTP_NOT_USED;
+	else
+		rec->smtp_tls = HS_SMTP_NOT_OFFERED;
+	util_strlcpy(rec->mx_host, st->mx_host, sizeof(rec->mx_host));
+}
+
 static bool plaintext_record(struct flow_table *ft, struct flow_entry *e, struct hs_record *rec)
 {
 	record_base(e, e->st, rec);
 	rec->kind = HS_KIND_PLAINTEXT_SMTP;
 	rec->time_ns = e->st->smtp_ns ? e->st->smtp_ns : e->last_ns;
+	smtp_fields(e->st, rec);
 	ft->stats.plaintext_smtp++;
 	return true;
 }
@@ -130,6 +145,14 @@ static bool tls_record(struct flow_table *ft, struct flow_entry *e, struct hs_re
 
 	record_base(e, st, rec);
 	rec->kind = HS_KIND_TLS;
+	/* Reported now: whatever the wire has not shown yet, it will not show. */
+	flow_outcome_decide(st, true);
+	rec->outcome = st->oc.outcome;
+	rec->outcome_by = st->oc.by;
+	rec->has_alert = st->oc.has_alert;
+	rec->alert = st->oc.alert;
+	if (st->mode == MODE_STARTTLS)
+		smtp_fields(st, rec);
 	rec->time_ns = st->sh_ns ? st->sh_ns : st->ch_ns ? st->ch_ns : e->last_ns;
 	rec->starttls_smtp = st->mode == MODE_STARTTLS;
 	if (have_ch) {
@@ -144,7 +167,7 @@ static bool tls_record(struct flow_table *ft, struct flow_entry *e, struct hs_re
 		rec->version = ss->sh.version;
 		rec->cipher_id = ss->sh.cipher;
 		rec->has_cipher = true;
-		if (ss->sh.version == TLS_V_13 && ss->sh.has_group) {
+		if (tls_version_is_13(ss->sh.version) && ss->sh.has_group) {
 			rec->group = ss->sh.group;
 			rec->has_group = true;
 		} else if (ss->have_ske_group) {
@@ -182,6 +205,20 @@ static bool dir_final(const struct flow_dir *dir)
 }
 
 /* Walk direction @i's TLS bytes again when they grew; settle its status. */
+/* The records after the hellos: scanned as they arrive, headers only. */
+static void tail_dir(struct flow_state *st, struct flow_dir *dir)
+{
+	uint32_t start = dir->tls_off + dir->tail_off;
+
+	if (dir->invalid || dir->r.contig <= start || dir->parsed == dir->r.contig)
+		return;
+	dir->parsed = dir->r.contig;
+	/* Bytes that stop being TLS after a handshake end the evidence, nothing more. */
+	if (tls_tail_scan(dir->r.buf + start, dir->r.contig - start, &dir->tail) == TLS_INVALID)
+		dir->invalid = st->have_ch;
+}
+
+/* Walk direction @i's TLS bytes again when they grew; settle its status. */
 static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_t ts_ns)
 {
 	struct flow_dir *dir = &st->dir[i];
@@ -191,6 +228,10 @@ static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_
 	uint32_t len;
 	int rc;
 
+	if (dir->status == DIR_DONE) {
+		tail_dir(st, dir);
+		return;
+	}
 	if (dir->status != DIR_PENDING || dir->r.contig <= dir->tls_off ||
 	    dir->parsed == dir->r.contig)
 		return;
@@ -204,7 +245,14 @@ static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_
 			/*
 			 * CCS, alert or application data: a session that began before
 			 * the capture did. It is TLS, just not a handshake we can see.
+			 * An alert from a server that never sent a hello is read as
+			 * the tail, though: it answers the ClientHello.
 			 */
+			if (!from_client && st->have_ch && tls_looks_like_record(p, len)) {
+				dir->status = DIR_DONE;
+				tail_dir(st, dir);
+				return;
+			}
 			if (!tls_looks_like_record(p, len))
 				ft->stats.not_tls++;
 			flow_sess_end(st, FLOW_ACT_DONE);
@@ -216,15 +264,34 @@ static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_
 	rc = tls_stream_parse(p, len, from_client, ts, ft->scratch, ft->scratch_cap);
 	if (rc == TLS_INVALID) {
 		ft->stats.invalid_tls++;
+		/*
+		 * A ClientHello never disappears: when the server's bytes are what the
+		 * parser cannot read, the record keeps the client's side.
+		 */
+		if (!from_client && st->have_ch) {
+			dir->invalid = true;
+			dir->status = DIR_DONE;
+			return;
+		}
 		flow_sess_end(st, FLOW_ACT_DONE);
 		return;
 	}
-	if (from_client && ts->n_client_hellos > 0 && !st->ch_ns)
-		st->ch_ns = ts_ns;
-	if (!from_client && ts->have_server_hello && !st->sh_ns)
-		st->sh_ns = ts_ns;
+	if (from_client && ts->n_client_hellos > 0) {
+		st->have_ch = true;
+		if (!st->ch_ns)
+			st->ch_ns = ts_ns;
+	}
+	if (!from_client && ts->have_server_hello) {
+		st->have_sh = true;
+		st->version = ts->sh.version;
+		if (!st->sh_ns)
+			st->sh_ns = ts_ns;
+	}
 	if (rc == TLS_OK) {
 		dir->status = DIR_DONE;
+		dir->tail_off = (uint32_t)ts->consumed;
+		dir->parsed = 0;
+		tail_dir(st, dir);
 	} else if (dir->r.contig >= ft->cfg.dir_cap) {
 		ft->stats.cap_reached++;
 		dir->status = DIR_CAPPED;
@@ -262,9 +329,18 @@ static void progress(struct flow_table *ft, struct flow_entry *e, int d, uint64_
 	tls_dir(ft, st, d, ts_ns);
 	if (st->act == FLOW_ACT_MORE)
 		tls_dir(ft, st, 1 - d, ts_ns);
-	/* Both hellos (or all a direction will give): report now, nothing else interests us. */
-	if (st->act == FLOW_ACT_MORE && dir_final(&st->dir[0]) && dir_final(&st->dir[1]))
+	if (st->act != FLOW_ACT_MORE)
+		return;
+	/*
+	 * A handshake is followed until the wire shows how it ended (established, an
+	 * alert, RST, FIN); then it is reported and nothing else interests us.
+	 */
+	if (st->have_ch || st->have_sh) {
+		if (flow_outcome_decide(st, false))
+			flow_sess_end(st, FLOW_ACT_EMIT);
+	} else if (dir_final(&st->dir[0]) && dir_final(&st->dir[1])) {
 		flow_sess_end(st, FLOW_ACT_EMIT);
+	}
 }
 
 /*
@@ -313,6 +389,10 @@ enum flow_act flow_sess_segment(struct flow_table *ft, struct flow_entry *e, int
 		return FLOW_ACT_NEED_MEM;
 	if (seg->tcp_flags & (FLOW_TCP_FIN | FLOW_TCP_RST))
 		dir->fin = true;
+	if (seg->tcp_flags & FLOW_TCP_RST)
+		dir->rst = true;
+	else if ((seg->tcp_flags & FLOW_TCP_FIN) && st->first_fin < 0)
+		st->first_fin = (int8_t)d;
 	if (dir->r.contig > before || (dir->fin && st->mode != MODE_SMTP && st->client >= 0))
 		progress(ft, e, d, seg->ts_ns);
 	return st->act;

@@ -8,6 +8,7 @@
  * All stream bytes are peer-controlled; they are read through struct tls_cursor.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "flow_int.h"
 #include "tlsaudit/cursor.h"
@@ -67,6 +68,47 @@ static void saw(struct flow_state *st, uint64_t ts_ns)
 	}
 }
 
+/* The first word of @line's text (after "NNN-" or "NNN "), printable host characters. */
+static void reply_word(struct tls_cursor *line, char *out, size_t cap)
+{
+	size_t n = 0;
+	uint8_t b;
+
+	cur_skip(line, 4);
+	while (cur_left(line) && n + 1 < cap) {
+		b = cur_u8(line);
+		if (!((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+		      b == '.' || b == '-' || b == '_' || b == ':' || b == '[' || b == ']'))
+			break;
+		out[n++] = (char)b;
+	}
+	out[n] = '\0';
+}
+
+/*
+ * What a reply line says about TLS: the greeting (reply 0, RFC 5321 4.3.1) names the
+ * server, as the providers' logs show mx-host; the EHLO reply lists its extensions,
+ * STARTTLS among them (RFC 3207 section 4) on a line of its own.
+ */
+static void reply_line(struct flow_state *st, uint32_t idx, const struct tls_cursor *line)
+{
+	struct tls_cursor c = *line;
+	char word[HS_MX_HOST_MAX];
+
+	if (idx == 0 && !st->in_reply && !st->mx_host[0]) {
+		reply_word(&c, st->mx_host, sizeof(st->mx_host));
+		return;
+	}
+	if (st->ehlo_cmd < 0 || idx != (uint32_t)st->ehlo_cmd + 1)
+		return;
+	reply_word(&c, word, sizeof(word));
+	/* No usable greeting: the EHLO reply's first line names the server too. */
+	if (!st->in_reply && !st->mx_host[0])
+		util_strlcpy(st->mx_host, word, sizeof(st->mx_host));
+	if (!strcasecmp(word, "STARTTLS"))
+		st->starttls_offered = true;
+}
+
 /*
  * Server replies (RFC 5321 section 4.2): "NNN-text" continues a reply, "NNN text" or
  * "NNN" ends it. Reply k + 1 answers client command k (reply 0 is the greeting), so
@@ -100,6 +142,7 @@ static bool server_lines(struct flow_table *ft, struct flow_state *st, uint64_t 
 		}
 		saw(st, ts_ns);
 		last = code[3] != '-';
+		reply_line(st, st->replies, &line);
 		st->in_reply = !last;
 		if (!last)
 			continue;
@@ -114,6 +157,7 @@ static bool server_lines(struct flow_table *ft, struct flow_state *st, uint64_t 
 			break;
 		}
 		/* Refused (454, 501...): the client goes on in plaintext. */
+		st->starttls_refused = true;
 		st->starttls_cmd = -1;
 	}
 	return moved;
@@ -154,7 +198,10 @@ static bool client_lines(struct flow_table *ft, struct flow_state *st, uint64_t 
 		saw(st, ts_ns);
 		st->cmds++;
 		command_verb(&line, verb, sizeof(verb));
+		if (!strcmp(verb, "EHLO"))
+			st->ehlo_cmd = (int32_t)(st->cmds - 1);
 		if (!strcmp(verb, "STARTTLS")) {
+			st->starttls_asked = true;
 			st->starttls_cmd = (int32_t)(st->cmds - 1);
 			st->starttls_end = dir->line_off;
 			break;

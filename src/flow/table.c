@@ -316,6 +316,8 @@ static struct flow_entry *create(struct flow_table *ft, const struct flow_key *k
 	e->last_ns = now_ns;
 	st->client = -1;
 	st->starttls_cmd = -1;
+	st->ehlo_cmd = -1;
+	st->first_fin = -1;
 	e->st = st;
 	e->hnext = ft->buckets[h & ft->bucket_mask];
 	ft->buckets[h & ft->bucket_mask] = i;

@@ -53,9 +53,24 @@ static uint16_t version_rank(uint16_t v)
 {
 	if (v >= TLS_V_SSL3 && v <= TLS_V_13)
 		return v;
-	if ((v >> 8) == 0x7f)
+	if (tls_version_is_13(v))
 		return TLS_V_13;
 	return 0;
+}
+
+bool tls_version_is_13(uint16_t v)
+{
+	/* Drafts 0x7fNN (RFC 8446 appendix E), and 0x7e01..0x7e02 some stacks shipped. */
+	return v == TLS_V_13 || (v >> 8) == 0x7f || v == 0x7e01 || v == 0x7e02;
+}
+
+/*
+ * Drafts before -22 put the version in the ServerHello's first field and had neither a
+ * session id echo nor a compression method (draft-ietf-tls-tls13-21 section 4.1.3).
+ */
+static bool draft_server_hello(uint16_t v)
+{
+	return (v >> 8) == 0x7f && (v & 0xff) < 22;
 }
 
 /* A vector of 16-bit values filling @c exactly, with a length of @len_bytes (1 or 2). */
@@ -327,11 +342,15 @@ int tls_parse_server_hello(const uint8_t *body, size_t len, struct tls_server_he
 	cur_init(&c, body, len);
 	sh->legacy_version = cur_u16(&c);
 	cur_bytes(&c, random, sizeof(random));
-	n = cur_u8(&c);
-	if (!cur_ok(&c) || n > 32 || !cur_skip(&c, n))
-		return TLS_INVALID;
-	sh->cipher = cur_u16(&c);
-	cur_u8(&c); /* compression_method */
+	if (draft_server_hello(sh->legacy_version)) {
+		sh->cipher = cur_u16(&c);
+	} else {
+		n = cur_u8(&c);
+		if (!cur_ok(&c) || n > 32 || !cur_skip(&c, n))
+			return TLS_INVALID;
+		sh->cipher = cur_u16(&c);
+		cur_u8(&c); /* compression_method */
+	}
 	if (!cur_ok(&c))
 		return TLS_INVALID;
 	sh->hrr = memcmp(random, hrr_random, sizeof(random)) == 0;

@@ -43,7 +43,9 @@ static void test_json_tls13_offline(void **state)
 		"\"starttls\":null,\"alpn\":\"h2\",\"ja3\":\"0123456789abcdef0123456789abcdef\","
 		"\"ja4\":\"t13d1516h2_8daaf6152771_e5627efa2ab1\",\"pid\":null,\"comm\":null,"
 		"\"exe\":null,\"uid\":null,\"cgroup\":null,\"unit\":null,\"container\":null,"
-		"\"tls_lib\":null}";
+		"\"tls_lib\":null,"
+		"\"outcome\":null,\"outcome_by\":null,\"alert\":null,\"smtp_tls\":null,"
+		"\"mx_host\":null,\"plaintext_fallback\":null}";
 	struct hs_record r;
 	char buf[4096];
 	int n;
@@ -77,7 +79,9 @@ static void test_json_legacy_with_process(void **state)
 		"\"ja3\":null,\"ja4\":null,\"pid\":4242,\"comm\":\"smtp\","
 		"\"exe\":\"/usr/lib/postfix/sbin/smtp\",\"uid\":107,"
 		"\"cgroup\":\"/system.slice/postfix.service\",\"unit\":\"postfix.service\","
-		"\"container\":null,\"tls_lib\":\"libssl.so.1.1\"}";
+		"\"container\":null,\"tls_lib\":\"libssl.so.1.1\","
+		"\"outcome\":null,\"outcome_by\":null,\"alert\":null,\"smtp_tls\":null,"
+		"\"mx_host\":null,\"plaintext_fallback\":null}";
 	struct hs_record r;
 	char buf[4096];
 
