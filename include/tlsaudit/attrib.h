@@ -109,10 +109,29 @@ int attrib_socket_inode(int family, const uint8_t *laddr, uint16_t lport, const 
 			uint16_t rport, uint64_t *inode);
 
 /*
- * attrib_owner_of_inode - the first pid under @proc_root with an fd on "socket:[@inode]"
- * (a bounded scan). 0 or -ENOENT.
+ * attrib_owner_of_inode - the first pid under @proc_root with an fd on "socket:[@inode]":
+ * the owners found last first, then the processes newest first. The scan is bounded
+ * per call and by a budget shared by all calls (see owner.c). 0, -ENOENT when no process
+ * holds it, -EAGAIN when the budget ran out first or was spent already.
  */
 int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid);
+
+/* The scan's bounds, in entries (an fd directory opened or an fd link read). */
+#define ATTRIB_SCAN_CALL_MAX 16384 /* per lookup */
+#define ATTRIB_SCAN_RATE 32768	   /* per second, over all lookups */
+#define ATTRIB_SCAN_BURST 65536	   /* in hand after a quiet time */
+
+/* Counters of the /proc fd scan, for `tlsaudit status`. */
+struct attrib_owner_stats {
+	uint64_t lookups;   /* scans made */
+	uint64_t found;	    /* scans that named the owner */
+	uint64_t entries;   /* fd directories opened and fd links read */
+	uint64_t truncated; /* scans that stopped at their share of the budget */
+	uint64_t skipped;   /* scans not made: the budget was spent */
+};
+
+/* attrib_owner_stats - copy the counters (the scan state is the process's). */
+void attrib_owner_stats(struct attrib_owner_stats *st);
 
 /*
  * The join: live capture hands on records with their socket's identity (cookie or

@@ -23,6 +23,7 @@
 
 #include "tlsaudit/attrib.h"
 #include "tlsaudit/cursor.h"
+#include "tlsaudit/util.h"
 
 /*
  * An exact lookup answers with one message and a few attributes; the buffer is sized
@@ -32,9 +33,26 @@
 #define DIAG_BUF 16384
 #define DIAG_TIMEOUT_MS 500
 
-/* Scan bounds: a host with more processes or fds than this is answered -ENOENT. */
-#define SCAN_PIDS_MAX 131072
-#define SCAN_FDS_MAX (4u << 20)
+/*
+ * The /proc scan runs on the daemon's one event loop, once per new connection whose
+ * owner the tracepoints did not give (the libpcap backend, older kernels), and a host
+ * may hold millions of fds. So it is bounded twice, in entries (an fd directory opened
+ * or an fd link read, 2.5 us each on a 6.x kernel):
+ *  - one lookup reads at most ATTRIB_SCAN_CALL_MAX (about 40 ms); it gives up with
+ *    -EAGAIN (counted as truncated) rather than stall the loop;
+ *  - all lookups share a token bucket of ATTRIB_SCAN_RATE entries a second (under a
+ *    tenth of the loop's time), ATTRIB_SCAN_BURST in hand; with the bucket empty a
+ *    lookup is not made at all (-EAGAIN, counted as skipped).
+ * What keeps attribution right for the common case is the order: the owners found last
+ * first (a mail daemon, a proxy, an API client making connection after connection),
+ * then processes newest first. A new connection mostly comes from a process that just
+ * started (curl, a forked server child, a script), whose pid is among the highest; the
+ * fd tables of the long-lived processes with most fds come last. pid numbers wrap, so
+ * this is a likelihood, not a rule: a wrapped pid is found later, still found within
+ * the budget on hosts with fewer fds than that.
+ */
+/* pids listed from /proc per lookup (pid_max is at most 4194304). */
+#define SCAN_PIDS_MAX (1u << 22)
 
 struct diag_request {
 	struct nlmsghdr nlh;
@@ -188,7 +206,7 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-/* scan_fds - does process directory @pid_dir hold an fd whose link reads @want? */
+/* scan_fds - does process @pid_name hold an fd whose link reads @want? */
 static bool scan_fds(int proc_fd, const char *pid_name, const char *want, size_t want_len,
 		     size_t *budget)
 {
@@ -199,6 +217,9 @@ static bool scan_fds(int proc_fd, const char *pid_name, const char *want, size_t
 	ssize_t n;
 	int fd;
 
+	if (!*budget)
+		return false;
+	(*budget)--;
 	if ((size_t)snprintf(path, sizeof(path), "%s/fd", pid_name) >= sizeof(path))
 		return false;
 	fd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -233,6 +254,14 @@ static bool scan_fds(int proc_fd, const char *pid_name, const char *want, size_t
 #define OWNER_HINTS 8
 static uint32_t owner_hints[OWNER_HINTS];
 
+static struct {
+	int64_t tokens;
+	uint64_t refill_ns;
+	bool started;
+} scan_bucket;
+
+static struct attrib_owner_stats owner_stats;
+
 static void hint_remember(uint32_t pid)
 {
 	size_t i;
@@ -241,6 +270,17 @@ static void hint_remember(uint32_t pid)
 		;
 	memmove(owner_hints + 1, owner_hints, i * sizeof(owner_hints[0]));
 	owner_hints[0] = pid;
+}
+
+static bool is_hint(uint32_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < OWNER_HINTS && owner_hints[i]; i++) {
+		if (owner_hints[i] == pid)
+			return true;
+	}
+	return false;
 }
 
 static bool scan_hints(int proc_fd, const char *want, size_t want_len, size_t *budget,
@@ -253,57 +293,210 @@ static bool scan_hints(int proc_fd, const char *want, size_t want_len, size_t *b
 		snprintf(name, sizeof(name), "%u", owner_hints[i]);
 		if (scan_fds(proc_fd, name, want, want_len, budget)) {
 			*pid = owner_hints[i];
-			hint_remember(*pid);
 			return true;
 		}
 	}
 	return false;
 }
 
-int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid)
+/* scan_take - the entries this lookup may read now; 0 when the bucket is empty. */
+static size_t scan_take(void)
 {
-	size_t fd_budget = SCAN_FDS_MAX, pids = 0, want_len;
-	char want[48];
+	uint64_t now = util_mono_ns(), dt;
+
+	if (!scan_bucket.started) {
+		scan_bucket.started = true;
+		scan_bucket.tokens = ATTRIB_SCAN_BURST;
+		scan_bucket.refill_ns = now;
+	}
+	dt = now - scan_bucket.refill_ns;
+	if (dt >= NSEC_PER_MSEC) {
+		scan_bucket.tokens += (int64_t)(dt / NSEC_PER_MSEC * ATTRIB_SCAN_RATE / 1000);
+		if (scan_bucket.tokens > ATTRIB_SCAN_BURST)
+			scan_bucket.tokens = ATTRIB_SCAN_BURST;
+		scan_bucket.refill_ns = now - dt % NSEC_PER_MSEC;
+	}
+	if (scan_bucket.tokens <= 0)
+		return 0;
+	if (scan_bucket.tokens < ATTRIB_SCAN_CALL_MAX)
+		return (size_t)scan_bucket.tokens;
+	return ATTRIB_SCAN_CALL_MAX;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * list_pids - the pids under @proc_fd, ascending. /proc lists them so already; a proc
+ * root that is a plain directory (the tests') lists them in hash order.
+ */
+static int list_pids(int proc_fd, uint32_t **out, size_t *n)
+{
+	size_t cap = 0, len = 0;
+	uint32_t *pids = NULL, *tmp;
 	struct dirent *de;
 	unsigned long v;
-	int proc_fd, err = -ENOENT;
+	int fd, err = 0;
 	DIR *d;
+
+	fd = dup(proc_fd);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	while ((de = readdir(d)) && len < SCAN_PIDS_MAX) {
+		if (!all_digits(de->d_name))
+			continue;
+		errno = 0;
+		v = strtoul(de->d_name, NULL, 10);
+		if (errno || v == 0 || v > UINT32_MAX)
+			continue;
+		if (len == cap) {
+			cap = cap ? cap * 2 : 1024;
+			tmp = util_reallocarray(pids, cap, sizeof(*pids));
+			if (!tmp) {
+				err = -ENOMEM;
+				break;
+			}
+			pids = tmp;
+		}
+		pids[len++] = (uint32_t)v;
+	}
+	closedir(d);
+	if (err) {
+		free(pids);
+		return err;
+	}
+	if (len)
+		qsort(pids, len, sizeof(*pids), cmp_pid);
+	*out = pids;
+	*n = len;
+	return 0;
+}
+
+/* parent_of - the parent pid from /proc/PID/stat (proc(5): the field after the state). */
+static uint32_t parent_of(int proc_fd, uint32_t pid)
+{
+	char path[32], buf[512], *p, *end;
+	unsigned long v;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%u/stat", pid);
+	fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may hold ") "; the fields start after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || strlen(p) < 5 || p[1] != ' ' || p[3] != ' ')
+		return 0;
+	errno = 0;
+	v = strtoul(p + 4, &end, 10);
+	if (errno || end == p + 4 || *end != ' ' || v > UINT32_MAX)
+		return 0;
+	return (uint32_t)v;
+}
+
+/*
+ * oldest_holder - a socket inherited over fork is held by parent and child alike (socat
+ * runs its SYSTEM command with the connection still open, a server's helper inherits
+ * it): the process that opened or accepted it is the owner, so climb while the parent
+ * holds it too. The newest-first scan finds the child first; this gives the answer an
+ * oldest-first scan would.
+ */
+static uint32_t oldest_holder(int proc_fd, uint32_t pid, const char *want, size_t want_len,
+			      size_t *budget)
+{
+	char name[16];
+	uint32_t parent;
+	int depth;
+
+	for (depth = 0; depth < 8; depth++) {
+		parent = parent_of(proc_fd, pid);
+		if (parent <= 1)
+			break;
+		snprintf(name, sizeof(name), "%u", parent);
+		if (!scan_fds(proc_fd, name, want, want_len, budget))
+			break;
+		pid = parent;
+	}
+	return pid;
+}
+
+int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid)
+{
+	size_t budget, granted, want_len, n = 0, i;
+	uint32_t *pids = NULL;
+	char want[48], name[16];
+	int proc_fd, err = -ENOENT;
 
 	if (!proc_root || !pid || !inode)
 		return -EINVAL;
 	want_len = (size_t)snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)inode);
 	if (want_len >= sizeof(want))
 		return -EINVAL;
+	granted = budget = scan_take();
+	if (!budget) {
+		owner_stats.skipped++;
+		return -EAGAIN;
+	}
+	owner_stats.lookups++;
 	proc_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (proc_fd < 0)
 		return -errno;
-	if (scan_hints(proc_fd, want, want_len, &fd_budget, pid)) {
-		close(proc_fd);
-		return 0;
-	}
-	d = fdopendir(proc_fd);
-	if (!d) {
-		err = -errno;
-		close(proc_fd);
-		return err;
-	}
-	while ((de = readdir(d)) && pids < SCAN_PIDS_MAX && fd_budget) {
-		if (!all_digits(de->d_name))
-			continue;
-		pids++;
-		if (!scan_fds(proc_fd, de->d_name, want, want_len, &fd_budget))
-			continue;
-		errno = 0;
-		v = strtoul(de->d_name, NULL, 10);
-		if (errno || v == 0 || v > UINT32_MAX)
-			continue;
-		*pid = (uint32_t)v;
-		hint_remember(*pid);
+	if (scan_hints(proc_fd, want, want_len, &budget, pid)) {
 		err = 0;
-		break;
+		goto found;
 	}
-	closedir(d);
+	err = list_pids(proc_fd, &pids, &n);
+	if (err)
+		goto out;
+	err = -ENOENT;
+	/* Newest first. */
+	for (i = n; i-- > 0 && budget;) {
+		if (is_hint(pids[i]))
+			continue;
+		snprintf(name, sizeof(name), "%u", pids[i]);
+		if (scan_fds(proc_fd, name, want, want_len, &budget)) {
+			*pid = pids[i];
+			err = 0;
+			break;
+		}
+	}
+	if (err && !budget) {
+		owner_stats.truncated++;
+		err = -EAGAIN;
+	}
+found:
+	if (!err) {
+		*pid = oldest_holder(proc_fd, *pid, want, want_len, &budget);
+		hint_remember(*pid);
+		owner_stats.found++;
+	}
+out:
+	owner_stats.entries += granted - budget;
+	scan_bucket.tokens -= (int64_t)(granted - budget);
+	free(pids);
+	close(proc_fd);
 	return err;
+}
+
+void attrib_owner_stats(struct attrib_owner_stats *st)
+{
+	*st = owner_stats;
 }
 
 int attrib_owner_of_tuple(int family, const uint8_t *laddr, uint16_t lport,

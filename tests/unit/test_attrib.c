@@ -114,6 +114,16 @@ static int setup(void **state)
 	return mkdtemp(root) ? 0 : -1;
 }
 
+/* setup_shm - the same in tmpfs: tens of thousands of fd links are slow on some disks. */
+static int setup_shm(void **state)
+{
+	(void)state;
+	util_strlcpy(root, "/dev/shm/test_attrib.XXXXXX", sizeof(root));
+	if (mkdtemp(root))
+		return 0;
+	return setup(state);
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -1056,6 +1066,103 @@ static void test_owner_other_process(void **state)
 	close(to_child[1]);
 }
 
+/* make_fds - /ROOT/PID/fd with @n links "socket:[@first + i]", plus @extra if not NULL. */
+static void make_fds(unsigned int pid, unsigned int n, unsigned long long first, const char *extra)
+{
+	char path[256], target[64];
+	unsigned int i;
+
+	snprintf(path, sizeof(path), "%s/%u", root, pid);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/%u/fd", root, pid);
+	assert_int_equal(mkdir(path, 0755), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%u/fd/%u", root, pid, i + 3);
+		snprintf(target, sizeof(target), "socket:[%llu]", first + i);
+		assert_int_equal(symlink(target, path), 0);
+	}
+	if (extra) {
+		snprintf(path, sizeof(path), "%s/%u/fd/%u", root, pid, n + 3);
+		assert_int_equal(symlink(extra, path), 0);
+	}
+}
+
+/*
+ * The /proc fd scan on a host with many fds: forty old processes hold a thousand sockets
+ * each, and the socket to name belongs to the newest process, found first and cheaply.
+ * A socket a child inherited is its parent's.
+ * A socket only the oldest process holds lies beyond one lookup's share: the lookup
+ * gives up (-EAGAIN) after a bounded number of entries instead of stalling the loop, and
+ * lookups in a row run out of budget and are not made at all, so the entries read over
+ * any period stay under the rate. Once the budget refills, lookups work again.
+ * (Runs last: the budget is the process's.)
+ */
+static void test_owner_scan_budget(void **state)
+{
+	struct attrib_owner_stats before, after;
+	uint64_t t0, elapsed_ms;
+	unsigned int pid, i;
+	uint32_t owner;
+	int err;
+
+	(void)state;
+	for (pid = 100; pid < 140; pid++)
+		make_fds(pid, 1000, 1000000ULL + pid * 1000, "/dev/null");
+	make_fds(9000, 1, 42, "pipe:[7]");
+
+	attrib_owner_stats(&before);
+	assert_int_equal(attrib_owner_of_inode(root, 42, &owner), 0);
+	assert_int_equal(owner, 9000);
+	attrib_owner_stats(&after);
+	assert_true(after.entries - before.entries < 20);
+	assert_int_equal(after.found - before.found, 1);
+
+	/*
+	 * Inherited over fork: the child (the newer pid, found first) holds it, and so does
+	 * its parent, which opened it. The parent is the owner, as an oldest-first scan said.
+	 */
+	make_fds(9100, 1, 77, NULL);
+	make_fds(9101, 1, 77, NULL);
+	write_file("9100/stat", "9100 (socat) S 1 9100 9100 0 -1 0\n");
+	write_file("9101/stat", "9101 (sh) S 9100 9100 9100 0 -1 0\n");
+	assert_int_equal(attrib_owner_of_inode(root, 77, &owner), 0);
+	assert_int_equal(owner, 9100);
+
+	/* The newest of the old processes is reached too, past the small ones. */
+	assert_int_equal(attrib_owner_of_inode(root, 1000000ULL + 139 * 1000 + 500, &owner), 0);
+	assert_int_equal(owner, 139);
+
+	/* The oldest one: one lookup stops at its share, never reads all 40 000 entries. */
+	attrib_owner_stats(&before);
+	t0 = util_mono_ns();
+	assert_int_equal(attrib_owner_of_inode(root, 1000000ULL + 100 * 1000 + 999, &owner),
+			 -EAGAIN);
+	attrib_owner_stats(&after);
+	assert_int_equal(after.truncated - before.truncated, 1);
+	assert_true(after.entries - before.entries <= ATTRIB_SCAN_CALL_MAX);
+
+	/* Again and again: the budget runs out and lookups are skipped without a read. */
+	for (i = 0; i < 50; i++) {
+		err = attrib_owner_of_inode(root, 1000000ULL + 100 * 1000 + 999, &owner);
+		assert_int_equal(err, -EAGAIN);
+		attrib_owner_stats(&after);
+		if (after.skipped > before.skipped)
+			break;
+	}
+	assert_true(after.skipped > before.skipped);
+	elapsed_ms = (util_mono_ns() - t0) / 1000000 + 1;
+	print_message("scan: %llu entries in %llu ms, then skipped\n",
+		      (unsigned long long)(after.entries - before.entries),
+		      (unsigned long long)elapsed_ms);
+	/* Burst plus rate, and one lookup's share of slack. */
+	assert_true(after.entries - before.entries <=
+		    ATTRIB_SCAN_BURST + ATTRIB_SCAN_RATE * elapsed_ms / 1000 + ATTRIB_SCAN_CALL_MAX);
+
+	usleep(1100 * 1000);
+	assert_int_equal(attrib_owner_of_inode(root, 42, &owner), 0);
+	assert_int_equal(owner, 9000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1076,6 +1183,7 @@ int main(void)
 		cmocka_unit_test(test_real_self),
 		cmocka_unit_test(test_owner_of_tuple),
 		cmocka_unit_test(test_owner_other_process),
+		cmocka_unit_test_setup_teardown(test_owner_scan_budget, setup_shm, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
