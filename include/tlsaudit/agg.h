@@ -33,6 +33,52 @@ enum agg_ver {
 #define AGG_RING_DEFAULT 1000
 #define AGG_PEERS 4 /* distinct recent peers kept per row */
 
+/*
+ * Failed handshakes are counted exactly per (outcome, who): alert, reset, closed and
+ * timeout by client, server or nobody. Alerts are also counted by their description, in
+ * a few slots per row: a row sees one or two kinds in practice (protocol_version from a
+ * provider, unknown_ca from a verifying client), and the Prometheus series of a row must
+ * stay few. Alerts past the slots are the difference between the exact per-side count
+ * and the slots' sum, shown as "other".
+ */
+enum agg_fail {
+	AGG_F_ALERT = 0, /* HS_OUTCOME_ALERT */
+	AGG_F_RESET,
+	AGG_F_CLOSED,
+	AGG_F_TIMEOUT,
+	AGG_FAIL_OUTCOMES,
+};
+#define AGG_SIDES 3	    /* enum hs_side: none, client, server */
+#define AGG_ALERT_SLOTS 6
+
+/* agg_fail_idx - the index of a failed outcome (0..3), or -1 for anything else. */
+static inline int agg_fail_idx(uint8_t outcome)
+{
+	return outcome >= HS_OUTCOME_ALERT && outcome <= HS_OUTCOME_TIMEOUT
+		       ? outcome - HS_OUTCOME_ALERT
+		       : -1;
+}
+
+/* One kind of alert that ended handshakes of a row. */
+struct agg_alert {
+	uint64_t count;
+	uint8_t by;	/* enum hs_side: who sent it */
+	bool sealed;	/* encrypted (TLS 1.3 after the ServerHello): no description */
+	uint8_t alert;	/* IANA description, when not sealed */
+};
+
+/* The latest failed handshake of a row: what the operator looks at first. */
+struct agg_last_fail {
+	uint64_t time_ns;
+	uint8_t outcome;  /* enum hs_outcome */
+	uint8_t by;	  /* enum hs_side */
+	bool has_alert;
+	uint8_t alert;
+	uint16_t offered_max;
+	struct hs_endpoint peer;
+	char sni[HS_SNI_MAX]; /* the SNI, else the SMTP server's mx_host */
+};
+
 /* A remote peer and when it was last seen / last logged for a legacy handshake. */
 struct agg_peer {
 	struct hs_endpoint ep;
@@ -53,12 +99,28 @@ struct agg_key {
 struct agg_row {
 	struct agg_key key;
 	uint64_t versions[AGG_V_COUNT];
-	uint64_t handshakes;	    /* TLS handshakes (plaintext sessions not included) */
+	uint64_t handshakes;	    /* TLS handshakes that negotiated a version */
 	uint64_t legacy;	    /* negotiated below TLS 1.2 */
 	uint64_t limited_client;    /* legacy, the client offered nothing newer */
 	uint64_t limited_server;    /* legacy, the client offered 1.2+ and the server chose older */
 	uint64_t weak_cipher;
 	uint64_t plaintext;	    /* SMTP sessions that never upgraded */
+	uint64_t failures;	    /* TLS handshakes that did not complete (hs_failed) */
+	uint64_t failed[AGG_FAIL_OUTCOMES][AGG_SIDES]; /* by outcome and by whom */
+	uint64_t failed_old_offer;  /* failures whose ClientHello offered nothing >= TLS 1.2 */
+	uint64_t failed_early;	    /* failures before any ServerHello (no version) */
+	struct agg_alert alerts[AGG_ALERT_SLOTS];
+	uint8_t n_alerts;
+	struct agg_last_fail last_fail;
+	/*
+	 * SMTP sessions by enum hs_smtp_tls (index 0 unused); the plaintext reasons add up
+	 * to at most `plaintext` (sessions recorded before reasons were known have none).
+	 */
+	uint64_t smtp[HS_SMTP_REFUSED + 1];
+	uint64_t fallback[HS_SMTP_REFUSED + 1]; /* plaintext_fallback true, by reason */
+	uint64_t last_plain_ns;
+	struct hs_endpoint plain_peer; /* the peer of the latest plaintext session */
+	char plain_mx[HS_MX_HOST_MAX];
 	uint64_t first_seen_ns, last_seen_ns;
 	struct hs_endpoint last_peer;
 	char last_sni[HS_SNI_MAX];
@@ -77,6 +139,10 @@ struct agg_totals {
 	uint64_t legacy;
 	uint64_t weak_cipher;
 	uint64_t plaintext;
+	uint64_t failures;
+	uint64_t failed[AGG_FAIL_OUTCOMES]; /* by outcome */
+	uint64_t smtp[HS_SMTP_REFUSED + 1]; /* SMTP sessions by enum hs_smtp_tls */
+	uint64_t fallback;		    /* plaintext sessions with plaintext_fallback */
 	uint64_t folded;     /* records that went to the "other" row */
 };
 
@@ -118,6 +184,24 @@ const char *agg_version_label(enum agg_ver v);
 
 /* agg_role_name - "client", "server" or "unknown". */
 const char *agg_role_name(enum hs_role role);
+
+/*
+ * agg_alert_label - the name an alert slot is shown and exported with: the IANA name,
+ * "0xNN" for an unregistered code, "encrypted" for a sealed alert. @buf holds 8 bytes.
+ */
+const char *agg_alert_label(const struct agg_alert *al, char *buf, size_t len);
+
+/*
+ * agg_alert_other - alerts sent by @side that found no slot (the "other" bucket): the
+ * exact count minus the slots' sum.
+ */
+uint64_t agg_alert_other(const struct agg_row *row, enum hs_side side);
+
+/*
+ * agg_smtp_unknown - plaintext sessions without a recorded reason (recorded by a build
+ * that did not know them, or before the SMTP phase was classified).
+ */
+uint64_t agg_smtp_unknown(const struct agg_row *row);
 
 /* agg_row_name - exe, else comm, else "?" ("other" for the fold row). */
 const char *agg_row_name(const struct agg_row *row);

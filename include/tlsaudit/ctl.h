@@ -174,6 +174,8 @@ int ctl_query(struct ctl_conn *c, const char *req, struct ctl_reply *rep, int ti
 	      char *err, size_t errlen);
 void ctl_reply_free(struct ctl_reply *rep);
 
+#define CTL_ROW_ALERTS 8
+
 /* One row of a report/top reply, decoded (see agg_row_json for the fields). */
 struct ctl_row {
 	char exe[256]; /* "" when unknown */
@@ -192,6 +194,22 @@ struct ctl_row {
 	char first_seen[40], last_seen[40];
 	int64_t last_seen_s;
 	int64_t pid;
+	/* Failed handshakes: total, by outcome (alert, reset, closed, timeout), by sender. */
+	int64_t failures, failed[4], failed_by_client, failed_by_server, failures_legacy_offer;
+	struct ctl_row_alert {
+		char by[8];	/* "client", "server", "unknown" */
+		char name[40];	/* IANA name, "encrypted", "other", "0xNN" */
+		int64_t count;
+	} alerts[CTL_ROW_ALERTS];
+	int n_alerts;
+	struct {
+		char time[40];
+		int64_t time_s;
+		char outcome[16], by[16], alert[40], offered_max[16], peer[64], sni[256];
+	} last_fail; /* meaningful when failures > 0 */
+	/* SMTP sessions by smtp_tls: starttls, not_offered, not_used, refused, unknown. */
+	int64_t smtp[5], fallback[5]; /* fallback: plaintext_fallback per reason, [4] total */
+	char plain_peer[64], mx_host[128];
 };
 
 /* ctl_row_parse - decode one row line; 0 or -EINVAL. */

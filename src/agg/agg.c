@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tlsaudit/agg.h"
+#include "tlsaudit/tls.h"
 #include "tlsaudit/util.h"
 
 #define NS_PER_HOUR (3600ULL * NSEC_PER_SEC)
@@ -260,11 +261,84 @@ static bool note_peer(struct agg_row *row, const struct hs_endpoint *peer, bool 
 	return log;
 }
 
+/* alert_slot - the slot for this alert kind; a new one while there is room, else NULL. */
+static struct agg_alert *alert_slot(struct agg_row *row, uint8_t by, bool sealed, uint8_t alert)
+{
+	struct agg_alert *al;
+	size_t i;
+
+	for (i = 0; i < row->n_alerts; i++) {
+		al = &row->alerts[i];
+		if (al->by == by && al->sealed == sealed && (sealed || al->alert == alert))
+			return al;
+	}
+	if (row->n_alerts >= AGG_ALERT_SLOTS)
+		return NULL;
+	al = &row->alerts[row->n_alerts++];
+	memset(al, 0, sizeof(*al));
+	al->by = by;
+	al->sealed = sealed;
+	al->alert = sealed ? 0 : alert;
+	return al;
+}
+
+/*
+ * count_failure - a handshake that did not complete. One that never saw a ServerHello is
+ * counted here only, not as a handshake of some version: a TLS 1.0 ClientHello refused
+ * with protocol_version is the program already failing, not a TLS 1.0 handshake.
+ */
+static void count_failure(struct agg *a, struct agg_row *row, const struct hs_record *r,
+			  const struct hs_endpoint *peer, uint64_t t)
+{
+	int o = agg_fail_idx(r->outcome);
+	uint8_t by = r->outcome_by < AGG_SIDES ? r->outcome_by : HS_SIDE_NONE;
+	struct agg_alert *al;
+
+	if (o < 0)
+		return;
+	row->failures++;
+	row->failed[o][by]++;
+	a->totals.failures++;
+	a->totals.failed[o]++;
+	if (r->offered_max && r->offered_max < TLS_V_12)
+		row->failed_old_offer++;
+	if (!r->version)
+		row->failed_early++;
+	if (r->outcome == HS_OUTCOME_ALERT) {
+		al = alert_slot(row, by, !r->has_alert, r->alert);
+		if (al)
+			al->count++;
+	}
+	if (t >= row->last_fail.time_ns) {
+		struct agg_last_fail *lf = &row->last_fail;
+
+		lf->time_ns = t;
+		lf->outcome = r->outcome;
+		lf->by = by;
+		lf->has_alert = r->outcome == HS_OUTCOME_ALERT && r->has_alert;
+		lf->alert = lf->has_alert ? r->alert : 0;
+		lf->offered_max = r->offered_max;
+		lf->peer = *peer;
+		util_strlcpy(lf->sni, r->sni[0] ? r->sni : r->mx_host, sizeof(lf->sni));
+	}
+}
+
+/* smtp_reason - the record's SMTP TLS lifecycle, from before the field existed too. */
+static enum hs_smtp_tls smtp_reason(const struct hs_record *r)
+{
+	if (r->smtp_tls >= HS_SMTP_STARTTLS && r->smtp_tls <= HS_SMTP_REFUSED)
+		return (enum hs_smtp_tls)r->smtp_tls;
+	if (r->kind == HS_KIND_TLS && r->starttls_smtp)
+		return HS_SMTP_STARTTLS;
+	return HS_SMTP_NONE;
+}
+
 int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 {
 	const struct hs_endpoint *peer;
 	struct agg_row *row;
 	struct agg_key k;
+	enum hs_smtp_tls smtp = smtp_reason(r);
 	bool folded, legacy = false, log;
 	uint64_t t = r->time_ns ? r->time_ns : now_ns;
 
@@ -275,14 +349,31 @@ int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 	a->totals.records++;
 	if (folded)
 		a->totals.folded++;
+	/* The peer is the far end: the server for a local client, else the client. */
+	peer = r->role == HS_ROLE_SERVER ? &r->client : &r->server;
 
+	if (smtp != HS_SMTP_NONE) {
+		row->smtp[smtp]++;
+		a->totals.smtp[smtp]++;
+	}
 	if (r->kind == HS_KIND_PLAINTEXT_SMTP) {
 		row->plaintext++;
 		a->totals.plaintext++;
+		if (r->plaintext_fallback == HS_TRI_TRUE && smtp != HS_SMTP_NONE) {
+			row->fallback[smtp]++;
+			a->totals.fallback++;
+		}
+		if (t >= row->last_plain_ns) {
+			row->last_plain_ns = t;
+			row->plain_peer = *peer;
+			util_strlcpy(row->plain_mx, r->mx_host, sizeof(row->plain_mx));
+		}
 	} else {
-		row->handshakes++;
-		a->totals.handshakes++;
-		row->versions[agg_version_bucket(r->version)]++;
+		if (r->version) {
+			row->handshakes++;
+			a->totals.handshakes++;
+			row->versions[agg_version_bucket(r->version)]++;
+		}
 		legacy = hs_legacy(r);
 		if (legacy) {
 			enum hs_limited lim = hs_limited_by(r);
@@ -298,6 +389,8 @@ int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 			row->weak_cipher++;
 			a->totals.weak_cipher++;
 		}
+		if (hs_failed(r))
+			count_failure(a, row, r, peer, t);
 		if (r->sni[0])
 			util_strlcpy(row->last_sni, r->sni, sizeof(row->last_sni));
 	}
@@ -305,8 +398,6 @@ int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 		row->first_seen_ns = t;
 	if (t > row->last_seen_ns)
 		row->last_seen_ns = t;
-	/* The peer is the far end: the server for a local client, else the client. */
-	peer = r->role == HS_ROLE_SERVER ? &r->client : &r->server;
 	row->last_peer = *peer;
 	if (legacy) {
 		row->legacy_peer = *peer;
@@ -327,6 +418,38 @@ int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 			a->ring_count++;
 	}
 	return log ? AGG_ADD_LOG : 0;
+}
+
+const char *agg_alert_label(const struct agg_alert *al, char *buf, size_t len)
+{
+	const char *name;
+
+	if (al->sealed)
+		return "encrypted";
+	name = tls_alert_name(al->alert);
+	if (name)
+		return name;
+	snprintf(buf, len, "0x%02x", al->alert);
+	return buf;
+}
+
+uint64_t agg_alert_other(const struct agg_row *row, enum hs_side side)
+{
+	uint64_t n = row->failed[AGG_F_ALERT][side], in_slots = 0;
+	size_t i;
+
+	for (i = 0; i < row->n_alerts && i < AGG_ALERT_SLOTS; i++)
+		if (row->alerts[i].by == side)
+			in_slots += row->alerts[i].count;
+	return n > in_slots ? n - in_slots : 0;
+}
+
+uint64_t agg_smtp_unknown(const struct agg_row *row)
+{
+	uint64_t known = row->smtp[HS_SMTP_NOT_OFFERED] + row->smtp[HS_SMTP_NOT_USED] +
+			 row->smtp[HS_SMTP_REFUSED];
+
+	return row->plaintext > known ? row->plaintext - known : 0;
 }
 
 size_t agg__n_rows(const struct agg *a)
@@ -366,6 +489,39 @@ size_t agg__ring_foreach(const struct agg *a, uint64_t since_ns,
 /* Internal to the state loader: a row restored from disk, merged by key. */
 int agg_restore_row(struct agg *a, const struct agg_row *src);
 
+/* merge_fail - add the failure counters of @src into @row; the newest details win. */
+static void merge_fail(struct agg_row *row, const struct agg_row *src)
+{
+	struct agg_alert *al;
+	size_t i, j;
+
+	row->failures += src->failures;
+	for (i = 0; i < AGG_FAIL_OUTCOMES; i++)
+		for (j = 0; j < AGG_SIDES; j++)
+			row->failed[i][j] += src->failed[i][j];
+	row->failed_old_offer += src->failed_old_offer;
+	row->failed_early += src->failed_early;
+	/* Kinds that find no slot stay in the exact counts: they show as "other". */
+	for (i = 0; i < src->n_alerts && i < AGG_ALERT_SLOTS; i++) {
+		const struct agg_alert *s = &src->alerts[i];
+
+		al = alert_slot(row, s->by, s->sealed, s->alert);
+		if (al)
+			al->count += s->count;
+	}
+	if (src->failures && src->last_fail.time_ns >= row->last_fail.time_ns)
+		row->last_fail = src->last_fail;
+	for (i = 0; i <= HS_SMTP_REFUSED; i++) {
+		row->smtp[i] += src->smtp[i];
+		row->fallback[i] += src->fallback[i];
+	}
+	if (src->last_plain_ns && src->last_plain_ns >= row->last_plain_ns) {
+		row->last_plain_ns = src->last_plain_ns;
+		row->plain_peer = src->plain_peer;
+		util_strlcpy(row->plain_mx, src->plain_mx, sizeof(row->plain_mx));
+	}
+}
+
 int agg_restore_row(struct agg *a, const struct agg_row *src)
 {
 	struct agg_row *row;
@@ -375,7 +531,7 @@ int agg_restore_row(struct agg *a, const struct agg_row *src)
 	row = find_row(a, &src->key, &folded);
 	if (!row)
 		return -ENOMEM;
-	if (folded || row->handshakes || row->plaintext) {
+	if (folded || row->handshakes || row->plaintext || row->failures || row->last_seen_ns) {
 		/* Merge into an existing or fold row: add counters, keep the newest details. */
 		for (i = 0; i < AGG_V_COUNT; i++)
 			row->versions[i] += src->versions[i];
@@ -385,6 +541,7 @@ int agg_restore_row(struct agg *a, const struct agg_row *src)
 		row->limited_server += src->limited_server;
 		row->weak_cipher += src->weak_cipher;
 		row->plaintext += src->plaintext;
+		merge_fail(row, src);
 		if (src->first_seen_ns && (!row->first_seen_ns ||
 					   src->first_seen_ns < row->first_seen_ns))
 			row->first_seen_ns = src->first_seen_ns;
@@ -400,9 +557,17 @@ int agg_restore_row(struct agg *a, const struct agg_row *src)
 	a->totals.legacy += src->legacy;
 	a->totals.weak_cipher += src->weak_cipher;
 	a->totals.plaintext += src->plaintext;
-	a->totals.records += src->handshakes + src->plaintext;
+	a->totals.failures += src->failures;
+	for (i = 0; i < AGG_FAIL_OUTCOMES; i++)
+		a->totals.failed[i] += src->failed[i][0] + src->failed[i][1] + src->failed[i][2];
+	for (i = 0; i <= HS_SMTP_REFUSED; i++) {
+		a->totals.smtp[i] += src->smtp[i];
+		a->totals.fallback += src->fallback[i];
+	}
+	/* A failure after a ServerHello is also a handshake: count only the early ones. */
+	a->totals.records += src->handshakes + src->plaintext + src->failed_early;
 	if (folded)
-		a->totals.folded += src->handshakes + src->plaintext;
+		a->totals.folded += src->handshakes + src->plaintext + src->failed_early;
 	return 0;
 }
 
@@ -436,6 +601,132 @@ static int put_fmt(char *buf, size_t len, size_t *off, const char *fmt, ...)
 		return -1;
 	*off += (size_t)n;
 	return 0;
+}
+
+static int put_ep(char *buf, size_t len, size_t *off, const struct hs_endpoint *ep)
+{
+	char ip[64] = "";
+
+	if (ep->family)
+		util_format_ip(ep->family, ep->addr, ip, sizeof(ip));
+	return put_str(buf, len, off, ip);
+}
+
+/*
+ * put_failures - failures, failures_by_outcome ({"alert":{"client":N,"server":N},...,
+ * "timeout":N}), failures_by_alert ({"server":{"protocol_version":N}}), failures_legacy_offer
+ * and last_failure (an object, or null). Objects, not arrays: the control protocol's
+ * reader takes no arrays.
+ */
+static int put_failures(const struct agg_row *row, char *buf, size_t len, size_t *off)
+{
+	static const char *const sides[AGG_SIDES] = { "unknown", "client", "server" };
+	const struct agg_last_fail *lf = &row->last_fail;
+	char when[32], code[8];
+	bool any = false;
+	int o, s, err = 0;
+	size_t i;
+
+	err |= put_fmt(buf, len, off, ",\"failures\":%llu,\"failures_by_outcome\":{",
+		       (unsigned long long)row->failures);
+	for (o = 0; o < AGG_FAIL_OUTCOMES; o++) {
+		const uint64_t *by = row->failed[o];
+
+		err |= put_fmt(buf, len, off, "%s\"%s\":", o ? "," : "",
+			       hs_outcome_name((enum hs_outcome)(o + HS_OUTCOME_ALERT)));
+		if (o == AGG_F_TIMEOUT) {
+			/* Nobody sends a timeout. */
+			err |= put_fmt(buf, len, off, "%llu",
+				       (unsigned long long)(by[0] + by[1] + by[2]));
+			continue;
+		}
+		err |= put_fmt(buf, len, off, "{\"client\":%llu,\"server\":%llu",
+			       (unsigned long long)by[HS_SIDE_CLIENT],
+			       (unsigned long long)by[HS_SIDE_SERVER]);
+		if (by[HS_SIDE_NONE])
+			err |= put_fmt(buf, len, off, ",\"unknown\":%llu",
+				       (unsigned long long)by[HS_SIDE_NONE]);
+		err |= put_fmt(buf, len, off, "}");
+	}
+	err |= put_fmt(buf, len, off, "},\"failures_by_alert\":{");
+	for (s = 0; s < AGG_SIDES; s++) {
+		uint64_t other = agg_alert_other(row, (enum hs_side)s);
+		bool first = true;
+
+		if (!row->failed[AGG_F_ALERT][s])
+			continue;
+		err |= put_fmt(buf, len, off, "%s\"%s\":{", any ? "," : "", sides[s]);
+		any = true;
+		for (i = 0; i < row->n_alerts && i < AGG_ALERT_SLOTS; i++) {
+			const struct agg_alert *al = &row->alerts[i];
+
+			if (al->by != s || !al->count)
+				continue;
+			err |= put_fmt(buf, len, off, "%s\"%s\":%llu", first ? "" : ",",
+				       agg_alert_label(al, code, sizeof(code)),
+				       (unsigned long long)al->count);
+			first = false;
+		}
+		if (other)
+			err |= put_fmt(buf, len, off, "%s\"other\":%llu", first ? "" : ",",
+				       (unsigned long long)other);
+		err |= put_fmt(buf, len, off, "}");
+	}
+	err |= put_fmt(buf, len, off, "},\"failures_legacy_offer\":%llu,\"last_failure\":",
+		       (unsigned long long)row->failed_old_offer);
+	if (!row->failures)
+		return err | put_fmt(buf, len, off, "null");
+	util_format_time(lf->time_ns, when, sizeof(when));
+	err |= put_fmt(buf, len, off, "{\"time\":\"%s\",\"time_s\":%llu,\"outcome\":", when,
+		       (unsigned long long)(lf->time_ns / NSEC_PER_SEC));
+	err |= put_str(buf, len, off, hs_outcome_name((enum hs_outcome)lf->outcome));
+	err |= put_fmt(buf, len, off, ",\"by\":");
+	err |= put_str(buf, len, off, hs_side_name((enum hs_side)lf->by));
+	err |= put_fmt(buf, len, off, ",\"alert\":");
+	if (lf->has_alert) {
+		struct agg_alert al = { .alert = lf->alert };
+
+		err |= put_str(buf, len, off, agg_alert_label(&al, code, sizeof(code)));
+	} else {
+		err |= put_str(buf, len, off, NULL);
+	}
+	err |= put_fmt(buf, len, off, ",\"offered_max\":");
+	err |= put_str(buf, len, off, lf->offered_max ? agg_version_label(
+						  agg_version_bucket(lf->offered_max)) : NULL);
+	err |= put_fmt(buf, len, off, ",\"peer\":");
+	err |= put_ep(buf, len, off, &lf->peer);
+	err |= put_fmt(buf, len, off, ",\"sni\":");
+	err |= put_str(buf, len, off, lf->sni);
+	return err | put_fmt(buf, len, off, "}");
+}
+
+/* put_smtp - smtp_tls (sessions by reason), plaintext_fallback, the last plaintext peer. */
+static int put_smtp(const struct agg_row *row, char *buf, size_t len, size_t *off)
+{
+	uint64_t fb = 0;
+	int i, err = 0;
+
+	err |= put_fmt(buf, len, off, ",\"smtp_tls\":{");
+	for (i = HS_SMTP_STARTTLS; i <= HS_SMTP_REFUSED; i++) {
+		err |= put_fmt(buf, len, off, "%s\"%s\":%llu", i > HS_SMTP_STARTTLS ? "," : "",
+			       hs_smtp_tls_name((enum hs_smtp_tls)i),
+			       (unsigned long long)row->smtp[i]);
+		fb += row->fallback[i];
+	}
+	if (agg_smtp_unknown(row))
+		err |= put_fmt(buf, len, off, ",\"unknown\":%llu",
+			       (unsigned long long)agg_smtp_unknown(row));
+	err |= put_fmt(buf, len, off, "},\"plaintext_fallback\":{");
+	for (i = HS_SMTP_NOT_OFFERED; i <= HS_SMTP_REFUSED; i++)
+		err |= put_fmt(buf, len, off, "%s\"%s\":%llu", i > HS_SMTP_NOT_OFFERED ? "," : "",
+			       hs_smtp_tls_name((enum hs_smtp_tls)i),
+			       (unsigned long long)row->fallback[i]);
+	err |= put_fmt(buf, len, off, ",\"total\":%llu},\"last_plaintext_peer\":",
+		       (unsigned long long)fb);
+	err |= put_ep(buf, len, off, &row->plain_peer);
+	err |= put_fmt(buf, len, off, ",\"last_mx_host\":");
+	err |= put_str(buf, len, off, row->plain_mx);
+	return err;
 }
 
 int agg_row_json(const struct agg_row *row, char *buf, size_t len)
@@ -481,6 +772,8 @@ int agg_row_json(const struct agg_row *row, char *buf, size_t len)
 	err |= put_str(buf, len, &off, ip);
 	err |= put_fmt(buf, len, &off, ",\"last_legacy_sni\":");
 	err |= put_str(buf, len, &off, row->legacy_sni);
+	err |= put_failures(row, buf, len, &off);
+	err |= put_smtp(row, buf, len, &off);
 	util_format_time(row->first_seen_ns, first, sizeof(first));
 	util_format_time(row->last_seen_ns, last, sizeof(last));
 	err |= put_fmt(buf, len, &off, ",\"first_seen\":\"%s\",\"last_seen\":\"%s\"", first, last);

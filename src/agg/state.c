@@ -4,12 +4,14 @@
  *
  * Layout (all integers big-endian):
  *   "TLSAUDST"  magic, 8 bytes
- *   u32         format version (1)
+ *   u32         format version (2; version 1 files still load)
  *   u32         payload length before compression
  *   u32         compressed length
  *   u32         CRC-32 of the 20 bytes above and the compressed payload
  *   ...         zlib stream (RFC 1950) of the payload
- * Payload: u64 save time, u32 row count, then the rows (see put_row()).
+ * Payload: u64 save time, u32 row count, then the rows (see put_row()). Version 2 adds
+ * to each row the failed handshakes and the SMTP sessions by reason (put_row_v2());
+ * a version 1 row loads with those at zero.
  *
  * The file is untrusted on the way in (a disk error, an older build, an edit by hand):
  * the checksum is tested before inflating, inflation is bounded by the stated length,
@@ -31,11 +33,12 @@
 #include "tlsaudit/util.h"
 
 #define STATE_MAGIC "TLSAUDST"
-#define STATE_VERSION 1
+#define STATE_VERSION 2
+#define STATE_VERSION_MIN 1
 #define STATE_HDR_LEN 24
 #define STATE_RAW_MAX (64u << 20)
 #define STATE_FILE_MAX (64u << 20)
-/* The smallest row on disk: empty strings, no peers. */
+/* The smallest row on disk (version 1): empty strings, no peers. */
 #define STATE_ROW_MIN (4 * 2 + 4 + 8 * (AGG_V_COUNT + 8) + 2 * 19 + 4 * 2 + 4 + 1)
 
 int agg_restore_row(struct agg *a, const struct agg_row *src);
@@ -108,6 +111,41 @@ static void put_ep(struct wbuf *w, const struct hs_endpoint *ep)
 	put_u16(w, ep->port);
 }
 
+/* put_row_v2 - what version 2 appends to a row: failures and SMTP sessions by reason. */
+static void put_row_v2(struct wbuf *w, const struct agg_row *r)
+{
+	const struct agg_last_fail *lf = &r->last_fail;
+	int i, j;
+
+	for (i = 0; i < AGG_FAIL_OUTCOMES; i++)
+		for (j = 0; j < AGG_SIDES; j++)
+			put_u64(w, r->failed[i][j]);
+	put_u64(w, r->failed_old_offer);
+	put_u64(w, r->failed_early);
+	put_u8(w, r->n_alerts);
+	for (i = 0; i < r->n_alerts && i < AGG_ALERT_SLOTS; i++) {
+		put_u8(w, r->alerts[i].by);
+		put_u8(w, r->alerts[i].sealed);
+		put_u8(w, r->alerts[i].alert);
+		put_u64(w, r->alerts[i].count);
+	}
+	put_u64(w, lf->time_ns);
+	put_u8(w, lf->outcome);
+	put_u8(w, lf->by);
+	put_u8(w, lf->has_alert);
+	put_u8(w, lf->alert);
+	put_u16(w, lf->offered_max);
+	put_ep(w, &lf->peer);
+	put_str(w, lf->sni, sizeof(lf->sni));
+	for (i = HS_SMTP_STARTTLS; i <= HS_SMTP_REFUSED; i++) {
+		put_u64(w, r->smtp[i]);
+		put_u64(w, r->fallback[i]);
+	}
+	put_u64(w, r->last_plain_ns);
+	put_ep(w, &r->plain_peer);
+	put_str(w, r->plain_mx, sizeof(r->plain_mx));
+}
+
 static void put_row(struct wbuf *w, const struct agg_row *r)
 {
 	int i;
@@ -142,6 +180,7 @@ static void put_row(struct wbuf *w, const struct agg_row *r)
 		put_u64(w, r->peers[i].last_seen_ns);
 		put_u64(w, r->peers[i].last_logged_ns);
 	}
+	put_row_v2(w, r);
 }
 
 int agg__save_buf(const struct agg *a, uint8_t **out, size_t *outlen)
@@ -231,8 +270,86 @@ static uint64_t get_u64(struct tls_cursor *c)
 	return (hi << 32) | cur_u32(c);
 }
 
+/* get_row_v2 - what version 2 appends to a row (see put_row_v2()). */
+static bool get_row_v2(struct tls_cursor *c, struct agg_row *r, const char **why)
+{
+	struct agg_last_fail *lf = &r->last_fail;
+	uint64_t sum = 0, in_slots[AGG_SIDES] = { 0 };
+	uint8_t has_alert;
+	int i, j;
+
+	for (i = 0; i < AGG_FAIL_OUTCOMES; i++)
+		for (j = 0; j < AGG_SIDES; j++) {
+			r->failed[i][j] = get_u64(c);
+			sum += r->failed[i][j];
+		}
+	r->failures = sum;
+	r->failed_old_offer = get_u64(c);
+	r->failed_early = get_u64(c);
+	r->n_alerts = cur_u8(c);
+	*why = "too many alert kinds";
+	if (r->n_alerts > AGG_ALERT_SLOTS)
+		return false;
+	for (i = 0; i < r->n_alerts; i++) {
+		struct agg_alert *al = &r->alerts[i];
+		uint8_t sealed;
+
+		al->by = cur_u8(c);
+		sealed = cur_u8(c);
+		al->alert = cur_u8(c);
+		al->count = get_u64(c);
+		*why = "bad alert kind";
+		if (al->by >= AGG_SIDES || sealed > 1 || (sealed && al->alert))
+			return false;
+		al->sealed = sealed;
+		in_slots[al->by] += al->count;
+	}
+	lf->time_ns = get_u64(c);
+	lf->outcome = cur_u8(c);
+	lf->by = cur_u8(c);
+	has_alert = cur_u8(c);
+	lf->alert = cur_u8(c);
+	lf->offered_max = cur_u16(c);
+	*why = "bad address";
+	if (!get_ep(c, &lf->peer))
+		return false;
+	*why = "bad string field";
+	if (!get_str(c, lf->sni, sizeof(lf->sni)))
+		return false;
+	for (i = HS_SMTP_STARTTLS; i <= HS_SMTP_REFUSED; i++) {
+		r->smtp[i] = get_u64(c);
+		r->fallback[i] = get_u64(c);
+	}
+	r->last_plain_ns = get_u64(c);
+	*why = "bad address";
+	if (!get_ep(c, &r->plain_peer))
+		return false;
+	*why = "bad string field";
+	if (!get_str(c, r->plain_mx, sizeof(r->plain_mx)))
+		return false;
+	*why = "truncated row";
+	if (!cur_ok(c))
+		return false;
+	/* Counters that contradict each other mean the bytes are not what we wrote. */
+	*why = "inconsistent counters";
+	if (r->failed_old_offer > sum || r->failed_early > sum ||
+	    (sum && (agg_fail_idx(lf->outcome) < 0 || lf->by >= AGG_SIDES)) || has_alert > 1)
+		return false;
+	lf->has_alert = has_alert;
+	for (j = 0; j < AGG_SIDES; j++)
+		if (in_slots[j] > r->failed[AGG_F_ALERT][j])
+			return false;
+	for (i = HS_SMTP_STARTTLS; i <= HS_SMTP_REFUSED; i++)
+		if (r->fallback[i] > r->smtp[i] || (i == HS_SMTP_STARTTLS && r->fallback[i]))
+			return false;
+	if (r->smtp[HS_SMTP_NOT_OFFERED] + r->smtp[HS_SMTP_NOT_USED] + r->smtp[HS_SMTP_REFUSED] >
+	    r->plaintext)
+		return false;
+	return true;
+}
+
 /* get_row - one row (see put_row()); false and @why on anything out of range. */
-static bool get_row(struct tls_cursor *c, struct agg_row *r, const char **why)
+static bool get_row(struct tls_cursor *c, struct agg_row *r, uint32_t version, const char **why)
 {
 	uint8_t role, other;
 	int i;
@@ -291,7 +408,7 @@ static bool get_row(struct tls_cursor *c, struct agg_row *r, const char **why)
 	if (r->legacy > r->handshakes || r->limited_client + r->limited_server > r->legacy ||
 	    r->limited_client > r->legacy || r->weak_cipher > r->handshakes)
 		return false;
-	return true;
+	return version < 2 || get_row_v2(c, r, why);
 }
 
 int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size_t errlen)
@@ -318,7 +435,7 @@ int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size
 		why = "not a tlsaudit state file (bad magic)";
 		goto cleanup;
 	}
-	if (version != STATE_VERSION) {
+	if (version < STATE_VERSION_MIN || version > STATE_VERSION) {
 		why = "unsupported format version";
 		goto cleanup;
 	}
@@ -361,7 +478,7 @@ int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size
 		goto cleanup;
 	}
 	for (i = 0; i < n_rows; i++) {
-		if (!get_row(&pc, &rows[i], &why))
+		if (!get_row(&pc, &rows[i], version, &why))
 			goto cleanup;
 	}
 	if (cur_left(&pc)) {

@@ -275,6 +275,76 @@ static void copy_str(const struct ctl_json *j, const char *key, char *dst, size_
 	util_strlcpy(dst, ctl_json_str(j, key, ""), len);
 }
 
+/* parse_failures - the failure fields of a row (agg_row_json, put_failures). */
+static void parse_failures(const struct ctl_json *j, struct ctl_row *row)
+{
+	static const char *const outcomes[4] = { "alert", "reset", "closed", "timeout" };
+	static const char pfx[] = "failures_by_alert.";
+	char key[CTL_JSON_KEY];
+	int i;
+
+	row->failures = ctl_json_num(j, "failures", 0);
+	for (i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "failures_by_outcome.%s.client", outcomes[i]);
+		row->failed_by_client += ctl_json_num(j, key, 0);
+		row->failed[i] += ctl_json_num(j, key, 0);
+		snprintf(key, sizeof(key), "failures_by_outcome.%s.server", outcomes[i]);
+		row->failed_by_server += ctl_json_num(j, key, 0);
+		row->failed[i] += ctl_json_num(j, key, 0);
+		snprintf(key, sizeof(key), "failures_by_outcome.%s.unknown", outcomes[i]);
+		row->failed[i] += ctl_json_num(j, key, 0);
+	}
+	row->failed[3] = ctl_json_num(j, "failures_by_outcome.timeout", 0);
+	row->failures_legacy_offer = ctl_json_num(j, "failures_legacy_offer", 0);
+	/* failures_by_alert.SIDE.NAME: the names are data, so walk the members. */
+	for (i = 0; i < j->n && row->n_alerts < CTL_ROW_ALERTS; i++) {
+		const struct ctl_json_member *m = &j->m[i];
+		struct ctl_row_alert *al = &row->alerts[row->n_alerts];
+		const char *side = m->key + sizeof(pfx) - 1, *dot;
+
+		if (m->type != CTL_JSON_NUM || strncmp(m->key, pfx, sizeof(pfx) - 1))
+			continue;
+		dot = strchr(side, '.');
+		if (!dot || (size_t)(dot - side) >= sizeof(al->by))
+			continue;
+		memcpy(al->by, side, (size_t)(dot - side));
+		al->by[dot - side] = '\0';
+		util_strlcpy(al->name, dot + 1, sizeof(al->name));
+		al->count = m->num;
+		row->n_alerts++;
+	}
+	copy_str(j, "last_failure.time", row->last_fail.time, sizeof(row->last_fail.time));
+	row->last_fail.time_s = ctl_json_num(j, "last_failure.time_s", 0);
+	copy_str(j, "last_failure.outcome", row->last_fail.outcome, sizeof(row->last_fail.outcome));
+	copy_str(j, "last_failure.by", row->last_fail.by, sizeof(row->last_fail.by));
+	copy_str(j, "last_failure.alert", row->last_fail.alert, sizeof(row->last_fail.alert));
+	copy_str(j, "last_failure.offered_max", row->last_fail.offered_max,
+		 sizeof(row->last_fail.offered_max));
+	copy_str(j, "last_failure.peer", row->last_fail.peer, sizeof(row->last_fail.peer));
+	copy_str(j, "last_failure.sni", row->last_fail.sni, sizeof(row->last_fail.sni));
+}
+
+/* parse_smtp - SMTP sessions by smtp_tls and the plaintext fallbacks of a row. */
+static void parse_smtp(const struct ctl_json *j, struct ctl_row *row)
+{
+	static const char *const reasons[5] = { "starttls", "not_offered", "not_used", "refused",
+						"unknown" };
+	char key[CTL_JSON_KEY];
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "smtp_tls.%s", reasons[i]);
+		row->smtp[i] = ctl_json_num(j, key, 0);
+	}
+	for (i = 1; i < 4; i++) {
+		snprintf(key, sizeof(key), "plaintext_fallback.%s", reasons[i]);
+		row->fallback[i] = ctl_json_num(j, key, 0);
+	}
+	row->fallback[4] = ctl_json_num(j, "plaintext_fallback.total", 0);
+	copy_str(j, "last_plaintext_peer", row->plain_peer, sizeof(row->plain_peer));
+	copy_str(j, "last_mx_host", row->mx_host, sizeof(row->mx_host));
+}
+
 int ctl_row_parse(const char *line, struct ctl_row *row)
 {
 	static const char *const vers[7] = {
@@ -315,6 +385,8 @@ int ctl_row_parse(const char *line, struct ctl_row *row)
 	row->plaintext = ctl_json_num(j, "plaintext_sessions", 0);
 	row->last_seen_s = ctl_json_num(j, "last_seen_s", 0);
 	row->pid = ctl_json_num(j, "pid", 0);
+	parse_failures(j, row);
+	parse_smtp(j, row);
 cleanup:
 	free(j);
 	return ret;

@@ -2,7 +2,9 @@
 /*
  * Aggregation: which records share a row (restarts of a service add up, roles and
  * ports do not mix), what each counter counts, the key cap folding into "other", the
- * recent-records ring, the once-an-hour legacy log limit and the report JSON row.
+ * recent-records ring, the once-an-hour legacy log limit and the report JSON row;
+ * failed handshakes by outcome, sender and alert (bounded), and SMTP sessions by
+ * smtp_tls with their plaintext fallbacks.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -116,9 +118,12 @@ static void test_counting(void **state)
 	r.version = TLS_V_SSL3;
 	r.offered_max = TLS_V_SSL3;
 	agg__add(a, &r, T0);
-	r.version = 0; /* no ServerHello seen */
+	r.version = 0; /* no ServerHello seen: not a handshake of any version */
+	agg__add(a, &r, T0);
+	r.version = 0x7f1c; /* a TLS 1.3 draft: a version, just not one of ours */
 	agg__add(a, &r, T0);
 	r.kind = HS_KIND_PLAINTEXT_SMTP;
+	r.version = 0;
 	agg__add(a, &r, T0);
 
 	assert_int_equal(agg__n_rows(a), 1);
@@ -142,7 +147,9 @@ static void test_counting(void **state)
 	assert_int_equal(agg__totals(a)->handshakes, 6);
 	assert_int_equal(agg__totals(a)->legacy, 3);
 	assert_int_equal(agg__totals(a)->plaintext, 1);
-	assert_int_equal(agg__totals(a)->records, 7);
+	assert_int_equal(agg__totals(a)->records, 8);
+	assert_int_equal(row->failures, 0);
+	assert_int_equal(agg__totals(a)->failures, 0);
 	agg__free(a);
 }
 
@@ -169,6 +176,203 @@ static void test_cap_folds_into_other(void **state)
 	assert_int_equal(agg__row(a, 4)->legacy, 6);
 	assert_int_equal(agg__row(a, 0)->handshakes, 2);
 	assert_int_equal(agg__totals(a)->folded, 6);
+	agg__free(a);
+}
+
+/* ended - how @r ended (outcome, sender, alert or -1). */
+static void ended(struct hs_record *r, enum hs_outcome o, enum hs_side by, int alert)
+{
+	r->outcome = (uint8_t)o;
+	r->outcome_by = (uint8_t)by;
+	r->has_alert = alert >= 0;
+	r->alert = alert >= 0 ? (uint8_t)alert : 0;
+}
+
+static void test_failures(void **state)
+{
+	struct agg *a = agg__new(16, 8);
+	const struct agg_row *row;
+	struct hs_record r;
+	char code[8];
+
+	(void)state;
+	/*
+	 * The provider's cut-off: a TLS 1.0 ClientHello answered with protocol_version, no
+	 * ServerHello. A failure, not a TLS 1.0 handshake, and not "legacy" (nothing was
+	 * negotiated), but counted as an offer of nothing newer than TLS 1.1.
+	 */
+	r = rec("/usr/lib/postfix/sbin/smtp", "postfix.service", HS_ROLE_CLIENT, 25, 0, TLS_V_10,
+		"198.51.100.1");
+	r.has_cipher = false;
+	ended(&r, HS_OUTCOME_ALERT, HS_SIDE_SERVER, 70);
+	agg__add(a, &r, T0);
+	r.time_ns = T0 + 10 * SEC;
+	agg__add(a, &r, T0);
+	/* A server that resets after the ClientHello. */
+	r.offered_max = TLS_V_13;
+	r.time_ns = T0 + 5 * SEC;
+	ended(&r, HS_OUTCOME_RESET, HS_SIDE_SERVER, -1);
+	agg__add(a, &r, T0);
+	/* The client refuses the certificate after a TLS 1.2 ServerHello: both counts. */
+	r.version = TLS_V_12;
+	r.has_cipher = true;
+	ended(&r, HS_OUTCOME_ALERT, HS_SIDE_CLIENT, 48);
+	agg__add(a, &r, T0);
+	/* TLS 1.3: the client's alert is sealed. */
+	r.version = TLS_V_13;
+	r.cipher_id = 0x1301;
+	ended(&r, HS_OUTCOME_ALERT, HS_SIDE_CLIENT, -1);
+	agg__add(a, &r, T0);
+	/* Silence until the flow expired; a FIN from the server. */
+	r.version = 0;
+	r.has_cipher = false;
+	ended(&r, HS_OUTCOME_TIMEOUT, HS_SIDE_NONE, -1);
+	agg__add(a, &r, T0);
+	ended(&r, HS_OUTCOME_CLOSED, HS_SIDE_SERVER, -1);
+	agg__add(a, &r, T0);
+	/* Controls: established, and the plaintext session of the same process. */
+	r.version = TLS_V_13;
+	r.has_cipher = true;
+	ended(&r, HS_OUTCOME_ESTABLISHED, HS_SIDE_NONE, -1);
+	agg__add(a, &r, T0);
+	r.kind = HS_KIND_PLAINTEXT_SMTP;
+	r.version = 0;
+	r.outcome = HS_OUTCOME_NONE;
+	agg__add(a, &r, T0);
+
+	assert_int_equal(agg__n_rows(a), 1);
+	row = agg__row(a, 0);
+	assert_int_equal(row->failures, 7);
+	assert_int_equal(row->failed[AGG_F_ALERT][HS_SIDE_SERVER], 2);
+	assert_int_equal(row->failed[AGG_F_ALERT][HS_SIDE_CLIENT], 2);
+	assert_int_equal(row->failed[AGG_F_RESET][HS_SIDE_SERVER], 1);
+	assert_int_equal(row->failed[AGG_F_CLOSED][HS_SIDE_SERVER], 1);
+	assert_int_equal(row->failed[AGG_F_TIMEOUT][HS_SIDE_NONE], 1);
+	assert_int_equal(row->failed_old_offer, 2);
+	assert_int_equal(row->failed_early, 5);
+	/* Only the records with a ServerHello are handshakes of a version. */
+	assert_int_equal(row->handshakes, 3);
+	assert_int_equal(row->versions[AGG_V_TLS12], 1);
+	assert_int_equal(row->versions[AGG_V_TLS13], 2);
+	assert_int_equal(row->versions[AGG_V_UNKNOWN], 0);
+	assert_int_equal(row->versions[AGG_V_TLS10], 0);
+	assert_int_equal(row->legacy, 0);
+	assert_int_equal(row->plaintext, 1);
+	/* The alert kinds: protocol_version by the server, unknown_ca and a sealed one. */
+	assert_int_equal(row->n_alerts, 3);
+	assert_string_equal(agg_alert_label(&row->alerts[0], code, sizeof(code)),
+			    "protocol_version");
+	assert_int_equal(row->alerts[0].by, HS_SIDE_SERVER);
+	assert_int_equal(row->alerts[0].count, 2);
+	assert_string_equal(agg_alert_label(&row->alerts[1], code, sizeof(code)), "unknown_ca");
+	assert_int_equal(row->alerts[1].by, HS_SIDE_CLIENT);
+	assert_string_equal(agg_alert_label(&row->alerts[2], code, sizeof(code)), "encrypted");
+	assert_int_equal(agg_alert_other(row, HS_SIDE_SERVER), 0);
+	assert_int_equal(agg_alert_other(row, HS_SIDE_CLIENT), 0);
+	/* The latest failure by its own time, not by arrival. */
+	assert_true(row->last_fail.time_ns == T0 + 10 * SEC);
+	assert_int_equal(row->last_fail.outcome, HS_OUTCOME_ALERT);
+	assert_int_equal(row->last_fail.by, HS_SIDE_SERVER);
+	assert_true(row->last_fail.has_alert);
+	assert_int_equal(row->last_fail.alert, 70);
+	assert_int_equal(row->last_fail.offered_max, TLS_V_10);
+	assert_string_equal(row->last_fail.sni, "mail.example.test");
+	assert_int_equal(agg__totals(a)->failures, 7);
+	assert_int_equal(agg__totals(a)->failed[AGG_F_ALERT], 4);
+	assert_int_equal(agg__totals(a)->failed[AGG_F_TIMEOUT], 1);
+	assert_int_equal(agg__totals(a)->handshakes, 3);
+	assert_int_equal(agg__totals(a)->records, 9);
+	agg__free(a);
+}
+
+/* More alert kinds than slots: the rest is "other", the exact counts stay exact. */
+static void test_alert_slots_bounded(void **state)
+{
+	struct agg *a = agg__new(16, 0);
+	const struct agg_row *row;
+	struct hs_record r;
+	char code[8];
+	int i;
+
+	(void)state;
+	r = rec("/usr/bin/curl", "", HS_ROLE_CLIENT, 443, 0, TLS_V_12, "198.51.100.1");
+	for (i = 0; i < AGG_ALERT_SLOTS + 3; i++) {
+		ended(&r, HS_OUTCOME_ALERT, HS_SIDE_SERVER, 40 + i);
+		agg__add(a, &r, T0);
+	}
+	ended(&r, HS_OUTCOME_ALERT, HS_SIDE_SERVER, 40); /* a kind with a slot still counts */
+	agg__add(a, &r, T0);
+	ended(&r, HS_OUTCOME_ALERT, HS_SIDE_SERVER, 0xfe); /* unregistered */
+	agg__add(a, &r, T0);
+	row = agg__row(a, 0);
+	assert_int_equal(row->n_alerts, AGG_ALERT_SLOTS);
+	assert_int_equal(row->alerts[0].count, 2);
+	assert_int_equal(row->failed[AGG_F_ALERT][HS_SIDE_SERVER], AGG_ALERT_SLOTS + 5);
+	assert_int_equal(agg_alert_other(row, HS_SIDE_SERVER), 4);
+	assert_int_equal(agg_alert_other(row, HS_SIDE_CLIENT), 0);
+
+	/* An unregistered code is named by its number. */
+	a = (agg__free(a), agg__new(16, 0));
+	agg__add(a, &r, T0);
+	assert_string_equal(agg_alert_label(&agg__row(a, 0)->alerts[0], code, sizeof(code)),
+			    "0xfe");
+	/* An outcome beyond the known ones (a newer producer) is not counted as anything. */
+	r.outcome = 42;
+	agg__add(a, &r, T0);
+	assert_int_equal(agg__row(a, 0)->failures, 1);
+	agg__free(a);
+}
+
+static void test_smtp_sessions(void **state)
+{
+	struct agg *a = agg__new(16, 0);
+	const struct agg_row *row;
+	struct hs_record r;
+
+	(void)state;
+	r = rec("/usr/lib/postfix/sbin/smtp", "", HS_ROLE_CLIENT, 25, TLS_V_12, TLS_V_12,
+		"198.51.100.1");
+	r.sni[0] = '\0';
+	r.smtp_tls = HS_SMTP_STARTTLS;
+	r.starttls_smtp = true;
+	agg__add(a, &r, T0);
+	r.smtp_tls = HS_SMTP_NONE; /* a record from before the field: STARTTLS says it */
+	agg__add(a, &r, T0);
+	r.kind = HS_KIND_PLAINTEXT_SMTP;
+	r.version = 0;
+	r.starttls_smtp = false;
+	r.smtp_tls = HS_SMTP_NOT_OFFERED;
+	r.plaintext_fallback = HS_TRI_FALSE;
+	util_strlcpy(r.mx_host, "mx1.example.test", sizeof(r.mx_host));
+	agg__add(a, &r, T0);
+	r.plaintext_fallback = HS_TRI_TRUE;
+	r.time_ns = T0 + SEC;
+	util_strlcpy(r.mx_host, "mx2.example.test", sizeof(r.mx_host));
+	agg__add(a, &r, T0);
+	r.time_ns = T0;
+	r.smtp_tls = HS_SMTP_REFUSED;
+	agg__add(a, &r, T0);
+	r.smtp_tls = HS_SMTP_NOT_USED;
+	r.plaintext_fallback = HS_TRI_NULL;
+	agg__add(a, &r, T0);
+	r.smtp_tls = HS_SMTP_NONE; /* no reason recorded */
+	agg__add(a, &r, T0);
+
+	row = agg__row(a, 0);
+	assert_int_equal(row->handshakes, 2);
+	assert_int_equal(row->plaintext, 5);
+	assert_int_equal(row->smtp[HS_SMTP_STARTTLS], 2);
+	assert_int_equal(row->smtp[HS_SMTP_NOT_OFFERED], 2);
+	assert_int_equal(row->smtp[HS_SMTP_REFUSED], 1);
+	assert_int_equal(row->smtp[HS_SMTP_NOT_USED], 1);
+	assert_int_equal(agg_smtp_unknown(row), 1);
+	assert_int_equal(row->fallback[HS_SMTP_NOT_OFFERED], 1);
+	assert_int_equal(row->fallback[HS_SMTP_REFUSED], 1);
+	assert_int_equal(row->fallback[HS_SMTP_NOT_USED], 0);
+	assert_string_equal(row->plain_mx, "mx2.example.test");
+	assert_int_equal(agg__totals(a)->fallback, 2);
+	assert_int_equal(agg__totals(a)->smtp[HS_SMTP_NOT_OFFERED], 2);
+	assert_int_equal(row->failures, 0);
 	agg__free(a);
 }
 
@@ -267,8 +471,99 @@ static void test_row_json(void **state)
 	assert_string_equal(row.legacy_peer, "198.51.100.7");
 	assert_string_equal(row.last_sni, "sni\\\"\x01");
 
+	/* No failures yet: zero counts, the last failure null, SMTP counts zero. */
+	assert_non_null(strstr(buf, "\"failures\":0,\"failures_by_outcome\":{\"alert\":"
+				    "{\"client\":0,\"server\":0},\"reset\":{\"client\":0,"
+				    "\"server\":0},\"closed\":{\"client\":0,\"server\":0},"
+				    "\"timeout\":0},\"failures_by_alert\":{},"
+				    "\"failures_legacy_offer\":0,\"last_failure\":null,"));
+	assert_non_null(strstr(buf, "\"smtp_tls\":{\"starttls\":0,\"not_offered\":0,"
+				    "\"not_used\":0,\"refused\":0},\"plaintext_fallback\":"
+				    "{\"not_offered\":0,\"not_used\":0,\"refused\":0,\"total\":0},"
+				    "\"last_plaintext_peer\":null,\"last_mx_host\":null,"));
+
 	/* Too small a buffer is an error, never an overflow. */
 	assert_int_equal(agg_row_json(agg__row(a, 0), buf, 40), -1);
+	agg__free(a);
+}
+
+/* The failure and SMTP fields, and what `report` and `top` decode from them. */
+static void test_row_json_failures(void **state)
+{
+	struct agg *a = agg__new(16, 0);
+	struct hs_record r;
+	struct ctl_row row;
+	char buf[8192];
+	int i;
+
+	(void)state;
+	r = rec("/usr/lib/postfix/sbin/smtp", "postfix.service", HS_ROLE_CLIENT, 25, 0, TLS_V_10,
+		"198.51.100.7");
+	r.sni[0] = '\0';
+	util_strlcpy(r.mx_host, "mx.provider.test", sizeof(r.mx_host));
+	r.smtp_tls = HS_SMTP_STARTTLS;
+	r.starttls_smtp = true;
+	ended(&r, HS_OUTCOME_ALERT, HS_SIDE_SERVER, 70);
+	for (i = 0; i < 3; i++)
+		agg__add(a, &r, T0);
+	ended(&r, HS_OUTCOME_RESET, HS_SIDE_SERVER, -1);
+	agg__add(a, &r, T0);
+	ended(&r, HS_OUTCOME_TIMEOUT, HS_SIDE_NONE, -1);
+	agg__add(a, &r, T0);
+	ended(&r, HS_OUTCOME_ALERT, HS_SIDE_CLIENT, -1);
+	r.time_ns = T0 + 60 * SEC;
+	agg__add(a, &r, T0);
+	/* Then, on the retry, the same message goes out in plaintext. */
+	r.kind = HS_KIND_PLAINTEXT_SMTP;
+	r.smtp_tls = HS_SMTP_NOT_OFFERED;
+	r.plaintext_fallback = HS_TRI_TRUE;
+	r.outcome = HS_OUTCOME_NONE;
+	agg__add(a, &r, T0);
+
+	assert_true(agg_row_json(agg__row(a, 0), buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"failures\":6,\"failures_by_outcome\":{\"alert\":"
+				    "{\"client\":1,\"server\":3},\"reset\":{\"client\":0,"
+				    "\"server\":1},\"closed\":{\"client\":0,\"server\":0},"
+				    "\"timeout\":1},\"failures_by_alert\":{\"client\":"
+				    "{\"encrypted\":1},\"server\":{\"protocol_version\":3}},"
+				    "\"failures_legacy_offer\":6,\"last_failure\":{"
+				    "\"time\":\"2026-11-23T02:14:20.000Z\",\"time_s\":1795400060,"
+				    "\"outcome\":\"alert\",\"by\":\"client\",\"alert\":null,"
+				    "\"offered_max\":\"TLSv1.0\",\"peer\":\"198.51.100.7\","
+				    "\"sni\":\"mx.provider.test\"},"));
+	assert_non_null(strstr(buf, "\"smtp_tls\":{\"starttls\":6,\"not_offered\":1,"
+				    "\"not_used\":0,\"refused\":0},\"plaintext_fallback\":"
+				    "{\"not_offered\":1,\"not_used\":0,\"refused\":0,\"total\":1},"
+				    "\"last_plaintext_peer\":\"198.51.100.7\","
+				    "\"last_mx_host\":\"mx.provider.test\","));
+
+	assert_int_equal(ctl_row_parse(buf, &row), 0);
+	assert_int_equal(row.failures, 6);
+	assert_int_equal(row.failed[0], 4);
+	assert_int_equal(row.failed[1], 1);
+	assert_int_equal(row.failed[2], 0);
+	assert_int_equal(row.failed[3], 1);
+	assert_int_equal(row.failed_by_server, 4);
+	assert_int_equal(row.failed_by_client, 1);
+	assert_int_equal(row.failures_legacy_offer, 6);
+	assert_int_equal(row.n_alerts, 2);
+	assert_string_equal(row.alerts[0].by, "client");
+	assert_string_equal(row.alerts[0].name, "encrypted");
+	assert_string_equal(row.alerts[1].by, "server");
+	assert_string_equal(row.alerts[1].name, "protocol_version");
+	assert_int_equal(row.alerts[1].count, 3);
+	assert_string_equal(row.last_fail.outcome, "alert");
+	assert_string_equal(row.last_fail.by, "client");
+	assert_string_equal(row.last_fail.alert, "");
+	assert_string_equal(row.last_fail.offered_max, "TLSv1.0");
+	assert_string_equal(row.last_fail.peer, "198.51.100.7");
+	assert_string_equal(row.last_fail.sni, "mx.provider.test");
+	assert_int_equal(row.last_fail.time_s, 1795400060);
+	assert_int_equal(row.smtp[0], 6);
+	assert_int_equal(row.smtp[1], 1);
+	assert_int_equal(row.fallback[1], 1);
+	assert_int_equal(row.fallback[4], 1);
+	assert_string_equal(row.mx_host, "mx.provider.test");
 	agg__free(a);
 }
 
@@ -277,10 +572,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_counting),
+		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_alert_slots_bounded),
+		cmocka_unit_test(test_smtp_sessions),
 		cmocka_unit_test(test_cap_folds_into_other),
 		cmocka_unit_test(test_ring),
 		cmocka_unit_test(test_legacy_log_once_an_hour),
 		cmocka_unit_test(test_row_json),
+		cmocka_unit_test(test_row_json_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,9 @@
  * the file is replaced atomically; truncated, bit-flipped, garbage and hand-crafted
  * hostile files (valid checksum, lying lengths) are refused with a reason, never crash,
  * and leave the live counters untouched; a bad file is moved aside; the temp files of
- * writes a crash interrupted are gone after the next load.
+ * writes a crash interrupted are gone after the next load. Version 2 adds failures and
+ * SMTP sessions by reason; a version 1 file, as the previous release wrote it, still
+ * loads, and its counters go on from there.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -62,6 +64,242 @@ static struct agg *filled(void)
 	r.kind = HS_KIND_PLAINTEXT_SMTP;
 	agg__add(a, &r, r.time_ns);
 	return a;
+}
+
+/* add_failures - a refused TLS 1.0 client, sealed and reset failures, SMTP sessions. */
+static void add_failures(struct agg *a)
+{
+	struct hs_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400100ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	inet_pton(AF_INET, "198.51.100.25", r.server.addr);
+	r.server.port = 25;
+	r.offered_max = TLS_V_10;
+	r.proc.known = true;
+	util_strlcpy(r.proc.exe, "/usr/lib/postfix/sbin/smtp", sizeof(r.proc.exe));
+	util_strlcpy(r.proc.unit, "postfix@-.service", sizeof(r.proc.unit));
+	util_strlcpy(r.mx_host, "mx.provider.test", sizeof(r.mx_host));
+	r.starttls_smtp = true;
+	r.smtp_tls = HS_SMTP_STARTTLS;
+	r.outcome = HS_OUTCOME_ALERT;
+	r.outcome_by = HS_SIDE_SERVER;
+	r.has_alert = true;
+	r.alert = 70;
+	agg__add(a, &r, r.time_ns);
+	agg__add(a, &r, r.time_ns);
+	r.has_alert = false;
+	r.outcome_by = HS_SIDE_CLIENT;
+	agg__add(a, &r, r.time_ns);
+	r.outcome = HS_OUTCOME_RESET;
+	r.outcome_by = HS_SIDE_SERVER;
+	agg__add(a, &r, r.time_ns);
+	r.kind = HS_KIND_PLAINTEXT_SMTP;
+	r.starttls_smtp = false;
+	r.outcome = HS_OUTCOME_NONE;
+	r.outcome_by = HS_SIDE_NONE;
+	r.smtp_tls = HS_SMTP_NOT_OFFERED;
+	r.plaintext_fallback = HS_TRI_TRUE;
+	r.time_ns += SEC;
+	agg__add(a, &r, r.time_ns);
+	r.smtp_tls = HS_SMTP_REFUSED;
+	r.plaintext_fallback = HS_TRI_FALSE;
+	agg__add(a, &r, r.time_ns);
+}
+
+/* A state file written by the release before failures were counted (format 1). */
+static const uint8_t state_v1[] = {
+	0x54, 0x4c, 0x53, 0x41, 0x55, 0x44, 0x53, 0x54, 0x00, 0x00, 0x00, 0x01,
+	0x00, 0x00, 0x02, 0x65, 0x00, 0x00, 0x00, 0xb2, 0x3a, 0x6d, 0xa3, 0xda,
+	0x78, 0x9c, 0x93, 0x78, 0xb3, 0xbd, 0x3f, 0xe4, 0x9d, 0x2d, 0x23, 0x03,
+	0x03, 0x03, 0x13, 0x83, 0x94, 0x7e, 0x69, 0x71, 0x91, 0x7e, 0x4e, 0x66,
+	0x92, 0x7e, 0x41, 0x7e, 0x71, 0x49, 0x5a, 0x66, 0x85, 0x7e, 0x71, 0x52,
+	0x66, 0x9e, 0x7e, 0x71, 0x6e, 0x49, 0x01, 0x50, 0x5e, 0x10, 0x2a, 0xe8,
+	0xa0, 0xab, 0x57, 0x9c, 0x5a, 0x54, 0x96, 0x99, 0x9c, 0xca, 0xc0, 0xc0,
+	0xc8, 0xc0, 0xe4, 0xcd, 0x80, 0x1d, 0x30, 0xe3, 0x10, 0xc7, 0xa5, 0x0e,
+	0x9d, 0xc6, 0x00, 0x12, 0xaf, 0xba, 0x4e, 0xce, 0xdd, 0xd3, 0x00, 0xa7,
+	0xb9, 0x14, 0x18, 0x79, 0x77, 0x20, 0xc9, 0x33, 0x02, 0x9d, 0xc2, 0x9f,
+	0x5b, 0xa1, 0x97, 0x5a, 0x91, 0x98, 0x5b, 0x90, 0x93, 0xaa, 0x57, 0x92,
+	0x5a, 0x5c, 0x42, 0x8c, 0x1a, 0x06, 0x5e, 0xa0, 0x8f, 0x8b, 0x8b, 0x73,
+	0xf4, 0x8a, 0xf3, 0xf5, 0x0c, 0xf5, 0x0c, 0x19, 0x58, 0xa0, 0xfe, 0xf5,
+	0x65, 0xc4, 0xa2, 0x1b, 0xdd, 0x11, 0x64, 0x84, 0x19, 0x13, 0xee, 0x30,
+	0xc3, 0x05, 0x18, 0x09, 0xf0, 0x71, 0xea, 0xc3, 0x70, 0x2e, 0x16, 0x80,
+	0x11, 0x1e, 0x58, 0x01, 0xce, 0x40, 0xc2, 0xa2, 0x16, 0x68, 0xdb, 0xa9,
+	0xe3, 0x87, 0x8a, 0xe0, 0x7c, 0x00, 0x04, 0xa7, 0x65, 0xfa,
+};
+
+static void check_failures(const struct agg_row *r, uint64_t times)
+{
+	assert_int_equal(r->key.port, 25);
+	assert_int_equal(r->failures, 4 * times);
+	assert_int_equal(r->failed[AGG_F_ALERT][HS_SIDE_SERVER], 2 * times);
+	assert_int_equal(r->failed[AGG_F_ALERT][HS_SIDE_CLIENT], times);
+	assert_int_equal(r->failed[AGG_F_RESET][HS_SIDE_SERVER], times);
+	assert_int_equal(r->failed_old_offer, 4 * times);
+	assert_int_equal(r->failed_early, 4 * times);
+	assert_int_equal(r->n_alerts, 2);
+	assert_int_equal(r->alerts[0].alert, 70);
+	assert_int_equal(r->alerts[0].count, 2 * times);
+	assert_true(r->alerts[1].sealed);
+	assert_true(r->last_fail.time_ns == 1795400100ULL * SEC);
+	assert_int_equal(r->last_fail.outcome, HS_OUTCOME_RESET);
+	assert_int_equal(r->last_fail.by, HS_SIDE_SERVER);
+	assert_int_equal(r->last_fail.offered_max, TLS_V_10);
+	assert_string_equal(r->last_fail.sni, "mx.provider.test");
+	assert_int_equal(r->last_fail.peer.family, AF_INET);
+	assert_int_equal(r->smtp[HS_SMTP_STARTTLS], 4 * times);
+	assert_int_equal(r->smtp[HS_SMTP_NOT_OFFERED], times);
+	assert_int_equal(r->smtp[HS_SMTP_REFUSED], times);
+	assert_int_equal(r->fallback[HS_SMTP_NOT_OFFERED], times);
+	assert_int_equal(r->fallback[HS_SMTP_REFUSED], 0);
+	assert_int_equal(r->plaintext, 2 * times);
+	assert_string_equal(r->plain_mx, "mx.provider.test");
+	assert_true(r->last_plain_ns == 1795400101ULL * SEC);
+}
+
+static void test_round_trip_failures(void **state)
+{
+	struct agg *a = filled(), *b = agg__new(16, 4);
+	uint8_t *buf;
+	size_t len;
+	char err[256];
+
+	(void)state;
+	add_failures(a);
+	assert_int_equal(agg__save_buf(a, &buf, &len), 0);
+	assert_int_equal(buf[11], 2); /* format version */
+	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
+	assert_int_equal(agg__n_rows(b), 3);
+	check_failures(agg__row(b, 2), 1);
+	assert_int_equal(agg__totals(b)->failures, 4);
+	assert_int_equal(agg__totals(b)->failed[AGG_F_ALERT], 3);
+	assert_int_equal(agg__totals(b)->smtp[HS_SMTP_NOT_OFFERED], 1);
+	assert_int_equal(agg__totals(b)->fallback, 1);
+	/* Loading the same state again, as after a restart with counters kept: adds up. */
+	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
+	check_failures(agg__row(b, 2), 2);
+	assert_int_equal(agg__totals(b)->failures, 8);
+	free(buf);
+	agg__free(a);
+	agg__free(b);
+}
+
+static void test_v1_file_loads(void **state)
+{
+	struct agg *b = agg__new(16, 4);
+	const struct agg_row *r;
+	uint8_t *buf;
+	size_t len;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(state_v1[11], 1);
+	assert_int_equal(agg__load_buf(b, state_v1, sizeof(state_v1), err, sizeof(err)), 0);
+	assert_int_equal(agg__n_rows(b), 2);
+	r = agg__row(b, 0);
+	assert_string_equal(r->key.exe, "/usr/lib/postfix/sbin/smtp");
+	assert_int_equal(r->versions[AGG_V_TLS10], 3);
+	assert_int_equal(r->limited_client, 3);
+	assert_string_equal(r->last_sni, "mx.example.test");
+	assert_int_equal(r->n_peers, 1);
+	/* What version 1 did not know starts at zero. */
+	assert_int_equal(r->failures, 0);
+	assert_int_equal(r->n_alerts, 0);
+	assert_int_equal(r->last_fail.time_ns, 0);
+	r = agg__row(b, 1);
+	assert_int_equal(r->plaintext, 1);
+	assert_int_equal(r->smtp[HS_SMTP_NOT_OFFERED], 0);
+	assert_int_equal(agg_smtp_unknown(r), 1);
+	assert_int_equal(agg__totals(b)->handshakes, 4);
+
+	/* The counters go on and the next save is format 2, which loads back the same. */
+	add_failures(b);
+	assert_int_equal(agg__save_buf(b, &buf, &len), 0);
+	assert_int_equal(buf[11], 2);
+	agg__free(b);
+	b = agg__new(16, 4);
+	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
+	assert_int_equal(agg__n_rows(b), 3);
+	assert_int_equal(agg__row(b, 0)->versions[AGG_V_TLS10], 3);
+	assert_int_equal(agg_smtp_unknown(agg__row(b, 1)), 1);
+	check_failures(agg__row(b, 2), 1);
+	free(buf);
+	agg__free(b);
+}
+
+static void expect_bad(const uint8_t *buf, size_t len, const char *why);
+
+/* save_bad - save @a after @mutate broke its last row; the load must refuse it. */
+static void save_bad(void (*mutate)(struct agg_row *r), const char *why)
+{
+	struct agg *a = filled();
+	uint8_t *buf;
+	size_t len;
+
+	add_failures(a);
+	/* The test reaches into its own aggregation to write what a bad disk would hold. */
+	mutate((struct agg_row *)agg__row(a, agg__n_rows(a) - 1));
+	assert_int_equal(agg__save_buf(a, &buf, &len), 0);
+	expect_bad(buf, len, why);
+	free(buf);
+	agg__free(a);
+}
+
+static void too_many_alerts(struct agg_row *r)
+{
+	r->n_alerts = AGG_ALERT_SLOTS + 1;
+}
+
+static void slots_exceed_count(struct agg_row *r)
+{
+	r->alerts[0].count = 1000;
+}
+
+static void fallback_exceeds_sessions(struct agg_row *r)
+{
+	r->fallback[HS_SMTP_REFUSED] = 5;
+}
+
+static void reasons_exceed_plaintext(struct agg_row *r)
+{
+	r->smtp[HS_SMTP_NOT_USED] = 5;
+}
+
+static void bad_last_outcome(struct agg_row *r)
+{
+	r->last_fail.outcome = HS_OUTCOME_ESTABLISHED;
+}
+
+static void bad_alert_sender(struct agg_row *r)
+{
+	r->alerts[0].by = 7;
+}
+
+/* The fields version 2 adds are range-checked like the others. */
+static void test_v2_inconsistent(void **state)
+{
+	(void)state;
+	save_bad(too_many_alerts, "too many alert kinds");
+	save_bad(slots_exceed_count, "inconsistent counters");
+	save_bad(fallback_exceeds_sessions, "inconsistent counters");
+	save_bad(reasons_exceed_plaintext, "inconsistent counters");
+	save_bad(bad_last_outcome, "inconsistent counters");
+	save_bad(bad_alert_sender, "bad alert kind");
+}
+
+/* A format version from the future is refused with a reason, not misread. */
+static void test_unknown_version(void **state)
+{
+	uint8_t copy[sizeof(state_v1)];
+
+	(void)state;
+	memcpy(copy, state_v1, sizeof(copy));
+	copy[11] = 3;
+	expect_bad(copy, sizeof(copy), "unsupported format version");
+	copy[11] = 0;
+	expect_bad(copy, sizeof(copy), "unsupported format version");
 }
 
 static int setup(void **state)
@@ -221,7 +459,7 @@ static size_t craft(const uint8_t *raw, size_t raw_len, uint32_t claim_raw, uint
 
 	assert_int_equal(compress2(out + 24, &clen, raw, raw_len, 6), Z_OK);
 	memcpy(out, "TLSAUDST", 8);
-	v = htonl(1);
+	v = htonl(2);
 	memcpy(out + 8, &v, 4);
 	v = htonl(claim_raw);
 	memcpy(out + 12, &v, 4);
@@ -413,6 +651,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_round_trip_failures),
+		cmocka_unit_test(test_v1_file_loads),
+		cmocka_unit_test(test_unknown_version),
+		cmocka_unit_test(test_v2_inconsistent),
 		cmocka_unit_test_setup_teardown(test_file_atomic_and_restart_adds_up, setup,
 						teardown),
 		cmocka_unit_test(test_truncated_and_flipped),
