@@ -126,7 +126,11 @@ int cap_pcap__fd(const struct cap_pcap *p);
 int cap_pcap__poll(struct cap_pcap *p);
 /* cap_pcap__drops - packets the kernel dropped for the capture. */
 uint64_t cap_pcap__drops(struct cap_pcap *p);
-/* cap_addr_is_local - @addr (network order) is configured on an interface here. */
+/*
+ * cap_addr_is_local - @addr (network order) is configured on an interface here, in the
+ * caller's network namespace: any number of addresses, changes seen at once through the
+ * kernel's rtnetlink announcements (see pcap_live.c).
+ */
 int cap_addr_is_local(int family, const uint8_t *addr);
 
 #endif /* TLSAUDIT_CAPTURE_LIVE_H */

@@ -137,7 +137,10 @@ for ((i = 0; i < 200; i++)); do
 	kill -0 "$DPID" 2>/dev/null || break
 	sleep 0.05
 done
-"$TLSAUDIT" status -S "$S" >/dev/null 2>&1 || { cat "$TEST_TMP/daemon.log" >&2; fail "daemon did not come up"; }
+if ! "$TLSAUDIT" status -S "$S" >/dev/null 2>&1; then
+	cat "$TEST_TMP/daemon.log" >&2
+	fail "daemon did not come up"
+fi
 
 # record FIELD SNI - FIELD of the one handshake record with this SNI and role client.
 record() {
