@@ -57,7 +57,11 @@ void attrib_cache__stats(const struct attrib_cache *ac, struct attrib_stats *st)
  */
 int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out);
 
-/* attrib_cache__lookup - cached entry for @pid only, never touching /proc; 0 or -ENOENT. */
+/*
+ * attrib_cache__lookup - cached entry for @pid only, never touching /proc; 0 or -ENOENT.
+ * -EAGAIN (with @out filled) when its TLS library is still to be read (the maps budget
+ * was spent): call attrib_cache__resolve, which reads it when the budget allows.
+ */
 int attrib_cache__lookup(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out);
 
 /* attrib_unit_from_cgroup - "system.slice/postfix.service" style unit name, or -ENOENT. */

@@ -952,7 +952,8 @@ int attrib_cache__lookup(struct attrib_cache *ac, uint32_t pid, struct hs_proc *
 		return -ENOENT;
 	e->referenced = true;
 	*out = e->proc;
-	return 0;
+	/* Not a hit yet: the caller's resolve is what reads the library once it may. */
+	return e->tls_pending ? -EAGAIN : 0;
 }
 
 /*

@@ -837,11 +837,15 @@ static void test_maps_budget(void **state)
 	assert_string_equal(p.tls_lib, "");
 	attrib_cache__stats(ac, &st);
 	assert_int_equal(st.maps_deferred, 1);
+	/* A lookup does not pass it off as complete: the caller must resolve again. */
+	assert_int_equal(attrib_cache__lookup(ac, 8404, &p), -EAGAIN);
+	assert_string_equal(p.comm, "client");
 
 	/* The debt (3 reads against a burst of 2) is paid within a second. */
 	usleep(1200 * 1000);
 	assert_int_equal(attrib_cache__resolve(ac, 8404, &p), 0);
 	assert_string_equal(p.tls_lib, "libssl.so.3");
+	assert_int_equal(attrib_cache__lookup(ac, 8404, &p), 0);
 	attrib_cache__stats(ac, &st);
 	assert_int_equal(st.hits, 1);
 	assert_int_equal(st.maps_deferred, 1);
