@@ -323,13 +323,18 @@ static void count_failure(struct agg *a, struct agg_row *row, const struct hs_re
 	}
 }
 
-/* smtp_reason - the record's SMTP TLS lifecycle, from before the field existed too. */
+/*
+ * smtp_reason - the record's SMTP TLS lifecycle, also for records from before the field
+ * existed. A TLS session can only have upgraded, a plaintext one only not: a reason that
+ * contradicts the kind counts as none, so the per-reason counts never exceed the kind's.
+ */
 static enum hs_smtp_tls smtp_reason(const struct hs_record *r)
 {
-	if (r->smtp_tls >= HS_SMTP_STARTTLS && r->smtp_tls <= HS_SMTP_REFUSED)
+	if (r->kind == HS_KIND_TLS)
+		return r->smtp_tls == HS_SMTP_STARTTLS || r->starttls_smtp ? HS_SMTP_STARTTLS
+									   : HS_SMTP_NONE;
+	if (r->smtp_tls >= HS_SMTP_NOT_OFFERED && r->smtp_tls <= HS_SMTP_REFUSED)
 		return (enum hs_smtp_tls)r->smtp_tls;
-	if (r->kind == HS_KIND_TLS && r->starttls_smtp)
-		return HS_SMTP_STARTTLS;
 	return HS_SMTP_NONE;
 }
 

@@ -63,6 +63,67 @@ static void header(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+static void failure_sample(FILE *f, const char *labels, const char *outcome, const char *alert,
+			   uint8_t by, uint64_t v)
+{
+	const char *side = hs_side_name((enum hs_side)by);
+
+	if (v)
+		fprintf(f, "tlsaudit_handshake_failures_total{%s,outcome=\"%s\",alert=\"%s\","
+			   "by=\"%s\"} %llu\n",
+			labels, outcome, alert, side ? side : "", (unsigned long long)v);
+}
+
+/*
+ * render_failures - one series per (outcome, alert, by) that happened. Every series has
+ * all three labels, empty where they do not apply, so sum by any of them adds up. A row
+ * has at most AGG_ALERT_SLOTS + 3 alert series and 6 others: bounded.
+ */
+static void render_failures(FILE *f, const struct agg_row *r, const char *labels)
+{
+	char code[8], alert[64];
+	size_t i;
+	int o;
+	uint8_t s;
+
+	if (!r->failures)
+		return;
+	for (i = 0; i < r->n_alerts && i < AGG_ALERT_SLOTS; i++) {
+		prom_escape(agg_alert_label(&r->alerts[i], code, sizeof(code)), alert, sizeof(alert));
+		failure_sample(f, labels, "alert", alert, r->alerts[i].by, r->alerts[i].count);
+	}
+	for (s = 0; s < AGG_SIDES; s++)
+		failure_sample(f, labels, "alert", "other", s, agg_alert_other(r, (enum hs_side)s));
+	for (o = AGG_F_RESET; o < AGG_FAIL_OUTCOMES; o++)
+		for (s = 0; s < AGG_SIDES; s++)
+			failure_sample(f, labels,
+				       hs_outcome_name((enum hs_outcome)(o + HS_OUTCOME_ALERT)), "",
+				       s, r->failed[o][s]);
+}
+
+static void smtp_sample(FILE *f, const char *labels, const char *why, bool fallback, uint64_t v)
+{
+	if (v)
+		fprintf(f, "tlsaudit_smtp_sessions_total{%s,smtp_tls=\"%s\",plaintext_fallback=\"%s\"} "
+			   "%llu\n",
+			labels, why, fallback ? "true" : "false", (unsigned long long)v);
+}
+
+/* render_smtp - sessions by reason, split by plaintext_fallback (at most 7 series). */
+static void render_smtp(FILE *f, const struct agg_row *r, const char *labels)
+{
+	int i;
+
+	for (i = HS_SMTP_STARTTLS; i <= HS_SMTP_REFUSED; i++) {
+		const char *why = hs_smtp_tls_name((enum hs_smtp_tls)i);
+		uint64_t fb = r->fallback[i] <= r->smtp[i] ? r->fallback[i] : r->smtp[i];
+
+		smtp_sample(f, labels, why, false, r->smtp[i] - fb);
+		smtp_sample(f, labels, why, true, fb);
+	}
+	smtp_sample(f, labels, "unknown", false, agg_smtp_unknown(r));
+}
+
 int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 {
 	size_t i, n = agg__n_rows(a);
@@ -115,6 +176,18 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 		if (agg__row(a, i)->plaintext)
 			fprintf(f, "tlsaudit_plaintext_smtp_sessions_total{%s} %llu\n", lab[i].s,
 				(unsigned long long)agg__row(a, i)->plaintext);
+	header(f, "tlsaudit_handshake_failures_total", "counter",
+	       "TLS handshakes that did not complete, by outcome (alert, reset, closed, timeout), "
+	       "alert (IANA name; encrypted when sealed; other past the kinds kept per process; "
+	       "empty without an alert) and by (the side that sent it; empty when unknown).");
+	for (i = 0; i < n; i++)
+		render_failures(f, agg__row(a, i), lab[i].s);
+	header(f, "tlsaudit_smtp_sessions_total", "counter",
+	       "SMTP sessions on 25/587 by smtp_tls (starttls, not_offered, not_used, refused; "
+	       "unknown when not recorded) and plaintext_fallback (a plaintext session after a "
+	       "failed TLS handshake of the same client with the same server).");
+	for (i = 0; i < n; i++)
+		render_smtp(f, agg__row(a, i), lab[i].s);
 	header(f, "tlsaudit_last_seen_timestamp_seconds", "gauge",
 	       "Unix time of the latest handshake or session of this process key.");
 	for (i = 0; i < n; i++)

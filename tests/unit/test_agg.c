@@ -357,15 +357,23 @@ static void test_smtp_sessions(void **state)
 	agg__add(a, &r, T0);
 	r.smtp_tls = HS_SMTP_NONE; /* no reason recorded */
 	agg__add(a, &r, T0);
+	r.smtp_tls = HS_SMTP_STARTTLS; /* contradicts the kind: no reason either */
+	r.plaintext_fallback = HS_TRI_TRUE;
+	agg__add(a, &r, T0);
+	r.kind = HS_KIND_TLS; /* so does an upgraded session that "was not offered" */
+	r.version = TLS_V_12;
+	r.smtp_tls = HS_SMTP_NOT_OFFERED;
+	agg__add(a, &r, T0);
 
 	row = agg__row(a, 0);
-	assert_int_equal(row->handshakes, 2);
-	assert_int_equal(row->plaintext, 5);
+	assert_int_equal(row->handshakes, 3);
+	assert_int_equal(row->plaintext, 6);
 	assert_int_equal(row->smtp[HS_SMTP_STARTTLS], 2);
 	assert_int_equal(row->smtp[HS_SMTP_NOT_OFFERED], 2);
 	assert_int_equal(row->smtp[HS_SMTP_REFUSED], 1);
 	assert_int_equal(row->smtp[HS_SMTP_NOT_USED], 1);
-	assert_int_equal(agg_smtp_unknown(row), 1);
+	assert_int_equal(agg_smtp_unknown(row), 2);
+	assert_int_equal(row->fallback[HS_SMTP_STARTTLS], 0);
 	assert_int_equal(row->fallback[HS_SMTP_NOT_OFFERED], 1);
 	assert_int_equal(row->fallback[HS_SMTP_REFUSED], 1);
 	assert_int_equal(row->fallback[HS_SMTP_NOT_USED], 0);

@@ -2,7 +2,9 @@
 /*
  * Prometheus textfile: the metric names the alert rules use, HELP/TYPE before every
  * family, label escaping of hostile exe names, and that every sample line has the
- * exposition format's shape (name{labels} value).
+ * exposition format's shape (name{labels} value); failures and SMTP sessions keep one
+ * label set per family and a bounded number of series; promtool, where installed,
+ * accepts the whole file.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -21,6 +23,69 @@
 #include "tlsaudit/util.h"
 
 #define SEC 1000000000ULL
+
+/*
+ * add_failures - Postfix's smtp client refused by a TLS 1.2-only MX (protocol_version),
+ * reset once, then sending the message in plaintext; a verifying curl (unknown_ca, and a
+ * sealed TLS 1.3 alert); a timeout.
+ */
+static void add_failures(struct agg *a)
+{
+	struct hs_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400000ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	r.server.port = 25;
+	r.offered_max = TLS_V_10;
+	r.proc.known = true;
+	util_strlcpy(r.proc.exe, "/usr/lib/postfix/sbin/smtp", sizeof(r.proc.exe));
+	util_strlcpy(r.proc.unit, "postfix@-.service", sizeof(r.proc.unit));
+	r.starttls_smtp = true;
+	r.smtp_tls = HS_SMTP_STARTTLS;
+	r.outcome = HS_OUTCOME_ALERT;
+	r.outcome_by = HS_SIDE_SERVER;
+	r.has_alert = true;
+	r.alert = 70;
+	agg__add(a, &r, r.time_ns);
+	agg__add(a, &r, r.time_ns);
+	r.outcome = HS_OUTCOME_RESET;
+	r.has_alert = false;
+	agg__add(a, &r, r.time_ns);
+	r.kind = HS_KIND_PLAINTEXT_SMTP;
+	r.starttls_smtp = false;
+	r.outcome = HS_OUTCOME_NONE;
+	r.outcome_by = HS_SIDE_NONE;
+	r.smtp_tls = HS_SMTP_NOT_OFFERED;
+	r.plaintext_fallback = HS_TRI_TRUE;
+	agg__add(a, &r, r.time_ns);
+	r.plaintext_fallback = HS_TRI_FALSE;
+	agg__add(a, &r, r.time_ns);
+	agg__add(a, &r, r.time_ns);
+
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400000ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	r.server.port = 443;
+	r.offered_max = TLS_V_13;
+	r.version = TLS_V_12;
+	r.proc.known = true;
+	util_strlcpy(r.proc.exe, "/usr/bin/curl", sizeof(r.proc.exe));
+	r.outcome = HS_OUTCOME_ALERT;
+	r.outcome_by = HS_SIDE_CLIENT;
+	r.has_alert = true;
+	r.alert = 48;
+	agg__add(a, &r, r.time_ns);
+	r.version = TLS_V_13;
+	r.has_alert = false;
+	agg__add(a, &r, r.time_ns);
+	r.version = 0;
+	r.outcome = HS_OUTCOME_TIMEOUT;
+	r.outcome_by = HS_SIDE_NONE;
+	agg__add(a, &r, r.time_ns);
+}
 
 static struct agg *filled(void)
 {
@@ -50,6 +115,7 @@ static struct agg *filled(void)
 	agg__add(a, &r, r.time_ns);
 	r.kind = HS_KIND_PLAINTEXT_SMTP;
 	agg__add(a, &r, r.time_ns);
+	add_failures(a);
 	return a;
 }
 
@@ -96,6 +162,35 @@ static void test_samples(void **state)
 		"tlsaudit_flow_evictions_total 4\n",
 		"tlsaudit_malformed_handshakes_total 5\n",
 		"tlsaudit_export_timestamp_seconds 1795400100\n",
+		"tlsaudit_handshake_failures_total{exe=\"/usr/lib/postfix/sbin/smtp\","
+		"unit=\"postfix@-.service\",container=\"\",role=\"client\",port=\"25\","
+		"outcome=\"alert\",alert=\"protocol_version\",by=\"server\"} 2\n",
+		"tlsaudit_handshake_failures_total{exe=\"/usr/lib/postfix/sbin/smtp\","
+		"unit=\"postfix@-.service\",container=\"\",role=\"client\",port=\"25\","
+		"outcome=\"reset\",alert=\"\",by=\"server\"} 1\n",
+		"tlsaudit_handshake_failures_total{exe=\"/usr/bin/curl\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",outcome=\"alert\",alert=\"unknown_ca\","
+		"by=\"client\"} 1\n",
+		"tlsaudit_handshake_failures_total{exe=\"/usr/bin/curl\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",outcome=\"alert\",alert=\"encrypted\","
+		"by=\"client\"} 1\n",
+		"tlsaudit_handshake_failures_total{exe=\"/usr/bin/curl\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",outcome=\"timeout\",alert=\"\",by=\"\"} 1\n",
+		"tlsaudit_smtp_sessions_total{exe=\"/usr/lib/postfix/sbin/smtp\","
+		"unit=\"postfix@-.service\",container=\"\",role=\"client\",port=\"25\","
+		"smtp_tls=\"starttls\",plaintext_fallback=\"false\"} 3\n",
+		"tlsaudit_smtp_sessions_total{exe=\"/usr/lib/postfix/sbin/smtp\","
+		"unit=\"postfix@-.service\",container=\"\",role=\"client\",port=\"25\","
+		"smtp_tls=\"not_offered\",plaintext_fallback=\"false\"} 2\n",
+		"tlsaudit_smtp_sessions_total{exe=\"/usr/lib/postfix/sbin/smtp\","
+		"unit=\"postfix@-.service\",container=\"\",role=\"client\",port=\"25\","
+		"smtp_tls=\"not_offered\",plaintext_fallback=\"true\"} 1\n",
+		/* the plaintext session of the filled() row has no recorded reason */
+		"tlsaudit_smtp_sessions_total{exe=\"/tmp/a\\\"b\\\\c\\nd?\",unit=\"x.service\","
+		"container=\"\",role=\"server\",port=\"587\",smtp_tls=\"unknown\","
+		"plaintext_fallback=\"false\"} 1\n",
+		"# TYPE tlsaudit_handshake_failures_total counter\n",
+		"# TYPE tlsaudit_smtp_sessions_total counter\n",
 		"# TYPE tlsaudit_handshakes_total counter\n",
 		"# TYPE tlsaudit_last_seen_timestamp_seconds gauge\n",
 	};
@@ -105,6 +200,9 @@ static void test_samples(void **state)
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!strstr(out, want[i]))
 			fail_msg("missing: %s\nin:\n%s", want[i], out);
+	/* A refused ClientHello is a failure, not a handshake of a version. */
+	assert_null(strstr(out, "tlsaudit_handshakes_total{exe=\"/usr/lib/postfix/sbin/smtp\""));
+	assert_null(strstr(out, "version=\"unknown\""));
 	free(out);
 	agg__free(a);
 }
@@ -137,6 +235,88 @@ static void test_line_shape(void **state)
 		if (strchr(line, '{'))
 			assert_true(sp[-1] == '}');
 	}
+	free(out);
+	agg__free(a);
+}
+
+/*
+ * Every sample of a family carries the same label names (a rule's sum by (...) must not
+ * lose series), and a row's failure and SMTP series stay few however many kinds arrive.
+ */
+static void test_label_sets_bounded(void **state)
+{
+	struct agg *a = agg__new(16, 0);
+	struct hs_record r;
+	char *out, *line, *save = NULL;
+	int i, failures = 0, smtp = 0;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400000ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	r.server.port = 25;
+	r.proc.known = true;
+	util_strlcpy(r.proc.exe, "/usr/sbin/exim4", sizeof(r.proc.exe));
+	for (i = 0; i < 256; i++) {
+		r.kind = HS_KIND_TLS;
+		r.outcome = (uint8_t)(HS_OUTCOME_ALERT + i % 4);
+		r.outcome_by = (uint8_t)(i % 3);
+		r.has_alert = i % 5 != 0;
+		r.alert = (uint8_t)i;
+		r.smtp_tls = HS_SMTP_STARTTLS;
+		agg__add(a, &r, r.time_ns);
+		r.kind = HS_KIND_PLAINTEXT_SMTP;
+		r.outcome = HS_OUTCOME_NONE;
+		r.smtp_tls = (uint8_t)(i % 5);
+		r.plaintext_fallback = (uint8_t)(i % 3);
+		agg__add(a, &r, r.time_ns);
+	}
+	out = render(a);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "tlsaudit_handshake_failures_total{", 34)) {
+			failures++;
+			assert_non_null(strstr(line, ",port=\"25\",outcome=\""));
+			assert_non_null(strstr(line, "\",alert=\""));
+			assert_non_null(strstr(line, "\",by=\""));
+		} else if (!strncmp(line, "tlsaudit_smtp_sessions_total{", 29)) {
+			smtp++;
+			assert_non_null(strstr(line, ",port=\"25\",smtp_tls=\""));
+			assert_non_null(strstr(line, "\",plaintext_fallback=\""));
+		}
+	}
+	/* alert: the slots and "other" per sender; reset and closed per sender; timeout */
+	assert_true(failures <= AGG_ALERT_SLOTS + 3 + 2 * 3 + 3);
+	assert_true(failures >= AGG_ALERT_SLOTS);
+	/* starttls, 3 reasons with and without fallback, unknown */
+	assert_true(smtp <= 8);
+	free(out);
+	agg__free(a);
+}
+
+/* promtool check metrics, when installed (package prometheus), on the whole file. */
+static void test_promtool(void **state)
+{
+	struct agg *a = filled();
+	char *out = render(a), path[64], cmd[160];
+	FILE *f;
+	int ret;
+
+	(void)state;
+	if (system("command -v promtool >/dev/null 2>&1")) {
+		print_message("promtool not installed (package prometheus): not checked\n");
+		goto cleanup;
+	}
+	snprintf(path, sizeof(path), "/tmp/tlsaudit-promtool-%d.prom", (int)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(out, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics <%s", path);
+	ret = system(cmd);
+	unlink(path);
+	assert_int_equal(ret, 0);
+cleanup:
 	free(out);
 	agg__free(a);
 }
@@ -184,6 +364,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_samples),
 		cmocka_unit_test(test_line_shape),
+		cmocka_unit_test(test_label_sets_bounded),
+		cmocka_unit_test(test_promtool),
 		cmocka_unit_test(test_write_file),
 		cmocka_unit_test(test_escape),
 	};
