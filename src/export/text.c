@@ -2,7 +2,9 @@
 /*
  * The handshake record as one line a person reads (tlsaudit watch). Peer-controlled
  * strings are escaped to printable ASCII and cut at a fixed width, so a hostile SNI can
- * neither drive the terminal nor push the interesting columns off the screen.
+ * neither drive the terminal nor push the interesting columns off the screen. The marks
+ * a person scans for are upper case: LEGACY, WEAK, FAILED (with the alert or how the
+ * handshake ended, and who ended it), PLAINTEXT (with why) and FALLBACK.
  */
 #include <stdio.h>
 #include <string.h>
@@ -48,10 +50,49 @@ static void endpoint(const struct hs_endpoint *ep, char *buf, size_t len)
 		snprintf(buf, len, "%s:%u", ip, ep->port);
 }
 
+/*
+ * failed - " FAILED protocol_version (server)", " FAILED alert (client)" for a sealed
+ * alert, " FAILED reset (server)", " FAILED timeout"; "" when the handshake completed.
+ */
+static void failed(const struct hs_record *r, char *buf, size_t len)
+{
+	const char *by = hs_side_name((enum hs_side)r->outcome_by), *what;
+	char code[24];
+
+	buf[0] = '\0';
+	if (!hs_failed(r) || !(what = hs_outcome_name((enum hs_outcome)r->outcome)))
+		return;
+	if (r->outcome == HS_OUTCOME_ALERT && r->has_alert) {
+		what = tls_alert_name(r->alert);
+		if (!what) {
+			snprintf(code, sizeof(code), "alert 0x%02x", r->alert);
+			what = code;
+		}
+	}
+	if (r->outcome == HS_OUTCOME_TIMEOUT || !by)
+		snprintf(buf, len, " FAILED %s", what);
+	else
+		snprintf(buf, len, " FAILED %s (%s)", what, by);
+}
+
+/* server_name - "sni=NAME", else "mx=HOST" (SMTP has no SNI), else "sni=-". */
+static void server_name(const struct hs_record *r, char *buf, size_t len)
+{
+	char esc[PEER_WIDTH * 4 + 8];
+
+	if (r->sni[0] || !r->mx_host[0]) {
+		export_text_escape(r->sni, esc, sizeof(esc));
+		snprintf(buf, len, "sni=%.*s", PEER_WIDTH, r->sni[0] ? esc : "-");
+	} else {
+		export_text_escape(r->mx_host, esc, sizeof(esc));
+		snprintf(buf, len, "mx=%.*s", PEER_WIDTH, esc);
+	}
+}
+
 int export_text_record(const struct hs_record *r, char *buf, size_t len)
 {
-	char tbuf[40], who[64] = "", cli[80], srv[80], sni[PEER_WIDTH * 4 + 8];
-	char comm[sizeof(r->proc.comm) * 4 + 1], ver[16], ciph[64];
+	char tbuf[40], who[64] = "", cli[80], srv[80], sni[PEER_WIDTH + 8];
+	char comm[sizeof(r->proc.comm) * 4 + 1], ver[16], ciph[64], fail[64];
 	const char *role = hs_role_name(r->role) ? hs_role_name(r->role) : "-";
 	enum hs_limited lim = hs_limited_by(r);
 	const char *name;
@@ -66,11 +107,15 @@ int export_text_record(const struct hs_record *r, char *buf, size_t len)
 	}
 	endpoint(&r->client, cli, sizeof(cli));
 	endpoint(&r->server, srv, sizeof(srv));
-	export_text_escape(r->sni, sni, sizeof(sni));
+	server_name(r, sni, sizeof(sni));
 
 	if (r->kind == HS_KIND_PLAINTEXT_SMTP) {
-		n = snprintf(buf, len, "%s %s %s %s -> %s plaintext SMTP (no STARTTLS)", tbuf, who,
-			     role, cli, srv);
+		/* mx=, then why it stayed plaintext, and whether TLS had just failed. */
+		name = hs_smtp_tls_name((enum hs_smtp_tls)r->smtp_tls);
+		n = snprintf(buf, len, "%s %s %s %s -> %s%s%s PLAINTEXT%s%s%s", tbuf, who, role, cli,
+			     srv, r->mx_host[0] ? " " : "", r->mx_host[0] ? sni : "",
+			     name ? " " : "", name ? name : "",
+			     r->plaintext_fallback == HS_TRI_TRUE ? " FALLBACK" : "");
 		return n < 0 || (size_t)n >= len ? -1 : n;
 	}
 
@@ -86,11 +131,11 @@ int export_text_record(const struct hs_record *r, char *buf, size_t len)
 	else
 		snprintf(ciph, sizeof(ciph), "0x%04x", r->cipher_id);
 
-	n = snprintf(buf, len, "%s %s %s %s -> %s sni=%.*s %s %s%s%s%s%s%s", tbuf, who, role, cli,
-		     srv, PEER_WIDTH, r->sni[0] ? sni : "-", ver, ciph,
-		     r->starttls_smtp ? " STARTTLS" : "", hs_legacy(r) ? " LEGACY" : "",
-		     hs_weak_cipher(r) ? " WEAK" : "",
+	failed(r, fail, sizeof(fail));
+	n = snprintf(buf, len, "%s %s %s %s -> %s %s %s %s%s%s%s%s%s%s", tbuf, who, role, cli, srv,
+		     sni, ver, ciph, r->starttls_smtp ? " STARTTLS" : "",
+		     hs_legacy(r) ? " LEGACY" : "", hs_weak_cipher(r) ? " WEAK" : "",
 		     lim == HS_LIMITED_CLIENT ? " limited_by=client" : "",
-		     lim == HS_LIMITED_SERVER ? " limited_by=server" : "");
+		     lim == HS_LIMITED_SERVER ? " limited_by=server" : "", fail);
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }

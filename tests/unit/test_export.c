@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The JSON record is an interface: field names, order, null forms and escaping are
- * compared verbatim. The text line must carry the marks a person scans for.
+ * compared verbatim. The text line must carry the marks a person scans for: LEGACY,
+ * WEAK, FAILED with the alert or outcome and who, PLAINTEXT with why, FALLBACK, mx=.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -265,15 +266,123 @@ static void test_text_hostile_sni_capped(void **state)
 
 static void test_text_plaintext_smtp(void **state)
 {
+	static const struct {
+		enum hs_smtp_tls why;
+		enum hs_tri fallback;
+		const char *mx, *tail;
+	} cases[] = {
+		{ HS_SMTP_NOT_OFFERED, HS_TRI_FALSE, "mx.example.net",
+		  "192.0.2.1:25 mx=mx.example.net PLAINTEXT not_offered" },
+		{ HS_SMTP_NOT_USED, HS_TRI_FALSE, "", "192.0.2.1:25 PLAINTEXT not_used" },
+		{ HS_SMTP_REFUSED, HS_TRI_TRUE, "mx.example.net",
+		  "192.0.2.1:25 mx=mx.example.net PLAINTEXT refused FALLBACK" },
+		{ HS_SMTP_NOT_OFFERED, HS_TRI_TRUE, "",
+		  "192.0.2.1:25 PLAINTEXT not_offered FALLBACK" },
+		/* a record without a reason (an older producer) */
+		{ HS_SMTP_NONE, HS_TRI_NULL, "", "192.0.2.1:25 PLAINTEXT" },
+	};
 	struct hs_record r;
 	char buf[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		base_record(&r);
+		r.kind = HS_KIND_PLAINTEXT_SMTP;
+		r.role = HS_ROLE_CLIENT;
+		r.server.port = 25;
+		r.smtp_tls = (uint8_t)cases[i].why;
+		r.plaintext_fallback = (uint8_t)cases[i].fallback;
+		util_strlcpy(r.mx_host, cases[i].mx, sizeof(r.mx_host));
+		assert_true(export_text_record(&r, buf, sizeof(buf)) > 0);
+		assert_memory_equal(buf, "2026-11-23T10:00:00.123Z - client 10.0.0.5:40000 -> ", 52);
+		if (strcmp(strstr(buf, "-> ") + 3, cases[i].tail))
+			fail_msg("case %zu: got '%s', want tail '%s'", i, buf, cases[i].tail);
+	}
+}
+
+/* Failed handshakes: the alert's name or how it ended, and who ended it. */
+static void test_text_failed(void **state)
+{
+	static const struct {
+		enum hs_outcome o;
+		enum hs_side by;
+		int alert; /* -1: none in the clear */
+		const char *tail;
+	} cases[] = {
+		{ HS_OUTCOME_ALERT, HS_SIDE_SERVER, 70, " FAILED protocol_version (server)" },
+		{ HS_OUTCOME_ALERT, HS_SIDE_SERVER, 40, " FAILED handshake_failure (server)" },
+		{ HS_OUTCOME_ALERT, HS_SIDE_CLIENT, 48, " FAILED unknown_ca (client)" },
+		{ HS_OUTCOME_ALERT, HS_SIDE_CLIENT, -1, " FAILED alert (client)" },
+		{ HS_OUTCOME_ALERT, HS_SIDE_SERVER, 0xfe, " FAILED alert 0xfe (server)" },
+		{ HS_OUTCOME_RESET, HS_SIDE_SERVER, -1, " FAILED reset (server)" },
+		{ HS_OUTCOME_CLOSED, HS_SIDE_CLIENT, -1, " FAILED closed (client)" },
+		{ HS_OUTCOME_CLOSED, HS_SIDE_NONE, -1, " FAILED closed" },
+		{ HS_OUTCOME_TIMEOUT, HS_SIDE_NONE, -1, " FAILED timeout" },
+		{ HS_OUTCOME_ESTABLISHED, HS_SIDE_NONE, -1, " TLSv1.0 - LEGACY limited_by=client" },
+		{ HS_OUTCOME_NONE, HS_SIDE_NONE, -1, " TLSv1.0 - LEGACY limited_by=client" },
+	};
+	struct hs_record r;
+	char buf[1024];
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		base_record(&r);
+		r.role = HS_ROLE_CLIENT;
+		r.offered_max = TLS_V_10;
+		r.version = TLS_V_10;
+		r.outcome = (uint8_t)cases[i].o;
+		r.outcome_by = (uint8_t)cases[i].by;
+		r.has_alert = cases[i].alert >= 0;
+		r.alert = cases[i].alert >= 0 ? (uint8_t)cases[i].alert : 0;
+		assert_true(export_text_record(&r, buf, sizeof(buf)) > 0);
+		n = strlen(cases[i].tail);
+		if (strlen(buf) < n || strcmp(buf + strlen(buf) - n, cases[i].tail))
+			fail_msg("case %zu: got '%s', want tail '%s'", i, buf, cases[i].tail);
+	}
+
+	/* The provider's cut-off, whole: refused before any ServerHello. */
+	base_record(&r);
+	r.role = HS_ROLE_CLIENT;
+	r.offered_max = TLS_V_10;
+	r.outcome = HS_OUTCOME_ALERT;
+	r.outcome_by = HS_SIDE_SERVER;
+	r.has_alert = true;
+	r.alert = 70;
+	util_strlcpy(r.sni, "api.example.net", sizeof(r.sni));
+	r.proc.known = true;
+	r.proc.pid = 77;
+	util_strlcpy(r.proc.comm, "openssl", sizeof(r.proc.comm));
+	assert_true(export_text_record(&r, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "2026-11-23T10:00:00.123Z openssl[77] client 10.0.0.5:40000 -> "
+				 "192.0.2.1:443 sni=api.example.net no-ServerHello - FAILED "
+				 "protocol_version (server)");
+}
+
+/* SMTP has no SNI: the server's greeting names it; an SNI, when sent, still wins. */
+static void test_text_mx_host(void **state)
+{
+	struct hs_record r;
+	char buf[1024];
 
 	(void)state;
 	base_record(&r);
-	r.kind = HS_KIND_PLAINTEXT_SMTP;
+	r.role = HS_ROLE_CLIENT;
 	r.server.port = 25;
+	r.offered_max = TLS_V_13;
+	r.version = TLS_V_13;
+	r.starttls_smtp = true;
+	r.smtp_tls = HS_SMTP_STARTTLS;
+	r.outcome = HS_OUTCOME_ESTABLISHED;
+	util_strlcpy(r.mx_host, "mx\x1b[2J.example.net", sizeof(r.mx_host));
 	assert_true(export_text_record(&r, buf, sizeof(buf)) > 0);
-	assert_non_null(strstr(buf, "10.0.0.5:40000 -> 192.0.2.1:25 plaintext SMTP"));
+	assert_non_null(strstr(buf, "192.0.2.1:25 mx=mx\\x1b[2J.example.net TLSv1.3 - STARTTLS"));
+	assert_null(strchr(buf, '\x1b'));
+	util_strlcpy(r.sni, "smtp.example.net", sizeof(r.sni));
+	assert_true(export_text_record(&r, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " sni=smtp.example.net TLSv1.3"));
+	assert_null(strstr(buf, "mx="));
 }
 
 int main(void)
@@ -289,6 +398,8 @@ int main(void)
 		cmocka_unit_test(test_text_line),
 		cmocka_unit_test(test_text_hostile_sni_capped),
 		cmocka_unit_test(test_text_plaintext_smtp),
+		cmocka_unit_test(test_text_failed),
+		cmocka_unit_test(test_text_mx_host),
 	};
 
 	setenv("TZ", "GMT0", 1);
