@@ -18,6 +18,9 @@
 #define CFG_DEFAULT_TEXTFILE "/var/lib/node_exporter/textfile_collector/tlsaudit.prom"
 #define CFG_SOCKET_ENV "TLSAUDIT_SOCKET"
 
+/* A plaintext SMTP session this soon after a failed TLS one to the same server is a fallback. */
+#define CFG_DEFAULT_FALLBACK_WINDOW_NS (3600ULL * 1000000000ULL)
+
 #define CFG_MAX_PORTS 32
 #define CFG_PATH_MAX 256
 
@@ -30,6 +33,7 @@ struct cfg {
 	char textfile[CFG_PATH_MAX];	  /* empty: disabled ("none") */
 	uint64_t export_interval_ns;
 	char handshake_log[CFG_PATH_MAX]; /* empty: disabled ("none") */
+	uint64_t fallback_window_ns;
 };
 
 /* cfg_defaults - the embedded defaults (DESIGN.md "Files and configuration"). */

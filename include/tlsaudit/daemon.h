@@ -26,11 +26,13 @@ struct live_stats {
 typedef void (*live_record_fn)(const struct hs_record *rec, void *ctx);
 
 /*
- * live_source__new - open and attach the capture backend and the process attribution.
- * NULL on failure with one line in @err saying why (see cap_live__new()).
+ * live_source__new - open and attach the capture backend and the process attribution;
+ * plaintext SMTP sessions within @fallback_window_ns of a failed TLS handshake are
+ * fallbacks. NULL on failure with one line in @err saying why (see cap_live__new()).
  */
-struct live_source *live_source__new(const struct cap_live_opts *opts, live_record_fn cb,
-				     void *ctx, char *err, size_t errlen);
+struct live_source *live_source__new(const struct cap_live_opts *opts,
+				     uint64_t fallback_window_ns, live_record_fn cb, void *ctx,
+				     char *err, size_t errlen);
 void live_source__free(struct live_source *ls);
 /* live_source__fd - pollable fd; live_source__process - consume without blocking. */
 int live_source__fd(const struct live_source *ls);

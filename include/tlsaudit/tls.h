@@ -106,6 +106,7 @@ struct tls_stream {
 	 */
 	bool done;
 	size_t consumed; /* bytes of complete records walked */
+	size_t hello_end; /* client: the end of the record that completed the last hello */
 };
 
 /*

@@ -14,7 +14,9 @@
 #include "read_summary.h"
 #include "tlsaudit/capture.h"
 #include "tlsaudit/cli.h"
+#include "tlsaudit/config.h"
 #include "tlsaudit/export.h"
+#include "tlsaudit/fallback.h"
 #include "tlsaudit/flow.h"
 #include "tlsaudit/util.h"
 
@@ -28,6 +30,10 @@ static const struct read_opt {
 } read_opts[] = {
 	{ { "json", no_argument, NULL, 'j' }, NULL,
 	  "one JSON handshake record per line instead of the summary" },
+	{ { "fallback-window", required_argument, NULL, 'w' }, "DUR",
+	  "a plaintext SMTP session this soon after a failed TLS\n"
+	  "                     handshake of the same client and server is a fallback\n"
+	  "                     (default 1h; 's', 'm', 'h', 'd')" },
 	{ { "ports", required_argument, NULL, 'p' }, "LIST",
 	  "server ports to analyse, comma-separated (default 443,25,587;\n"
 	  "                     25 and 587 are followed through SMTP STARTTLS)" },
@@ -60,10 +66,13 @@ static void usage(void)
 		   "  The summary has one row per server, SNI and client, with handshakes counted\n"
 		   "  by negotiated version (OTHER: SSLv2, unanswered or unknown), LEGACY (below\n"
 		   "  TLS 1.2), WEAK cipher, LIMITED_BY (client: it offered nothing newer; server:\n"
-		   "  the client offered TLS 1.2+ and the server chose older) and PLAIN (SMTP\n"
-		   "  sessions that never sent STARTTLS). Legacy rows come first; a totals line\n"
-		   "  follows. --json prints handshake records only (fields in tlsaudit(8));\n"
-		   "  plaintext SMTP sessions are not handshakes and appear in the summary only.\n"
+		   "  the client offered TLS 1.2+ and the server chose older), FAILED (refused by\n"
+		   "  an alert, reset, closed or unanswered) and PLAIN (SMTP sessions that never\n"
+		   "  upgraded). Failing rows come first, then legacy ones; a totals line\n"
+		   "  follows. --json prints one record per line (fields in tlsaudit(8)): every\n"
+		   "  ClientHello, whatever followed it (outcome: established, alert, reset,\n"
+		   "  closed, timeout), and every plaintext SMTP session (version null, smtp_tls\n"
+		   "  says why, plaintext_fallback whether it followed a failed TLS attempt).\n"
 		   "\n"
 		   "Examples:\n"
 		   "  tlsaudit read relay.pcap                  who still speaks TLS 1.0/1.1\n"
@@ -78,23 +87,26 @@ static void usage(void)
 
 struct read_ctx {
 	bool json;
+	struct agg_fallback *fallback;
 	struct read_summary *sum;
 	char line[16384];
 	uint64_t json_errors;
 };
 
-static void on_record(const struct hs_record *rec, void *arg)
+static void on_record(const struct hs_record *r, void *arg)
 {
 	struct read_ctx *ctx = arg;
+	struct hs_record rec;
 	int n;
 
+	memcpy(&rec, r, sizeof(rec));
+	/* Offline there is no process: a fallback is judged by the client's address. */
+	agg_fallback__apply(ctx->fallback, &rec);
 	if (!ctx->json) {
-		read_summary__add(ctx->sum, rec);
+		read_summary__add(ctx->sum, &rec);
 		return;
 	}
-	if (rec->kind != HS_KIND_TLS)
-		return;
-	n = export_json_record(rec, ctx->line, sizeof(ctx->line) - 1);
+	n = export_json_record(&rec, ctx->line, sizeof(ctx->line) - 1);
 	if (n < 0) {
 		ctx->json_errors++;
 		return;
@@ -103,7 +115,8 @@ static void on_record(const struct hs_record *rec, void *arg)
 	fwrite(ctx->line, 1, (size_t)n + 1, stdout);
 }
 
-static int parse_args(int argc, char **argv, struct read_ctx *ctx, struct flow_config *cfg)
+static int parse_args(int argc, char **argv, struct read_ctx *ctx, struct flow_config *cfg,
+		      uint64_t *window_ns)
 {
 	struct option longopts[ARRAY_SIZE(read_opts) + 1];
 	char shortopts[2 * ARRAY_SIZE(read_opts) + 2];
@@ -126,6 +139,15 @@ static int parse_args(int argc, char **argv, struct read_ctx *ctx, struct flow_c
 		switch (c) {
 		case 'j':
 			ctx->json = true;
+			break;
+		case 'w':
+			if (util_parse_duration(optarg, window_ns) || *window_ns < NSEC_PER_SEC) {
+				fprintf(stderr,
+					"tlsaudit read: --fallback-window: '%s' is not a duration "
+					"of 1s or more (e.g. 1h)\n",
+					optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'p':
 			n = util_parse_ports(optarg, cfg->ports, (int)ARRAY_SIZE(cfg->ports));
@@ -163,6 +185,7 @@ int cmd_read(int argc, char **argv)
 	struct read_ctx *ctx = NULL;
 	struct flow_table *ft = NULL;
 	struct flow_config cfg;
+	uint64_t window_ns = CFG_DEFAULT_FALLBACK_WINDOW_NS;
 	char err[512];
 	int ret = CLI_FAIL, i;
 
@@ -172,7 +195,7 @@ int cmd_read(int argc, char **argv)
 		return CLI_FAIL;
 	}
 	flow_config_default(&cfg);
-	switch (parse_args(argc, argv, ctx, &cfg)) {
+	switch (parse_args(argc, argv, ctx, &cfg, &window_ns)) {
 	case 0:
 		break;
 	case 1:
@@ -189,7 +212,8 @@ int cmd_read(int argc, char **argv)
 		setvbuf(stdout, NULL, _IOFBF, STDOUT_BUF_SIZE);
 	else
 		ctx->sum = read_summary__new();
-	if (ctx->sum || ctx->json)
+	ctx->fallback = agg_fallback__new(window_ns);
+	if ((ctx->sum || ctx->json) && ctx->fallback)
 		ft = flow_table__new(&cfg, on_record, NULL, ctx);
 	if (!ft) {
 		fprintf(stderr, "tlsaudit: %s\n", strerror(errno));
@@ -222,6 +246,7 @@ out:
 	if (ft)
 		flow_table__free(ft);
 	read_summary__free(ctx->sum);
+	agg_fallback__free(ctx->fallback);
 	free(ctx);
 	return ret;
 }

@@ -14,8 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tlsaudit/daemon.h"
 #include "tlsaudit/cli.h"
+#include "tlsaudit/config.h"
+#include "tlsaudit/daemon.h"
 #include "tlsaudit/export.h"
 #include "tlsaudit/log.h"
 #include "tlsaudit/util.h"
@@ -79,13 +80,19 @@ static void usage(FILE *f)
 		   "2 usage error.\n");
 }
 
+/* A client that offered nothing newer than TLS 1.1 and was refused: legacy, failing. */
+static bool refused_legacy(const struct hs_record *r)
+{
+	return hs_failed(r) && r->offered_max && r->offered_max < TLS_V_12;
+}
+
 static void on_record(const struct hs_record *rec, void *ctx)
 {
 	struct watch_ctx *w = ctx;
 	char line[8192];
 	int n;
 
-	if (w->legacy_only && !hs_legacy(rec) && !hs_weak_cipher(rec))
+	if (w->legacy_only && !hs_legacy(rec) && !hs_weak_cipher(rec) && !refused_legacy(rec))
 		return;
 	n = w->json ? export_json_record(rec, line, sizeof(line))
 		    : export_text_record(rec, line, sizeof(line));
@@ -221,7 +228,8 @@ int cmd_watch(int argc, char **argv)
 		goto cleanup;
 	}
 
-	cl = live_source__new(&opts, on_record, &w, err, sizeof(err));
+	cl = live_source__new(&opts, CFG_DEFAULT_FALLBACK_WINDOW_NS, on_record, &w, err,
+			      sizeof(err));
 	if (!cl) {
 		fprintf(stderr, "tlsaudit watch: %s\n", err);
 		goto cleanup;

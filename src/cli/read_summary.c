@@ -33,7 +33,7 @@ struct row_key {
 struct row {
 	struct row_key key;
 	uint64_t by_ver[N_COLS];
-	uint64_t handshakes, legacy, weak, lim_client, lim_server, plain_smtp;
+	uint64_t handshakes, legacy, weak, lim_client, lim_server, failed, plain_smtp;
 };
 
 struct read_summary {
@@ -43,7 +43,7 @@ struct read_summary {
 	size_t n_slots;
 	struct row other; /* pairs past MAX_ROWS */
 	bool have_other;
-	uint64_t handshakes, legacy, weak, plain_smtp;
+	uint64_t handshakes, legacy, weak, failed, plain_smtp;
 };
 
 struct read_summary *read_summary__new(void)
@@ -189,6 +189,10 @@ void read_summary__add(struct read_summary *rs, const struct hs_record *rec)
 		r->weak++;
 		rs->weak++;
 	}
+	if (hs_failed(rec)) {
+		r->failed++;
+		rs->failed++;
+	}
 	switch (hs_limited_by(rec)) {
 	case HS_LIMITED_CLIENT:
 		r->lim_client++;
@@ -201,11 +205,16 @@ void read_summary__add(struct read_summary *rs, const struct hs_record *rec)
 	}
 }
 
-/* Legacy first, then weak, then plaintext SMTP, then the busiest; ties by address. */
+/*
+ * Failing first (already broken), then legacy, weak, plaintext SMTP, then the busiest;
+ * ties by address.
+ */
 static int row_cmp(const void *a, const void *b)
 {
 	const struct row *x = *(const struct row *const *)a, *y = *(const struct row *const *)b;
 
+	if (x->failed != y->failed)
+		return x->failed > y->failed ? -1 : 1;
 	if ((x->legacy > 0) != (y->legacy > 0))
 		return x->legacy > 0 ? -1 : 1;
 	if (x->legacy != y->legacy)
@@ -285,13 +294,13 @@ static void print_row(FILE *out, const struct widths *w, const struct row *r, bo
 	else if (r->lim_server)
 		lim = "server";
 	fprintf(out,
-		"%-*s %-*.*s %-*s %5llu %6llu %6llu %6llu %6llu %5llu %6llu %4llu %-10s %5llu\n",
+		"%-*s %-*.*s %-*s %5llu %6llu %6llu %6llu %6llu %5llu %6llu %4llu %-10s %6llu %5llu\n",
 		w->server, server, w->sni, w->sni, sni, w->client, client,
 		(unsigned long long)r->by_ver[COL_SSL3], (unsigned long long)r->by_ver[COL_TLS10],
 		(unsigned long long)r->by_ver[COL_TLS11], (unsigned long long)r->by_ver[COL_TLS12],
 		(unsigned long long)r->by_ver[COL_TLS13], (unsigned long long)r->by_ver[COL_OTHER],
 		(unsigned long long)r->legacy, (unsigned long long)r->weak, lim,
-		(unsigned long long)r->plain_smtp);
+		(unsigned long long)r->failed, (unsigned long long)r->plain_smtp);
 }
 
 int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_stats *fs,
@@ -315,9 +324,10 @@ int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_st
 			fit_row(&w, order[i], false);
 		if (rs->have_other)
 			fit_row(&w, &rs->other, true);
-		fprintf(out, "%-*s %-*s %-*s %5s %6s %6s %6s %6s %5s %6s %4s %-10s %5s\n", w.server,
-			"SERVER", w.sni, "SNI", w.client, "CLIENT", "SSLv3", "TLS1.0", "TLS1.1",
-			"TLS1.2", "TLS1.3", "OTHER", "LEGACY", "WEAK", "LIMITED_BY", "PLAIN");
+		fprintf(out, "%-*s %-*s %-*s %5s %6s %6s %6s %6s %5s %6s %4s %-10s %6s %5s\n",
+			w.server, "SERVER", w.sni, "SNI", w.client, "CLIENT", "SSLv3", "TLS1.0",
+			"TLS1.1", "TLS1.2", "TLS1.3", "OTHER", "LEGACY", "WEAK", "LIMITED_BY",
+			"FAILED", "PLAIN");
 		for (i = 0; i < rs->n; i++)
 			print_row(out, &w, order[i], false);
 		if (rs->have_other)
@@ -330,9 +340,10 @@ int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_st
 
 	fprintf(out,
 		"total: %llu handshakes, %llu legacy (below TLS 1.2), %llu weak cipher, "
-		"%llu plaintext SMTP, %llu not TLS, %llu malformed dropped, %llu evictions\n",
+		"%llu failed, %llu plaintext SMTP, %llu not TLS, %llu malformed, %llu evictions\n",
 		(unsigned long long)rs->handshakes, (unsigned long long)rs->legacy,
-		(unsigned long long)rs->weak, (unsigned long long)rs->plain_smtp,
+		(unsigned long long)rs->weak, (unsigned long long)rs->failed,
+		(unsigned long long)rs->plain_smtp,
 		(unsigned long long)fs->not_tls,
 		(unsigned long long)(fs->invalid_tls + cs->decode_invalid),
 		(unsigned long long)fs->evicted_flows);

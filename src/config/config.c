@@ -30,6 +30,7 @@ void cfg_defaults(struct cfg *c)
 	util_strlcpy(c->state_file, CFG_DEFAULT_STATE, sizeof(c->state_file));
 	util_strlcpy(c->textfile, CFG_DEFAULT_TEXTFILE, sizeof(c->textfile));
 	c->export_interval_ns = 15ULL * NSEC_PER_SEC;
+	c->fallback_window_ns = CFG_DEFAULT_FALLBACK_WINDOW_NS;
 }
 
 const char *cfg_backend_name(enum cap_backend b)
@@ -153,6 +154,18 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 			return -EINVAL;
 		}
 		c->export_interval_ns = ns;
+		return 0;
+	}
+	if (!strcmp(name, "fallback_window")) {
+		/* Postfix retries a deferred message after minimal_backoff_time (300 s). */
+		if (util_parse_duration(value, &ns) || ns < NSEC_PER_SEC ||
+		    ns > 7 * 86400ULL * NSEC_PER_SEC) {
+			snprintf(err, errlen,
+				 "fallback_window: '%s' is not a duration from 1s to 7d (e.g. 1h)",
+				 value);
+			return -EINVAL;
+		}
+		c->fallback_window_ns = ns;
 		return 0;
 	}
 	snprintf(err, errlen, "unknown key '%s'", key);

@@ -38,7 +38,8 @@ struct live_source *daemon_open_capture(struct daemon *d, const struct cfg *c)
 	memcpy(opts.flow.ports, c->ports, sizeof(c->ports[0]) * (size_t)c->n_ports);
 	opts.flow.n_ports = c->n_ports;
 	opts.pcap_iface = "any";
-	return live_source__new(&opts, daemon_on_record, d, d->why, sizeof(d->why));
+	return live_source__new(&opts, c->fallback_window_ns, daemon_on_record, d, d->why,
+				sizeof(d->why));
 }
 
 /* New ports or backend: a new capture, which the loop swaps in once it runs. */

@@ -12,10 +12,12 @@
 
 #include "tlsaudit/attrib.h"
 #include "tlsaudit/daemon.h"
+#include "tlsaudit/fallback.h"
 
 struct live_source {
 	struct cap_live *cap;
 	struct attrib_join *join;
+	struct agg_fallback *fallback;
 	live_record_fn cb;
 	void *ctx;
 };
@@ -25,6 +27,8 @@ static void on_record(struct hs_record *rec, const struct hs_owner *hint, void *
 	struct live_source *ls = ctx;
 
 	attrib_join__record(ls->join, rec, hint);
+	/* After attribution: a fallback is judged per client process. */
+	agg_fallback__apply(ls->fallback, rec);
 	ls->cb(rec, ls->ctx);
 }
 
@@ -50,8 +54,9 @@ static void on_local_end(const struct hs_endpoint *client, const struct hs_endpo
 	attrib_join__local_end(ls->join, client, server, local);
 }
 
-struct live_source *live_source__new(const struct cap_live_opts *opts, live_record_fn cb,
-				     void *ctx, char *err, size_t errlen)
+struct live_source *live_source__new(const struct cap_live_opts *opts,
+				     uint64_t fallback_window_ns, live_record_fn cb, void *ctx,
+				     char *err, size_t errlen)
 {
 	struct cap_live_ops ops = {
 		.record = on_record,
@@ -69,8 +74,9 @@ struct live_source *live_source__new(const struct cap_live_opts *opts, live_reco
 	ls->cb = cb;
 	ls->ctx = ctx;
 	ops.ctx = ls;
+	ls->fallback = agg_fallback__new(fallback_window_ns);
 	ls->join = attrib_join__new("/proc");
-	if (!ls->join) {
+	if (!ls->join || !ls->fallback) {
 		snprintf(err, errlen, "process attribution: %s", strerror(errno));
 		goto cleanup;
 	}
@@ -91,6 +97,7 @@ void live_source__free(struct live_source *ls)
 	/* Capture first: it may still hand on records while it shuts down. */
 	cap_live__free(ls->cap);
 	attrib_join__free(ls->join);
+	agg_fallback__free(ls->fallback);
 	free(ls);
 }
 

@@ -289,7 +289,13 @@ static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_
 	}
 	if (rc == TLS_OK) {
 		dir->status = DIR_DONE;
-		dir->tail_off = (uint32_t)ts->consumed;
+		/*
+		 * The client's walk may have gone past its ChangeCipherSpec (the hello
+		 * parser reads on until the second flight): its tail starts at the end
+		 * of its last ClientHello.
+		 */
+		dir->tail_off = (uint32_t)(from_client && ts->hello_end ? ts->hello_end
+									 : ts->consumed);
 		dir->parsed = 0;
 		tail_dir(st, dir);
 	} else if (dir->r.contig >= ft->cfg.dir_cap) {

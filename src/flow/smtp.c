@@ -68,13 +68,12 @@ static void saw(struct flow_state *st, uint64_t ts_ns)
 	}
 }
 
-/* The first word of @line's text (after "NNN-" or "NNN "), printable host characters. */
+/* The first word of a reply line's text (@line is past "NNN-"), host characters only. */
 static void reply_word(struct tls_cursor *line, char *out, size_t cap)
 {
 	size_t n = 0;
 	uint8_t b;
 
-	cur_skip(line, 4);
 	while (cur_left(line) && n + 1 < cap) {
 		b = cur_u8(line);
 		if (!((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||

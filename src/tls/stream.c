@@ -250,7 +250,12 @@ static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
 			return TLS_OK;
 		}
 		if (type == CT_HANDSHAKE) {
-			switch (feed(w, cur_ptr(&frag), rlen)) {
+			int hellos = st->n_client_hellos;
+			enum step s = feed(w, cur_ptr(&frag), rlen);
+
+			if (st->n_client_hellos != hellos)
+				st->hello_end = c.off;
+			switch (s) {
 			case STEP_DONE:
 				st->consumed = c.off;
 				return TLS_OK;
@@ -287,6 +292,7 @@ int tls_stream_parse(const uint8_t *buf, size_t len, bool from_client, struct tl
 		memcpy(&st->last, &st->first, sizeof(st->last));
 		st->n_client_hellos = 1;
 		st->consumed = 2 + ((((size_t)buf[0] & 0x7f) << 8) | buf[1]);
+		st->hello_end = st->consumed;
 		st->done = true;
 		return TLS_OK;
 	}

@@ -62,7 +62,7 @@ peers_gnutls_client gnutls12.tlsaudit.test 127.0.0.8 443 \
 # SMTP STARTTLS: python smtplib delivering a mail on 25, a TLS 1.0 submission client on 587.
 peers_smtp_server 127.0.0.9 25
 peers_smtp_client mail.tlsaudit.test 127.0.0.9 25
-# A client that ignores STARTTLS: a plaintext session, which is not a handshake record.
+# A client that ignores STARTTLS: a plaintext session, a record of its own (smtp_tls).
 peers_smtp_client mail.tlsaudit.test 127.0.0.9 25 --plain
 peers_smtp_server 127.0.0.10 587 --seclevel0
 peers_smtp_openssl 127.0.0.10 587 -tls1 "${LEGACY[@]}" -servername submit.tlsaudit.test \
@@ -172,6 +172,19 @@ for n, line in enumerate(open(got_path), 1):
 oracle = [json.loads(l) for l in open(oracle_path) if l.strip()]
 if not oracle:
     sys.exit("FAIL: tshark decoded no TLS session from the capture")
+
+# The SMTP client that ignored STARTTLS is a plaintext record; every handshake between
+# these real peers completed, and the wire shows it.
+plain = [r for r in got if r.get("version") is None and r.get("smtp_tls") is not None]
+got = [r for r in got if r not in plain]
+if [(r["smtp_tls"], r["outcome"], r["plaintext_fallback"]) for r in plain] != \
+        [("not_used", None, False)]:
+    err("want one plaintext record (not_used, outcome null, no fallback), got %r" % plain)
+for r in got:
+    if r.get("outcome") != "established" or r.get("outcome_by") or r.get("alert"):
+        err("%s:%s: outcome %r by %r alert %r, want established" % (
+            r.get("server_ip"), r.get("server_port"), r.get("outcome"), r.get("outcome_by"),
+            r.get("alert")))
 
 by_key = {}
 for r in got:

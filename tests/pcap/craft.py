@@ -102,6 +102,15 @@ def certificate():
 SERVER_HELLO_DONE = handshake(14, b"")
 CCS = record(20, b"\x01", 0x0303)
 APP_DATA = record(23, b"\x99" * 40, 0x0303)
+# A sealed Finished: after ChangeCipherSpec, a handshake record nobody can read.
+SEALED_FINISHED = record(22, b"\x77" * 40, 0x0303)
+
+
+def finish(c):
+    """Both sides finish a TLS 1.2-or-older handshake: the outcome is 'established'."""
+    c.c2s(CCS + SEALED_FINISHED)
+    c.s2c(CCS + SEALED_FINISHED)
+    return c
 
 # --- Frames: Ethernet / VLAN / Linux cooked v2 / raw, IPv4 / IPv6, TCP -----------------
 
@@ -269,7 +278,7 @@ def sslv2_hello():
     c.s2c(record(22, server_hello(0x0301, 0x0005, sid=b"") + certificate() + SERVER_HELLO_DONE,
                  0x0301))
     c.c2s(record(22, handshake(16, vec16(b"\x66" * 64)), 0x0301))
-    return c.close().pkts
+    return finish(c).close().pkts
 
 
 def grease():
@@ -288,7 +297,7 @@ def grease():
     c.c2s(record(22, ch))
     c.s2c(record(22, server_hello(0x0303, 0xc02f) + certificate() + ske_ecdhe(0x001d)
                  + SERVER_HELLO_DONE, 0x0303))
-    return c.close().pkts
+    return finish(c).close().pkts
 
 
 def legacy_client_hello(sni, max_version, ciphers):
@@ -311,7 +320,7 @@ def reorder():
     c.s2c(sh)
     c.sseq = seq
     c.s2c(sh)
-    return c.close().pkts
+    return finish(c).close().pkts
 
 
 def malformed_ext():
@@ -359,7 +368,7 @@ def smtp_starttls():
                                                             ext_groups([0x0017])])))
     c.s2c(record(22, server_hello(0x0303, 0xc030) + certificate() + ske_ecdhe(0x0017)
                  + SERVER_HELLO_DONE, 0x0303))
-    return c.close().pkts
+    return finish(c).close().pkts
 
 
 def vlan_server_limited():
@@ -368,7 +377,7 @@ def vlan_server_limited():
     c.c2s(record(22, legacy_client_hello("vlan.example", 0x0303, [0xc013, 0x002f])))
     c.s2c(record(22, server_hello(0x0301, 0xc013) + certificate() + ske_ecdhe(0x0017)
                  + SERVER_HELLO_DONE, 0x0301))
-    return c.close().pkts
+    return finish(c).close().pkts
 
 
 def sll2_v6():
@@ -380,6 +389,7 @@ def sll2_v6():
     c = Conn(CLI6, SRV6, 40010, 443, link="sll2", v6=True).open()
     c.c2s(record(22, ch))
     c.s2c(record(22, sh, 0x0303) + CCS + APP_DATA)
+    c.c2s(CCS + APP_DATA)
     return c.close().pkts
 
 
