@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * tlsaudit report: one-shot tables from the running daemon. --legacy answers the
- * operator's question "what breaks if TLS < 1.2 is switched off" and says, for each
- * process, whether the process itself must be upgraded or only its peer.
+ * tlsaudit report: one-shot tables from the running daemon. It opens with what is
+ * already broken (handshakes refused or cut off, with the alert, who sent it, a peer and
+ * when), then answers "what breaks if TLS < 1.2 is switched off" (for each process,
+ * whether the process itself must be upgraded or only its peer), then the SMTP sessions
+ * that stayed plaintext and why, then every process key. --legacy keeps the first two.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -20,10 +22,14 @@ static void usage(FILE *f)
 		"Usage: tlsaudit report [--json] [--legacy] [--handshakes] [--since DUR] [-S PATH]\n"
 		"\n"
 		"Counters of the running daemon, one row per process (exe, unit, container),\n"
-		"role and service port.\n"
+		"role and service port, in sections: already failing (handshakes refused or cut\n"
+		"off: alert or outcome, by whom, a peer, when), what breaks if TLS < 1.2 is\n"
+		"switched off, plaintext SMTP by reason (not_offered, not_used, refused; FALLBACK\n"
+		"after a failed TLS handshake), then every process key.\n"
 		"\n"
 		"Options:\n"
-		"  --legacy           only processes that negotiated below TLS 1.2, and whether\n"
+		"  --legacy           only the first two sections: processes that negotiated below\n"
+		"                     TLS 1.2 or had an offer of nothing newer refused, and whether\n"
 		"                     the process or its peer must be upgraded\n"
 		"  --handshakes       the recent handshakes (the last 1000) instead of counters\n"
 		"  --since DUR        only what was seen in the last DUR (30s, 15m, 1h, 2d)\n"
@@ -61,20 +67,166 @@ static void print_rows(const struct ctl_row *rows, size_t n)
 		printf("No handshakes recorded yet.\n");
 		return;
 	}
-	printf("%-32s %-20s %-6s %5s %6s %6s %6s %6s %6s %5s %5s %5s  %s\n", "PROCESS", "UNIT",
-	       "ROLE", "PORT", "TOTAL", "TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3", "OTHER", "WEAK",
-	       "PLAIN", "LAST SEEN");
+	printf("%-32s %-20s %-6s %5s %6s %6s %6s %6s %6s %5s %5s %5s %5s  %s\n", "PROCESS",
+	       "UNIT", "ROLE", "PORT", "TOTAL", "TLS1.0", "TLS1.1", "TLS1.2", "TLS1.3", "OTHER",
+	       "FAIL", "WEAK", "PLAIN", "LAST SEEN");
 	for (i = 0; i < n; i++) {
 		const struct ctl_row *r = &rows[i];
 
-		printf("%-32s %-20s %-6s %5u %6lld %6lld %6lld %6lld %6lld %5lld %5lld %5lld  %s\n",
+		printf("%-32s %-20s %-6s %5u %6lld %6lld %6lld %6lld %6lld %5lld %5lld %5lld %5lld  "
+		       "%s\n",
 		       ctl_term_safe(ctl_row_name(r), 32, name, sizeof(name)),
 		       ctl_term_safe(r->unit[0] ? r->unit : "-", 20, unit, sizeof(unit)), r->role,
 		       r->port, (long long)r->handshakes, (long long)r->versions[2],
 		       (long long)r->versions[3], (long long)r->versions[4],
 		       (long long)r->versions[5],
 		       (long long)(r->versions[0] + r->versions[1] + r->versions[6]),
-		       (long long)r->weak_cipher, (long long)r->plaintext, r->last_seen);
+		       (long long)r->failures, (long long)r->weak_cipher, (long long)r->plaintext,
+		       r->last_seen);
+	}
+}
+
+/* old_version - a version name below TLS 1.2 ("SSLv3", "TLSv1.0", ...). */
+static bool old_version(const char *v)
+{
+	return !strncmp(v, "SSL", 3) || !strcmp(v, "TLSv1.0") || !strcmp(v, "TLSv1.1");
+}
+
+/*
+ * cause - the latest failure in words: what ended it and who, whether that was this
+ * process or its peer, what the client offered when that was too old, the other kinds
+ * of failure of the row, and a peer. "protocol_version alert from the server (the
+ * peer); this process offered TLSv1.0 at most: it must be upgraded; e.g. ..."
+ */
+static void cause(const struct ctl_row *r, char *buf, size_t len)
+{
+	static const char *const outcomes[4] = { "alert", "reset", "closed", "timeout" };
+	const char *by = r->last_fail.by, *o = r->last_fail.outcome;
+	bool self = *by && !strcmp(by, r->role), client = !strcmp(r->role, "client");
+	char what[64], who[48] = "", offer[96] = "", also[160] = "", peer[72], sni[72];
+	size_t off = 0;
+	int i, n;
+
+	if (!strcmp(o, "alert"))
+		snprintf(what, sizeof(what), "%s alert", r->last_fail.alert[0] ? r->last_fail.alert
+									: "encrypted");
+	else if (!strcmp(o, "timeout"))
+		snprintf(what, sizeof(what), "no answer (timeout)");
+	else
+		snprintf(what, sizeof(what), "%s", *o ? o : "failed");
+	if (*by && strcmp(o, "timeout"))
+		snprintf(who, sizeof(who), " %s the %s%s", !strcmp(o, "alert") ? "from" : "by", by,
+			 strcmp(r->role, "client") && strcmp(r->role, "server") ? ""
+			 : self ? " (this process)" : " (the peer)");
+	if (old_version(r->last_fail.offered_max))
+		snprintf(offer, sizeof(offer), "; %s offered %s at most%s",
+			 client ? "this process" : strcmp(r->role, "server") ? "the client"
+									: "the peer",
+			 r->last_fail.offered_max, client ? ": it must be upgraded" : "");
+	/* The row's other kinds, when it has more than one. */
+	for (i = 0; i < r->n_alerts && off < sizeof(also); i++) {
+		if (!strcmp(r->alerts[i].name, r->last_fail.alert[0] ? r->last_fail.alert
+								      : "encrypted") &&
+		    !strcmp(r->alerts[i].by, by))
+			continue;
+		n = snprintf(also + off, sizeof(also) - off, "%s%s %lld", off ? ", " : "",
+			     r->alerts[i].name, (long long)r->alerts[i].count);
+		if (n > 0)
+			off += (size_t)n;
+	}
+	for (i = 1; i < 4 && off < sizeof(also); i++) {
+		if (!r->failed[i] || !strcmp(o, outcomes[i]))
+			continue;
+		n = snprintf(also + off, sizeof(also) - off, "%s%s %lld", off ? ", " : "",
+			     outcomes[i], (long long)r->failed[i]);
+		if (n > 0)
+			off += (size_t)n;
+	}
+	ctl_term_safe(r->last_fail.peer[0] ? r->last_fail.peer : "?", 46, peer, sizeof(peer));
+	ctl_term_safe(r->last_fail.sni, 64, sni, sizeof(sni));
+	snprintf(buf, len, "%s%s%s%s%s; e.g. %s%s%s", what, who, offer, off ? "; also " : "",
+		 also, peer, sni[0] ? " " : "", sni);
+}
+
+static int cmp_last_fail(const void *pa, const void *pb)
+{
+	const struct ctl_row *a = *(const struct ctl_row *const *)pa;
+	const struct ctl_row *b = *(const struct ctl_row *const *)pb;
+
+	if (a->last_fail.time_s != b->last_fail.time_s)
+		return a->last_fail.time_s > b->last_fail.time_s ? -1 : 1;
+	return strcmp(ctl_row_name(a), ctl_row_name(b));
+}
+
+/*
+ * print_failing - "Already failing": process keys whose handshakes did not complete,
+ * latest first. With @legacy only those whose refused offer was older than TLS 1.2.
+ */
+static void print_failing(const struct ctl_row *rows, size_t n, bool legacy)
+{
+	const struct ctl_row **fr;
+	char name[40], why[640];
+	size_t i, k = 0;
+
+	fr = calloc(n ? n : 1, sizeof(*fr));
+	if (!fr)
+		return;
+	for (i = 0; i < n; i++)
+		if (legacy ? rows[i].failures_legacy_offer > 0 : rows[i].failures > 0)
+			fr[k++] = &rows[i];
+	if (!k) {
+		printf("Already failing: nothing: every handshake seen %s.\n",
+		       legacy ? "that offered only TLS < 1.2 completed" : "completed");
+		goto cleanup;
+	}
+	qsort(fr, k, sizeof(*fr), cmp_last_fail);
+	printf("Already failing: %zu process key%s had handshakes refused or cut off%s.\n\n", k,
+	       k == 1 ? "" : "s", legacy ? " while offering only TLS < 1.2" : "");
+	printf("%-32s %-6s %5s %6s  %-24s  %s\n", "PROCESS", "ROLE", "PORT", "FAILED",
+	       "LAST FAILURE", "WHY (the latest)");
+	for (i = 0; i < k; i++) {
+		const struct ctl_row *r = fr[i];
+
+		cause(r, why, sizeof(why));
+		printf("%-32s %-6s %5u %6lld  %-24s  %s\n",
+		       ctl_term_safe(ctl_row_name(r), 32, name, sizeof(name)), r->role, r->port,
+		       (long long)(legacy ? r->failures_legacy_offer : r->failures),
+		       r->last_fail.time[0] ? r->last_fail.time : "-", why);
+	}
+cleanup:
+	free(fr);
+}
+
+/* print_smtp - SMTP sessions that stayed plaintext, by smtp_tls, with their fallbacks. */
+static void print_smtp(const struct ctl_row *rows, size_t n)
+{
+	char name[40], peer[72], mx[72];
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += rows[i].plaintext > 0;
+	if (!k) {
+		printf("Plaintext SMTP: none: every SMTP session seen upgraded with STARTTLS.\n");
+		return;
+	}
+	printf("Plaintext SMTP: %zu process key%s had SMTP sessions that never upgraded to TLS.\n"
+	       "FALLBACK: plaintext right after a failed TLS handshake with the same server.\n\n",
+	       k, k == 1 ? "" : "s");
+	printf("%-32s %-6s %5s %5s %11s %8s %7s %7s %8s %8s  %s\n", "PROCESS", "ROLE", "PORT",
+	       "PLAIN", "NOT_OFFERED", "NOT_USED", "REFUSED", "UNKNOWN", "FALLBACK", "STARTTLS",
+	       "LAST PEER");
+	for (i = 0; i < n; i++) {
+		const struct ctl_row *r = &rows[i];
+
+		if (!r->plaintext)
+			continue;
+		ctl_term_safe(r->plain_peer[0] ? r->plain_peer : "?", 46, peer, sizeof(peer));
+		ctl_term_safe(r->mx_host, 64, mx, sizeof(mx));
+		printf("%-32s %-6s %5u %5lld %11lld %8lld %7lld %7lld %8lld %8lld  %s%s%s\n",
+		       ctl_term_safe(ctl_row_name(r), 32, name, sizeof(name)), r->role, r->port,
+		       (long long)r->plaintext, (long long)r->smtp[1], (long long)r->smtp[2],
+		       (long long)r->smtp[3], (long long)r->smtp[4], (long long)r->fallback[4],
+		       (long long)r->smtp[0], peer, mx[0] ? " mx=" : "", mx);
 	}
 }
 
@@ -119,10 +271,17 @@ static void verdict(const struct ctl_row *r, char *buf, size_t len)
 static void print_legacy(const struct ctl_row *rows, size_t n)
 {
 	char name[40], why[512];
-	size_t i, k = 0;
+	size_t i, k = 0, refused = 0;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		k += rows[i].legacy > 0;
+		refused += rows[i].failures_legacy_offer > 0;
+	}
+	if (!k && refused) {
+		printf("No process negotiated TLS below 1.2; the ones whose TLS < 1.2 offers are "
+		       "refused already are listed above.\n");
+		return;
+	}
 	if (!k) {
 		printf("No process negotiated TLS below 1.2: switching TLS 1.0/1.1 off breaks "
 		       "nothing seen so far.\n");
@@ -271,10 +430,15 @@ int cmd_report(int argc, char **argv)
 			n++;
 	if (n > 1)
 		qsort(rows, n, sizeof(*rows), cmp_rows);
-	if (legacy)
-		print_legacy(rows, n);
-	else
+	print_failing(rows, n, legacy);
+	putchar('\n');
+	print_legacy(rows, n);
+	if (!legacy) {
+		putchar('\n');
+		print_smtp(rows, n);
+		printf("\nAll process keys:\n\n");
 		print_rows(rows, n);
+	}
 	ret = CLI_OK;
 cleanup:
 	free(rows);

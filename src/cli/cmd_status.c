@@ -13,7 +13,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: tlsaudit status [--json] [-S PATH]\n"
 		   "\n"
-		   "Backend and why it was chosen, uptime, counters, drops, the state file and\n"
+		   "Backend and why it was chosen, uptime, counters (handshakes, failures by\n"
+		   "outcome, SMTP sessions by STARTTLS outcome), drops, the state file and\n"
 		   "textfile paths and the last export of the running daemon.\n"
 		   "\n"
 		   "Options:\n"
@@ -46,7 +47,15 @@ static void print_status(const struct ctl_json *h)
 	printf("ports:           %s\n", ctl_json_str(h, "ports", "?"));
 	printf("handshakes:      %lld (legacy %lld, weak cipher %lld)\n", num(h, "handshakes"),
 	       num(h, "legacy"), num(h, "weak_cipher"));
-	printf("plaintext SMTP:  %lld sessions\n", num(h, "plaintext_sessions"));
+	printf("failed:          %lld (alert %lld, reset %lld, closed %lld, timeout %lld)\n",
+	       num(h, "failures"), num(h, "failures_by_outcome.alert"),
+	       num(h, "failures_by_outcome.reset"), num(h, "failures_by_outcome.closed"),
+	       num(h, "failures_by_outcome.timeout"));
+	printf("SMTP sessions:   %lld STARTTLS; plaintext %lld (not offered %lld, not used %lld, "
+	       "refused %lld), fallback %lld\n",
+	       num(h, "smtp_tls.starttls"), num(h, "plaintext_sessions"),
+	       num(h, "smtp_tls.not_offered"), num(h, "smtp_tls.not_used"),
+	       num(h, "smtp_tls.refused"), num(h, "plaintext_fallback"));
 	printf("process keys:    %lld (records folded into \"other\": %lld)\n", num(h, "keys"),
 	       num(h, "folded"));
 	printf("capture:         %lld events, %lld flows, %lld not TLS, %lld unattributed\n",

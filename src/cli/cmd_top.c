@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * tlsaudit top: a live view of the running daemon, like top(1). Plain ANSI escapes and
- * termios, no curses: legacy rows first and in bold, the column header in reverse video.
- * Keys: q quit, s cycle the sort, l legacy rows only, p pause. -b prints plain text.
+ * termios, no curses: failing rows, then legacy rows first and in bold, the column header
+ * in reverse video. Keys: q quit, s cycle the sort, l legacy rows only, f failing rows
+ * only, p pause. -b prints plain text.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,7 +23,7 @@
 #include "tlsaudit/ctl.h"
 #include "tlsaudit/util.h"
 
-#define HEADER_LINES 5
+#define HEADER_LINES 6
 
 enum sort_mode { SORT_HANDSHAKES = 0, SORT_RECENT, SORT_NAME, SORT_COUNT };
 
@@ -30,7 +31,7 @@ static const char *const sort_names[SORT_COUNT] = { "handshakes", "recent", "nam
 
 struct top {
 	bool batch, json, interactive;
-	bool legacy_only, paused;
+	bool legacy_only, failing_only, paused;
 	enum sort_mode sort;
 	int width, height;
 	uint64_t delay_ns;
@@ -54,9 +55,10 @@ static void usage(FILE *f)
 		"Usage: tlsaudit top [-b] [-n N] [-d SECS] [--json] [-S PATH]\n"
 		"\n"
 		"Live view of the running daemon: one row per process key (exe or comm, unit,\n"
-		"role, service port) with its TLS 1.0/1.1/1.2/1.3 counts, weak ciphers, who held\n"
+		"role, service port) with its TLS 1.0/1.1/1.2/1.3 counts, failed handshakes\n"
+		"(FAIL: refused by an alert, reset, closed or timed out), weak ciphers, who held\n"
 		"the version down (C client, S server), the last peer or SNI and when it was last\n"
-		"seen. Legacy rows come first, in bold.\n"
+		"seen. Failing rows come first, then legacy rows, in bold.\n"
 		"\n"
 		"Options:\n"
 		"  -b, --batch        plain text, one screen per interval (for logs and pipes)\n"
@@ -66,7 +68,8 @@ static void usage(FILE *f)
 		"  -S, --socket PATH  control socket (default $%s, else %s)\n"
 		"  -h, --help         this help\n"
 		"\n"
-		"Keys: q quit, s cycle sort (handshakes, recent, name), l legacy only, p pause.\n"
+		"Keys: q quit, s cycle sort (handshakes, recent, name), l legacy only,\n"
+		"f failing only, p pause.\n"
 		"\n"
 		"Exit status: 0 ok, 1 no daemon or an error, 2 usage error.\n",
 		CFG_SOCKET_ENV, CFG_DEFAULT_SOCKET);
@@ -131,7 +134,12 @@ static const char *count(int64_t v, char *buf, size_t len)
 
 static int cmp_common(const struct ctl_row *a, const struct ctl_row *b, enum sort_mode m)
 {
-	/* Legacy rows always lead: they are what the operator is looking for. */
+	/*
+	 * Failing rows lead, then legacy rows: a program refused now is already broken, a
+	 * legacy one breaks at the next cut-off. They are what the operator is looking for.
+	 */
+	if ((a->failures > 0) != (b->failures > 0))
+		return a->failures > 0 ? -1 : 1;
 	if ((a->legacy > 0) != (b->legacy > 0))
 		return a->legacy > 0 ? -1 : 1;
 	switch (m) {
@@ -183,7 +191,7 @@ static void line_out(const struct top *t, const char *attr, const char *text)
 static void render(struct top *t)
 {
 	const struct ctl_json *h = t->rep.header;
-	char line[1024], up[32], clock[16], n1[24], n2[24], n3[24], n4[24], n5[24];
+	char line[1024], up[32], clock[16], n1[24], n2[24], n3[24], n4[24], n5[24], n6[24];
 	char name[128], unit[128], peer[300], seen[16];
 	int64_t hs = ctl_json_num(h, "handshakes", 0), legacy = ctl_json_num(h, "legacy", 0);
 	int64_t now_s = ctl_json_num(h, "now_s", 0);
@@ -203,33 +211,44 @@ static void render(struct top *t)
 		 t->paused ? "  [PAUSED]" : "");
 	line_out(t, NULL, line);
 	snprintf(line, sizeof(line),
-		 "Handshakes: %lld total, %.1f/s, legacy %.1f%% (%lld), weak %lld, plaintext SMTP %lld",
-		 (long long)hs, t->rate, hs ? 100.0 * (double)legacy / (double)hs : 0.0,
-		 (long long)legacy, (long long)ctl_json_num(h, "weak_cipher", 0),
-		 (long long)ctl_json_num(h, "plaintext_sessions", 0));
+		 "Handshakes: %lld total, %.1f/s, legacy %.1f%% (%lld), weak %lld", (long long)hs,
+		 t->rate, hs ? 100.0 * (double)legacy / (double)hs : 0.0, (long long)legacy,
+		 (long long)ctl_json_num(h, "weak_cipher", 0));
 	line_out(t, NULL, line);
 	snprintf(line, sizeof(line),
-		 "Drops: ringbuf %lld, evicted flows %lld, malformed %lld   sort %s%s",
+		 "Failed: %lld (alert %lld, reset %lld, closed %lld, timeout %lld), "
+		 "plaintext SMTP %lld (fallback %lld)",
+		 (long long)ctl_json_num(h, "failures", 0),
+		 (long long)ctl_json_num(h, "failures_by_outcome.alert", 0),
+		 (long long)ctl_json_num(h, "failures_by_outcome.reset", 0),
+		 (long long)ctl_json_num(h, "failures_by_outcome.closed", 0),
+		 (long long)ctl_json_num(h, "failures_by_outcome.timeout", 0),
+		 (long long)ctl_json_num(h, "plaintext_sessions", 0),
+		 (long long)ctl_json_num(h, "plaintext_fallback", 0));
+	line_out(t, NULL, line);
+	snprintf(line, sizeof(line),
+		 "Drops: ringbuf %lld, evicted flows %lld, malformed %lld   sort %s%s%s",
 		 (long long)ctl_json_num(h, "ringbuf_drops", 0),
 		 (long long)ctl_json_num(h, "flow_evictions", 0),
 		 (long long)ctl_json_num(h, "malformed", 0), sort_names[t->sort],
-		 t->legacy_only ? ", legacy only" : "");
+		 t->legacy_only ? ", legacy only" : "", t->failing_only ? ", failing only" : "");
 	line_out(t, NULL, line);
-	line_out(t, NULL, t->interactive ? "Keys: q quit  s sort  l legacy only  p pause" : "");
+	line_out(t, NULL,
+		 t->interactive ? "Keys: q quit  s sort  l legacy only  f failing only  p pause" : "");
 
-	/* Fixed columns take 67 characters at 80; wider terminals widen name and peer. */
+	/* Fixed columns take 72 characters at 80; wider terminals widen name and peer. */
 	extra = t->width - 80;
 	name_w = 14 + (extra > 0 ? extra / 3 : 0);
 	if (name_w > 60)
 		name_w = 60;
 	if (extra > 0)
 		unit_w += extra / 6 > 24 ? 24 : extra / 6;
-	peer_w = t->width - (name_w + 1 + unit_w + 1 + 3 + 1 + 5 + 1 + 20 + 5 + 4 + 5) - 1;
+	peer_w = t->width - (name_w + 1 + unit_w + 1 + 3 + 1 + 5 + 1 + 20 + 5 + 5 + 4 + 5) - 1;
 	if (peer_w < 4)
 		peer_w = 4;
-	snprintf(line, sizeof(line), "%-*s %-*s %-3s %5s %4s %4s %4s %4s %4s %-3s %4s %-*s",
+	snprintf(line, sizeof(line), "%-*s %-*s %-3s %5s %4s %4s %4s %4s %4s %4s %-3s %4s %-*s",
 		 name_w, "PROCESS", unit_w, "UNIT", "ROL", "PORT", "1.0", "1.1", "1.2", "1.3",
-		 "WEAK", "LIM", "SEEN", peer_w, "PEER/SNI");
+		 "FAIL", "WEAK", "LIM", "SEEN", peer_w, "PEER/SNI");
 	line_out(t, "\033[7m", line);
 
 	max_rows = t->interactive ? t->height - HEADER_LINES : (int)t->n_rows;
@@ -239,7 +258,10 @@ static void render(struct top *t)
 				  r->limited_client ? "C" : r->limited_server ? "S" : "-";
 		const char *pv = r->last_sni[0] ? r->last_sni : r->last_peer[0] ? r->last_peer : "-";
 
-		if (t->legacy_only && !r->legacy)
+		/* A refused offer of TLS < 1.2 is the legacy problem too, already broken. */
+		if (t->legacy_only && !r->legacy && !r->failures_legacy_offer)
+			continue;
+		if (t->failing_only && !r->failures)
 			continue;
 		if (shown >= max_rows - (i + 1 < t->n_rows ? 1 : 0) && t->interactive) {
 			hidden++;
@@ -250,18 +272,19 @@ static void render(struct top *t)
 		ctl_term_safe(pv, (size_t)peer_w, peer, sizeof(peer));
 		ctl_fmt_age(now_s - r->last_seen_s, seen, sizeof(seen));
 		snprintf(line, sizeof(line),
-			 "%-*s %-*s %-3.3s %5u %4s %4s %4s %4s %4s %-3s %4s %s", name_w, name,
+			 "%-*s %-*s %-3.3s %5u %4s %4s %4s %4s %4s %4s %-3s %4s %s", name_w, name,
 			 unit_w, unit, !strcmp(r->role, "client") ? "cli" :
 			 !strcmp(r->role, "server") ? "srv" : "?",
 			 r->port, count(r->versions[2], n1, sizeof(n1)),
 			 count(r->versions[3], n2, sizeof(n2)), count(r->versions[4], n3, sizeof(n3)),
-			 count(r->versions[5], n4, sizeof(n4)), count(r->weak_cipher, n5, sizeof(n5)),
-			 lim, seen, peer);
-		line_out(t, r->legacy || r->weak_cipher ? "\033[1m" : NULL, line);
+			 count(r->versions[5], n4, sizeof(n4)), count(r->failures, n6, sizeof(n6)),
+			 count(r->weak_cipher, n5, sizeof(n5)), lim, seen, peer);
+		line_out(t, r->legacy || r->weak_cipher || r->failures ? "\033[1m" : NULL, line);
 		shown++;
 	}
 	if (hidden) {
-		snprintf(line, sizeof(line), "... %zu more (widen the window or press l)", hidden);
+		snprintf(line, sizeof(line), "... %zu more (widen the window or press l or f)",
+			 hidden);
 		line_out(t, NULL, line);
 		shown++;
 	}
@@ -383,6 +406,10 @@ static int wait_keys(struct top *t, int sfd)
 		case 'l':
 		case 'L':
 			t->legacy_only = !t->legacy_only;
+			break;
+		case 'f':
+		case 'F':
+			t->failing_only = !t->failing_only;
 			break;
 		case 'p':
 		case 'P':

@@ -61,6 +61,29 @@ static void put_status_fields(const struct ctl_service *svc, struct ctl_buf *out
 		       (unsigned long long)st.ringbuf_drops, (unsigned long long)st.flow_evictions,
 		       (unsigned long long)st.malformed, (unsigned long long)st.unattributed,
 		       (unsigned long long)st.flows, (unsigned long long)st.not_tls, st.clients);
+	ctl_buf_printf(out,
+		       ",\"failures\":%llu,\"failures_by_outcome\":{\"alert\":%llu,\"reset\":%llu,"
+		       "\"closed\":%llu,\"timeout\":%llu},\"smtp_tls\":{\"starttls\":%llu,"
+		       "\"not_offered\":%llu,\"not_used\":%llu,\"refused\":%llu},"
+		       "\"plaintext_fallback\":%llu",
+		       (unsigned long long)t->failures, (unsigned long long)t->failed[AGG_F_ALERT],
+		       (unsigned long long)t->failed[AGG_F_RESET],
+		       (unsigned long long)t->failed[AGG_F_CLOSED],
+		       (unsigned long long)t->failed[AGG_F_TIMEOUT],
+		       (unsigned long long)t->smtp[HS_SMTP_STARTTLS],
+		       (unsigned long long)t->smtp[HS_SMTP_NOT_OFFERED],
+		       (unsigned long long)t->smtp[HS_SMTP_NOT_USED],
+		       (unsigned long long)t->smtp[HS_SMTP_REFUSED], (unsigned long long)t->fallback);
+}
+
+/*
+ * old_offer_refused - a ClientHello that offered nothing newer than TLS 1.1 and was
+ * refused: nothing was negotiated, so it is not "legacy", yet it is exactly what
+ * switching TLS < 1.2 off breaks (already broken), so --legacy shows it.
+ */
+static bool old_offer_refused(const struct hs_record *r)
+{
+	return hs_failed(r) && r->offered_max && r->offered_max < TLS_V_12;
 }
 
 struct hs_collect {
@@ -75,7 +98,7 @@ static void collect_record(const struct hs_record *r, void *ctx)
 	struct hs_collect *hc = ctx;
 	int n;
 
-	if (hc->legacy_only && !hs_legacy(r))
+	if (hc->legacy_only && !hs_legacy(r) && !old_offer_refused(r))
 		return;
 	n = export_json_record(r, hc->line, LINE_MAX_JSON - 1);
 	if (n <= 0)
@@ -125,7 +148,7 @@ void ctl_handle_request(const struct ctl_json *req, struct ctl_buf *out, void *c
 	for (i = 0; i < agg__n_rows(svc->agg); i++) {
 		const struct agg_row *row = agg__row(svc->agg, i);
 
-		if (legacy && !row->legacy)
+		if (legacy && !row->legacy && !row->failed_old_offer)
 			continue;
 		if (row->last_seen_ns < since_ns)
 			continue;

@@ -145,7 +145,7 @@ grep -E "openssl +server +$PORT .*could do better: peer is the problem in 2" \
 "$TLSAUDIT" top -b -n 1 -S "$S" >"$TEST_TMP/top.txt" || fail "top -b -n 1"
 grep -q "^tlsaudit top - .* backend bpf" "$TEST_TMP/top.txt" || fail "top header: $(cat "$TEST_TMP/top.txt")"
 grep -q "^PROCESS .* PEER/SNI" "$TEST_TMP/top.txt" || fail "top columns: $(cat "$TEST_TMP/top.txt")"
-grep -Eq "^openssl +- +cli +$PORT +2 +0 +0 +0 +0 C " "$TEST_TMP/top.txt" ||
+grep -Eq "^openssl +- +cli +$PORT +2 +0 +0 +0 +0 +0 C " "$TEST_TMP/top.txt" ||
 	fail "top row: $(cat "$TEST_TMP/top.txt")"
 awk 'length > 80 { exit 1 }' "$TEST_TMP/top.txt" || fail "top -b wider than 80 columns"
 

@@ -48,7 +48,7 @@ wait_screen() {
 tmux new-session -d -s "$TMUX_NAME" -x 80 -y 24 "$TLSAUDIT top -d 1 -S $S; sleep 30"
 on_exit "tmux kill-session -t $TMUX_NAME"
 wait_screen "^tlsaudit top - .* backend bpf"
-wait_screen "^PROCESS +UNIT +ROL +PORT +1\.0 +1\.1 +1\.2 +1\.3 +WEAK +LIM +SEEN +PEER/SNI"
+wait_screen "^PROCESS +UNIT +ROL +PORT +1\.0 +1\.1 +1\.2 +1\.3 +FAIL +WEAK +LIM +SEEN +PEER/SNI"
 wait_screen "^openssl +- +cli +$PORT +1 +0 +0 +1 "
 # Legacy rows lead and are bold (SGR 1); the column header is in reverse video (SGR 7).
 first=$(screen | grep -E "^openssl +- +(cli|srv) +$PORT " | head -n 1)
