@@ -19,7 +19,8 @@
 # After each: `tlsaudit status` answers within 5 s, a later handshake from root is
 # reported, and the attacker's record has tls_lib "libssl.so.1.1" (the name maps shows),
 # never the root-only library's soname. A daemon that opens the FIFO blocks its event
-# loop for good; one that follows the link reports libsecret.so.7.
+# loop for good; one that follows the link reports libsecret.so.7. All of it with the
+# default backend (bpf where it loads) and with libpcap.
 #
 # The peers use the host's loopback on a port of their own (the daemon runs in the host
 # namespace; the mount-namespace attacks need no network namespace).
@@ -49,7 +50,6 @@ free_port() {
 	fail "no free port from $1"
 }
 PORT=$(free_port 25443)
-S=$TEST_TMP/s
 
 # The root-only library: 0600 in a 0700 directory, a soname the user must never learn.
 SECRET=$TEST_TMP/secret
@@ -66,13 +66,13 @@ chown -R "$EVIL:" "$EVIL_DIR"
 chmod 0755 "$EVIL_DIR"
 
 cat >"$EVIL_DIR/client.py" <<'EOF'
-# client.py MODE DIR PORT SNI SECRET_DIR: map DIR/.../libssl.so.1.1, swap its path, then a
+# client.py MODE DIR PORT SNI SECRET_DIR: map DIR/SNI/lib/libssl.so.1.1, swap its path, then a
 # TLS handshake to 127.0.0.1:PORT with SNI. The file is mapped at a low address hint, below
 # Python's own libssl, so maps lists it first.
 import ctypes, mmap, os, shutil, socket, ssl, subprocess, sys, time
 
 mode, top, port, sni, secret = sys.argv[1:6]
-libdir = os.path.join(top, mode, "lib")
+libdir = os.path.join(top, sni, "lib")
 os.makedirs(libdir)
 lib = os.path.join(libdir, "libssl.so.1.1")
 shutil.copy(os.path.join(top, "evil.so"), lib)
@@ -94,8 +94,8 @@ elif mode == "link-deleted":
     os.symlink(os.path.join(secret, "libssl.so.1.1"), lib)
 else:
     # Over the directory that holds "lib": a tmpfs of our own with the swapped path.
-    cover = os.path.join(top, mode)
-    staging = os.path.join(top, mode + ".cover")
+    cover = os.path.join(top, sni)
+    staging = os.path.join(top, sni + ".cover")
     os.makedirs(staging)
     if mode == "fifo-mount":
         os.makedirs(os.path.join(staging, "lib"))
@@ -107,7 +107,7 @@ else:
 # The path as maps shows it must come before Python's own libssl.
 maps = open("/proc/self/maps").read().splitlines()
 first = next((l for l in maps if "libssl" in l), "")
-if "/" + mode + "/lib/libssl.so.1.1" not in first:
+if "/" + sni + "/lib/libssl.so.1.1" not in first:
     sys.exit("maps lists another libssl first: " + first)
 
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -117,8 +117,9 @@ with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as s:
     with ctx.wrap_socket(s, server_hostname=sni) as t:
         t.sendall(b"GET / HTTP/1.0\r\n\r\n")
         t.recv(64)
-# Alive a little longer: the daemon reads /proc while the process lives.
-time.sleep(1)
+        # Connected a little longer: libpcap's owner lookup needs the socket open, and
+        # the point here is what the daemon does with the process once it finds it.
+        time.sleep(1)
 EOF
 
 make_cert "$TEST_TMP"
@@ -127,20 +128,23 @@ openssl s_server -accept "127.0.0.1:$PORT" -www -key "$TEST_TMP/server.key" \
 on_exit "kill $!"
 wait_port "$PORT"
 
-"$TLSAUDIT" daemon --foreground --socket="$S" --state-file="$TEST_TMP/state" \
-	--textfile=none --ports="$PORT" >"$TEST_TMP/daemon.log" 2>&1 &
-DPID=$!
-# A daemon stuck in open() has SIGTERM blocked (it takes signals from a signalfd).
-on_exit "kill $DPID; sleep 0.3; kill -KILL $DPID"
-for ((i = 0; i < 200; i++)); do
-	"$TLSAUDIT" status -S "$S" >/dev/null 2>&1 && break
-	kill -0 "$DPID" 2>/dev/null || break
-	sleep 0.05
-done
-if ! "$TLSAUDIT" status -S "$S" >/dev/null 2>&1; then
+# daemon_start BACKEND - a daemon of its own on this test's port.
+daemon_start() {
+	local i
+	S=$TEST_TMP/s-$1
+	"$TLSAUDIT" daemon --foreground --socket="$S" --state-file="$TEST_TMP/state-$1" \
+		--textfile=none --backend="$1" --ports="$PORT" >"$TEST_TMP/daemon.log" 2>&1 &
+	DPID=$!
+	# A daemon stuck in open() has SIGTERM blocked (it takes signals from a signalfd).
+	on_exit "kill $DPID; sleep 0.3; kill -KILL $DPID"
+	for ((i = 0; i < 200; i++)); do
+		"$TLSAUDIT" status -S "$S" >/dev/null 2>&1 && return 0
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.05
+	done
 	cat "$TEST_TMP/daemon.log" >&2
-	fail "daemon did not come up"
-fi
+	fail "daemon --backend=$1 did not come up"
+}
 
 # record FIELD SNI - FIELD of the one handshake record with this SNI and role client.
 record() {
@@ -170,7 +174,7 @@ wait_record() {
 
 # still_serving WHAT - the daemon answers status and reports a fresh handshake.
 still_serving() {
-	local sni="after-$1-$$.attack.test"
+	local sni="after-$1-$backend-$$.attack.test"
 	timeout 5 "$TLSAUDIT" status -S "$S" >"$TEST_TMP/status.txt" 2>&1 ||
 		fail "after $1: tlsaudit status did not answer within 5 s (daemon stuck?)"
 	kill -0 "$DPID" 2>/dev/null || fail "after $1: the daemon exited: $(cat "$TEST_TMP/daemon.log")"
@@ -183,6 +187,10 @@ userns=1
 setpriv --reuid="$EVIL_UID" --regid="$(id -g "$EVIL")" --clear-groups unshare -Urm true \
 	2>/dev/null || userns=0
 
+# Both backends name processes through the same attribution, reached by other paths:
+# the owner tracepoints (bpf), sock_diag and the /proc fd scan (pcap).
+for backend in auto pcap; do
+daemon_start "$backend"
 for mode in fifo-deleted link-deleted fifo-mount link-mount; do
 	run=(setpriv --reuid="$EVIL_UID" --regid="$(id -g "$EVIL")" --clear-groups)
 	case $mode in
@@ -194,7 +202,7 @@ for mode in fifo-deleted link-deleted fifo-mount link-mount; do
 		run+=(unshare -Urm)
 		;;
 	esac
-	sni="$mode-$$.attack.test"
+	sni="$mode-$backend-$$.attack.test"
 	timeout 20 "${run[@]}" "$PY" "$EVIL_DIR/client.py" "$mode" "$EVIL_DIR" "$PORT" "$sni" \
 		"$SECRET" >"$TEST_TMP/client.log" 2>&1 ||
 		fail "$mode: the attacking client failed: $(cat "$TEST_TMP/client.log")"
@@ -204,5 +212,8 @@ for mode in fifo-deleted link-deleted fifo-mount link-mount; do
 	lib=$(record tls_lib "$sni")
 	[ "$lib" != libsecret.so.7 ] || fail "$mode: the root-only library's soname leaked as tls_lib"
 	expect_eq "$mode: tls_lib" "$lib" libssl.so.1.1
+done
+kill "$DPID"
+wait "$DPID" || fail "daemon --backend=$backend exited with $? on SIGTERM"
 done
 echo "ok: the TLS-library hint survives FIFO and symlink swaps by a local user"
