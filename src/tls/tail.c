@@ -15,9 +15,11 @@
 /* Bounds the walk on hostile input, like the hello walk. */
 #define TAIL_MAX_RECORDS 4096
 
+/* The first alert that can end a handshake: a fatal one, or close_notify. */
 static void saw_alert(struct tls_tail *t, const uint8_t *body, size_t len)
 {
-	if (t->alert)
+	/* A warning (unrecognized_name, no_renegotiation) gives way to what follows it. */
+	if (t->alert && (t->alert_sealed || t->alert_level != 1 || t->alert_desc == 0))
 		return;
 	t->alert = true;
 	t->alert_sealed = t->ccs || len != 2;

@@ -56,6 +56,26 @@ static void server_checks(const struct tls_server_hello *s)
 	tls_group_name(s->group);
 }
 
+/*
+ * The records after the hellos: scanned whole and in two growing pieces (as the flow
+ * layer feeds them), which must agree.
+ */
+static void tail_checks(const uint8_t *data, size_t size)
+{
+	struct tls_tail whole, parts;
+	size_t cut = size / 2;
+
+	memset(&whole, 0, sizeof(whole));
+	memset(&parts, 0, sizeof(parts));
+	if (tls_tail_scan(data, size, &whole) == TLS_INVALID)
+		return;
+	if (tls_tail_scan(data, cut, &parts) != TLS_INVALID)
+		tls_tail_scan(data, size, &parts);
+	if (whole.scanned > size || parts.scanned != whole.scanned || parts.ccs != whole.ccs ||
+	    parts.alert != whole.alert || parts.app_records != whole.app_records)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint16_t group;
@@ -78,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		server_checks(&st.sh);
 	if (st.consumed > size)
 		abort();
+	tail_checks(data, size);
 
 	if (tls_parse_client_hello(data, size, &ch) == TLS_OK)
 		fingerprints(&ch);

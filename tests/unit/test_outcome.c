@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * How a handshake ended (DESIGN.md `outcome`, `outcome_by`, `alert`): every transition
+ * the flow layer knows, driven through the flow table with TLS bytes built here, and
+ * the SMTP lifecycle (`smtp_tls`, `mx_host`) and the fallback to plaintext.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "tlsaudit/fallback.h"
+#include "tlsaudit/flow.h"
+#include "tlsaudit/tls.h"
+#include "tlsaudit/util.h"
+
+#define MAX_RECS 8
+#define T0 (1700000000ULL * NSEC_PER_SEC)
+
+struct sink {
+	struct hs_record rec[MAX_RECS];
+	int n;
+};
+
+static void on_record(const struct hs_record *rec, void *ctx)
+{
+	struct sink *s = ctx;
+
+	assert_true(s->n < MAX_RECS);
+	s->rec[s->n++] = *rec;
+}
+
+/* A byte buffer the TLS builders append to. */
+struct buf {
+	uint8_t b[4096];
+	size_t n;
+};
+
+static void put(struct buf *b, const void *p, size_t n)
+{
+	assert_true(b->n + n <= sizeof(b->b));
+	memcpy(b->b + b->n, p, n);
+	b->n += n;
+}
+
+static void put8(struct buf *b, unsigned int v)
+{
+	uint8_t x = (uint8_t)v;
+
+	put(b, &x, 1);
+}
+
+static void put16(struct buf *b, unsigned int v)
+{
+	put8(b, v >> 8);
+	put8(b, v);
+}
+
+static void put24(struct buf *b, unsigned int v)
+{
+	put8(b, v >> 16);
+	put16(b, v);
+}
+
+/* One TLS record of @type around @body. */
+static void record(struct buf *out, uint8_t type, const struct buf *body)
+{
+	put8(out, type);
+	put16(out, 0x0303);
+	put16(out, (unsigned int)body->n);
+	put(out, body->b, body->n);
+}
+
+/* A ClientHello record offering @max (TLS 1.3 through supported_versions), SNI a.test. */
+static void client_hello(struct buf *out, uint16_t max)
+{
+	struct buf hs = { 0 }, body = { 0 }, ext = { 0 };
+	uint8_t random[32] = { 1 };
+
+	put16(&body, max >= TLS_V_13 ? TLS_V_12 : max);
+	put(&body, random, sizeof(random));
+	put8(&body, 0);
+	put16(&body, 4);
+	put16(&body, max >= TLS_V_13 ? 0x1301 : 0xc02f);
+	put16(&body, 0xc013);
+	put8(&body, 1);
+	put8(&body, 0);
+	/* server_name "a.test" */
+	put16(&ext, 0);
+	put16(&ext, 11);
+	put16(&ext, 9);
+	put8(&ext, 0);
+	put16(&ext, 6);
+	put(&ext, "a.test", 6);
+	if (max >= TLS_V_13) {
+		put16(&ext, 43); /* supported_versions */
+		put16(&ext, 5);
+		put8(&ext, 4);
+		put16(&ext, TLS_V_13);
+		put16(&ext, TLS_V_12);
+	}
+	put16(&body, (unsigned int)ext.n);
+	put(&body, ext.b, ext.n);
+	put8(&hs, 1);
+	put24(&hs, (unsigned int)body.n);
+	put(&hs, body.b, body.n);
+	record(out, 22, &hs);
+}
+
+/* A ServerHello choosing @version (TLS 1.3 through supported_versions). */
+static void server_hello(struct buf *out, uint16_t version)
+{
+	struct buf hs = { 0 }, body = { 0 };
+	uint8_t random[32] = { 2 };
+
+	put16(&body, version >= TLS_V_13 ? TLS_V_12 : version);
+	put(&body, random, sizeof(random));
+	put8(&body, 0);
+	put16(&body, version >= TLS_V_13 ? 0x1301 : 0xc02f);
+	put8(&body, 0);
+	if (version >= TLS_V_13) {
+		put16(&body, 6);
+		put16(&body, 43);
+		put16(&body, 2);
+		put16(&body, TLS_V_13);
+	}
+	put8(&hs, 2);
+	put24(&hs, (unsigned int)body.n);
+	put(&hs, body.b, body.n);
+	record(out, 22, &hs);
+	if (version < TLS_V_13) {
+		/* ServerHelloDone ends the server's first flight. */
+		struct buf done = { 0 };
+
+		put8(&done, 14);
+		put24(&done, 0);
+		record(out, 22, &done);
+	}
+}
+
+static void alert(struct buf *out, uint8_t level, uint8_t desc)
+{
+	struct buf a = { 0 };
+
+	put8(&a, level);
+	put8(&a, desc);
+	record(out, 21, &a);
+}
+
+static void ccs(struct buf *out)
+{
+	struct buf c = { 0 };
+
+	put8(&c, 1);
+	record(out, 20, &c);
+}
+
+/* A sealed record of @type and @len bytes (Finished, application data). */
+static void sealed(struct buf *out, uint8_t type, size_t len)
+{
+	struct buf s = { 0 };
+
+	memset(s.b, 0x5a, len);
+	s.n = len;
+	record(out, type, &s);
+}
+
+/* One TCP connection: client 10.0.0.1:40000 -> server 10.0.0.2:@port, offline. */
+struct conn {
+	struct flow_table *ft;
+	uint16_t port;
+	uint32_t off[2]; /* [0] client, [1] server: bytes sent */
+	uint64_t ts;
+};
+
+static void seg(struct conn *c, bool from_client, const struct buf *data, uint8_t flags)
+{
+	struct flow_segment s;
+	int i = from_client ? 0 : 1;
+
+	memset(&s, 0, sizeof(s));
+	c->ts += NSEC_PER_MSEC;
+	s.ts_ns = c->ts;
+	s.family = AF_INET;
+	memcpy(from_client ? s.saddr : s.daddr, (uint8_t[]){ 10, 0, 0, 1 }, 4);
+	memcpy(from_client ? s.daddr : s.saddr, (uint8_t[]){ 10, 0, 0, 2 }, 4);
+	s.sport = from_client ? 40000 : c->port;
+	s.dport = from_client ? c->port : 40000;
+	s.seq = (from_client ? 1001 : 5001) + c->off[i];
+	s.tcp_flags = flags | FLOW_TCP_ACK;
+	s.payload = data ? data->b : NULL;
+	s.len = data ? (uint32_t)data->n : 0;
+	c->off[i] += s.len + ((flags & FLOW_TCP_FIN) ? 1 : 0);
+	flow_table__segment(c->ft, &s);
+}
+
+static void open_conn(struct conn *c, struct sink *s, uint16_t port)
+{
+	struct flow_config cfg;
+	struct flow_segment syn;
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	memset(s, 0, sizeof(*s));
+	flow_config_default(&cfg);
+	cfg.max_flows = 64;
+	c->ft = flow_table__new(&cfg, on_record, NULL, s);
+	assert_non_null(c->ft);
+	c->port = port;
+	c->ts = T0;
+	for (i = 0; i < 2; i++) {
+		memset(&syn, 0, sizeof(syn));
+		syn.ts_ns = c->ts;
+		syn.family = AF_INET;
+		memcpy(i ? syn.daddr : syn.saddr, (uint8_t[]){ 10, 0, 0, 1 }, 4);
+		memcpy(i ? syn.saddr : syn.daddr, (uint8_t[]){ 10, 0, 0, 2 }, 4);
+		syn.sport = i ? port : 40000;
+		syn.dport = i ? 40000 : port;
+		syn.seq = i ? 5000 : 1000;
+		syn.tcp_flags = FLOW_TCP_SYN | (i ? FLOW_TCP_ACK : 0);
+		flow_table__segment(c->ft, &syn);
+	}
+}
+
+static void send_tls(struct conn *c, bool from_client, void (*build)(struct buf *))
+{
+	struct buf b = { 0 };
+
+	build(&b);
+	seg(c, from_client, &b, 0);
+}
+
+static void ch12(struct buf *b)
+{
+	client_hello(b, TLS_V_12);
+}
+
+static void ch10(struct buf *b)
+{
+	client_hello(b, TLS_V_10);
+}
+
+static void ch13(struct buf *b)
+{
+	client_hello(b, TLS_V_13);
+}
+
+static void sh12(struct buf *b)
+{
+	server_hello(b, TLS_V_12);
+}
+
+static void sh13(struct buf *b)
+{
+	server_hello(b, TLS_V_13);
+}
+
+/* The client's second flight: ClientKeyExchange, ChangeCipherSpec, sealed Finished. */
+static void client_finish12(struct buf *b)
+{
+	struct buf cke = { 0 };
+
+	put8(&cke, 16);
+	put24(&cke, 33);
+	memset(cke.b + cke.n, 0x20, 33);
+	cke.n += 33;
+	record(b, 22, &cke);
+	ccs(b);
+	sealed(b, 22, 40);
+}
+
+static void expect(const struct sink *s, enum hs_outcome o, enum hs_side by, int alert_desc)
+{
+	assert_int_equal(s->n, 1);
+	assert_int_equal(s->rec[0].kind, HS_KIND_TLS);
+	assert_string_equal(s->rec[0].sni, "a.test");
+	assert_int_equal(s->rec[0].outcome, o);
+	assert_int_equal(s->rec[0].outcome_by, by);
+	assert_int_equal(s->rec[0].has_alert, alert_desc >= 0);
+	if (alert_desc >= 0)
+		assert_int_equal(s->rec[0].alert, alert_desc);
+}
+
+static void finish_conn(struct conn *c)
+{
+	flow_table__flush(c->ft);
+	flow_table__free(c->ft);
+}
+
+/* The provider's cut-off: a TLS 1.0 hello answered by protocol_version, no ServerHello. */
+static void test_refused_by_server(void **state)
+{
+	struct sink s;
+	struct conn c;
+	struct buf a = { 0 };
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch10);
+	alert(&a, 2, 70);
+	seg(&c, false, &a, 0);
+	/* Reported at once: nothing later can change it. */
+	expect(&s, HS_OUTCOME_ALERT, HS_SIDE_SERVER, 70);
+	assert_int_equal(s.rec[0].offered_max, TLS_V_10);
+	assert_int_equal(s.rec[0].version, 0);
+	assert_false(hs_legacy(&s.rec[0]));
+	assert_true(hs_failed(&s.rec[0]));
+	finish_conn(&c);
+}
+
+/* A client that verifies certificates refuses the server's (TLS 1.2: in the clear). */
+static void test_refused_by_client(void **state)
+{
+	struct sink s;
+	struct conn c;
+	struct buf a = { 0 };
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch12);
+	send_tls(&c, false, sh12);
+	assert_int_equal(s.n, 0);
+	alert(&a, 2, 48);
+	seg(&c, true, &a, 0);
+	expect(&s, HS_OUTCOME_ALERT, HS_SIDE_CLIENT, 48);
+	assert_int_equal(s.rec[0].version, TLS_V_12);
+	finish_conn(&c);
+}
+
+static void test_established_tls12(void **state)
+{
+	struct sink s;
+	struct conn c;
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch12);
+	send_tls(&c, false, sh12);
+	send_tls(&c, true, client_finish12);
+	expect(&s, HS_OUTCOME_ESTABLISHED, HS_SIDE_NONE, -1);
+	assert_false(hs_failed(&s.rec[0]));
+	finish_conn(&c);
+}
+
+/* TLS 1.3: the client's first sealed record is its Finished (>= 53 bytes) ... */
+static void test_established_tls13(void **state)
+{
+	struct sink s;
+	struct conn c;
+	struct buf b = { 0 };
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch13);
+	send_tls(&c, false, sh13);
+	ccs(&b);
+	sealed(&b, 23, 53);
+	seg(&c, true, &b, 0);
+	expect(&s, HS_OUTCOME_ESTABLISHED, HS_SIDE_NONE, -1);
+	assert_int_equal(s.rec[0].version, TLS_V_13);
+	finish_conn(&c);
+}
+
+/* ... or a sealed alert (2 + 1 + 16 bytes): refused, the description unknown. */
+static void test_sealed_alert_tls13(void **state)
+{
+	struct sink s;
+	struct conn c;
+	struct buf b = { 0 };
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch13);
+	send_tls(&c, false, sh13);
+	ccs(&b);
+	sealed(&b, 23, 19);
+	seg(&c, true, &b, FLOW_TCP_FIN);
+	expect(&s, HS_OUTCOME_ALERT, HS_SIDE_CLIENT, -1);
+	finish_conn(&c);
+}
+
+static void test_reset_by_server(void **state)
+{
+	struct sink s;
+	struct conn c;
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch12);
+	seg(&c, false, NULL, FLOW_TCP_RST);
+	expect(&s, HS_OUTCOME_RESET, HS_SIDE_SERVER, -1);
+	finish_conn(&c);
+}
+
+static void test_closed_by_client(void **state)
+{
+	struct sink s;
+	struct conn c;
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch12);
+	seg(&c, true, NULL, FLOW_TCP_FIN);
+	expect(&s, HS_OUTCOME_CLOSED, HS_SIDE_CLIENT, -1);
+	finish_conn(&c);
+}
+
+/* A server that never answers: the flow ends with the capture (or its idle timeout). */
+static void test_timeout(void **state)
+{
+	struct sink s;
+	struct conn c;
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch12);
+	assert_int_equal(s.n, 0);
+	flow_table__expire(c.ft, T0 + 200 * NSEC_PER_SEC);
+	expect(&s, HS_OUTCOME_TIMEOUT, HS_SIDE_NONE, -1);
+	finish_conn(&c);
+}
+
+/* close_notify ends the handshake politely; a warning alert does not end it at all. */
+static void test_close_notify_and_warnings(void **state)
+{
+	struct sink s;
+	struct conn c;
+	struct buf a = { 0 }, w = { 0 };
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch12);
+	alert(&w, 1, 112); /* unrecognized_name, warning */
+	seg(&c, false, &w, 0);
+	assert_int_equal(s.n, 0);
+	alert(&a, 1, 0);
+	seg(&c, false, &a, 0);
+	expect(&s, HS_OUTCOME_CLOSED, HS_SIDE_SERVER, -1);
+	finish_conn(&c);
+}
+
+/* A ServerHello the parser rejects: the record keeps the client's side, counted. */
+static void test_bad_server_hello_keeps_client(void **state)
+{
+	struct sink s;
+	struct conn c;
+	struct buf b = { 0 }, hs = { 0 };
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch12);
+	put8(&hs, 2);
+	put24(&hs, 3);
+	put(&hs, "\x03\x03\x00", 3);
+	record(&b, 22, &hs);
+	seg(&c, false, &b, 0);
+	seg(&c, false, NULL, FLOW_TCP_FIN);
+	expect(&s, HS_OUTCOME_CLOSED, HS_SIDE_SERVER, -1);
+	assert_int_equal(s.rec[0].version, 0);
+	assert_int_equal(s.rec[0].offered_max, TLS_V_12);
+	assert_int_equal(strlen(s.rec[0].ja3), 32);
+	assert_int_equal(flow_table__stats(c.ft)->invalid_tls, 1);
+	finish_conn(&c);
+}
+
+static void smtp(struct conn *c, bool from_client, const char *text)
+{
+	struct buf b = { 0 };
+
+	put(&b, text, strlen(text));
+	seg(c, from_client, &b, 0);
+}
+
+/* Each SMTP ending: not offered, not used, refused, upgraded. */
+static void test_smtp_lifecycle(void **state)
+{
+	static const struct {
+		const char *ehlo_reply, *client2, *reply2;
+		enum hs_smtp_tls want;
+	} cases[] = {
+		{ "250-mx.example.test\r\n250 SIZE 1000\r\n", "MAIL FROM:<a@b>\r\n", NULL,
+		  HS_SMTP_NOT_OFFERED },
+		{ "250-mx.example.test\r\n250 STARTTLS\r\n", "MAIL FROM:<a@b>\r\n", NULL,
+		  HS_SMTP_NOT_USED },
+		{ "250-mx.example.test\r\n250 STARTTLS\r\n", "STARTTLS\r\n",
+		  "454 4.7.0 TLS not available\r\n", HS_SMTP_REFUSED },
+	};
+	struct sink s;
+	struct conn c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		open_conn(&c, &s, 25);
+		smtp(&c, false, "220 mx.example.test ESMTP ready\r\n");
+		smtp(&c, true, "EHLO client.test\r\n");
+		smtp(&c, false, cases[i].ehlo_reply);
+		smtp(&c, true, cases[i].client2);
+		if (cases[i].reply2) {
+			smtp(&c, false, cases[i].reply2);
+			smtp(&c, true, "MAIL FROM:<a@b>\r\n");
+		}
+		flow_table__flush(c.ft);
+		assert_int_equal(s.n, 1);
+		assert_int_equal(s.rec[0].kind, HS_KIND_PLAINTEXT_SMTP);
+		assert_int_equal(s.rec[0].smtp_tls, cases[i].want);
+		assert_string_equal(s.rec[0].mx_host, "mx.example.test");
+		assert_int_equal(s.rec[0].outcome, HS_OUTCOME_NONE);
+		flow_table__free(c.ft);
+	}
+
+	/* Upgraded: the TLS record says starttls, and how the handshake ended. */
+	open_conn(&c, &s, 25);
+	smtp(&c, false, "220 mx.example.test ESMTP\r\n");
+	smtp(&c, true, "EHLO client.test\r\n");
+	smtp(&c, false, "250-mx.example.test\r\n250 STARTTLS\r\n");
+	smtp(&c, true, "STARTTLS\r\n");
+	smtp(&c, false, "220 2.0.0 go ahead\r\n");
+	send_tls(&c, true, ch10);
+	{
+		struct buf a = { 0 };
+
+		alert(&a, 2, 70);
+		seg(&c, false, &a, 0);
+	}
+	expect(&s, HS_OUTCOME_ALERT, HS_SIDE_SERVER, 70);
+	assert_int_equal(s.rec[0].smtp_tls, HS_SMTP_STARTTLS);
+	assert_true(s.rec[0].starttls_smtp);
+	assert_string_equal(s.rec[0].mx_host, "mx.example.test");
+	finish_conn(&c);
+}
+
+/* A failed STARTTLS handshake, then plaintext from the same client: a fallback. */
+static void test_fallback(void **state)
+{
+	struct agg_fallback *f = agg_fallback__new(3600 * NSEC_PER_SEC);
+	struct hs_record tls, plain;
+
+	(void)state;
+	assert_non_null(f);
+	memset(&tls, 0, sizeof(tls));
+	tls.kind = HS_KIND_TLS;
+	tls.time_ns = T0;
+	tls.client.family = tls.server.family = AF_INET;
+	memcpy(tls.client.addr, (uint8_t[]){ 10, 0, 0, 1 }, 4);
+	memcpy(tls.server.addr, (uint8_t[]){ 10, 0, 0, 2 }, 4);
+	tls.server.port = 25;
+	tls.smtp_tls = HS_SMTP_STARTTLS;
+	tls.outcome = HS_OUTCOME_ALERT;
+	plain = tls;
+	plain.kind = HS_KIND_PLAINTEXT_SMTP;
+	plain.outcome = HS_OUTCOME_NONE;
+	plain.smtp_tls = HS_SMTP_NOT_USED;
+
+	/* Plaintext before any failure: no fallback. */
+	plain.time_ns = T0 - NSEC_PER_SEC;
+	agg_fallback__apply(f, &plain);
+	assert_int_equal(plain.plaintext_fallback, HS_TRI_FALSE);
+	agg_fallback__apply(f, &tls);
+	assert_int_equal(tls.plaintext_fallback, HS_TRI_FALSE);
+	/* Postfix's retry after minimal_backoff_time (300 s) is within the hour. */
+	plain.time_ns = T0 + 300 * NSEC_PER_SEC;
+	agg_fallback__apply(f, &plain);
+	assert_int_equal(plain.plaintext_fallback, HS_TRI_TRUE);
+	/* Past the window, or another server: no. */
+	plain.time_ns = T0 + 3601 * NSEC_PER_SEC;
+	agg_fallback__apply(f, &plain);
+	assert_int_equal(plain.plaintext_fallback, HS_TRI_FALSE);
+	plain.time_ns = T0 + 10 * NSEC_PER_SEC;
+	plain.server.addr[3] = 3;
+	agg_fallback__apply(f, &plain);
+	assert_int_equal(plain.plaintext_fallback, HS_TRI_FALSE);
+	/* Off SMTP the field is null. */
+	tls.smtp_tls = HS_SMTP_NONE;
+	tls.server.port = 443;
+	agg_fallback__apply(f, &tls);
+	assert_int_equal(tls.plaintext_fallback, HS_TRI_NULL);
+	agg_fallback__free(f);
+}
+
+/* Every IANA alert description has its name; unknown ones have none. */
+static void test_alert_names(void **state)
+{
+	static const struct {
+		uint8_t v;
+		const char *name;
+	} names[] = {
+		{ 0, "close_notify" },	       { 10, "unexpected_message" },
+		{ 20, "bad_record_mac" },      { 21, "decryption_failed" },
+		{ 22, "record_overflow" },     { 30, "decompression_failure" },
+		{ 40, "handshake_failure" },   { 41, "no_certificate" },
+		{ 42, "bad_certificate" },     { 43, "unsupported_certificate" },
+		{ 44, "certificate_revoked" }, { 45, "certificate_expired" },
+		{ 46, "certificate_unknown" }, { 47, "illegal_parameter" },
+		{ 48, "unknown_ca" },	       { 49, "access_denied" },
+		{ 50, "decode_error" },	       { 51, "decrypt_error" },
+		{ 60, "export_restriction" },  { 70, "protocol_version" },
+		{ 71, "insufficient_security" }, { 80, "internal_error" },
+		{ 86, "inappropriate_fallback" }, { 90, "user_canceled" },
+		{ 100, "no_renegotiation" },   { 109, "missing_extension" },
+		{ 110, "unsupported_extension" }, { 111, "certificate_unobtainable" },
+		{ 112, "unrecognized_name" },  { 113, "bad_certificate_status_response" },
+		{ 114, "bad_certificate_hash_value" }, { 115, "unknown_psk_identity" },
+		{ 116, "certificate_required" }, { 120, "no_application_protocol" },
+		{ 121, "ech_required" },
+	};
+	size_t i;
+	unsigned int v;
+	int named = 0;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		assert_string_equal(tls_alert_name(names[i].v), names[i].name);
+	for (v = 0; v < 256; v++)
+		named += tls_alert_name((uint8_t)v) != NULL;
+	assert_int_equal(named, (int)ARRAY_SIZE(names));
+	assert_true(tls_names_sorted());
+	assert_string_equal(hs_outcome_name(HS_OUTCOME_TIMEOUT), "timeout");
+	assert_null(hs_outcome_name(HS_OUTCOME_NONE));
+	assert_string_equal(hs_smtp_tls_name(HS_SMTP_NOT_OFFERED), "not_offered");
+	assert_null(hs_side_name(HS_SIDE_NONE));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refused_by_server),
+		cmocka_unit_test(test_refused_by_client),
+		cmocka_unit_test(test_established_tls12),
+		cmocka_unit_test(test_established_tls13),
+		cmocka_unit_test(test_sealed_alert_tls13),
+		cmocka_unit_test(test_reset_by_server),
+		cmocka_unit_test(test_closed_by_client),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_close_notify_and_warnings),
+		cmocka_unit_test(test_bad_server_hello_keeps_client),
+		cmocka_unit_test(test_smtp_lifecycle),
+		cmocka_unit_test(test_fallback),
+		cmocka_unit_test(test_alert_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
