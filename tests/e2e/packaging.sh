@@ -5,7 +5,8 @@
 # logrotate, man pages, alert rules and dashboard, and the unit's ExecStart= follows
 # PREFIX; the unit passes `systemd-analyze verify` and keeps its sandbox; the
 # config, the man page and DESIGN.md's key list agree; the alert rules and the Grafana
-# dashboard parse and use only metrics the daemon exports; logrotate rotates the
+# dashboard parse and use only metrics the daemon exports (failures and SMTP sessions
+# included), and the rules fire as their promtool tests say; logrotate rotates the
 # handshake log with the shipped rule.
 source "$(dirname "$0")/../lib/common.sh"
 cd "$TOP" || fail "cd $TOP"
@@ -18,7 +19,8 @@ METRICS="tlsaudit_handshakes_total tlsaudit_legacy_handshakes_total
 tlsaudit_weak_cipher_handshakes_total tlsaudit_plaintext_smtp_sessions_total
 tlsaudit_last_seen_timestamp_seconds tlsaudit_info tlsaudit_start_time_seconds
 tlsaudit_ringbuf_drops_total tlsaudit_flow_evictions_total
-tlsaudit_malformed_handshakes_total tlsaudit_export_timestamp_seconds"
+tlsaudit_malformed_handshakes_total tlsaudit_export_timestamp_seconds
+tlsaudit_handshake_failures_total tlsaudit_smtp_sessions_total"
 
 # --- make install ---------------------------------------------------------------------
 # The build directory of the binary under test (make BUILD=... all), so the install does
@@ -199,6 +201,8 @@ want = {
     "tlsaudit_weak_cipher_handshakes_total": "weak cipher",
     "tlsaudit_plaintext_smtp_sessions_total": "plaintext SMTP",
     "tlsaudit_ringbuf_drops_total": "ring buffer drops",
+    "tlsaudit_handshake_failures_total": "a process being refused",
+    'plaintext_fallback="true"': "SMTP falling back to plaintext",
     "node_textfile_mtime_seconds": "stale textfile",
     "absent(tlsaudit_info)": "tlsaudit absent",
 }
@@ -208,6 +212,10 @@ for needle, what in want.items():
 legacy = alerts.get("TLSAuditLegacyTLS", {"expr": ""})["expr"]
 if "24h" not in legacy or "instance" not in legacy or "exe" not in legacy:
     bad.append("TLSAuditLegacyTLS is not per host and exe over 24h")
+refused = alerts.get("TLSAuditRefused", {"expr": ""})["expr"]
+for needle in ('outcome="alert"', 'by="server"', "instance", "exe", "alert)"):
+    if needle not in refused:
+        bad.append(f"TLSAuditRefused: no {needle} (a server's alert, per host, exe and alert)")
 
 dash = json.load(open("packaging/grafana/tlsaudit.json"))
 ids = [p["id"] for p in dash["panels"]]
@@ -219,9 +227,14 @@ for m in ident.findall(exprs):
         bad.append(f"dashboard uses unknown metric {m}")
 for m in ("tlsaudit_legacy_handshakes_total", "tlsaudit_handshakes_total",
           "tlsaudit_weak_cipher_handshakes_total", "tlsaudit_plaintext_smtp_sessions_total",
-          "tlsaudit_ringbuf_drops_total"):
+          "tlsaudit_ringbuf_drops_total", "tlsaudit_handshake_failures_total",
+          "tlsaudit_smtp_sessions_total"):
     if m not in exprs:
         bad.append(f"dashboard has no panel on {m}")
+if not re.search(r"sum by \(instance, exe,[^)]*\balert\b[^)]*\) \(increase\(tlsaudit_handshake_failures_total", exprs):
+    bad.append("dashboard has no failures-by-process-and-alert panel")
+if not re.search(r"sum by \(smtp_tls[,)][^(]*\(increase\(tlsaudit_smtp_sessions_total", exprs):
+    bad.append("dashboard has no plaintext-SMTP-by-reason panel")
 if "sum by (version)" not in exprs:
     bad.append("dashboard has no versions-over-time panel")
 if not re.search(r"sum by \(instance, exe[,)]", exprs):
@@ -245,6 +258,8 @@ if command -v promtool >/dev/null; then
 	promtool test rules packaging/prometheus/tlsaudit.rules.test.yml ||
 		fail "promtool test rules: alerts do not fire as documented"
 else
+	# ./configure --test-deps installs it: under CI a missing promtool is a failure.
+	[ "${CI:-}" = true ] && fail "promtool missing (package prometheus, ./configure --test-deps)"
 	echo "note: promtool missing (package prometheus), PromQL not checked"
 fi
 echo "packaging ok"
