@@ -2,7 +2,13 @@
 """A small SMTP server with STARTTLS (RFC 3207) for the end-to-end tests.
 
     smtp_server.py --addr 127.0.0.1 --port 25 --cert server.crt --key server.key
-                   [--tls-max 1.0|1.1|1.2|1.3] [--seclevel0] [--no-starttls]
+                   [--tls-min V] [--tls-max 1.0|1.1|1.2|1.3] [--seclevel0]
+                   [--no-starttls | --refuse-starttls [CODE]] [--hostname NAME]
+
+--hostname is the name of the 220 greeting and of the EHLO reply (default
+mail.tlsaudit.test). --no-starttls leaves STARTTLS out of the EHLO reply (and answers 502
+to it); --refuse-starttls offers it but answers CODE (default 454, "TLS not available due
+to temporary reason", RFC 3207 section 4) and goes on in plaintext.
 
 It speaks enough of RFC 5321 (EHLO/HELO, STARTTLS, MAIL, RCPT, DATA, RSET, NOOP, QUIT) for
 smtplib, `openssl s_client -starttls smtp`, swaks or a real MTA to deliver a message, and
@@ -23,10 +29,11 @@ TLS_VERSIONS = {
 
 
 class Session:
-    def __init__(self, conn, ctx, hostname):
+    def __init__(self, conn, ctx, hostname, refuse=None):
         self.sock = conn
         self.ctx = ctx
         self.hostname = hostname
+        self.refuse = refuse
         self.tls = False
         self.rbuf = b""
 
@@ -46,7 +53,7 @@ class Session:
 
     def ehlo(self, arg):
         exts = ["PIPELINING", "SIZE 10240000", "8BITMIME"]
-        if self.ctx is not None and not self.tls:
+        if (self.ctx is not None or self.refuse) and not self.tls:
             exts.append("STARTTLS")
         lines = ["%s greets %s" % (self.hostname, arg or "client")] + exts
         for i, text in enumerate(lines):
@@ -77,6 +84,9 @@ class Session:
                     self.send("250 %s" % self.hostname)
                 else:
                     self.ehlo(arg)
+            elif verb == "STARTTLS" and self.refuse and not self.tls:
+                self.send("%s %s.7.0 TLS not available due to temporary reason" %
+                          (self.refuse, self.refuse[0]))
             elif verb == "STARTTLS" and self.ctx is not None and not self.tls:
                 # RFC 3207 section 4: the reply, then the handshake; pipelined
                 # bytes before the handshake must be discarded.
@@ -99,9 +109,9 @@ class Session:
                 self.send("502 5.5.2 Command not recognized")
 
 
-def serve(conn, ctx, hostname):
+def serve(conn, ctx, hostname, refuse):
     try:
-        Session(conn, ctx, hostname).run()
+        Session(conn, ctx, hostname, refuse).run()
     except (OSError, ssl.SSLError, UnicodeError):
         pass
     finally:
@@ -123,10 +133,12 @@ def main():
     ap.add_argument("--seclevel0", action="store_true",
                     help="allow TLS 1.0/1.1 and legacy suites (OpenSSL security level 0)")
     ap.add_argument("--no-starttls", action="store_true")
+    ap.add_argument("--refuse-starttls", nargs="?", const="454", metavar="CODE",
+                    help="offer STARTTLS but answer CODE (default 454) to it")
     args = ap.parse_args()
 
     ctx = None
-    if not args.no_starttls:
+    if not args.no_starttls and not args.refuse_starttls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         if args.seclevel0:
             ctx.set_ciphers("DEFAULT@SECLEVEL=0")
@@ -144,7 +156,8 @@ def main():
     lsock.listen(16)
     while True:
         conn, _ = lsock.accept()
-        threading.Thread(target=serve, args=(conn, ctx, args.hostname), daemon=True).start()
+        threading.Thread(target=serve, args=(conn, ctx, args.hostname, args.refuse_starttls),
+                         daemon=True).start()
 
 
 if __name__ == "__main__":
