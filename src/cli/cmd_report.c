@@ -305,10 +305,30 @@ static void print_legacy(const struct ctl_row *rows, size_t n)
 	}
 }
 
+/*
+ * record_outcome - how a record ended, as the watch line says it: "established",
+ * "protocol_version (server)", "alert (client)" (sealed), "reset (server)", "timeout",
+ * or for a plaintext SMTP session "PLAINTEXT not_offered" (+ " FALLBACK").
+ */
+static void record_outcome(const struct ctl_json *j, char *buf, size_t len)
+{
+	const char *o = ctl_json_str(j, "outcome", ""), *by = ctl_json_str(j, "outcome_by", "");
+	const char *why = ctl_json_str(j, "smtp_tls", "");
+
+	if (!*o && *why && strcmp(why, "starttls")) {
+		snprintf(buf, len, "PLAINTEXT %s%s", why,
+			 ctl_json_bool(j, "plaintext_fallback", false) ? " FALLBACK" : "");
+		return;
+	}
+	if (!strcmp(o, "alert") && *ctl_json_str(j, "alert", ""))
+		o = ctl_json_str(j, "alert", "");
+	snprintf(buf, len, "%s%s%s%s", *o ? o : "-", *by ? " (" : "", by, *by ? ")" : "");
+}
+
 static void print_handshakes(char **lines, size_t n)
 {
 	struct ctl_json *j;
-	char proc[40], sni[40], peer[72], cipher[48];
+	char proc[40], sni[40], peer[72], cipher[48], how[64];
 	size_t i;
 
 	if (!n) {
@@ -318,11 +338,12 @@ static void print_handshakes(char **lines, size_t n)
 	j = malloc(sizeof(*j));
 	if (!j)
 		return;
-	printf("%-24s %-6s %-28s %-7s %-26s %-24s %-7s %-8s %s\n", "TIME", "ROLE", "PROCESS",
-	       "PID", "PEER", "SNI", "VERSION", "LIMITED", "CIPHER");
+	printf("%-24s %-6s %-28s %-7s %-26s %-24s %-7s %-8s %-28s %s\n", "TIME", "ROLE",
+	       "PROCESS", "PID", "PEER", "SNI/MX", "VERSION", "LIMITED", "OUTCOME", "CIPHER");
 	for (i = 0; i < n; i++) {
 		bool server;
 		char pport[80];
+		const char *name;
 
 		if (ctl_json_parse((const uint8_t *)lines[i], strlen(lines[i]), j))
 			continue;
@@ -333,12 +354,18 @@ static void print_handshakes(char **lines, size_t n)
 		ctl_term_safe(ctl_json_str(j, "exe", ctl_json_str(j, "comm", "?")), 28, proc,
 			      sizeof(proc));
 		ctl_term_safe(pport, 26, peer, sizeof(peer));
-		ctl_term_safe(ctl_json_str(j, "sni", "-"), 24, sni, sizeof(sni));
+		/* SMTP has no SNI: the server's greeting names it. */
+		name = ctl_json_str(j, "sni", "");
+		if (!*name)
+			name = ctl_json_str(j, "mx_host", "-");
+		ctl_term_safe(name, 24, sni, sizeof(sni));
 		ctl_term_safe(ctl_json_str(j, "cipher", "-"), 46, cipher, sizeof(cipher));
-		printf("%-24s %-6s %-28s %-7lld %-26s %-24s %-7s %-8s %s\n",
+		record_outcome(j, how, sizeof(how));
+		printf("%-24s %-6s %-28s %-7lld %-26s %-24s %-7s %-8s %-28s %s\n",
 		       ctl_json_str(j, "time", "?"), ctl_json_str(j, "role", "-"), proc,
 		       (long long)ctl_json_num(j, "pid", 0), peer, sni,
-		       ctl_json_str(j, "version", "-"), ctl_json_str(j, "limited_by", "-"), cipher);
+		       ctl_json_str(j, "version", "-"), ctl_json_str(j, "limited_by", "-"), how,
+		       cipher);
 	}
 	free(j);
 }
