@@ -219,6 +219,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 	p->d.sport = (tcp[0] << 8) | tcp[1];
 	p->d.dport = (tcp[2] << 8) | tcp[3];
 	p->d.seq = ((__u32)tcp[4] << 24) | ((__u32)tcp[5] << 16) | ((__u32)tcp[6] << 8) | tcp[7];
+	p->d.ack = ((__u32)tcp[8] << 24) | ((__u32)tcp[9] << 16) | ((__u32)tcp[10] << 8) | tcp[11];
 	p->d.tcp_flags = tcp[13] & 0x1f;
 	p->payload_off = l4_off + doff;
 	p->payload_len = end > p->payload_off ? end - p->payload_off : 0;

@@ -17,8 +17,14 @@
 #define TA_CHUNK 2048
 /* Samples per packet at most: bounds the BPF loop (TA_CHUNK * TA_MAX_CHUNKS >= 64 KiB GSO). */
 #define TA_MAX_CHUNKS 32
-/* Default bytes forwarded per direction of a socket (rodata, set from --ports' config). */
-#define TA_DEFAULT_BUDGET 16384
+/*
+ * Default bytes forwarded per direction of a socket (rodata, set from the flow config,
+ * whose dir_cap defaults to it). It must let a TLS 1.2 server's whole first flight
+ * through, certificate chain included: 5.3 KB with a 3-certificate RSA-4096 chain,
+ * 13.4 KB with 4 certificates, 100 SANs and a stapled OCSP response (measured, see
+ * docs/architecture.md); 32 KiB also holds a Certificate message that spans two records.
+ */
+#define TA_DEFAULT_BUDGET 32768
 
 enum ta_event_type {
 	TA_EV_DATA = 1,	 /* payload chunk (or a bare SYN/FIN/RST) of a watched socket */
@@ -55,6 +61,8 @@ struct ta_data {
 	__u32 len; /* payload bytes following this struct in the sample */
 	__u8 saddr[16];
 	__u8 daddr[16];
+	__u32 ack; /* acknowledgment number: which SYN-ACK the client took (TCP Fast Open) */
+	__u32 pad1;
 	/* followed by len bytes of payload (peer-controlled) */
 };
 

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tlsaudit/cert.h"
 #include "tlsaudit/record.h"
 
 /* One TCP segment. Addresses in network byte order, ports in host order. */
@@ -22,6 +23,7 @@ struct flow_segment {
 	uint8_t saddr[16], daddr[16];
 	uint16_t sport, dport;
 	uint32_t seq;
+	uint32_t ack;	   /* with FLOW_TCP_ACK: the next byte the sender expects */
 	uint8_t tcp_flags; /* FLOW_TCP_* */
 	const uint8_t *payload;
 	uint32_t len;
@@ -59,6 +61,8 @@ struct flow_stats {
 	uint64_t timeouts;	   /* flows finished by the idle timeout */
 	uint64_t cap_reached;	   /* directions that hit dir_cap before both hellos */
 	uint64_t ooo_dropped;	   /* out-of-order bytes that could not be kept */
+	uint64_t cert_truncated;   /* records whose server chain was cut: cert_* null */
+	uint64_t cert_invalid;	   /* records whose Certificate or leaf was malformed */
 };
 
 struct flow_table;
@@ -68,7 +72,10 @@ typedef void (*flow_record_fn)(const struct hs_record *rec, void *ctx);
 /* Called once a flow needs no more bytes (live backends stop forwarding it). */
 typedef void (*flow_done_fn)(uint64_t cookie, void *ctx);
 
-/* flow_config_default - the embedded defaults (ports 443,25,587, 16 KiB per direction). */
+/*
+ * flow_config_default - the embedded defaults (ports 443,25,587, TA_DEFAULT_BUDGET bytes
+ * per direction: the kernel's forwarding budget is the same number).
+ */
 void flow_config_default(struct flow_config *cfg);
 
 /* flow_table__new - NULL and errno on failure. @done_cb may be NULL. */
@@ -90,6 +97,9 @@ void flow_table__flush(struct flow_table *ft);
 
 /* flow_table__stats - counters so far. */
 const struct flow_stats *flow_table__stats(const struct flow_table *ft);
+
+/* flow_table__cert_stats - the certificate cache's hits, decodes, failures, evictions. */
+void flow_table__cert_stats(const struct flow_table *ft, struct tls_cert_cache_stats *out);
 
 /* flow_port_watched - @port is in the configured set. */
 bool flow_port_watched(const struct flow_config *cfg, uint16_t port);

@@ -50,6 +50,8 @@ struct cap_bpf {
 	struct ta_flow_val done_vals[DONE_BATCH];
 	unsigned int n_done;
 	bool no_batch;		/* kernel without map batch operations (before 5.6) */
+	bool owner_tps;		/* both owner tracepoints loaded */
+	bool warned_done;	/* a done mark was refused: said once */
 };
 
 /* libbpf's messages one level below ours: its warnings are our info, and so on. */
@@ -162,8 +164,11 @@ static int have_tracepoint(const char *name)
 	return !owner_tps_disabled() && libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP) > 0;
 }
 
-/* Leave out the owner tracepoints this kernel lacks; owners then come from /proc. */
-static void select_owner_tracepoints(struct tlsaudit_bpf *skel)
+/*
+ * Leave out the owner tracepoints this kernel lacks; owners then come from /proc.
+ * True when both stay.
+ */
+static bool select_owner_tracepoints(struct tlsaudit_bpf *skel)
 {
 	const struct {
 		const char *name;
@@ -175,6 +180,7 @@ static void select_owner_tracepoints(struct tlsaudit_bpf *skel)
 		{ "tcp_rcv_space_adjust", skel->progs.tlsaudit_rcv,
 		  "owners of accepted sockets found through sock_diag and /proc" },
 	};
+	bool all = true;
 	size_t i;
 
 	if (owner_tps_disabled())
@@ -184,7 +190,9 @@ static void select_owner_tracepoints(struct tlsaudit_bpf *skel)
 			continue;
 		bpf_program__set_autoload(tps[i].prog, false);
 		log_info("no %s tracepoint: %s", tps[i].name, tps[i].without);
+		all = false;
 	}
+	return all;
 }
 
 static void handle_data(struct cap_bpf *b, const uint8_t *data, size_t size)
@@ -207,6 +215,7 @@ static void handle_data(struct cap_bpf *b, const uint8_t *data, size_t size)
 	seg.sport = d.sport;
 	seg.dport = d.dport;
 	seg.seq = d.seq;
+	seg.ack = d.ack;
 	seg.tcp_flags = d.tcp_flags;
 	seg.payload = data + sizeof(d);
 	seg.len = d.len;
@@ -311,7 +320,7 @@ struct cap_bpf *cap_bpf__new(const struct flow_config *cfg, const struct cap_bpf
 		bpf_map__set_max_entries(b->skel->maps.flows, cfg->max_flows);
 		bpf_map__set_max_entries(b->skel->maps.owners, cfg->max_flows);
 	}
-	select_owner_tracepoints(b->skel);
+	b->owner_tps = select_owner_tracepoints(b->skel);
 	e = tlsaudit_bpf__load(b->skel);
 	if (e) {
 		load_error(-e, err, errlen);
@@ -394,7 +403,13 @@ static void flush_done(struct cap_bpf *b)
 		__u32 count = b->n_done - i;
 
 		if (b->no_batch) {
-			bpf_map_update_elem(fd, &b->done[i], &b->done_vals[i], BPF_EXIST);
+			if (bpf_map_update_elem(fd, &b->done[i], &b->done_vals[i], BPF_EXIST) &&
+			    (errno == EPERM || errno == EACCES) && !b->warned_done) {
+				/* Flows then cost a copy up to the budget: slower, not wrong. */
+				log_warn("marking flows done in the kernel fails: %s",
+					 strerror(errno));
+				b->warned_done = true;
+			}
 			i++;
 			continue;
 		}
@@ -460,6 +475,11 @@ void cap_bpf__drops(struct cap_bpf *b, uint64_t by_reason[4], uint64_t *total)
 		*total += by_reason[r];
 	}
 	free(vals);
+}
+
+bool cap_bpf__owner_tracepoints(const struct cap_bpf *b)
+{
+	return b->owner_tps;
 }
 
 void cap_bpf__tick(struct cap_bpf *b)

@@ -285,7 +285,7 @@ static int tcp_decode(struct tls_cursor *c, struct flow_segment *seg)
 	seg->sport = cur_u16(c);
 	seg->dport = cur_u16(c);
 	seg->seq = cur_u32(c);
-	cur_skip(c, 4); /* acknowledgment number */
+	seg->ack = cur_u32(c);
 	doff = cur_u8(c);
 	flags = cur_u8(c);
 	if (!cur_ok(c))

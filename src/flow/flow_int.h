@@ -37,7 +37,9 @@ struct reasm {
 	uint32_t alloc;
 	uint32_t contig; /* bytes [0, contig) are present */
 	uint32_t isn;	 /* sequence number of stream byte 0 */
+	uint32_t alt_isn; /* another SYN's, while the peer has not said which it took */
 	bool have_isn;
+	bool isn_doubt;
 	uint8_t n_ranges;
 	struct reasm_range r[REASM_RANGES];
 };
@@ -165,6 +167,8 @@ struct flow_table {
 	struct tls_stream ts[2];
 	uint8_t *scratch;
 	uint32_t scratch_cap;
+	/* Decoded server certificates by fingerprint: one X.509 decode per distinct leaf. */
+	struct tls_cert_cache *certs;
 };
 
 /*
@@ -177,6 +181,8 @@ int64_t flow_reasm_insert(struct reasm *r, struct flow_mem *mem, uint32_t cap, u
 			  const uint8_t *data, uint32_t len);
 /* flow_reasm_set_isn - stream byte 0 is @isn (SYN seq + 1); ignored once data is held. */
 void flow_reasm_set_isn(struct reasm *r, uint32_t isn);
+/* flow_reasm_ack - the peer acknowledged @ack: of two candidate ISNs keep the one it took. */
+void flow_reasm_ack(struct reasm *r, uint32_t ack);
 /* flow_reasm_free - release the buffer and its budget. */
 void flow_reasm_free(struct reasm *r, struct flow_mem *mem);
 /* flow_reasm_need - bytes a buffer would have after growing to hold @end bytes. */

@@ -17,8 +17,28 @@ void flow_reasm_set_isn(struct reasm *r, uint32_t isn)
 	/* A SYN seen after data (reordered capture) must not shift bytes already placed. */
 	if (r->contig || r->n_ranges)
 		return;
+	/*
+	 * A second SYN with another sequence number: a retransmitted SYN-ACK that carries
+	 * a stale ISN (seen with TCP Fast Open). Keep both until the peer's ACK says
+	 * which one it took.
+	 */
+	if (r->have_isn && r->isn != isn) {
+		r->alt_isn = isn;
+		r->isn_doubt = true;
+		return;
+	}
 	r->isn = isn;
 	r->have_isn = true;
+}
+
+void flow_reasm_ack(struct reasm *r, uint32_t ack)
+{
+	if (!r->isn_doubt || r->contig || r->n_ranges)
+		return;
+	if (ack == r->alt_isn)
+		r->isn = r->alt_isn;
+	if (ack == r->isn)
+		r->isn_doubt = false;
 }
 
 void flow_reasm_free(struct reasm *r, struct flow_mem *mem)

@@ -116,16 +116,84 @@ static void join_alpn(const struct tls_client_hello *ch, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-/* Parse direction @i from its first TLS byte into the table's parser state. */
+/*
+ * Parse direction @i from its first TLS byte into the table's parser state; the server's
+ * with its Certificate message, which only the record needs (the walks while bytes
+ * arrive leave it alone, so a leaf is hashed once per handshake, not once per segment).
+ */
 static int parse_dir(struct flow_table *ft, struct flow_state *st, int i, struct tls_stream *ts)
 {
 	struct flow_dir *dir = &st->dir[i];
+	const uint8_t *p = dir->r.buf + dir->tls_off;
+	uint32_t len = dir->r.contig - dir->tls_off;
 
 	memset(ts, 0, sizeof(*ts));
 	if (dir->r.contig <= dir->tls_off)
 		return TLS_TRUNCATED;
-	return tls_stream_parse(dir->r.buf + dir->tls_off, dir->r.contig - dir->tls_off,
-				i == st->client, ts, ft->scratch, ft->scratch_cap);
+	if (i == st->client)
+		return tls_stream_parse(p, len, true, ts, ft->scratch, ft->scratch_cap);
+	return tls_stream_parse_cert(p, len, ts, ft->scratch, ft->scratch_cap, ft->certs);
+}
+
+/*
+ * client_accepted_bad_cert: a client that verifies stops at a certificate with one of
+ * the verify problems. Its ChangeCipherSpec is the first thing it sends after judging
+ * the server's flight, so it says the client went on; a fatal alert of its own in the
+ * clear says it refused. Anything else (a bare close, silence) proves neither.
+ */
+static uint8_t accepted_bad(const struct flow_state *st, int c, uint32_t problems)
+{
+	if (!tls_cert_verify_problem(problems))
+		return HS_TRI_NULL;
+	if (st->dir[c].tail.ccs)
+		return HS_TRI_TRUE;
+	if (st->oc.outcome == HS_OUTCOME_ALERT && st->oc.by == HS_SIDE_CLIENT)
+		return HS_TRI_FALSE;
+	return HS_TRI_NULL;
+}
+
+/* The record can never hold more than the decoder keeps of these. */
+_Static_assert(HS_CERT_KEY_MAX >= TLS_CERT_KEY_MAX && HS_CERT_SIG_MAX >= TLS_CERT_SIG_MAX,
+	       "hs_cert key/sig shorter than tls_cert_info's");
+
+/*
+ * The cert_* fields: the server's leaf as the last walk found it (@ss), judged against
+ * this handshake's SNI and time. A chain that was cut or malformed leaves them null,
+ * with the reason counted.
+ */
+static void cert_fields(struct flow_table *ft, const struct flow_state *st, int c,
+			const struct tls_client_hello *ch, const struct tls_stream *ss,
+			struct hs_record *rec)
+{
+	const struct tls_cert_info *ci = ss->cert_info;
+	const char *sni = NULL;
+
+	switch (ss->cert) {
+	case TLS_SCERT_OK:
+		break;
+	case TLS_SCERT_CUT:
+		rec->cert.state = HS_CERT_CUT;
+		ft->stats.cert_truncated++;
+		return;
+	case TLS_SCERT_BAD:
+		rec->cert.state = HS_CERT_BAD;
+		ft->stats.cert_invalid++;
+		return;
+	default:
+		return;
+	}
+	/* A name the hello parser cut is no name to judge the certificate against. */
+	if (ch && ch->sni[0] && !ch->sni_truncated)
+		sni = ch->sni;
+	rec->cert.state = HS_CERT_OK;
+	rec->cert.problems = tls_cert_judge(ci, sni, (int64_t)(rec->time_ns / NSEC_PER_SEC));
+	rec->cert.accepted_bad = accepted_bad(st, c, rec->cert.problems);
+	rec->cert.not_after = ci->not_after;
+	util_strlcpy(rec->cert.subject, ci->subject, sizeof(rec->cert.subject));
+	util_strlcpy(rec->cert.issuer, ci->issuer, sizeof(rec->cert.issuer));
+	util_strlcpy(rec->cert.key, ci->key, sizeof(rec->cert.key));
+	util_strlcpy(rec->cert.sig, ci->sig, sizeof(rec->cert.sig));
+	util_strlcpy(rec->cert.sha256, ci->sha256_hex, sizeof(rec->cert.sha256));
 }
 
 /* One record for the TLS session, from whatever both directions hold now. */
@@ -179,6 +247,8 @@ static bool tls_record(struct flow_table *ft, struct flow_entry *e, struct hs_re
 	}
 	if (!rec->alpn[0] && have_ch && last->has_alpn)
 		join_alpn(last, rec->alpn, sizeof(rec->alpn));
+	if (have_sh)
+		cert_fields(ft, st, c, have_ch ? &cs->first : NULL, ss, rec);
 	return true;
 }
 
@@ -387,6 +457,8 @@ enum flow_act flow_sess_segment(struct flow_table *ft, struct flow_entry *e, int
 		if (st->client < 0)
 			st->client = (int8_t)((seg->tcp_flags & FLOW_TCP_ACK) ? 1 - d : d);
 	}
+	if ((seg->tcp_flags & FLOW_TCP_ACK) && !syn)
+		flow_reasm_ack(&st->dir[1 - d].r, seg->ack);
 	if (len && st->client < 0)
 		infer_roles(ft, st, d, seg->payload, len, seg->sport, seg->dport);
 	before = dir->r.contig;

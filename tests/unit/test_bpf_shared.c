@@ -28,7 +28,7 @@ static void test_hdr(void **state)
 static void test_data(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct ta_data), 72);
+	assert_int_equal(sizeof(struct ta_data), 80);
 	OFF(ta_data, hdr, 0);
 	OFF(ta_data, family, 24);
 	OFF(ta_data, egress, 25);
@@ -40,9 +40,11 @@ static void test_data(void **state)
 	OFF(ta_data, len, 36);
 	OFF(ta_data, saddr, 40);
 	OFF(ta_data, daddr, 56);
+	OFF(ta_data, ack, 72);
+	OFF(ta_data, pad1, 76);
 	/* The payload follows at a multiple of 8: no implicit tail padding. */
 	assert_int_equal(sizeof(struct ta_data) % 8, 0);
-	assert_int_equal(TA_DATA_MAX, 72 + TA_CHUNK);
+	assert_int_equal(TA_DATA_MAX, 80 + TA_CHUNK);
 }
 
 static void test_owner(void **state)

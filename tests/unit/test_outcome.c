@@ -467,6 +467,63 @@ static void test_bad_server_hello_keeps_client(void **state)
 	finish_conn(&c);
 }
 
+/* A raw segment: @seq and @ack as given (TCP Fast Open tests). */
+static void raw(struct conn *c, bool from_client, uint32_t seq, uint32_t ack, uint8_t flags,
+		const struct buf *data)
+{
+	struct flow_segment s;
+
+	memset(&s, 0, sizeof(s));
+	c->ts += NSEC_PER_MSEC;
+	s.ts_ns = c->ts;
+	s.family = AF_INET;
+	memcpy(from_client ? s.saddr : s.daddr, (uint8_t[]){ 10, 0, 0, 1 }, 4);
+	memcpy(from_client ? s.daddr : s.saddr, (uint8_t[]){ 10, 0, 0, 2 }, 4);
+	s.sport = from_client ? 40000 : c->port;
+	s.dport = from_client ? c->port : 40000;
+	s.seq = seq;
+	s.ack = ack;
+	s.tcp_flags = flags;
+	s.payload = data ? data->b : NULL;
+	s.len = data ? (uint32_t)data->n : 0;
+	flow_table__segment(c->ft, &s);
+}
+
+/*
+ * TCP Fast Open: the ClientHello rides in the SYN; the SYN-ACK is retransmitted with a
+ * stale ISN. The server's bytes follow the ISN the client acknowledged.
+ */
+static void test_tfo_stale_synack(void **state)
+{
+	struct flow_config cfg;
+	struct buf chb = { 0 }, shb = { 0 };
+	struct sink s;
+	struct conn c;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	memset(&s, 0, sizeof(s));
+	flow_config_default(&cfg);
+	cfg.max_flows = 16;
+	c.ft = flow_table__new(&cfg, on_record, NULL, &s);
+	assert_non_null(c.ft);
+	c.port = 443;
+	c.ts = T0;
+	ch12(&chb);
+	sh12(&shb);
+	raw(&c, true, 1000, 0, FLOW_TCP_SYN, &chb);
+	raw(&c, false, 7000, 1001 + (uint32_t)chb.n, FLOW_TCP_SYN | FLOW_TCP_ACK, NULL);
+	raw(&c, false, 90000, 1001 + (uint32_t)chb.n, FLOW_TCP_SYN | FLOW_TCP_ACK, NULL);
+	raw(&c, true, 1001 + (uint32_t)chb.n, 7001, FLOW_TCP_ACK, NULL);
+	raw(&c, false, 7001, 1001 + (uint32_t)chb.n, FLOW_TCP_ACK, &shb);
+	raw(&c, true, 1001 + (uint32_t)chb.n, 7001 + (uint32_t)shb.n, FLOW_TCP_FIN | FLOW_TCP_ACK,
+	    NULL);
+	expect(&s, HS_OUTCOME_CLOSED, HS_SIDE_CLIENT, -1);
+	assert_int_equal(s.rec[0].version, TLS_V_12);
+	assert_int_equal(s.rec[0].offered_max, TLS_V_12);
+	finish_conn(&c);
+}
+
 static void smtp(struct conn *c, bool from_client, const char *text)
 {
 	struct buf b = { 0 };
@@ -638,6 +695,7 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_close_notify_and_warnings),
 		cmocka_unit_test(test_bad_server_hello_keeps_client),
+		cmocka_unit_test(test_tfo_stale_synack),
 		cmocka_unit_test(test_smtp_lifecycle),
 		cmocka_unit_test(test_fallback),
 		cmocka_unit_test(test_alert_names),
