@@ -8,6 +8,7 @@
 #ifndef TLSAUDIT_CAPTURE_LIVE_H
 #define TLSAUDIT_CAPTURE_LIVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,12 @@ void cap_live__tick(struct cap_live *cl, uint64_t now_ns);
 const char *cap_live__backend(const struct cap_live *cl);
 const char *cap_live__why(const struct cap_live *cl);
 
+/*
+ * cap_live__kernel_owners - the kernel names every socket's owner (eBPF with both owner
+ * tracepoints); false when attribution must look owners up in /proc/PID/fd.
+ */
+bool cap_live__kernel_owners(const struct cap_live *cl);
+
 /* cap_live__stats - counters so far. */
 void cap_live__stats(const struct cap_live *cl, struct cap_live_stats *st);
 
@@ -107,6 +114,8 @@ int cap_bpf__flow_done(struct cap_bpf *b, uint64_t cookie);
 int cap_bpf__owner(struct cap_bpf *b, uint64_t cookie, struct hs_owner *o);
 /* cap_bpf__drops - ring-buffer reservation failures summed over CPUs, by reason. */
 void cap_bpf__drops(struct cap_bpf *b, uint64_t by_reason[4], uint64_t *total);
+/* cap_bpf__owner_tracepoints - both owner tracepoints are loaded (see bpf.c). */
+bool cap_bpf__owner_tracepoints(const struct cap_bpf *b);
 /* cap_bpf__tick - refresh the monotonic to wall-clock offset. */
 void cap_bpf__tick(struct cap_bpf *b);
 

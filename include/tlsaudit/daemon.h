@@ -43,6 +43,18 @@ const char *live_source__backend(const struct live_source *ls);
 const char *live_source__why(const struct live_source *ls);
 void live_source__stats(const struct live_source *ls, struct live_stats *st);
 
+/* What a running live source still asks of the kernel, for the privilege drop. */
+enum live_need {
+	LIVE_NEED_PROC_FDS = 1 << 0, /* socket owners looked up in /proc/PID/fd */
+	LIVE_NEED_BPF_MAPS = 1 << 1, /* bpf() calls on the maps it holds (done marks) */
+};
+
+/*
+ * live_source__needs - enum live_need bits. Every source also reads /proc/PID (exe,
+ * maps, cgroup) of the processes it names.
+ */
+unsigned int live_source__needs(const struct live_source *ls);
+
 /* --- the daemon --- */
 
 #define DAEMON_MAX_OVERRIDES 64

@@ -349,6 +349,11 @@ const char *cap_live__why(const struct cap_live *cl)
 	return cl->why;
 }
 
+bool cap_live__kernel_owners(const struct cap_live *cl)
+{
+	return cl->bpf && cap_bpf__owner_tracepoints(cl->bpf);
+}
+
 void cap_live__stats(const struct cap_live *cl, struct cap_live_stats *st)
 {
 	*st = cl->st;

@@ -32,12 +32,15 @@ static void usage(FILE *f)
 		"  --ports=443,25,587  --socket=PATH  --state-file=PATH  --textfile=PATH|none\n"
 		"  --export-interval=15s  --handshake-log=PATH|none\n"
 		"The command line wins over the file. SIGHUP re-reads the file and reopens the\n"
-		"handshake log; SIGTERM/SIGINT write the state file and exit 0.\n"
+		"handshake log (ports, backend and socket take effect on restart); SIGTERM/SIGINT\n"
+		"write the state file and exit 0. The textfile and the handshake log are\n"
+		"optional: a directory missing or read-only is logged, never fails a start or stop.\n"
 		"\n"
 		"Example:\n"
 		"  tlsaudit daemon --socket=/tmp/t.sock --state-file=/tmp/state --textfile=none\n"
 		"\n"
-		"Exit status: 0 stopped by a signal, 1 runtime error, 2 usage error.\n",
+		"Exit status: 0 stopped by a signal, 1 runtime error (the final state write\n"
+		"included), 2 usage error.\n",
 		CFG_DEFAULT_FILE);
 }
 

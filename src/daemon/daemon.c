@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The daemon's start-up and shutdown, in order: configuration, counters (restored from
- * the state file), control socket, capture, handshake log, event loop; on a signal,
- * a final export. Each step lives in its own file; this one only orders them.
+ * the state file), control socket, capture, privilege drop, handshake log, event loop;
+ * on a signal, a final export. Each step lives in its own file; this one only orders
+ * them. Everything that needs a capability comes before the drop; everything after it
+ * (the handshake log included) is done the same way at start and on SIGHUP.
  *
  * It never forks: run it under systemd as Type=simple, or Type=notify (READY=1 is sent
  * to $NOTIFY_SOCKET once the socket and capture are up).
@@ -67,6 +69,23 @@ static int restore_state(struct daemon *d)
 	return 0;
 }
 
+/*
+ * A textfile write interrupted by a crash leaves TEXTFILE.tmpXXXXXX next to it, in a
+ * directory node_exporter reads: removed before the first write, as the state file's
+ * are (agg__load). The directory is optional; failing here changes nothing.
+ */
+static void clean_textfile_temps(const struct daemon *d)
+{
+	unsigned int removed;
+
+	if (!d->cfg.textfile[0])
+		return;
+	util_remove_stale_temps(d->cfg.textfile, &removed);
+	if (removed)
+		log_info("textfile %s: removed %u temporary file%s an interrupted write left",
+			 d->cfg.textfile, removed, removed == 1 ? "" : "s");
+}
+
 static int start(struct daemon *d)
 {
 	char err[512], ports[160];
@@ -78,6 +97,7 @@ static int start(struct daemon *d)
 	}
 	if (restore_state(d))
 		return -EIO;
+	clean_textfile_temps(d);
 	d->svc.agg = d->agg;
 	d->svc.status = daemon_status;
 	d->svc.ctx = d;
@@ -91,7 +111,10 @@ static int start(struct daemon *d)
 		log_err("capture: %s", d->why);
 		return -EIO;
 	}
-	if (daemon_open_handshake_log(d) || daemon_sched_setup(d))
+	if (daemon_drop_privs(d))
+		return -EPERM;
+	daemon_open_handshake_log(d);
+	if (daemon_sched_setup(d))
 		return -EIO;
 	cfg_ports_string(&d->cfg, ports, sizeof(ports));
 	log_info("tlsaudit %s started: backend %s (%s), ports %s, socket %s, state %s, "
@@ -144,8 +167,17 @@ int daemon_run(const struct daemon_args *args)
 	notify_systemd("READY=1");
 	daemon_loop(d);
 	notify_systemd("STOPPING=1");
-	daemon_export(d);
-	ret = d->last_export_err[0] ? 1 : 0;
+	/*
+	 * A signal means exit 0 (--help), whatever happened to the optional outputs. The
+	 * state file is not optional: if the final write fails, the counters since the
+	 * last one are lost, and exit 1 is how systemd shows that (the unit "failed").
+	 */
+	if (daemon_export(d)) {
+		log_err("final state write failed: counters since the last write are lost");
+		ret = 1;
+	} else {
+		ret = 0;
+	}
 cleanup:
 	stop(d);
 	free(d);

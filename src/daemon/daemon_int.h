@@ -14,6 +14,7 @@
 #include "tlsaudit/config.h"
 #include "tlsaudit/ctl.h"
 #include "tlsaudit/daemon.h"
+#include "tlsaudit/util.h"
 
 struct daemon {
 	const struct daemon_args *args;
@@ -26,7 +27,12 @@ struct daemon {
 	int log_fd;
 	uint64_t start_ns, start_mono_ns;
 	uint64_t last_export_ns;
-	char last_export_err[512];
+	/* The last failure of each output, logged once until it changes or heals. */
+	char state_err[512];
+	char textfile_err[512];
+	char log_open_err[UTIL_PATH_MAX + 64];
+	char last_export_err[1040]; /* both, for `tlsaudit status` */
+	bool log_failing;	    /* handshake log writes fail: said once */
 	char why[256];	 /* why the capture could not start */
 	char ports[160]; /* the port list as the status shows it */
 	bool running;
@@ -34,8 +40,7 @@ struct daemon {
 
 /* What a reload changed that the event loop has to apply. */
 struct daemon_change {
-	struct live_source *src; /* a new capture to swap in, or NULL */
-	bool export_interval;	 /* re-arm the export timer */
+	bool export_interval; /* re-arm the export timer */
 };
 
 /* reload.c */
@@ -45,9 +50,18 @@ void daemon_reload(struct daemon *d, struct daemon_change *ch);
 
 /* output.c */
 void daemon_on_record(const struct hs_record *r, void *ctx);
-int daemon_open_handshake_log(struct daemon *d);
-void daemon_export(struct daemon *d);
+/* daemon_open_handshake_log - (re)open the optional log; a failure is logged, never fatal. */
+void daemon_open_handshake_log(struct daemon *d);
+/* daemon_export - state file, then the optional textfile; 0 or the state write's -errno. */
+int daemon_export(struct daemon *d);
 void daemon_status(struct ctl_status *st, void *ctx);
+
+/* privs.c */
+/*
+ * daemon_drop_privs - keep only the capabilities attribution needs (one log line says
+ * which and why), no_new_privs; 0 or -errno (the daemon then refuses to run).
+ */
+int daemon_drop_privs(struct daemon *d);
 
 /* sched.c */
 int daemon_sched_setup(struct daemon *d);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,66 +57,115 @@ void daemon_on_record(const struct hs_record *r, void *ctx)
 	if (n > 0) {
 		line[n++] = '\n';
 		/* One write per line with O_APPEND: readers never see half a record. */
-		if (write(d->log_fd, line, (size_t)n) != n)
-			log_warn("handshake log %s: write failed: %s", d->cfg.handshake_log,
-				 strerror(errno));
+		if (write(d->log_fd, line, (size_t)n) != n) {
+			/* A full disk fails every record: say so once, and when it heals. */
+			if (!d->log_failing)
+				log_warn("handshake log %s: write failed: %s; records go on being "
+					 "counted", d->cfg.handshake_log, strerror(errno));
+			d->log_failing = true;
+		} else if (d->log_failing) {
+			log_info("handshake log %s: writes work again", d->cfg.handshake_log);
+			d->log_failing = false;
+		}
 	}
 	free(line);
 }
 
-int daemon_open_handshake_log(struct daemon *d)
+/*
+ * The handshake log is optional: a directory that is missing or read-only (the unit's
+ * sandbox) costs the log, never the start or a reload. Said once per path and error.
+ */
+void daemon_open_handshake_log(struct daemon *d)
 {
-	int fd;
+	char why[UTIL_PATH_MAX + 64];
+	int fd, ret;
 
 	if (d->log_fd >= 0) {
 		close(d->log_fd);
 		d->log_fd = -1;
 	}
+	d->log_failing = false;
 	if (!d->cfg.handshake_log[0])
-		return 0;
-	util_mkdir_parent(d->cfg.handshake_log, 0755);
+		return;
+	ret = util_mkdir_parent(d->cfg.handshake_log, 0755);
 	fd = open(d->cfg.handshake_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		log_err("handshake log %s: %s", d->cfg.handshake_log, strerror(errno));
-		return -errno;
+	if (fd >= 0) {
+		d->log_fd = fd;
+		d->log_open_err[0] = '\0';
+		return;
 	}
-	d->log_fd = fd;
-	return 0;
+	snprintf(why, sizeof(why), "%s: %s", d->cfg.handshake_log,
+		 strerror(ret && errno == ENOENT ? -ret : errno));
+	if (strcmp(why, d->log_open_err))
+		log_warn("handshake log %s; running without it (records are still counted)",
+			 why);
+	util_strlcpy(d->log_open_err, why, sizeof(d->log_open_err));
 }
 
-void daemon_export(struct daemon *d)
+/* note_failure - log @err once while it stays the same; @last keeps what was logged. */
+static void note_failure(enum log_level lvl, const char *what, const char *err, char *last,
+			 size_t lastlen)
+{
+	if (strcmp(err, last))
+		log_msg(lvl, "%s: %s", what, err);
+	util_strlcpy(last, err, lastlen);
+}
+
+static void note_success(const char *what, char *last)
+{
+	if (last[0])
+		log_info("%s works again", what);
+	last[0] = '\0';
+}
+
+static void write_textfile(struct daemon *d)
 {
 	struct live_stats st;
 	struct prom_info info;
 	char err[512] = "";
+
+	memset(&st, 0, sizeof(st));
+	if (d->src)
+		live_source__stats(d->src, &st);
+	memset(&info, 0, sizeof(info));
+	info.version = TLSAUDIT_VERSION;
+	info.backend = d->src ? live_source__backend(d->src) : "none";
+	info.start_time_ns = d->start_ns;
+	info.export_time_ns = util_now_ns();
+	info.ringbuf_drops = st.cap.ringbuf_drops;
+	info.flow_evictions = st.cap.flow.evicted_flows;
+	info.malformed = st.cap.flow.invalid_tls;
+	if (prom_write(d->agg, &info, d->cfg.textfile, err, sizeof(err)))
+		note_failure(LOG_LVL_WARN, "textfile export failed (optional: the counters "
+			     "are still kept)", err, d->textfile_err, sizeof(d->textfile_err));
+	else
+		note_success("textfile export", d->textfile_err);
+}
+
+/*
+ * The state file is the one output that is not optional: it is what survives a
+ * restart. The textfile is written whether or not the state write worked, and its
+ * failure (no node_exporter, a read-only /var) is a warning that changes nothing else.
+ */
+int daemon_export(struct daemon *d)
+{
+	char err[512] = "";
 	int ret;
 
 	ret = agg__save(d->agg, d->cfg.state_file, err, sizeof(err));
-	if (!ret && d->cfg.textfile[0]) {
-		memset(&st, 0, sizeof(st));
-		if (d->src)
-			live_source__stats(d->src, &st);
-		memset(&info, 0, sizeof(info));
-		info.version = TLSAUDIT_VERSION;
-		info.backend = d->src ? live_source__backend(d->src) : "none";
-		info.start_time_ns = d->start_ns;
-		info.export_time_ns = util_now_ns();
-		info.ringbuf_drops = st.cap.ringbuf_drops;
-		info.flow_evictions = st.cap.flow.evicted_flows;
-		info.malformed = st.cap.flow.invalid_tls;
-		ret = prom_write(d->agg, &info, d->cfg.textfile, err, sizeof(err));
-	}
 	if (ret) {
 		/* Once per distinct failure: a full disk must not flood the journal. */
-		if (strcmp(err, d->last_export_err))
-			log_err("export failed: %s", err);
-		util_strlcpy(d->last_export_err, err, sizeof(d->last_export_err));
-		return;
+		note_failure(LOG_LVL_ERR, "state write failed", err, d->state_err,
+			     sizeof(d->state_err));
+	} else {
+		note_success("state write", d->state_err);
+		d->last_export_ns = util_now_ns();
 	}
-	if (d->last_export_err[0])
-		log_info("export works again");
-	d->last_export_err[0] = '\0';
-	d->last_export_ns = util_now_ns();
+	if (d->cfg.textfile[0])
+		write_textfile(d);
+	snprintf(d->last_export_err, sizeof(d->last_export_err), "%s%s%s", d->state_err,
+		 d->state_err[0] && d->textfile_err[0] ? "; " : "", d->textfile_err);
+	return ret;
 }
 
 void daemon_status(struct ctl_status *st, void *ctx)

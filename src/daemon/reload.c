@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The daemon's configuration: embedded defaults, then the file, then the command line
- * (which wins); SIGHUP reads them all again and applies what can change while running.
+ * (which wins); SIGHUP reads them all again and applies what can change while running:
+ * the export interval, the state and textfile paths, the handshake log. The socket,
+ * ports and backend take effect on restart.
  */
 #include <string.h>
 
@@ -42,20 +44,25 @@ struct live_source *daemon_open_capture(struct daemon *d, const struct cfg *c)
 				sizeof(d->why));
 }
 
-/* New ports or backend: a new capture, which the loop swaps in once it runs. */
-static struct live_source *recapture(struct daemon *d, struct cfg *nc)
+/*
+ * Ports and backend are the capture's, opened with capabilities the daemon gave up once
+ * it ran (privs.c): they keep their running values until a restart, and the log says so.
+ */
+static void keep_capture(struct daemon *d, struct cfg *nc)
 {
-	struct live_source *ns;
+	char want[160], have[160];
 
-	ns = daemon_open_capture(d, nc);
-	if (!ns) {
-		log_err("reload: capture with the new ports/backend failed: %s; keeping the "
-			"old one", d->why);
-		nc->n_ports = d->cfg.n_ports;
-		memcpy(nc->ports, d->cfg.ports, sizeof(nc->ports));
-		nc->backend = d->cfg.backend;
-	}
-	return ns;
+	if (nc->n_ports == d->cfg.n_ports && nc->backend == d->cfg.backend &&
+	    !memcmp(nc->ports, d->cfg.ports, sizeof(nc->ports[0]) * (size_t)nc->n_ports))
+		return;
+	cfg_ports_string(nc, want, sizeof(want));
+	cfg_ports_string(&d->cfg, have, sizeof(have));
+	log_warn("reload: ports %s, backend %s: needs a restart (the capture was opened with "
+		 "capabilities dropped since); still on ports %s, backend %s", want,
+		 cfg_backend_name(nc->backend), have, live_source__backend(d->src));
+	nc->n_ports = d->cfg.n_ports;
+	memcpy(nc->ports, d->cfg.ports, sizeof(nc->ports));
+	nc->backend = d->cfg.backend;
 }
 
 void daemon_reload(struct daemon *d, struct daemon_change *ch)
@@ -68,9 +75,7 @@ void daemon_reload(struct daemon *d, struct daemon_change *ch)
 		log_err("reload: %s; keeping the running configuration", err);
 		return;
 	}
-	if (nc.n_ports != d->cfg.n_ports || nc.backend != d->cfg.backend ||
-	    memcmp(nc.ports, d->cfg.ports, sizeof(nc.ports[0]) * (size_t)nc.n_ports))
-		ch->src = recapture(d, &nc);
+	keep_capture(d, &nc);
 	if (strcmp(nc.socket, d->cfg.socket)) {
 		log_warn("reload: socket path change needs a restart; still on %s", d->cfg.socket);
 		util_strlcpy(nc.socket, d->cfg.socket, sizeof(nc.socket));
@@ -80,6 +85,6 @@ void daemon_reload(struct daemon *d, struct daemon_change *ch)
 	daemon_open_handshake_log(d);
 	cfg_ports_string(&d->cfg, ports, sizeof(ports));
 	log_info("configuration reloaded: backend %s, ports %s, export every %llus",
-		 live_source__backend(ch->src ? ch->src : d->src), ports,
+		 live_source__backend(d->src), ports,
 		 (unsigned long long)(d->cfg.export_interval_ns / NSEC_PER_SEC));
 }

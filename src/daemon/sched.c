@@ -37,17 +37,6 @@ static int epoll_add(int efd, int fd, uint64_t tag)
 	return epoll_ctl(efd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
-/* Swap in the capture a reload opened. */
-static int swap_capture(struct daemon *d, struct live_source *ns)
-{
-	if (d->src) {
-		epoll_ctl(d->efd, EPOLL_CTL_DEL, live_source__fd(d->src), NULL);
-		live_source__free(d->src);
-	}
-	d->src = ns;
-	return epoll_add(d->efd, live_source__fd(d->src), TAG_CAPTURE);
-}
-
 int daemon_sched_setup(struct daemon *d)
 {
 	sigset_t mask;
@@ -88,8 +77,6 @@ static void reload(struct daemon *d)
 	struct daemon_change ch;
 
 	daemon_reload(d, &ch);
-	if (ch.src && swap_capture(d, ch.src))
-		log_err("reload: cannot watch the capture fd: %s", strerror(errno));
 	if (ch.export_interval)
 		arm_timer(d->export_fd, d->cfg.export_interval_ns);
 }

@@ -126,6 +126,17 @@ const char *live_source__why(const struct live_source *ls)
 	return cap_live__why(ls->cap);
 }
 
+unsigned int live_source__needs(const struct live_source *ls)
+{
+	unsigned int needs = 0;
+
+	if (!cap_live__kernel_owners(ls->cap))
+		needs |= LIVE_NEED_PROC_FDS;
+	if (!strcmp(cap_live__backend(ls->cap), "bpf"))
+		needs |= LIVE_NEED_BPF_MAPS;
+	return needs;
+}
+
 void live_source__stats(const struct live_source *ls, struct live_stats *st)
 {
 	memset(st, 0, sizeof(*st));
