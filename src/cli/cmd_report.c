@@ -160,9 +160,11 @@ static int cmp_last_fail(const void *pa, const void *pb)
 
 /*
  * print_failing - "Already failing": process keys whose handshakes did not complete,
- * latest first. With @legacy only those whose refused offer was older than TLS 1.2.
+ * latest first. With @legacy only those whose refused offer was older than TLS 1.2;
+ * with @since_s (--since) only those whose latest failure is that recent: a key seen
+ * lately whose failures are old is not failing now.
  */
-static void print_failing(const struct ctl_row *rows, size_t n, bool legacy)
+static void print_failing(const struct ctl_row *rows, size_t n, bool legacy, int64_t since_s)
 {
 	const struct ctl_row **fr;
 	char name[40], why[640];
@@ -172,10 +174,12 @@ static void print_failing(const struct ctl_row *rows, size_t n, bool legacy)
 	if (!fr)
 		return;
 	for (i = 0; i < n; i++)
-		if (legacy ? rows[i].failures_legacy_offer > 0 : rows[i].failures > 0)
+		if ((legacy ? rows[i].failures_legacy_offer > 0 : rows[i].failures > 0) &&
+		    rows[i].last_fail.time_s >= since_s)
 			fr[k++] = &rows[i];
 	if (!k) {
-		printf("Already failing: nothing: every handshake seen %s.\n",
+		printf("Already failing: nothing: every handshake seen%s %s.\n",
+		       since_s ? " in the window" : "",
 		       legacy ? "that offered only TLS < 1.2 completed" : "completed");
 		goto cleanup;
 	}
@@ -457,7 +461,10 @@ int cmd_report(int argc, char **argv)
 			n++;
 	if (n > 1)
 		qsort(rows, n, sizeof(*rows), cmp_rows);
-	print_failing(rows, n, legacy);
+	print_failing(rows, n, legacy,
+		      since_ns ? ctl_json_num(rep.header, "now_s", 0) -
+					 (int64_t)(since_ns / NSEC_PER_SEC)
+			       : 0);
 	putchar('\n');
 	print_legacy(rows, n);
 	if (!legacy) {
