@@ -102,6 +102,34 @@ struct hs_owner {
 #define HS_SNI_MAX 256
 #define HS_ALPN_MAX 128
 #define HS_MX_HOST_MAX 128
+/*
+ * Certificate names kept in a record: X.520 bounds a CN at 64 characters, so only a
+ * long DNS name standing in for a missing CN is ever cut. The agg ring holds 1000
+ * records, so these stay well under the decoder's 256.
+ */
+#define HS_CERT_NAME_MAX 128
+#define HS_CERT_KEY_MAX 32
+#define HS_CERT_SIG_MAX 64
+
+/* What the record holds of the server's certificate (DESIGN.md, cert_*). */
+enum hs_cert_state {
+	HS_CERT_NONE = 0, /* not in the clear (TLS 1.3, resumption) or no ServerHello: null */
+	HS_CERT_OK,	  /* the leaf was decoded: the fields below */
+	HS_CERT_CUT,	  /* the chain began but was not whole in the bytes kept: null */
+	HS_CERT_BAD,	  /* a malformed Certificate message or undecodable leaf: null */
+};
+
+struct hs_cert {
+	uint8_t state;	      /* enum hs_cert_state; the rest only with HS_CERT_OK */
+	uint8_t accepted_bad; /* enum hs_tri: client_accepted_bad_cert */
+	uint32_t problems;    /* enum tls_cert_problem bits (cert.h), judged for this handshake */
+	int64_t not_after;    /* Unix seconds, UTC */
+	char subject[HS_CERT_NAME_MAX];
+	char issuer[HS_CERT_NAME_MAX];
+	char key[HS_CERT_KEY_MAX];    /* "RSA-2048", "EC-P-256", "Ed25519" */
+	char sig[HS_CERT_SIG_MAX];    /* "sha256WithRSAEncryption" */
+	char sha256[65];	      /* lowercase hex of the leaf's DER */
+};
 
 struct hs_record {
 	enum hs_kind kind;
@@ -127,6 +155,7 @@ struct hs_record {
 	uint8_t smtp_tls;	/* enum hs_smtp_tls */
 	uint8_t plaintext_fallback; /* enum hs_tri; set after attribution (agg/fallback.c) */
 	char mx_host[HS_MX_HOST_MAX]; /* 25/587: the host in the server's 220 greeting */
+	struct hs_cert cert;	/* the server's leaf, where it crossed in the clear */
 	struct hs_proc proc;
 };
 

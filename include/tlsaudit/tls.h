@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tlsaudit/cert.h"
 #include "tlsaudit/record.h"
 
 /* Parser results: wait for more bytes is not the same as malformed. */
@@ -81,6 +82,14 @@ int tls_parse_ske_group(const uint8_t *body, size_t len, uint16_t *group);
  */
 int tls_parse_sslv2_hello(const uint8_t *buf, size_t len, struct tls_client_hello *ch);
 
+/* What the server direction showed of its Certificate message (tls_stream_parse_cert). */
+enum tls_stream_cert {
+	TLS_SCERT_NONE = 0, /* none: TLS 1.3, a resumption, or not asked for */
+	TLS_SCERT_OK,	    /* cert_info is the decoded leaf */
+	TLS_SCERT_CUT,	    /* it began, but the bytes held end before it does */
+	TLS_SCERT_BAD,	    /* a malformed or empty list, or a leaf libcrypto refused */
+};
+
 /*
  * Stream level: one direction of a TCP connection, from the first TLS byte. The caller
  * re-runs tls_stream_parse() with the whole contiguous prefix each time it grows; the
@@ -98,6 +107,12 @@ struct tls_stream {
 	struct tls_server_hello sh;
 	bool have_ske_group;
 	uint16_t ske_group;
+	/* The Certificate message, with tls_stream_parse_cert() only. */
+	uint8_t cert;			/* enum tls_stream_cert */
+	int cert_err;			/* BAD: -EBADMSG for the message, else the decoder's */
+	uint32_t cert_n;		/* certificates in the chain */
+	uint32_t cert_list_len;		/* the chain's bytes */
+	const struct tls_cert_info *cert_info; /* OK: valid until the cache's next lookup */
 	/*
 	 * done: nothing more of interest can follow in this direction (client: a record
 	 * that is neither handshake nor CCS, or a handshake message other than
@@ -117,6 +132,15 @@ struct tls_stream {
  */
 int tls_stream_parse(const uint8_t *buf, size_t len, bool from_client, struct tls_stream *st,
 		     uint8_t *scratch, size_t scratch_cap);
+
+/*
+ * tls_stream_parse_cert - tls_stream_parse() of the server direction that also reads the
+ * Certificate message of a TLS <= 1.2 handshake: its leaf goes through @certs (decoded
+ * on a miss only), st->cert says what was found. @scratch must hold the whole message;
+ * one longer than @scratch_cap is TLS_SCERT_CUT, as is one the bytes end inside.
+ */
+int tls_stream_parse_cert(const uint8_t *buf, size_t len, struct tls_stream *st, uint8_t *scratch,
+			  size_t scratch_cap, struct tls_cert_cache *certs);
 
 /*
  * The records of one direction after its hellos (tls_stream.consumed): the evidence of

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tlsaudit/cert.h"
 #include "tlsaudit/export.h"
 #include "tlsaudit/tls.h"
 #include "tlsaudit/util.h"
@@ -132,6 +133,40 @@ static int put_outcome(char *buf, size_t len, size_t *off, const struct hs_recor
 	       put_tri(buf, len, off, "plaintext_fallback", r->plaintext_fallback);
 }
 
+/*
+ * cert_subject ... cert_problems, client_accepted_bad_cert (DESIGN.md order): all null
+ * unless the leaf crossed in the clear and was decoded; cert_problems is then a list,
+ * [] when the certificate has none.
+ */
+static int put_cert(char *buf, size_t len, size_t *off, const struct hs_record *r)
+{
+	const struct hs_cert *c = &r->cert;
+	const char *names[TLS_CERT_N_PROBLEMS];
+	char when[32];
+	size_t i, n;
+
+	if (c->state != HS_CERT_OK)
+		return put(buf, len, off,
+			   ",\"cert_subject\":null,\"cert_issuer\":null,\"cert_not_after\":null"
+			   ",\"cert_key\":null,\"cert_sig\":null,\"cert_sha256\":null"
+			   ",\"cert_problems\":null,\"client_accepted_bad_cert\":null");
+	tls_cert_format_time(c->not_after, when, sizeof(when));
+	if (put_str(buf, len, off, "cert_subject", c->subject) ||
+	    put_str(buf, len, off, "cert_issuer", c->issuer) ||
+	    put_str(buf, len, off, "cert_not_after", when) ||
+	    put_str(buf, len, off, "cert_key", c->key) || put_str(buf, len, off, "cert_sig", c->sig) ||
+	    put_str(buf, len, off, "cert_sha256", c->sha256) ||
+	    put_key(buf, len, off, "cert_problems") || put(buf, len, off, "["))
+		return -1;
+	n = tls_cert_problem_names(c->problems, names);
+	for (i = 0; i < n; i++) {
+		if ((i && put(buf, len, off, ",")) || util_json_string(buf, len, off, names[i]))
+			return -1;
+	}
+	return put(buf, len, off, "]") ||
+	       put_tri(buf, len, off, "client_accepted_bad_cert", c->accepted_bad);
+}
+
 int export_json_record(const struct hs_record *r, char *buf, size_t len)
 {
 	char tbuf[40], id[7];
@@ -163,7 +198,8 @@ int export_json_record(const struct hs_record *r, char *buf, size_t len)
 	if (put_str(buf, len, &off, "starttls", r->starttls_smtp ? "smtp" : NULL) ||
 	    put_str(buf, len, &off, "alpn", r->alpn) || put_str(buf, len, &off, "ja3", r->ja3) ||
 	    put_str(buf, len, &off, "ja4", r->ja4) || put_proc(buf, len, &off, &r->proc) ||
-	    put_outcome(buf, len, &off, r) || put(buf, len, &off, "}"))
+	    put_outcome(buf, len, &off, r) || put_cert(buf, len, &off, r) ||
+	    put(buf, len, &off, "}"))
 		return -1;
 	return (int)off;
 }

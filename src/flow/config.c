@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "tlsaudit/bpf_shared.h"
 #include "tlsaudit/flow.h"
 #include "tlsaudit/util.h"
 
@@ -15,7 +16,8 @@ void flow_config_default(struct flow_config *cfg)
 	cfg->ports[1] = 25;
 	cfg->ports[2] = 587;
 	cfg->n_ports = 3;
-	cfg->dir_cap = 16384;
+	/* The kernel forwards the same number of bytes (src/capture/bpf.c sets it). */
+	cfg->dir_cap = TA_DEFAULT_BUDGET;
 	cfg->max_flows = 65536;
 	cfg->mem_budget = 64ULL << 20;
 	cfg->timeout_ns = 120 * NSEC_PER_SEC;

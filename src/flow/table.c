@@ -22,6 +22,11 @@ const struct flow_stats *flow_table__stats(const struct flow_table *ft)
 	return &ft->stats;
 }
 
+void flow_table__cert_stats(const struct flow_table *ft, struct tls_cert_cache_stats *out)
+{
+	tls_cert_cache_stats(ft->certs, out);
+}
+
 static inline uint64_t mix(uint64_t h, uint64_t v)
 {
 	h ^= v;
@@ -149,7 +154,8 @@ struct flow_table *flow_table__new(const struct flow_config *cfg, flow_record_fn
 	ft->ent = calloc(ft->cfg.max_flows, sizeof(*ft->ent));
 	ft->scratch_cap = ft->cfg.dir_cap;
 	ft->scratch = malloc(ft->scratch_cap);
-	if (!ft->buckets || !ft->ent || !ft->scratch)
+	ft->certs = tls_cert_cache_new(0);
+	if (!ft->buckets || !ft->ent || !ft->scratch || !ft->certs)
 		goto err;
 	ft->bucket_mask = nb - 1;
 	memset(ft->buckets, 0xff, (size_t)nb * sizeof(*ft->buckets));
@@ -539,5 +545,6 @@ void flow_table__free(struct flow_table *ft)
 	free(ft->ent);
 	free(ft->buckets);
 	free(ft->scratch);
+	tls_cert_cache_free(ft->certs);
 	free(ft);
 }

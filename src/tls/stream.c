@@ -2,14 +2,17 @@
 /*
  * TLS record layer walk for one direction of a connection (RFC 8446 section 5.1,
  * RFC 5246 section 6.2.1): reassembles handshake messages across records and hands
- * the hellos, the ServerKeyExchange and ServerHelloDone to the hello parsers.
+ * the hellos, the ServerKeyExchange and ServerHelloDone to the hello parsers, and,
+ * when the caller asks for it, the server's Certificate message to cert.c.
  *
  * The caller re-runs the walk over the whole contiguous prefix as it grows, so this
  * file allocates nothing, stops as soon as the direction is done and decides "not
  * TLS" from the first bytes that prove it (plain HTTP on 443 fails on byte 0).
  */
+#include <errno.h>
 #include <string.h>
 
+#include "tlsaudit/cert.h"
 #include "tlsaudit/cursor.h"
 #include "tlsaudit/tls.h"
 #include "tlsaudit/tls_wire.h"
@@ -40,6 +43,7 @@ struct walk {
 	bool after_ccs; /* a ChangeCipherSpec was seen: later handshake records may be sealed */
 	uint8_t *scratch;
 	size_t scratch_cap;
+	struct tls_cert_cache *certs; /* NULL: the Certificate message is only walked past */
 	struct hs_asm a;
 };
 
@@ -66,6 +70,29 @@ static enum step client_msg(struct walk *w, uint8_t type, const uint8_t *body, s
 		memcpy(&st->last, &st->first, sizeof(st->last));
 	st->n_client_hellos++;
 	return STEP_MORE;
+}
+
+/*
+ * The server's Certificate (RFC 5246 7.4.2), whole in @body: its leaf, decoded through
+ * the cache while the body is still at hand (scratch holds the next message next).
+ * A malformed list or an undecodable leaf leaves no certificate, only the reason.
+ */
+static void read_cert(struct walk *w, const uint8_t *body, size_t len)
+{
+	struct tls_stream *st = w->st;
+	struct tls_cert_chain chain;
+
+	st->cert = TLS_SCERT_BAD;
+	if (tls_cert_msg_leaf(body, len, &chain) != TLS_OK || !chain.n_certs) {
+		/* An empty list is only for a client without a certificate (7.4.6). */
+		st->cert_err = -EBADMSG;
+		return;
+	}
+	st->cert_n = chain.n_certs;
+	st->cert_list_len = (uint32_t)chain.list_len;
+	st->cert_err = tls_cert_cache_get(w->certs, chain.leaf, chain.leaf_len, &st->cert_info);
+	if (!st->cert_err)
+		st->cert = TLS_SCERT_OK;
 }
 
 static enum step server_msg(struct walk *w, uint8_t type, const uint8_t *body, size_t len)
@@ -101,8 +128,13 @@ static enum step server_msg(struct walk *w, uint8_t type, const uint8_t *body, s
 		return STEP_DONE;
 	case HT_SERVER_HELLO:
 		return STEP_INVALID;
+	case HT_CERTIFICATE:
+		/* Only one per handshake; @body is NULL when it was not kept. */
+		if (w->certs && body && st->cert == TLS_SCERT_NONE)
+			read_cert(w, body, len);
+		return STEP_MORE;
 	default:
-		/* Certificate, CertificateStatus, CertificateRequest: walk past. */
+		/* CertificateStatus, CertificateRequest: walk past. */
 		return STEP_MORE;
 	}
 }
@@ -112,9 +144,14 @@ static enum step handle_msg(struct walk *w, uint8_t type, const uint8_t *body, s
 	return w->from_client ? client_msg(w, type, body, len) : server_msg(w, type, body, len);
 }
 
-/* Only the hellos and the ServerKeyExchange are read; a Certificate is only counted. */
-static bool want_body(uint8_t type)
+/*
+ * The hellos and the ServerKeyExchange are always read; the server's Certificate only
+ * when a cache is given (the session asks once, for the record, not on every re-walk).
+ */
+static bool want_body(const struct walk *w, uint8_t type)
 {
+	if (type == HT_CERTIFICATE)
+		return w->certs && !w->from_client && w->st->have_server_hello;
 	return type == HT_CLIENT_HELLO || type == HT_SERVER_HELLO ||
 	       type == HT_SERVER_KEY_EXCHANGE;
 }
@@ -147,10 +184,20 @@ static enum step feed(struct walk *w, const uint8_t *p, size_t n)
 				continue;
 			a->mlen = ((uint32_t)a->hdr[1] << 16) | ((uint32_t)a->hdr[2] << 8) | a->hdr[3];
 			a->got = 0;
-			a->store = want_body(a->hdr[0]);
-			if (a->store && a->mlen > w->scratch_cap)
-				/* Bigger than any hello the caller is prepared to hold. */
-				return STEP_INVALID;
+			a->store = want_body(w, a->hdr[0]);
+			if (a->store && a->mlen > w->scratch_cap) {
+				/*
+				 * A chain longer than the bytes kept per direction can
+				 * never be whole: say it was cut, and walk on.
+				 */
+				if (a->hdr[0] == HT_CERTIFICATE) {
+					a->store = false;
+					w->st->cert = TLS_SCERT_CUT;
+				} else {
+					/* Bigger than any hello the caller is prepared to hold. */
+					return STEP_INVALID;
+				}
+			}
 		} else {
 			k = a->mlen - a->got;
 			if (k > n)
@@ -162,7 +209,7 @@ static enum step feed(struct walk *w, const uint8_t *p, size_t n)
 			n -= k;
 		}
 		if (a->got == a->mlen) {
-			s = handle_msg(w, a->hdr[0], w->scratch, a->mlen);
+			s = handle_msg(w, a->hdr[0], a->store ? w->scratch : NULL, a->mlen);
 			a->hdr_n = 0;
 			if (s != STEP_MORE)
 				return s;
@@ -270,8 +317,32 @@ static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
 	return TLS_TRUNCATED;
 }
 
-int tls_stream_parse(const uint8_t *buf, size_t len, bool from_client, struct tls_stream *st,
-		     uint8_t *scratch, size_t scratch_cap)
+/*
+ * The walk stopped for want of bytes: inside the server's Certificate message? Then the
+ * chain was cut (the per-direction cap, a lost segment, the end of the connection), and
+ * the record says so rather than pass it off as "no certificate".
+ */
+static void note_cut(const struct walk *w, const uint8_t *buf, size_t len)
+{
+	struct tls_stream *st = w->st;
+	const uint8_t *p = buf + st->consumed; /* the first record not walked whole */
+	size_t n = len - st->consumed;
+	uint8_t next;
+
+	if (st->cert != TLS_SCERT_NONE || !st->have_server_hello)
+		return;
+	if (w->a.hdr_n > 0)
+		next = w->a.hdr[0];
+	else if (n > TLS_RECORD_HDR && p[0] == CT_HANDSHAKE)
+		next = p[TLS_RECORD_HDR];
+	else
+		return;
+	if (next == HT_CERTIFICATE)
+		st->cert = TLS_SCERT_CUT;
+}
+
+static int parse(const uint8_t *buf, size_t len, bool from_client, struct tls_stream *st,
+		 uint8_t *scratch, size_t scratch_cap, struct tls_cert_cache *certs)
 {
 	struct walk w;
 	int ret;
@@ -301,8 +372,23 @@ int tls_stream_parse(const uint8_t *buf, size_t len, bool from_client, struct tl
 	w.from_client = from_client;
 	w.scratch = scratch;
 	w.scratch_cap = scratch ? scratch_cap : 0;
+	w.certs = from_client ? NULL : certs;
 	ret = walk_records(&w, buf, len);
 	if (ret == TLS_OK)
 		st->done = true;
+	else if (ret == TLS_TRUNCATED && w.certs)
+		note_cut(&w, buf, len);
 	return ret;
+}
+
+int tls_stream_parse(const uint8_t *buf, size_t len, bool from_client, struct tls_stream *st,
+		     uint8_t *scratch, size_t scratch_cap)
+{
+	return parse(buf, len, from_client, st, scratch, scratch_cap, NULL);
+}
+
+int tls_stream_parse_cert(const uint8_t *buf, size_t len, struct tls_stream *st, uint8_t *scratch,
+			  size_t scratch_cap, struct tls_cert_cache *certs)
+{
+	return parse(buf, len, false, st, scratch, scratch_cap, certs);
 }

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "tlsaudit/cert.h"
 #include "tlsaudit/export.h"
 #include "tlsaudit/util.h"
 
@@ -46,7 +47,10 @@ static void test_json_tls13_offline(void **state)
 		"\"exe\":null,\"uid\":null,\"cgroup\":null,\"unit\":null,\"container\":null,"
 		"\"tls_lib\":null,"
 		"\"outcome\":null,\"outcome_by\":null,\"alert\":null,\"smtp_tls\":null,"
-		"\"mx_host\":null,\"plaintext_fallback\":null}";
+		"\"mx_host\":null,\"plaintext_fallback\":null,\"cert_subject\":null,"
+		"\"cert_issuer\":null,\"cert_not_after\":null,\"cert_key\":null,"
+		"\"cert_sig\":null,\"cert_sha256\":null,\"cert_problems\":null,"
+		"\"client_accepted_bad_cert\":null}";
 	struct hs_record r;
 	char buf[4096];
 	int n;
@@ -82,7 +86,13 @@ static void test_json_legacy_with_process(void **state)
 		"\"cgroup\":\"/system.slice/postfix.service\",\"unit\":\"postfix.service\","
 		"\"container\":null,\"tls_lib\":\"libssl.so.1.1\","
 		"\"outcome\":null,\"outcome_by\":null,\"alert\":null,\"smtp_tls\":null,"
-		"\"mx_host\":null,\"plaintext_fallback\":null}";
+		"\"mx_host\":null,\"plaintext_fallback\":null,"
+		"\"cert_subject\":\"mx.example.net\",\"cert_issuer\":\"Old \\\"CA\\\"\","
+		"\"cert_not_after\":\"2026-11-01T00:00:00Z\",\"cert_key\":\"RSA-1024\","
+		"\"cert_sig\":\"sha1WithRSAEncryption\",\"cert_sha256\":"
+		"\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\","
+		"\"cert_problems\":[\"expired\",\"self_signed\",\"weak_key\",\"sha1_signature\"],"
+		"\"client_accepted_bad_cert\":true}";
 	struct hs_record r;
 	char buf[4096];
 
@@ -107,6 +117,18 @@ static void test_json_legacy_with_process(void **state)
 	util_strlcpy(r.proc.cgroup, "/system.slice/postfix.service", sizeof(r.proc.cgroup));
 	util_strlcpy(r.proc.unit, "postfix.service", sizeof(r.proc.unit));
 	util_strlcpy(r.proc.tls_lib, "libssl.so.1.1", sizeof(r.proc.tls_lib));
+	/* The server's certificate, as the flow layer fills it; names are escaped. */
+	r.cert.state = HS_CERT_OK;
+	util_strlcpy(r.cert.subject, "mx.example.net", sizeof(r.cert.subject));
+	util_strlcpy(r.cert.issuer, "Old \"CA\"", sizeof(r.cert.issuer));
+	r.cert.not_after = 1793491200;
+	util_strlcpy(r.cert.key, "RSA-1024", sizeof(r.cert.key));
+	util_strlcpy(r.cert.sig, "sha1WithRSAEncryption", sizeof(r.cert.sig));
+	util_strlcpy(r.cert.sha256, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+		     sizeof(r.cert.sha256));
+	r.cert.problems = TLS_CERT_EXPIRED | TLS_CERT_SELF_SIGNED | TLS_CERT_WEAK_KEY |
+			  TLS_CERT_SHA1_SIGNATURE;
+	r.cert.accepted_bad = HS_TRI_TRUE;
 	assert_true(export_json_record(&r, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, want);
 }

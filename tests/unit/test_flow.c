@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "tlsaudit/bpf_shared.h"
 #include "tlsaudit/flow.h"
 #include "tlsaudit/record.h"
 /* The internals, to check the memory and flow bounds hold under garbage. */
@@ -848,7 +849,8 @@ static void test_defaults(void **state)
 	assert_true(flow_port_watched(&cfg, 25));
 	assert_true(flow_port_watched(&cfg, 587));
 	assert_false(flow_port_watched(&cfg, 80));
-	assert_int_equal(cfg.dir_cap, 16384);
+	assert_int_equal(cfg.dir_cap, TA_DEFAULT_BUDGET);
+	assert_int_equal(cfg.dir_cap, 32768);
 	assert_int_equal(cfg.max_flows, 65536);
 	assert_int_equal(cfg.mem_budget, 64ULL << 20);
 	assert_int_equal(cfg.timeout_ns, 120 * SEC);
