@@ -35,6 +35,8 @@
 #                           assertion that does not hold
 #   oc_check_read FILE      `tlsaudit read --json FILE` against the cases written since the
 #                           last check (no live sources)
+#   oc_error MSG            an assertion that does not hold; the test goes on
+#   oc_done                 fails when any check failed (each one printed its assertions)
 #   oc_tls_cases            the TLS outcome cases on port 443 (below)
 #   OC_CAP                  the capture file
 
@@ -172,9 +174,20 @@ oc_check_read() {
 	"$TLSAUDIT" read --json "$cap" >"$out" 2>"$out.err" ||
 		fail "tlsaudit read --json ${cap##*/} failed: $(cat "$out.err")"
 	$PY "$OC_LIB/outcomes_check.py" --capture "$cap" "$OC_CASES" "$@" "read=$out" ||
-		fail "outcome assertions failed on ${cap##*/} (above)"
+		oc_error "outcome assertions failed on ${cap##*/} (above)"
 	OC_CASES=$TEST_TMP/cases$OC_NREAD.txt
 	: >"$OC_CASES"
+}
+
+OC_ERRORS=0
+oc_error() {
+	echo "FAIL: $*" >&2
+	OC_ERRORS=$((OC_ERRORS + 1))
+}
+
+oc_done() {
+	[ "$OC_ERRORS" -eq 0 ] || fail "$OC_ERRORS checks failed (above)"
+	echo "ok"
 }
 
 # The TLS cases, each against a server address of its own. A record of a handshake on 443
