@@ -136,20 +136,67 @@ static int parse_dir(struct flow_table *ft, struct flow_state *st, int i, struct
 }
 
 /*
- * client_accepted_bad_cert: a client that verifies stops at a certificate with one of
- * the verify problems. Its ChangeCipherSpec is the first thing it sends after judging
- * the server's flight, so it says the client went on; a fatal alert of its own in the
- * clear says it refused. Anything else (a bare close, silence) proves neither.
+ * client_accepted_bad_cert, for a certificate with one of the verify problems. A fatal
+ * alert of the client's own in the clear is a refusal. Its ChangeCipherSpec and
+ * Finished are not yet an acceptance: curl (7.x with OpenSSL) checks the host name
+ * only after the handshake, then closes with a sealed alert and no request. So the
+ * client's next move decides: application data is acceptance; a sealed alert, FIN or
+ * RST with no data before it is refusal. A client that finished its handshake and
+ * then kept silent until the flow ended took the certificate as well.
  */
 static uint8_t accepted_bad(const struct flow_state *st, int c, uint32_t problems)
 {
+	const struct flow_dir *cd = &st->dir[c];
+
 	if (!tls_cert_verify_problem(problems))
 		return HS_TRI_NULL;
-	if (st->dir[c].tail.ccs)
-		return HS_TRI_TRUE;
-	if (st->oc.outcome == HS_OUTCOME_ALERT && st->oc.by == HS_SIDE_CLIENT)
+	if (st->oc.outcome == HS_OUTCOME_ALERT && st->oc.by == HS_SIDE_CLIENT && st->oc.has_alert)
 		return HS_TRI_FALSE;
-	return HS_TRI_NULL;
+	if (!cd->tail.ccs)
+		return HS_TRI_NULL;
+	if (cd->tail.app_records)
+		return HS_TRI_TRUE;
+	if (cd->tail.alert || cd->fin || cd->rst)
+		return HS_TRI_FALSE;
+	return HS_TRI_TRUE;
+}
+
+/*
+ * Hold the record of a handshake whose certificate a verifying client refuses until
+ * the client's next move shows whether it went on (accepted_bad()). Only while the
+ * flow lives: its end reports what was seen.
+ */
+static bool cert_wait(const struct flow_state *st)
+{
+	int c = st->client < 0 ? 0 : st->client;
+	const struct flow_dir *cd = &st->dir[c];
+
+	if (!st->cert_judged || !tls_cert_verify_problem(st->cert_problems))
+		return false;
+	if (st->oc.outcome != HS_OUTCOME_ESTABLISHED || !cd->tail.ccs)
+		return false;
+	return !cd->tail.app_records && !cd->tail.alert && !cd->fin && !cd->rst;
+}
+
+/*
+ * The server's flight is whole (TLS <= 1.2): judge its certificate now, once, so that
+ * progress() knows whether to wait for the client's next move. The record judges it
+ * again from the same bytes (a cache hit).
+ */
+static void cert_verdict(struct flow_table *ft, struct flow_state *st)
+{
+	struct tls_stream *cs = &ft->ts[0], *ss = &ft->ts[1];
+	int c = st->client < 0 ? 0 : st->client;
+	const char *sni = NULL;
+
+	if (parse_dir(ft, st, 1 - c, ss) == TLS_INVALID || ss->cert != TLS_SCERT_OK)
+		return;
+	if (parse_dir(ft, st, c, cs) != TLS_INVALID && cs->n_client_hellos > 0 &&
+	    cs->first.sni[0] && !cs->first.sni_truncated)
+		sni = cs->first.sni;
+	/* The cache keeps the entry from the walk above until its next lookup. */
+	st->cert_problems = tls_cert_judge(ss->cert_info, sni, (int64_t)(st->sh_ns / NSEC_PER_SEC));
+	st->cert_judged = true;
 }
 
 /* The record can never hold more than the decoder keeps of these. */
@@ -368,6 +415,8 @@ static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_
 									 : ts->consumed);
 		dir->parsed = 0;
 		tail_dir(st, dir);
+		if (!from_client && st->have_sh && !tls_version_is_13(st->version))
+			cert_verdict(ft, st);
 	} else if (dir->r.contig >= ft->cfg.dir_cap) {
 		ft->stats.cap_reached++;
 		dir->status = DIR_CAPPED;
@@ -412,7 +461,7 @@ static void progress(struct flow_table *ft, struct flow_entry *e, int d, uint64_
 	 * alert, RST, FIN); then it is reported and nothing else interests us.
 	 */
 	if (st->have_ch || st->have_sh) {
-		if (flow_outcome_decide(st, false))
+		if (flow_outcome_decide(st, false) && !cert_wait(st))
 			flow_sess_end(st, FLOW_ACT_EMIT);
 	} else if (dir_final(&st->dir[0]) && dir_final(&st->dir[1])) {
 		flow_sess_end(st, FLOW_ACT_EMIT);

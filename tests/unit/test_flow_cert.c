@@ -295,8 +295,8 @@ static void server_flight(struct wire *out, X509 *leaf, int extra, size_t frag)
 	records(out, 22, &hs, frag);
 }
 
-/* ClientKeyExchange, ChangeCipherSpec, a sealed Finished: the client went on. */
-static void client_second_flight(struct wire *out)
+/* ClientKeyExchange, ChangeCipherSpec, a sealed Finished. */
+static void client_finished(struct wire *out)
 {
 	static const uint8_t cke[] = { 16, 0, 0, 33, 32, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
 				       9,  9, 9, 9, 9,	9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
@@ -313,6 +313,26 @@ static void client_second_flight(struct wire *out)
 	w16(out, 0x0303);
 	w16(out, sizeof(sealed));
 	wbytes(out, sealed, sizeof(sealed));
+}
+
+/* A sealed record of @type: application data (23), or an alert after the CCS (21). */
+static void sealed(struct wire *out, uint8_t type, size_t len)
+{
+	uint8_t b[128];
+
+	memset(b, 0x6b, sizeof(b));
+	assert_true(len <= sizeof(b));
+	w8(out, type);
+	w16(out, 0x0303);
+	w16(out, (unsigned int)len);
+	wbytes(out, b, len);
+}
+
+/* The client went on: its Finished, then its request. */
+static void client_second_flight(struct wire *out)
+{
+	client_finished(out);
+	sealed(out, 23, 100);
 }
 
 /* A fatal alert in the clear: @desc 48 is unknown_ca, 42 bad_certificate. */
@@ -483,16 +503,19 @@ static void test_good_leaf(void **state)
 	assert_non_null(strstr(json, hex));
 	assert_non_null(strstr(json, "\"cert_problems\":[],\"client_accepted_bad_cert\":null}"));
 
-	/* One decode; the walks while the bytes arrived did not even hash it. */
+	/*
+	 * One decode. Two lookups a handshake (the verdict when the server's flight is
+	 * whole, the record), none for each segment that arrived.
+	 */
 	flow_table__cert_stats(ft, &cs);
 	assert_int_equal(cs.misses, 1);
-	assert_int_equal(cs.hits, 0);
+	assert_int_equal(cs.hits, 1);
 	run_tls12(ft, 40001, "www.example.test", leaf, 1, 16384, 1448, 0);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(s.rec[1].cert.state, HS_CERT_OK);
 	flow_table__cert_stats(ft, &cs);
 	assert_int_equal(cs.misses, 1);
-	assert_int_equal(cs.hits, 1);
+	assert_int_equal(cs.hits, 3);
 	flow_table__free(ft);
 	X509_free(leaf);
 }
@@ -533,6 +556,63 @@ static void test_bad_leaf_accepted_refused(void **state)
 	assert_non_null(strstr(json, "\"client_accepted_bad_cert\":false}"));
 	flow_table__free(ft);
 	X509_free(leaf);
+}
+
+/*
+ * A client that finishes the handshake and only then checks the host name (curl 7.x):
+ * a sealed alert and a RST with no request is a refusal. One that finishes and keeps
+ * the connection until the flow ends took the certificate. Both records wait for that
+ * move; a certificate without a verify problem never waits.
+ */
+static void test_refused_after_handshake(void **state)
+{
+	X509 *other = make_cert("other.example.test", K.leaf_key, K.ca_key, K.ca, T0 - DAY,
+				T0 + 90 * DAY, false);
+	struct sink s;
+	struct flow_table *ft = new_table(&s, 0);
+	struct conn c;
+
+	(void)state;
+	cw.n = sw.n = cw2.n = 0;
+	client_hello(&cw, "www.example.test", false);
+	server_flight(&sw, other, 1, 16384);
+	client_finished(&cw2);
+	open_conn(ft, &c, 40090);
+	send_wire(ft, &c, true, &cw, 1448);
+	send_wire(ft, &c, false, &sw, 1448);
+	send_wire(ft, &c, true, &cw2, 1448);
+	assert_int_equal(s.n, 0);
+	cw2.n = 0;
+	sealed(&cw2, 21, 26);
+	send_wire(ft, &c, true, &cw2, 1448);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.rec[0].outcome, HS_OUTCOME_ESTABLISHED);
+	assert_int_equal(s.rec[0].cert.problems, TLS_CERT_NAME_MISMATCH);
+	assert_int_equal(s.rec[0].cert.accepted_bad, HS_TRI_FALSE);
+
+	/* The same, silent after its Finished until the end. */
+	cw2.n = 0;
+	client_finished(&cw2);
+	open_conn(ft, &c, 40091);
+	send_wire(ft, &c, true, &cw, 1448);
+	send_wire(ft, &c, false, &sw, 1448);
+	send_wire(ft, &c, true, &cw2, 1448);
+	assert_int_equal(s.n, 1);
+	flow_table__flush(ft);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.rec[1].outcome, HS_OUTCOME_ESTABLISHED);
+	assert_int_equal(s.rec[1].cert.accepted_bad, HS_TRI_TRUE);
+
+	/* A RST right after the Finished: refused too. */
+	open_conn(ft, &c, 40092);
+	send_wire(ft, &c, true, &cw, 1448);
+	send_wire(ft, &c, false, &sw, 1448);
+	send_wire(ft, &c, true, &cw2, 1448);
+	send_seg(ft, &c, true, NULL, 0, FLOW_TCP_RST);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.rec[2].cert.accepted_bad, HS_TRI_FALSE);
+	flow_table__free(ft);
+	X509_free(other);
 }
 
 /* Judged as of the handshake, and without an SNI there is no name verdict. */
@@ -812,6 +892,7 @@ int main(void)
 		cmocka_unit_test(test_good_leaf),
 		cmocka_unit_test(test_bad_leaf_accepted_refused),
 		cmocka_unit_test(test_judged_at_handshake_time),
+		cmocka_unit_test(test_refused_after_handshake),
 		cmocka_unit_test(test_chain_spans_records_and_segments),
 		cmocka_unit_test(test_chain_cut_by_cap),
 		cmocka_unit_test(test_chain_cut_by_end),
