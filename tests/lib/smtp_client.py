@@ -42,6 +42,7 @@ def context(legacy=False):
 def session(addr, port):
     s = smtplib.SMTP(local_hostname=HELO, timeout=10)
     s.connect(addr, port)
+    s._host = addr  # what starttls() gives as server_hostname: an address sends no SNI
     s.ehlo()
     return s
 
@@ -55,9 +56,7 @@ def main():
     addr, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if mode == "starttls":
         s = session(addr, port)
-        code, _ = s.starttls(context=context())
-        if code != 220:
-            sys.exit("STARTTLS answered %d" % code)
+        s.starttls(context=context())
         s.ehlo()
         print("starttls", s.sock.version(), flush=True)
         send(s)
@@ -70,13 +69,13 @@ def main():
         if not s.has_extn("starttls"):
             print("not offered", flush=True)
         else:
-            # smtplib returns a reply other than 220 instead of raising.
-            code, _ = s.starttls(context=context())
-            if code == 220:
+            try:
+                s.starttls(context=context())
                 s.ehlo()
                 print("starttls", s.sock.version(), flush=True)
-            else:
-                print("refused", code, flush=True)
+            except smtplib.SMTPResponseException as e:
+                # Not 220: the session goes on in plaintext (RFC 3207 section 4).
+                print("refused", e.smtp_code, flush=True)
         send(s)
     elif mode == "fallback":
         s = session(addr, port)
