@@ -36,6 +36,8 @@
  * especially), so they go out together.
  */
 #define DONE_BATCH 256
+/* What bpf() answers for a map type without batch operations (kernel-internal errno). */
+#define KERNEL_ENOTSUPP 524
 
 struct cap_bpf {
 	struct tlsaudit_bpf *skel;
@@ -236,6 +238,19 @@ static void owner_from(struct hs_owner *o, uint32_t tgid, uint32_t pid, uint32_t
 	o->comm[sizeof(o->comm) - 1] = '\0';
 }
 
+/* drop_done - socket @cookie closed: a queued mark would bring its entry back. */
+static void drop_done(struct cap_bpf *b, uint64_t cookie)
+{
+	unsigned int i = 0;
+
+	while (i < b->n_done) {
+		if (b->done[i] == cookie)
+			b->done[i] = b->done[--b->n_done];
+		else
+			i++;
+	}
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct cap_bpf *b = ctx;
@@ -261,8 +276,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 		break;
 	}
 	case TA_EV_CLOSE:
+		/* Finishing the flow queues its mark: dropped right after. */
 		if (b->ops.close)
 			b->ops.close(hdr.cookie, hdr.ktime_ns + b->mono_to_wall, b->ops.ctx);
+		drop_done(b, hdr.cookie);
 		break;
 	default:
 		break;
@@ -389,41 +406,47 @@ int cap_bpf__fd(const struct cap_bpf *b)
 
 /*
  * flush_done - write the queued done marks. The byte counts no longer matter once done,
- * so the value is written blind. BPF_EXIST: a socket that closed meanwhile (its entry
- * deleted by the close tracepoint) must not come back; the batch stops at such a key,
- * which is skipped, and goes on after it.
+ * so the value is written blind. A socket that closed meanwhile (its entry deleted by
+ * the close tracepoint) must not come back: its mark left the queue when its close
+ * event was read (drop_done), and the poll reads every pending event before it
+ * flushes. A batch takes no BPF_EXIST (elem_flags allows BPF_F_LOCK only, else EINVAL
+ * and nothing written), so what is left is a socket that closed in the microseconds
+ * between that read and the update: its entry comes back, done, until the LRU
+ * evicts it, and costs nothing in between (one lookup per packet, and it has none).
+ * The one-at-a-time path of kernels without batch operations still says BPF_EXIST.
  */
 static void flush_done(struct cap_bpf *b)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_EXIST);
 	int fd = bpf_map__fd(b->skel->maps.flows);
 	unsigned int i = 0;
+	int ret;
 
 	while (i < b->n_done) {
 		__u32 count = b->n_done - i;
 
 		if (b->no_batch) {
-			if (bpf_map_update_elem(fd, &b->done[i], &b->done_vals[i], BPF_EXIST) &&
-			    (errno == EPERM || errno == EACCES) && !b->warned_done) {
-				/* Flows then cost a copy up to the budget: slower, not wrong. */
-				log_warn("marking flows done in the kernel fails: %s",
-					 strerror(errno));
-				b->warned_done = true;
-			}
+			ret = bpf_map_update_elem(fd, &b->done[i], &b->done_vals[i], BPF_EXIST);
 			i++;
-			continue;
+		} else {
+			ret = bpf_map_update_batch(fd, &b->done[i], &b->done_vals[i], &count, NULL);
+			if (!ret) {
+				i += count;
+				continue;
+			}
+			if (errno == EINVAL || errno == KERNEL_ENOTSUPP || errno == EOPNOTSUPP) {
+				log_debug("batched map updates unavailable (%s): one at a time",
+					  strerror(errno));
+				b->no_batch = true;
+				continue;
+			}
+			/* The batch stops at the element that failed: go on after it. */
+			i += count + 1;
 		}
-		if (!bpf_map_update_batch(fd, &b->done[i], &b->done_vals[i], &count, &opts)) {
-			i += count;
-			continue;
+		if (ret && errno != ENOENT && !b->warned_done) {
+			/* Flows then cost a copy up to the budget: slower, not wrong. */
+			log_warn("marking flows done in the kernel fails: %s", strerror(errno));
+			b->warned_done = true;
 		}
-		if (errno != ENOENT && count == 0) {
-			log_debug("batched map updates unavailable (%s): one at a time",
-				  strerror(errno));
-			b->no_batch = true;
-			continue;
-		}
-		i += count + 1;
 	}
 	b->n_done = 0;
 }
