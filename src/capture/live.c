@@ -36,6 +36,14 @@ struct sock_slot {
 	struct hs_endpoint local;
 };
 
+/* Socket closes held back for one poll (see on_bpf_close). */
+#define CLOSE_BATCH 1024
+
+struct pending_close {
+	uint64_t cookie;
+	uint64_t ts_ns;
+};
+
 struct cap_live {
 	enum cap_backend backend;
 	struct flow_config cfg;
@@ -46,6 +54,9 @@ struct cap_live {
 	int tfd;
 	struct flow_table *ft;
 	struct sock_slot *slots;
+	struct pending_close closes[2][CLOSE_BATCH];
+	unsigned int n_closes[2];
+	unsigned int close_gen; /* closes[close_gen] fills during this poll */
 	struct cap_live_ops ops;
 	struct cap_live_stats st;
 };
@@ -174,19 +185,48 @@ static void on_bpf_owner(uint64_t cookie, const struct hs_owner *o, void *ctx)
 		cl->ops.owner(cookie, o, cl->ops.ctx);
 }
 
+static void close_now(struct cap_live *cl, const struct pending_close *pc)
+{
+	struct sock_slot *s;
+
+	/* The flow's last record still needs the owner: close it before forgetting. */
+	flow_table__close(cl->ft, pc->cookie, pc->ts_ns);
+	if (cl->ops.close)
+		cl->ops.close(pc->cookie, cl->ops.ctx);
+	s = slot_of(cl, pc->cookie);
+	if (s->cookie == pc->cookie)
+		memset(s, 0, sizeof(*s));
+}
+
+/* The closes held back a whole poll: their last segments have arrived by now. */
+static void close_pending(struct cap_live *cl)
+{
+	struct pending_close *old = cl->closes[cl->close_gen ^ 1];
+	unsigned int i, n = cl->n_closes[cl->close_gen ^ 1];
+
+	for (i = 0; i < n; i++)
+		close_now(cl, &old[i]);
+	cl->n_closes[cl->close_gen ^ 1] = 0;
+	cl->close_gen ^= 1;
+}
+
+/*
+ * A socket closed. The kernel may still be sending its last segment: a close with
+ * SO_LINGER 0 sets TCP_CLOSE before it sends the RST, so that RST is in the ring buffer
+ * after this event. The flow ends one poll later (20 ms), with what the wire showed.
+ */
 static void on_bpf_close(uint64_t cookie, uint64_t ts_ns, void *ctx)
 {
 	struct cap_live *cl = ctx;
-	struct sock_slot *s;
+	struct pending_close pc = { .cookie = cookie, .ts_ns = ts_ns };
+	unsigned int *n = &cl->n_closes[cl->close_gen];
 
 	cl->st.events++;
-	/* The flow's last record still needs the owner: close it before forgetting. */
-	flow_table__close(cl->ft, cookie, ts_ns);
-	if (cl->ops.close)
-		cl->ops.close(cookie, cl->ops.ctx);
-	s = slot_of(cl, cookie);
-	if (s->cookie == cookie)
-		memset(s, 0, sizeof(*s));
+	if (*n == CLOSE_BATCH) {
+		close_now(cl, &pc);
+		return;
+	}
+	cl->closes[cl->close_gen][(*n)++] = pc;
 }
 
 /* libpcap: payload leaving a local end is the moment to find that end's process. */
@@ -326,6 +366,7 @@ int cap_live__process(struct cap_live *cl)
 		if (read(cl->tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 			return -errno;
 		n = cap_bpf__poll(cl->bpf);
+		close_pending(cl);
 	} else {
 		n = cap_pcap__poll(cl->pcap);
 	}

@@ -124,12 +124,15 @@ static void join_alpn(const struct tls_client_hello *ch, char *out, size_t cap)
 static int parse_dir(struct flow_table *ft, struct flow_state *st, int i, struct tls_stream *ts)
 {
 	struct flow_dir *dir = &st->dir[i];
-	const uint8_t *p = dir->r.buf + dir->tls_off;
-	uint32_t len = dir->r.contig - dir->tls_off;
+	const uint8_t *p;
+	uint32_t len;
 
 	memset(ts, 0, sizeof(*ts));
+	/* No bytes yet (and maybe no buffer): nothing to walk. */
 	if (dir->r.contig <= dir->tls_off)
 		return TLS_TRUNCATED;
+	p = dir->r.buf + dir->tls_off;
+	len = dir->r.contig - dir->tls_off;
 	if (i == st->client)
 		return tls_stream_parse(p, len, true, ts, ft->scratch, ft->scratch_cap);
 	return tls_stream_parse_cert(p, len, ts, ft->scratch, ft->scratch_cap, ft->certs);
