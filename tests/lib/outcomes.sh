@@ -37,7 +37,8 @@
 #                           last check (no live sources)
 #   oc_error MSG            an assertion that does not hold; the test goes on
 #   oc_done                 fails when any check failed (each one printed its assertions)
-#   oc_tls_cases            the TLS outcome cases on port 443 (below)
+#   oc_tls_cases            the TLS outcome cases on port 443 (below); OC_SILENT is the
+#                           address of the server that never answers
 #   OC_CAP                  the capture file
 
 OC_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -258,6 +259,7 @@ oc_tls_cases() {
 		'outcome="closed"' 'outcome_by="client"' 'alert=null' 'version=null' \
 		'offered_max="TLSv1.3"' 'sni="silent.outcomes.test"' 'client.comm="curl"' "${tls[@]}" \
 		'wire.outcome="closed"' 'wire.outcome_by="client"'
+	# shellcheck disable=SC2034 # for outcomes_read.sh, which cuts this connection short
 	OC_SILENT=$a
 
 	# Controls: complete handshakes in TLS 1.3 and 1.2 stay `established`. The clients stay
