@@ -355,6 +355,12 @@ int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_st
 		fprintf(out, ", %llu streams past the per-direction byte cap",
 			(unsigned long long)fs->cap_reached);
 	fputc('\n', out);
+	/* Records whose certificate fields are null for a reason, not for TLS 1.3. */
+	if (fs->cert_truncated || fs->cert_invalid)
+		fprintf(out, "certificates: %llu server chain%s cut short (per-direction byte cap or "
+			"connection end), %llu malformed\n",
+			(unsigned long long)fs->cert_truncated, fs->cert_truncated == 1 ? "" : "s",
+			(unsigned long long)fs->cert_invalid);
 	if (rs->have_other)
 		fprintf(out, "note: more than %d server/client pairs; the rest are in (other)\n",
 			MAX_ROWS);
