@@ -153,7 +153,7 @@ struct agg *agg__new(size_t max_keys, size_t ring_size);
 void agg__free(struct agg *a);
 
 /* Flags returned by agg__add. */
-#define AGG_ADD_LOG 0x1 /* a legacy handshake not logged for this (key, peer) in the hour */
+#define AGG_ADD_LOG 0x1 /* legacy, failed or fallback: not logged for (key, peer) in the hour */
 
 /*
  * agg__add - count one record at wall-clock @now_ns (rate limit of AGG_ADD_LOG).

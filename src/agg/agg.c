@@ -414,7 +414,9 @@ int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 		util_strlcpy(row->last_comm, r->proc.comm, sizeof(row->last_comm));
 		row->last_pid = r->proc.pid;
 	}
-	log = note_peer(row, peer, legacy, now_ns);
+	/* The journal hears of each legacy, failing or fallen-back peer once an hour. */
+	log = note_peer(row, peer,
+			legacy || hs_failed(r) || r->plaintext_fallback == HS_TRI_TRUE, now_ns);
 
 	if (a->ring_size) {
 		a->ring[a->ring_head] = *r;

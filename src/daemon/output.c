@@ -20,24 +20,38 @@
 
 #define RECORD_JSON_MAX 8192
 
-static void log_legacy(const struct hs_record *r)
+/* What the journal says of a record worth a warning: legacy, refused, or a fallback. */
+static void log_record(const struct hs_record *r)
 {
 	const struct hs_endpoint *peer = r->role == HS_ROLE_SERVER ? &r->client : &r->server;
-	const char *ver = tls_version_name(r->version);
+	const char *ver = tls_version_name(hs_failed(r) ? r->offered_max : r->version);
 	const char *lim = hs_limited_name(hs_limited_by(r));
-	char ip[64], exe[128], sni[80], unit[80], lib[64];
+	char ip[64], exe[128], sni[80], unit[80], lib[64], what[160], why[64] = "";
+	const char *alert = r->has_alert ? tls_alert_name(r->alert) : NULL;
 
 	util_format_ip(peer->family, peer->addr, ip, sizeof(ip));
 	export_text_escape(r->proc.exe[0] ? r->proc.exe : (r->proc.comm[0] ? r->proc.comm : "?"),
 			   exe, sizeof(exe));
-	export_text_escape(r->sni, sni, sizeof(sni));
+	export_text_escape(r->sni[0] ? r->sni : r->mx_host, sni, sizeof(sni));
 	export_text_escape(r->proc.unit, unit, sizeof(unit));
 	export_text_escape(r->proc.tls_lib, lib, sizeof(lib));
-	log_warn("legacy %s handshake: %s %s[%u]%s%s %s %s port %u%s%s, limited by %s%s%s",
-		 ver ? ver : "?", agg_role_name(r->role), exe, r->proc.pid, unit[0] ? " unit " : "",
-		 unit, r->role == HS_ROLE_SERVER ? "from" : "to", ip, peer->port,
-		 sni[0] ? " sni " : "", sni, lim ? lim : "unknown", lib[0] ? ", library " : "",
-		 lib);
+	if (r->kind == HS_KIND_PLAINTEXT_SMTP)
+		snprintf(what, sizeof(what), "SMTP fell back to plaintext after a failed TLS "
+					     "handshake");
+	else if (hs_failed(r))
+		snprintf(what, sizeof(what), "handshake failed: %s%s%s by the %s, %s offered",
+			 hs_outcome_name(r->outcome), alert ? " " : "", alert ? alert : "",
+			 hs_side_name(r->outcome_by) ? hs_side_name(r->outcome_by) : "network",
+			 ver ? ver : "?");
+	else
+		snprintf(what, sizeof(what), "legacy %s handshake", ver ? ver : "?");
+	if (hs_legacy(r))
+		snprintf(why, sizeof(why), ", limited by %s",
+			 lim ? (strcmp(lim, "client") ? "the server" : "the client") : "unknown");
+	log_warn("%s: %s %s[%u]%s%s %s %s port %u%s%s%s%s%s", what, agg_role_name(r->role), exe,
+		 r->proc.pid, unit[0] ? " unit " : "", unit,
+		 r->role == HS_ROLE_SERVER ? "from" : "to", ip, peer->port, sni[0] ? " sni " : "",
+		 sni, why, lib[0] ? ", library " : "", lib);
 }
 
 void daemon_on_record(const struct hs_record *r, void *ctx)
@@ -47,7 +61,7 @@ void daemon_on_record(const struct hs_record *r, void *ctx)
 	int n;
 
 	if (agg__add(d->agg, r, util_now_ns()) & AGG_ADD_LOG)
-		log_legacy(r);
+		log_record(r);
 	if (d->log_fd < 0)
 		return;
 	line = malloc(RECORD_JSON_MAX);
