@@ -30,9 +30,14 @@ int prom_write(const struct agg *a, const struct prom_info *info, const char *pa
 	       size_t errlen);
 
 /*
- * prom_escape - a label value escaped per the exposition format (backslash, double
- * quote, newline), other control and non-ASCII bytes as '?'; cut to fit @len.
+ * prom_escape - a label value as it goes between the quotes: valid UTF-8 passes, a
+ * backslash is doubled, bytes that are not valid UTF-8 and control characters other
+ * than newline become the text \xNN (\\xNN in the file), so distinct inputs stay
+ * distinct values; then the exposition format's escapes (backslash, double quote, newline). Cut to fit @len,
+ * never inside an escape or a character; PROM_ESCAPED_MAX(n) never cuts a string of
+ * an n-byte buffer.
  */
+#define PROM_ESCAPED_MAX(n) ((n) * 5 + 1)
 void prom_escape(const char *s, char *out, size_t len);
 
 #endif /* TLSAUDIT_PROM_H */

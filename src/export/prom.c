@@ -12,50 +12,104 @@
 #include "tlsaudit/prom.h"
 #include "tlsaudit/util.h"
 
+/*
+ * utf8_len - the length of the well-formed UTF-8 sequence at @p (RFC 3629 section 4: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), or 0 when @p does not start
+ * one. Prometheus checks label values with Go's utf8.ValidString, which is this rule.
+ */
+static size_t utf8_len(const uint8_t *p)
+{
+	size_t n, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* The NUL that ends the string fails this test, so nothing is read past it. */
+	for (i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+/*
+ * prom_escape - two layers. The value itself is made valid UTF-8 without losing any
+ * distinction: a backslash becomes two backslashes, a byte that is not part of valid
+ * UTF-8 (or a control character other than newline) becomes the text \xNN; everything
+ * else passes. Because the backslash is doubled first, \xNN can only come from an
+ * encoded byte, so two different byte strings never give the same value. Then the
+ * exposition format's own escapes (backslash, double quote, newline) apply on top.
+ */
 void prom_escape(const char *s, char *out, size_t len)
 {
+	static const char hex[] = "0123456789abcdef";
 	const uint8_t *p = (const uint8_t *)s;
-	size_t o = 0;
+	const char *esc;
+	char byte[6] = "\\\\x";
+	size_t o = 0, n, elen;
 
 	if (!len)
 		return;
-	for (; *p; p++) {
-		const char *esc = NULL;
-
+	for (; *p; p += n) {
+		n = utf8_len(p);
 		if (*p == '\\')
-			esc = "\\\\";
+			esc = "\\\\\\\\"; /* doubled in the value, then escaped */
 		else if (*p == '"')
 			esc = "\\\"";
 		else if (*p == '\n')
 			esc = "\\n";
-		if (esc) {
-			if (len - o < 3)
-				break;
-			out[o++] = esc[0];
-			out[o++] = esc[1];
-			continue;
+		else if (!n || *p < 0x20 || *p == 0x7f) {
+			byte[3] = hex[*p >> 4];
+			byte[4] = hex[*p & 0xf];
+			esc = byte;
+		} else {
+			esc = NULL;
 		}
-		if (len - o < 2)
+		if (esc) {
+			n = 1;
+			elen = strlen(esc);
+		} else {
+			elen = n;
+		}
+		/* Written whole or not at all: a cut escape or character would change the value. */
+		if (elen >= len - o)
 			break;
-		/* Label values must be UTF-8; peer and path bytes are not guaranteed to be. */
-		out[o++] = (*p < 0x20 || *p >= 0x7f) ? '?' : (char)*p;
+		memcpy(out + o, esc ? esc : (const char *)p, elen);
+		o += elen;
 	}
 	out[o] = '\0';
 }
 
-struct labels {
-	char s[1200];
-};
+/* One row's label set, exe to port, each value escaped (see prom_escape). */
+#define LABELS_MAX (PROM_ESCAPED_MAX(sizeof(((struct agg_key *)0)->exe)) + \
+		    PROM_ESCAPED_MAX(sizeof(((struct agg_key *)0)->unit)) + \
+		    PROM_ESCAPED_MAX(sizeof(((struct agg_key *)0)->container)) + 64)
 
-static void row_labels(const struct agg_row *r, struct labels *l)
+/* row_labels - a malloc'd copy of the row's label set, or NULL. */
+static char *row_labels(const struct agg_row *r)
 {
-	char exe[600], unit[300], cont[200];
+	char exe[PROM_ESCAPED_MAX(sizeof(r->key.exe))];
+	char unit[PROM_ESCAPED_MAX(sizeof(r->key.unit))];
+	char cont[PROM_ESCAPED_MAX(sizeof(r->key.container))];
+	char *l = malloc(LABELS_MAX);
 
+	if (!l)
+		return NULL;
 	prom_escape(agg_row_name(r), exe, sizeof(exe));
 	prom_escape(r->key.unit, unit, sizeof(unit));
 	prom_escape(r->key.container, cont, sizeof(cont));
-	snprintf(l->s, sizeof(l->s), "exe=\"%s\",unit=\"%s\",container=\"%s\",role=\"%s\",port=\"%u\"",
+	snprintf(l, LABELS_MAX, "exe=\"%s\",unit=\"%s\",container=\"%s\",role=\"%s\",port=\"%u\"",
 		 exe, unit, cont, agg_role_name(r->key.role), r->key.port);
+	return l;
 }
 
 static void header(FILE *f, const char *name, const char *type, const char *help)
@@ -127,15 +181,17 @@ static void render_smtp(FILE *f, const struct agg_row *r, const char *labels)
 int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 {
 	size_t i, n = agg__n_rows(a);
-	struct labels *lab;
-	char ver[64], backend[64];
-	int v;
+	char **lab, ver[64], backend[64];
+	int v, ret = -ENOMEM;
 
 	lab = calloc(n ? n : 1, sizeof(*lab));
 	if (!lab)
 		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		row_labels(agg__row(a, i), &lab[i]);
+	for (i = 0; i < n; i++) {
+		lab[i] = row_labels(agg__row(a, i));
+		if (!lab[i])
+			goto cleanup;
+	}
 
 	header(f, "tlsaudit_handshakes_total", "counter",
 	       "TLS handshakes seen, by local process, role, service port and negotiated version.");
@@ -145,7 +201,7 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 		for (v = 0; v < AGG_V_COUNT; v++)
 			if (r->versions[v])
 				fprintf(f, "tlsaudit_handshakes_total{%s,version=\"%s\"} %llu\n",
-					lab[i].s, agg_version_label((enum agg_ver)v),
+					lab[i], agg_version_label((enum agg_ver)v),
 					(unsigned long long)r->versions[v]);
 	}
 	header(f, "tlsaudit_legacy_handshakes_total", "counter",
@@ -156,42 +212,42 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 
 		if (r->limited_client)
 			fprintf(f, "tlsaudit_legacy_handshakes_total{%s,limited_by=\"client\"} %llu\n",
-				lab[i].s, (unsigned long long)r->limited_client);
+				lab[i], (unsigned long long)r->limited_client);
 		if (r->limited_server)
 			fprintf(f, "tlsaudit_legacy_handshakes_total{%s,limited_by=\"server\"} %llu\n",
-				lab[i].s, (unsigned long long)r->limited_server);
+				lab[i], (unsigned long long)r->limited_server);
 		if (r->legacy >= r->limited_client + r->limited_server && rest)
 			fprintf(f, "tlsaudit_legacy_handshakes_total{%s,limited_by=\"unknown\"} %llu\n",
-				lab[i].s, (unsigned long long)rest);
+				lab[i], (unsigned long long)rest);
 	}
 	header(f, "tlsaudit_weak_cipher_handshakes_total", "counter",
 	       "Handshakes that chose a NULL, EXPORT, anon, RC4, DES/3DES or MD5 suite.");
 	for (i = 0; i < n; i++)
 		if (agg__row(a, i)->weak_cipher)
-			fprintf(f, "tlsaudit_weak_cipher_handshakes_total{%s} %llu\n", lab[i].s,
+			fprintf(f, "tlsaudit_weak_cipher_handshakes_total{%s} %llu\n", lab[i],
 				(unsigned long long)agg__row(a, i)->weak_cipher);
 	header(f, "tlsaudit_plaintext_smtp_sessions_total", "counter",
 	       "SMTP sessions on a STARTTLS port that never upgraded to TLS.");
 	for (i = 0; i < n; i++)
 		if (agg__row(a, i)->plaintext)
-			fprintf(f, "tlsaudit_plaintext_smtp_sessions_total{%s} %llu\n", lab[i].s,
+			fprintf(f, "tlsaudit_plaintext_smtp_sessions_total{%s} %llu\n", lab[i],
 				(unsigned long long)agg__row(a, i)->plaintext);
 	header(f, "tlsaudit_handshake_failures_total", "counter",
 	       "TLS handshakes that did not complete, by outcome (alert, reset, closed, timeout), "
 	       "alert (IANA name; encrypted when sealed; other past the kinds kept per process; "
 	       "empty without an alert) and by (the side that sent it; empty when unknown).");
 	for (i = 0; i < n; i++)
-		render_failures(f, agg__row(a, i), lab[i].s);
+		render_failures(f, agg__row(a, i), lab[i]);
 	header(f, "tlsaudit_smtp_sessions_total", "counter",
 	       "SMTP sessions on 25/587 by smtp_tls (starttls, not_offered, not_used, refused; "
 	       "unknown when not recorded) and plaintext_fallback (a plaintext session after a "
 	       "failed TLS handshake of the same client with the same server).");
 	for (i = 0; i < n; i++)
-		render_smtp(f, agg__row(a, i), lab[i].s);
+		render_smtp(f, agg__row(a, i), lab[i]);
 	header(f, "tlsaudit_last_seen_timestamp_seconds", "gauge",
 	       "Unix time of the latest handshake or session of this process key.");
 	for (i = 0; i < n; i++)
-		fprintf(f, "tlsaudit_last_seen_timestamp_seconds{%s} %llu\n", lab[i].s,
+		fprintf(f, "tlsaudit_last_seen_timestamp_seconds{%s} %llu\n", lab[i],
 			(unsigned long long)(agg__row(a, i)->last_seen_ns / NSEC_PER_SEC));
 
 	prom_escape(info->version ? info->version : "", ver, sizeof(ver));
@@ -215,8 +271,12 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	header(f, "tlsaudit_export_timestamp_seconds", "gauge", "Unix time this file was written.");
 	fprintf(f, "tlsaudit_export_timestamp_seconds %llu\n",
 		(unsigned long long)(info->export_time_ns / NSEC_PER_SEC));
+	ret = ferror(f) ? -EIO : 0;
+cleanup:
+	for (i = 0; i < n; i++)
+		free(lab[i]);
 	free(lab);
-	return ferror(f) ? -EIO : 0;
+	return ret;
 }
 
 int prom_write(const struct agg *a, const struct prom_info *info, const char *path, char *err,

@@ -150,9 +150,9 @@ static void test_samples(void **state)
 		"role=\"client\",port=\"443\",limited_by=\"client\"} 2\n",
 		"tlsaudit_legacy_handshakes_total{exe=\"/usr/bin/openssl\",unit=\"\",container=\"\","
 		"role=\"client\",port=\"443\",limited_by=\"server\"} 1\n",
-		"tlsaudit_weak_cipher_handshakes_total{exe=\"/tmp/a\\\"b\\\\c\\nd?\",unit=\"x.service\","
+		"tlsaudit_weak_cipher_handshakes_total{exe=\"/tmp/a\\\"b\\\\\\\\c\\nd\\\\xff\",unit=\"x.service\","
 		"container=\"\",role=\"server\",port=\"587\"} 1\n",
-		"tlsaudit_plaintext_smtp_sessions_total{exe=\"/tmp/a\\\"b\\\\c\\nd?\",unit=\"x.service\","
+		"tlsaudit_plaintext_smtp_sessions_total{exe=\"/tmp/a\\\"b\\\\\\\\c\\nd\\\\xff\",unit=\"x.service\","
 		"container=\"\",role=\"server\",port=\"587\"} 1\n",
 		"tlsaudit_last_seen_timestamp_seconds{exe=\"/usr/bin/openssl\",unit=\"\",container=\"\","
 		"role=\"client\",port=\"443\"} 1795400000\n",
@@ -186,7 +186,7 @@ static void test_samples(void **state)
 		"unit=\"postfix@-.service\",container=\"\",role=\"client\",port=\"25\","
 		"smtp_tls=\"not_offered\",plaintext_fallback=\"true\"} 1\n",
 		/* the plaintext session of the filled() row has no recorded reason */
-		"tlsaudit_smtp_sessions_total{exe=\"/tmp/a\\\"b\\\\c\\nd?\",unit=\"x.service\","
+		"tlsaudit_smtp_sessions_total{exe=\"/tmp/a\\\"b\\\\\\\\c\\nd\\\\xff\",unit=\"x.service\","
 		"container=\"\",role=\"server\",port=\"587\",smtp_tls=\"unknown\","
 		"plaintext_fallback=\"false\"} 1\n",
 		"# TYPE tlsaudit_handshake_failures_total counter\n",
@@ -350,13 +350,85 @@ static void test_write_file(void **state)
 
 static void test_escape(void **state)
 {
-	char out[16];
+	char out[PROM_ESCAPED_MAX(16)], small[7];
 
 	(void)state;
 	prom_escape("a\"b\\c\nd", out, sizeof(out));
-	assert_string_equal(out, "a\\\"b\\\\c\\nd");
-	prom_escape("\"\"\"\"\"\"\"\"\"\"", out, sizeof(out));
-	assert_string_equal(out, "\\\"\\\"\\\"\\\"\\\"\\\"\\\"");
+	assert_string_equal(out, "a\\\"b\\\\\\\\c\\nd");
+	/* Valid UTF-8 passes as it is; invalid bytes and controls are \xNN in the value. */
+	prom_escape("/opt/caf\xc3\xa9/\xe2\x82\xac", out, sizeof(out));
+	assert_string_equal(out, "/opt/caf\xc3\xa9/\xe2\x82\xac");
+	prom_escape("a\xff\x01\x7f", out, sizeof(out));
+	assert_string_equal(out, "a\\\\xff\\\\x01\\\\x7f");
+	/* Overlong, surrogate, above U+10FFFF, cut sequences: byte by byte. */
+	prom_escape("\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82", out, sizeof(out));
+	assert_string_equal(out, "\\\\xc0\\\\xaf\\\\xed\\\\xa0\\\\x80\\\\xf4\\\\x90\\\\x80\\\\x80"
+				 "\\\\xe2\\\\x82");
+	/* The text \xff and the byte 0xff stay apart: the backslash is doubled first. */
+	prom_escape("\\xff", out, sizeof(out));
+	assert_string_equal(out, "\\\\\\\\xff");
+	/* Cut whole: never half an escape or half a character. */
+	prom_escape("ab\xff", small, sizeof(small));
+	assert_string_equal(small, "ab");
+	prom_escape("abcde\xc3\xa9", small, sizeof(small));
+	assert_string_equal(small, "abcde");
+	prom_escape("\"\"\"\"\"\"\"\"\"\"", small, sizeof(small));
+	assert_string_equal(small, "\\\"\\\"\\\"");
+}
+
+/*
+ * Two programs whose paths differ in one byte that is not UTF-8 (Latin-1 file names)
+ * are two series, and promtool accepts the file (node_exporter rejects a whole file
+ * with a duplicate series).
+ */
+static void test_escape_distinct(void **state)
+{
+	struct agg *a = agg__new(16, 0);
+	struct hs_record r;
+	char *out, *p, path[64], cmd[160];
+	int n = 0;
+	FILE *f;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400000ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	r.server.port = 443;
+	r.version = TLS_V_12;
+	r.proc.known = true;
+	util_strlcpy(r.proc.exe, "/opt/caf\xe9/bin/app", sizeof(r.proc.exe));
+	agg__add(a, &r, r.time_ns);
+	util_strlcpy(r.proc.exe, "/opt/caf\xe8/bin/app", sizeof(r.proc.exe));
+	agg__add(a, &r, r.time_ns);
+	util_strlcpy(r.proc.exe, "/opt/caf\xc3\xa9/bin/app", sizeof(r.proc.exe));
+	agg__add(a, &r, r.time_ns);
+	util_strlcpy(r.proc.exe, "/opt/caf\\xe9/bin/app", sizeof(r.proc.exe));
+	agg__add(a, &r, r.time_ns);
+	out = render(a);
+	for (p = out; (p = strstr(p, "tlsaudit_handshakes_total{")); p++)
+		n++;
+	assert_int_equal(n, 4);
+	assert_non_null(strstr(out, "exe=\"/opt/caf\\\\xe9/bin/app\""));
+	assert_non_null(strstr(out, "exe=\"/opt/caf\\\\xe8/bin/app\""));
+	assert_non_null(strstr(out, "exe=\"/opt/caf\xc3\xa9/bin/app\""));
+	assert_non_null(strstr(out, "exe=\"/opt/caf\\\\\\\\xe9/bin/app\""));
+	if (system("command -v promtool >/dev/null 2>&1")) {
+		print_message("promtool not installed (package prometheus): not checked\n");
+		goto cleanup;
+	}
+	snprintf(path, sizeof(path), "/tmp/tlsaudit-promtool-u8-%d.prom", (int)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(out, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics <%s", path);
+	n = system(cmd);
+	unlink(path);
+	assert_int_equal(n, 0);
+cleanup:
+	free(out);
+	agg__free(a);
 }
 
 int main(void)
@@ -368,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_promtool),
 		cmocka_unit_test(test_write_file),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_escape_distinct),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
