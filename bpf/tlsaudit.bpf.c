@@ -38,6 +38,15 @@ char LICENSE[] SEC("license") = "GPL";
 /* Bytes forwarded per direction of a socket; userspace sets it before load. */
 const volatile __u32 budget = TA_DEFAULT_BUDGET;
 
+/*
+ * The pid namespace of the /proc the reader resolves owners in (device and inode of
+ * /proc/1/ns/pid), set before load. 0 for the initial one, whose numbers
+ * bpf_get_current_pid_tgid() already gives; else the pids sent are the ones that /proc
+ * shows, or 0 (see current_ids).
+ */
+const volatile __u64 pidns_dev = 0;
+const volatile __u64 pidns_ino = 0;
+
 /* Watched ports: index = port, value 1 when watched. An array lookup is the cheapest test. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -391,11 +400,30 @@ static __always_inline __u64 owner_flags(__u32 tgid, __u64 now)
 	return BPF_RB_FORCE_WAKEUP;
 }
 
+/*
+ * current_ids - tgid << 32 | pid of the current task as the reader numbers it. With a
+ * namespace set, bpf_get_ns_current_pid_tgid() (Linux 5.7; every kernel with a BPF ring
+ * buffer has it) answers only for tasks whose own pid namespace is that one: a task in
+ * an ancestor or sibling namespace, which the reader cannot see, and one in a namespace
+ * below it, which it can, get -EINVAL and zeros alike. 0 then, and userspace looks the
+ * socket up in its /proc, which names the second kind.
+ */
+static __always_inline __u64 current_ids(void)
+{
+	struct bpf_pidns_info ns = {};
+
+	if (!pidns_ino)
+		return bpf_get_current_pid_tgid();
+	if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof(ns)))
+		return 0;
+	return (__u64)ns.tgid << 32 | ns.pid;
+}
+
 /* Record the current process as the owner of @sk; tell userspace when it is new. */
 static __always_inline void note_owner(struct sock *sk)
 {
 	__u64 cookie = bpf_get_socket_cookie(sk);
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id = current_ids();
 	struct ta_owner_val v = {}, *cur;
 	struct ta_owner *e;
 

@@ -148,7 +148,11 @@ struct attrib_join;
 struct attrib_join *attrib_join__new(const char *proc_root);
 void attrib_join__free(struct attrib_join *j);
 
-/* attrib_join__owner - the tracepoints saw @o use socket @cookie: resolve it now. */
+/*
+ * attrib_join__owner - the tracepoints saw @o use socket @cookie: resolve it now. A tgid
+ * of 0 is a process the kernel could not number in /proc's pid namespace: the record
+ * then looks its socket up (attrib_join__local_end, else at completion), or has none.
+ */
 void attrib_join__owner(struct attrib_join *j, uint64_t cookie, const struct hs_owner *o);
 
 /* attrib_join__close - socket @cookie closed: forget its owner. */
@@ -156,7 +160,8 @@ void attrib_join__close(struct attrib_join *j, uint64_t cookie);
 
 /*
  * attrib_join__local_end - payload left the @local end of the connection @client ->
- * @server (libpcap): find that end's process once, before it may be gone.
+ * @server (libpcap; eBPF when the owner had tgid 0): find that end's process once,
+ * before it may be gone.
  */
 void attrib_join__local_end(struct attrib_join *j, const struct hs_endpoint *client,
 			    const struct hs_endpoint *server, enum hs_role local);

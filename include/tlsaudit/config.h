@@ -21,6 +21,16 @@
 /* A plaintext SMTP session this soon after a failed TLS one to the same server is a fallback. */
 #define CFG_DEFAULT_FALLBACK_WINDOW_NS (3600ULL * 1000000000ULL)
 
+/*
+ * Fleet bounds (docs/metrics.md, "How many series"): the textfile's series over all
+ * families, and how long a process key not seen keeps its own row.
+ */
+#define CFG_DEFAULT_MAX_SERIES 2000
+#define CFG_DEFAULT_ROW_TTL_NS (30ULL * 86400ULL * 1000000000ULL)
+
+/* The handshake log's field names: tlsaudit's own, or Elastic Common Schema. */
+enum cfg_log_format { CFG_LOG_JSON = 0, CFG_LOG_ECS };
+
 #define CFG_MAX_PORTS 32
 #define CFG_PATH_MAX 256
 
@@ -32,6 +42,9 @@ struct cfg {
 	char state_file[CFG_PATH_MAX];
 	char textfile[CFG_PATH_MAX];	  /* empty: disabled ("none") */
 	uint64_t export_interval_ns;
+	uint32_t max_series;	/* textfile series over all families */
+	uint64_t row_ttl_ns;	/* 0: rows never age out ("none") */
+	enum cfg_log_format handshake_log_format;
 	char handshake_log[CFG_PATH_MAX]; /* empty: disabled ("none") */
 	uint64_t fallback_window_ns;
 };

@@ -5,6 +5,8 @@
  *
  * eBPF: the owner of a socket cookie comes from the tracepoints and is resolved in
  * /proc as soon as it is seen (the process may be gone once the handshake completes).
+ * An owner the kernel could not number in /proc's pid namespace (tgid 0: a process
+ * outside it, or in a namespace below it) is looked up like a libpcap local end.
  * libpcap: each local end is looked up through sock_diag at its first payload, for the
  * same reason. Either way, where nothing was remembered the socket is looked up when
  * the record completes.
@@ -142,7 +144,8 @@ void attrib_join__owner(struct attrib_join *j, uint64_t cookie, const struct hs_
 	s->cookie = cookie;
 	s->owner = *o;
 	/* Read /proc now, while the process surely lives; the record finds it cached. */
-	resolve_pid(j, o->tgid, o, &p);
+	if (o->tgid)
+		resolve_pid(j, o->tgid, o, &p);
 }
 
 void attrib_join__close(struct attrib_join *j, uint64_t cookie)
@@ -196,6 +199,7 @@ void attrib_join__record(struct attrib_join *j, struct hs_record *rec,
 			 const struct hs_owner *hint)
 {
 	const struct hs_endpoint *local, *remote;
+	const struct hs_owner *o;
 	const struct sock_slot *s;
 	const struct tuple_slot *t;
 	int side;
@@ -208,13 +212,16 @@ void attrib_join__record(struct attrib_join *j, struct hs_record *rec,
 	remote = side == 0 ? &rec->server : &rec->client;
 	if (rec->cookie) {
 		s = sock_of(j, rec->cookie);
-		if (s->cookie == rec->cookie)
-			resolve_pid(j, s->owner.tgid, &s->owner, &rec->proc);
-		else if (hint)
-			resolve_pid(j, hint->tgid, hint, &rec->proc);
-		else
-			owner_by_tuple(j, local, remote, &rec->proc);
-		goto out;
+		o = s->cookie == rec->cookie ? &s->owner : hint;
+		if (o && o->tgid) {
+			resolve_pid(j, o->tgid, o, &rec->proc);
+			goto out;
+		}
+		/*
+		 * No owner, or one outside the pid namespace /proc numbers (tgid 0): the
+		 * socket's process as /proc shows it, looked up at its first segment
+		 * (attrib_join__local_end) or now; none when /proc does not show it.
+		 */
 	}
 	t = tuple_of(j, &rec->client, &rec->server);
 	if (t->used && t->pid[side] && endpoint_eq(&t->client, &rec->client) &&

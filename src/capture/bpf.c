@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -197,6 +198,32 @@ static bool select_owner_tracepoints(struct tlsaudit_bpf *skel)
 	return all;
 }
 
+/*
+ * The pid namespace whose numbers attribution reads in /proc: that of the /proc mount,
+ * which is its pid 1's (in a container, /proc is mounted for the container's namespace;
+ * /proc/self/ns/pid would name the reader's, which differs where /proc was not
+ * remounted). Left at 0, the owner events carry the initial namespace's numbers.
+ */
+#define PROC_PID_INIT_INO 0xEFFFFFFCU /* include/linux/proc_ns.h: the initial namespace */
+
+static void set_pid_namespace(struct tlsaudit_bpf *skel)
+{
+	struct stat st;
+
+	if (stat("/proc/1/ns/pid", &st) && stat("/proc/self/ns/pid", &st)) {
+		log_warn("pid namespace unknown (%s): processes in a pid namespace other than "
+			 "the initial one may be named wrongly", strerror(errno));
+		return;
+	}
+	if (st.st_ino == PROC_PID_INIT_INO)
+		return;
+	/* The kernel's dev_t (MKDEV: 12-bit major, 20-bit minor), not glibc's encoding. */
+	skel->rodata->pidns_dev = (uint64_t)major(st.st_dev) << 20 | minor(st.st_dev);
+	skel->rodata->pidns_ino = st.st_ino;
+	log_info("pid namespace %llu: owners are numbered as this /proc shows them",
+		 (unsigned long long)st.st_ino);
+}
+
 static void handle_data(struct cap_bpf *b, const uint8_t *data, size_t size)
 {
 	struct flow_segment seg;
@@ -338,6 +365,7 @@ struct cap_bpf *cap_bpf__new(const struct flow_config *cfg, const struct cap_bpf
 		bpf_map__set_max_entries(b->skel->maps.owners, cfg->max_flows);
 	}
 	b->owner_tps = select_owner_tracepoints(b->skel);
+	set_pid_namespace(b->skel);
 	e = tlsaudit_bpf__load(b->skel);
 	if (e) {
 		load_error(-e, err, errlen);

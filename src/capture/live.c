@@ -33,6 +33,8 @@ struct sock_slot {
 	uint64_t cookie; /* 0: empty */
 	bool have_owner; /* an owner event went by: attribution has it */
 	bool have_local;
+	bool unnumbered; /* the owner had no pid in /proc's namespace (tgid 0) */
+	bool looked_up;	 /* ...and attribution was given the local end to look up */
 	struct hs_endpoint local;
 };
 
@@ -156,6 +158,22 @@ static void on_done(uint64_t cookie, void *ctx)
 		cap_bpf__flow_done(cl->bpf, cookie);
 }
 
+/*
+ * local_end_of - hand attribution the local end that sent @seg, as a connection to a
+ * watched port (client) or from one (server), for a lookup in /proc while its process
+ * surely lives.
+ */
+static void local_end_of(struct cap_live *cl, const struct flow_segment *seg)
+{
+	struct hs_endpoint src, dst;
+
+	endpoints_of(seg, &src, &dst);
+	if (flow_port_watched(&cl->cfg, seg->dport))
+		cl->ops.local_end(&src, &dst, HS_ROLE_CLIENT, cl->ops.ctx);
+	else if (flow_port_watched(&cl->cfg, seg->sport))
+		cl->ops.local_end(&dst, &src, HS_ROLE_SERVER, cl->ops.ctx);
+}
+
 static void on_bpf_segment(const struct flow_segment *seg, void *ctx)
 {
 	struct cap_live *cl = ctx;
@@ -171,16 +189,24 @@ static void on_bpf_segment(const struct flow_segment *seg, void *ctx)
 		s->local.port = seg->egress ? seg->sport : seg->dport;
 		s->have_local = true;
 	}
+	/* An owner without a pid here: its first segment out has the 4-tuple to look up. */
+	if (s->unnumbered && !s->looked_up && seg->egress && cl->ops.local_end) {
+		s->looked_up = true;
+		local_end_of(cl, seg);
+	}
 	flow_table__segment(cl->ft, seg);
 }
 
 static void on_bpf_owner(uint64_t cookie, const struct hs_owner *o, void *ctx)
 {
 	struct cap_live *cl = ctx;
+	struct sock_slot *s;
 
 	cl->st.events++;
 	cl->st.owner_events++;
-	slot_claim(cl, cookie)->have_owner = true;
+	s = slot_claim(cl, cookie);
+	s->have_owner = true;
+	s->unnumbered = o->tgid == 0;
 	if (cl->ops.owner)
 		cl->ops.owner(cookie, o, cl->ops.ctx);
 }
@@ -233,16 +259,10 @@ static void on_bpf_close(uint64_t cookie, uint64_t ts_ns, void *ctx)
 static void on_pcap_segment(const struct flow_segment *seg, void *ctx)
 {
 	struct cap_live *cl = ctx;
-	struct hs_endpoint src, dst;
 
 	cl->st.events++;
-	if (cl->ops.local_end && seg->len && cap_addr_is_local(seg->family, seg->saddr)) {
-		endpoints_of(seg, &src, &dst);
-		if (flow_port_watched(&cl->cfg, seg->dport))
-			cl->ops.local_end(&src, &dst, HS_ROLE_CLIENT, cl->ops.ctx);
-		else if (flow_port_watched(&cl->cfg, seg->sport))
-			cl->ops.local_end(&dst, &src, HS_ROLE_SERVER, cl->ops.ctx);
-	}
+	if (cl->ops.local_end && seg->len && cap_addr_is_local(seg->family, seg->saddr))
+		local_end_of(cl, seg);
 	flow_table__segment(cl->ft, seg);
 }
 

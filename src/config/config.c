@@ -30,6 +30,8 @@ void cfg_defaults(struct cfg *c)
 	util_strlcpy(c->state_file, CFG_DEFAULT_STATE, sizeof(c->state_file));
 	util_strlcpy(c->textfile, CFG_DEFAULT_TEXTFILE, sizeof(c->textfile));
 	c->export_interval_ns = 15ULL * NSEC_PER_SEC;
+	c->max_series = CFG_DEFAULT_MAX_SERIES;
+	c->row_ttl_ns = CFG_DEFAULT_ROW_TTL_NS;
 	c->fallback_window_ns = CFG_DEFAULT_FALLBACK_WINDOW_NS;
 }
 
@@ -154,6 +156,45 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 			return -EINVAL;
 		}
 		c->export_interval_ns = ns;
+		return 0;
+	}
+	if (!strcmp(name, "max_series")) {
+		uint64_t v;
+
+		/* Below 20 the daemon's own series and one "other" row would not fit. */
+		if (util_parse_u64(value, 20, 10000000, &v)) {
+			snprintf(err, errlen, "max_series: '%s' is not a number from 20 to 10000000",
+				 value);
+			return -EINVAL;
+		}
+		c->max_series = (uint32_t)v;
+		return 0;
+	}
+	if (!strcmp(name, "row_ttl")) {
+		if (!strcmp(value, "none")) {
+			c->row_ttl_ns = 0;
+			return 0;
+		}
+		if (util_parse_duration(value, &ns) || ns < NSEC_PER_SEC ||
+		    ns > 3650 * 86400ULL * NSEC_PER_SEC) {
+			snprintf(err, errlen,
+				 "row_ttl: '%s' is not a duration from 1s to 3650d (e.g. 30d) or none",
+				 value);
+			return -EINVAL;
+		}
+		c->row_ttl_ns = ns;
+		return 0;
+	}
+	if (!strcmp(name, "handshake_log_format")) {
+		if (!strcmp(value, "json"))
+			c->handshake_log_format = CFG_LOG_JSON;
+		else if (!strcmp(value, "ecs"))
+			c->handshake_log_format = CFG_LOG_ECS;
+		else {
+			snprintf(err, errlen, "handshake_log_format: '%s' is not one of json, ecs",
+				 value);
+			return -EINVAL;
+		}
 		return 0;
 	}
 	if (!strcmp(name, "fallback_window")) {

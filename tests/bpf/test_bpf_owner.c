@@ -4,6 +4,8 @@
  * process: connect() names the client's owner, the first read names the accepted
  * socket's owner (a write alone does not), a child process that reads the socket
  * becomes its new owner, close tells userspace to finish the flow, and unwatched ports stay silent.
+ * With a pid namespace set, owners are numbered as that namespace sees them, and one
+ * outside it gets 0.
  * Each event's cookie must equal getsockopt(SO_COOKIE): it is the join key with the
  * packets seen by the cgroup_skb programs.
  *
@@ -19,8 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -216,6 +221,125 @@ static void test_unwatched_port_is_silent(void **state)
 	assert_int_equal(drain(), 0);
 }
 
+static int on_ns_sample(void *ctx, void *data, size_t size)
+{
+	struct ta_owner *want = ctx, o;
+
+	if (size < sizeof(o))
+		return 0;
+	memcpy(&o, data, sizeof(o));
+	if (o.hdr.type == TA_EV_OWNER && o.hdr.cookie == want->hdr.cookie) {
+		want->tgid = o.tgid;
+		want->pid = o.pid;
+		want->hdr.type = TA_EV_OWNER;
+	}
+	return 0;
+}
+
+/*
+ * With the reader's pid namespace set before load, an owner in that namespace is
+ * numbered as it sees itself (here pid 1, the namespace's first process), and one that
+ * is not in it, this test process, gets 0: userspace then looks its socket up in /proc.
+ */
+static void test_pid_namespace(void **state)
+{
+	struct ta_owner inner_ev = { 0 }, outer_ev = { 0 };
+	struct tlsaudit_bpf *ns_skel;
+	struct ring_buffer *ns_rb;
+	int go[2], back[2], c, st, i;
+	uint64_t cookie = 0;
+	pid_t mid, inner = 0;
+	char path[64], byte = 0;
+	struct stat ns;
+	uint32_t key = watched_port;
+	uint8_t on = 1;
+
+	(void)state;
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(back), 0);
+	mid = fork();
+	assert_true(mid >= 0);
+	if (mid == 0) {
+		/* unshare() moves only the children to be: the first one is pid 1 there. */
+		if (unshare(CLONE_NEWPID))
+			_exit(1);
+		inner = fork();
+		if (inner == 0) {
+			struct sockaddr_in a = { .sin_family = AF_INET,
+						 .sin_port = htons(watched_port),
+						 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+			socklen_t len = sizeof(cookie);
+
+			if (read(go[0], &byte, 1) != 1)
+				_exit(1);
+			c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) ||
+			    getsockopt(c, SOL_SOCKET, SO_COOKIE, &cookie, &len) ||
+			    write(back[1], &cookie, sizeof(cookie)) != sizeof(cookie) ||
+			    read(go[0], &byte, 1) != 1)
+				_exit(1);
+			_exit(0);
+		}
+		if (inner < 0 || write(back[1], &inner, sizeof(inner)) != sizeof(inner))
+			_exit(1);
+		_exit(waitpid(inner, &st, 0) == inner && WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+	}
+	/* The inner process's pid here, then its namespace. */
+	assert_int_equal(read(back[0], &inner, sizeof(inner)), sizeof(inner));
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)inner);
+	assert_int_equal(stat(path, &ns), 0);
+
+	ns_skel = tlsaudit_bpf__open();
+	assert_non_null(ns_skel);
+	ns_skel->rodata->pidns_dev = (uint64_t)major(ns.st_dev) << 20 | minor(ns.st_dev);
+	ns_skel->rodata->pidns_ino = ns.st_ino;
+	assert_int_equal(tlsaudit_bpf__load(ns_skel), 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(ns_skel->maps.ports), &key, &on, 0), 0);
+	assert_int_equal(tlsaudit_bpf__attach(ns_skel), 0);
+
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(read(back[0], &cookie, sizeof(cookie)), sizeof(cookie));
+	inner_ev.hdr.cookie = cookie;
+	ns_rb = ring_buffer__new(bpf_map__fd(ns_skel->maps.events), on_ns_sample, &inner_ev,
+				 NULL);
+	assert_non_null(ns_rb);
+	ring_buffer__consume(ns_rb);
+	assert_int_equal(inner_ev.hdr.type, TA_EV_OWNER);
+	assert_int_equal(inner_ev.tgid, 1);
+	assert_int_equal(inner_ev.pid, 1);
+	ring_buffer__free(ns_rb);
+
+	/* This process is not in that namespace: no number there. */
+	c = connect_to(watched_port);
+	outer_ev.hdr.cookie = cookie_of(c);
+	ns_rb = ring_buffer__new(bpf_map__fd(ns_skel->maps.events), on_ns_sample, &outer_ev,
+				 NULL);
+	assert_non_null(ns_rb);
+	ring_buffer__consume(ns_rb);
+	assert_int_equal(outer_ev.hdr.type, TA_EV_OWNER);
+	assert_int_equal(outer_ev.tgid, 0);
+	assert_int_equal(outer_ev.pid, 0);
+	ring_buffer__free(ns_rb);
+
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(waitpid(mid, &st, 0), mid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close_now(c);
+	/* The two connections the listener holds: accepted and reset. */
+	for (i = 0; i < 2; i++) {
+		int s = accept4(listen_watched, NULL, NULL, SOCK_NONBLOCK);
+
+		if (s >= 0)
+			close_now(s);
+	}
+	tlsaudit_bpf__destroy(ns_skel);
+	close(go[0]);
+	close(go[1]);
+	close(back[0]);
+	close(back[1]);
+	drain();
+}
+
 static int setup(void **state)
 {
 	uint32_t key;
@@ -255,6 +379,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_owner_and_close_events),
 		cmocka_unit_test(test_unwatched_port_is_silent),
+		cmocka_unit_test(test_pid_namespace),
 	};
 
 	if (bpf_test_unable()) {

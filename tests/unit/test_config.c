@@ -44,6 +44,38 @@ static void test_defaults(void **state)
 	assert_string_equal(c.textfile, "/var/lib/node_exporter/textfile_collector/tlsaudit.prom");
 	assert_true(c.export_interval_ns == 15ULL * 1000000000ULL);
 	assert_string_equal(c.handshake_log, "");
+	assert_int_equal(c.max_series, 2000);
+	assert_true(c.row_ttl_ns == 30ULL * 86400ULL * 1000000000ULL);
+	assert_int_equal(c.handshake_log_format, CFG_LOG_JSON);
+}
+
+/* The fleet bounds and the log format: values, ranges, "none". */
+static void test_fleet_keys(void **state)
+{
+	struct cfg c;
+	char err[512] = "";
+
+	(void)state;
+	cfg_defaults(&c);
+	assert_int_equal(cfg_parse_option(&c, "max-series=50", err, sizeof(err)), 0);
+	assert_int_equal(c.max_series, 50);
+	assert_int_equal(cfg_parse_option(&c, "row-ttl=7d", err, sizeof(err)), 0);
+	assert_true(c.row_ttl_ns == 7ULL * 86400ULL * 1000000000ULL);
+	assert_int_equal(cfg_parse_option(&c, "row_ttl=none", err, sizeof(err)), 0);
+	assert_true(c.row_ttl_ns == 0);
+	assert_int_equal(cfg_parse_option(&c, "handshake-log-format=ecs", err, sizeof(err)), 0);
+	assert_int_equal(c.handshake_log_format, CFG_LOG_ECS);
+	assert_int_not_equal(cfg_parse_option(&c, "max_series=19", err, sizeof(err)), 0);
+	assert_string_equal(err, "--max_series: max_series: '19' is not a number from 20 to "
+				 "10000000");
+	assert_int_not_equal(cfg_parse_option(&c, "row_ttl=0s", err, sizeof(err)), 0);
+	assert_int_not_equal(cfg_parse_option(&c, "handshake_log_format=xml", err, sizeof(err)),
+			     0);
+	assert_string_equal(err, "--handshake_log_format: handshake_log_format: 'xml' is not "
+				 "one of json, ecs");
+	/* A failed option leaves the earlier value alone. */
+	assert_int_equal(c.max_series, 50);
+	assert_int_equal(c.handshake_log_format, CFG_LOG_ECS);
 }
 
 static void test_file(void **state)
@@ -197,6 +229,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_fleet_keys),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_file_binary_and_long),
 		cmocka_unit_test(test_options),
