@@ -11,13 +11,29 @@
 
 #include "tlsaudit/agg.h"
 
+/*
+ * What the capture lost, by reason (tlsaudit_capture_drops_total{backend,reason}); the
+ * reasons of the running backend are written, zeros included, the others not.
+ */
+enum prom_drop {
+	PROM_DROP_RINGBUF_DATA = 0, /* bpf: ring buffer full for a payload sample */
+	PROM_DROP_RINGBUF_OWNER,    /* bpf: ring buffer full for a socket-owner sample */
+	PROM_DROP_RINGBUF_CLOSE,    /* bpf: ring buffer full for a close sample */
+	PROM_DROP_SKB_LOAD,	    /* bpf: the payload could not be read from the packet */
+	PROM_DROP_PCAP_KERNEL,	    /* pcap: packets the kernel dropped (pcap_stats) */
+	PROM_DROP_FLOW_TABLE,	    /* both: flows evicted (flow cap or memory budget) */
+	PROM_DROP_BUDGET,	    /* both: directions that hit the byte budget before both hellos */
+	PROM_DROP_N,
+};
+
 /* Daemon-wide values that are not per row. */
 struct prom_info {
 	const char *version;   /* tlsaudit version */
 	const char *backend;   /* "bpf", "pcap" or "none" */
 	uint64_t start_time_ns;
 	uint64_t export_time_ns;
-	uint64_t ringbuf_drops;
+	uint64_t ringbuf_drops; /* the deprecated tlsaudit_ringbuf_drops_total */
+	uint64_t drops[PROM_DROP_N];
 	uint64_t flow_evictions;
 	uint64_t malformed;
 };

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon_int.h"
+#include "tlsaudit/bpf_shared.h"
 #include "tlsaudit/export.h"
 #include "tlsaudit/log.h"
 #include "tlsaudit/prom.h"
@@ -147,6 +148,16 @@ static void write_textfile(struct daemon *d)
 	info.start_time_ns = d->start_ns;
 	info.export_time_ns = util_now_ns();
 	info.ringbuf_drops = st.cap.ringbuf_drops;
+	if (d->src && !strcmp(info.backend, "pcap")) {
+		info.drops[PROM_DROP_PCAP_KERNEL] = st.cap.ringbuf_drops;
+	} else {
+		info.drops[PROM_DROP_RINGBUF_DATA] = st.cap.ringbuf_drops_by_reason[TA_DROP_DATA];
+		info.drops[PROM_DROP_RINGBUF_OWNER] = st.cap.ringbuf_drops_by_reason[TA_DROP_OWNER];
+		info.drops[PROM_DROP_RINGBUF_CLOSE] = st.cap.ringbuf_drops_by_reason[TA_DROP_CLOSE];
+		info.drops[PROM_DROP_SKB_LOAD] = st.cap.ringbuf_drops_by_reason[TA_DROP_LOAD];
+	}
+	info.drops[PROM_DROP_FLOW_TABLE] = st.cap.flow.evicted_flows;
+	info.drops[PROM_DROP_BUDGET] = st.cap.flow.cap_reached;
 	info.flow_evictions = st.cap.flow.evicted_flows;
 	info.malformed = st.cap.flow.invalid_tls;
 	if (prom_write(d->agg, &info, d->cfg.textfile, err, sizeof(err)))

@@ -178,6 +178,42 @@ static void render_smtp(FILE *f, const struct agg_row *r, const char *labels)
 	smtp_sample(f, labels, "unknown", false, agg_smtp_unknown(r));
 }
 
+/*
+ * render_drops - capture losses by backend and reason: the same family whichever
+ * backend runs, so one alert rule covers hosts on eBPF and on libpcap. Every reason of
+ * the running backend is written from zero on, so increase() sees the first loss.
+ */
+static void render_drops(FILE *f, const struct prom_info *info)
+{
+	static const char *const reasons[PROM_DROP_N] = {
+		[PROM_DROP_RINGBUF_DATA] = "ringbuf_full_data",
+		[PROM_DROP_RINGBUF_OWNER] = "ringbuf_full_owner",
+		[PROM_DROP_RINGBUF_CLOSE] = "ringbuf_full_close",
+		[PROM_DROP_SKB_LOAD] = "packet_unreadable",
+		[PROM_DROP_PCAP_KERNEL] = "pcap_kernel",
+		[PROM_DROP_FLOW_TABLE] = "flow_table_full",
+		[PROM_DROP_BUDGET] = "budget_spent",
+	};
+	const char *backend = info->backend ? info->backend : "none";
+	bool bpf = !strcmp(backend, "bpf"), pcap = !strcmp(backend, "pcap");
+	int i;
+
+	header(f, "tlsaudit_capture_drops_total", "counter",
+	       "What the capture lost, by backend (bpf, pcap) and reason: ringbuf_full_data, "
+	       "ringbuf_full_owner, ringbuf_full_close, packet_unreadable (bpf), pcap_kernel "
+	       "(pcap), flow_table_full (flows evicted), budget_spent (hellos past the bytes kept).");
+	if (!bpf && !pcap)
+		return;
+	for (i = 0; i < PROM_DROP_N; i++) {
+		if (bpf && i == PROM_DROP_PCAP_KERNEL)
+			continue;
+		if (pcap && i <= PROM_DROP_SKB_LOAD)
+			continue;
+		fprintf(f, "tlsaudit_capture_drops_total{backend=\"%s\",reason=\"%s\"} %llu\n",
+			backend, reasons[i], (unsigned long long)info->drops[i]);
+	}
+}
+
 int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 {
 	size_t i, n = agg__n_rows(a);
@@ -257,8 +293,10 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	header(f, "tlsaudit_start_time_seconds", "gauge", "Unix time the daemon started.");
 	fprintf(f, "tlsaudit_start_time_seconds %llu\n",
 		(unsigned long long)(info->start_time_ns / NSEC_PER_SEC));
+	render_drops(f, info);
 	header(f, "tlsaudit_ringbuf_drops_total", "counter",
-	       "Capture events lost because the kernel ring buffer was full.");
+	       "Deprecated: use tlsaudit_capture_drops_total. Capture events lost because the "
+	       "kernel ring buffer was full (with libpcap: the kernel's packet drops).");
 	fprintf(f, "tlsaudit_ringbuf_drops_total %llu\n", (unsigned long long)info->ringbuf_drops);
 	header(f, "tlsaudit_flow_evictions_total", "counter",
 	       "Flows dropped before their handshake completed (flow cap or memory budget).");

@@ -14,11 +14,12 @@ cd "$TOP" || fail "cd $TOP"
 command -v python3 >/dev/null || skip "python3 not installed"
 python3 -c 'import yaml' 2>/dev/null || skip "python3 yaml module missing (package python3-yaml)"
 
-KEYS="ports backend socket state_file textfile export_interval handshake_log"
+KEYS="ports backend socket state_file textfile export_interval handshake_log
+handshake_log_format max_series row_ttl"
 METRICS="tlsaudit_handshakes_total tlsaudit_legacy_handshakes_total
 tlsaudit_weak_cipher_handshakes_total tlsaudit_plaintext_smtp_sessions_total
 tlsaudit_last_seen_timestamp_seconds tlsaudit_info tlsaudit_start_time_seconds
-tlsaudit_ringbuf_drops_total tlsaudit_flow_evictions_total
+tlsaudit_capture_drops_total tlsaudit_flow_evictions_total
 tlsaudit_malformed_handshakes_total tlsaudit_export_timestamp_seconds
 tlsaudit_handshake_failures_total tlsaudit_smtp_sessions_total"
 
@@ -200,7 +201,7 @@ want = {
     "tlsaudit_legacy_handshakes_total": "legacy TLS",
     "tlsaudit_weak_cipher_handshakes_total": "weak cipher",
     "tlsaudit_plaintext_smtp_sessions_total": "plaintext SMTP",
-    "tlsaudit_ringbuf_drops_total": "ring buffer drops",
+    "tlsaudit_capture_drops_total": "capture drops",
     "tlsaudit_handshake_failures_total": "a process being refused",
     'plaintext_fallback="true"': "SMTP falling back to plaintext",
     "node_textfile_mtime_seconds": "stale textfile",
@@ -227,7 +228,7 @@ for m in ident.findall(exprs):
         bad.append(f"dashboard uses unknown metric {m}")
 for m in ("tlsaudit_legacy_handshakes_total", "tlsaudit_handshakes_total",
           "tlsaudit_weak_cipher_handshakes_total", "tlsaudit_plaintext_smtp_sessions_total",
-          "tlsaudit_ringbuf_drops_total", "tlsaudit_handshake_failures_total",
+          "tlsaudit_capture_drops_total", "tlsaudit_handshake_failures_total",
           "tlsaudit_smtp_sessions_total"):
     if m not in exprs:
         bad.append(f"dashboard has no panel on {m}")

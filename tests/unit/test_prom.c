@@ -127,6 +127,8 @@ static char *render(struct agg *a)
 		.start_time_ns = 1795390000ULL * SEC,
 		.export_time_ns = 1795400100ULL * SEC,
 		.ringbuf_drops = 3,
+		.drops = { [PROM_DROP_RINGBUF_DATA] = 2, [PROM_DROP_RINGBUF_OWNER] = 1,
+			   [PROM_DROP_FLOW_TABLE] = 4, [PROM_DROP_BUDGET] = 6 },
 		.flow_evictions = 4,
 		.malformed = 5,
 	};
@@ -159,6 +161,12 @@ static void test_samples(void **state)
 		"tlsaudit_info{version=\"0.1.0\",backend=\"bpf\"} 1\n",
 		"tlsaudit_start_time_seconds 1795390000\n",
 		"tlsaudit_ringbuf_drops_total 3\n",
+		"tlsaudit_capture_drops_total{backend=\"bpf\",reason=\"ringbuf_full_data\"} 2\n",
+		"tlsaudit_capture_drops_total{backend=\"bpf\",reason=\"ringbuf_full_owner\"} 1\n",
+		"tlsaudit_capture_drops_total{backend=\"bpf\",reason=\"ringbuf_full_close\"} 0\n",
+		"tlsaudit_capture_drops_total{backend=\"bpf\",reason=\"packet_unreadable\"} 0\n",
+		"tlsaudit_capture_drops_total{backend=\"bpf\",reason=\"flow_table_full\"} 4\n",
+		"tlsaudit_capture_drops_total{backend=\"bpf\",reason=\"budget_spent\"} 6\n",
 		"tlsaudit_flow_evictions_total 4\n",
 		"tlsaudit_malformed_handshakes_total 5\n",
 		"tlsaudit_export_timestamp_seconds 1795400100\n",
@@ -203,6 +211,8 @@ static void test_samples(void **state)
 	/* A refused ClientHello is a failure, not a handshake of a version. */
 	assert_null(strstr(out, "tlsaudit_handshakes_total{exe=\"/usr/lib/postfix/sbin/smtp\""));
 	assert_null(strstr(out, "version=\"unknown\""));
+	/* The other backend's reasons are not written. */
+	assert_null(strstr(out, "reason=\"pcap_kernel\""));
 	free(out);
 	agg__free(a);
 }
@@ -325,7 +335,7 @@ static void test_write_file(void **state)
 {
 	struct agg *a = filled();
 	struct prom_info info = { .version = "0.1.0", .backend = "pcap" };
-	char path[64], err[256], buf[8192];
+	char path[64], err[256], buf[16384];
 	struct stat st;
 	FILE *f;
 	size_t n;
@@ -340,6 +350,9 @@ static void test_write_file(void **state)
 	buf[n] = '\0';
 	fclose(f);
 	assert_non_null(strstr(buf, "tlsaudit_info{version=\"0.1.0\",backend=\"pcap\"} 1\n"));
+	assert_non_null(strstr(buf, "tlsaudit_capture_drops_total{backend=\"pcap\","
+				    "reason=\"pcap_kernel\"} 0\n"));
+	assert_null(strstr(buf, "reason=\"ringbuf_full"));
 	unlink(path);
 	*strrchr(path, '/') = '\0';
 	rmdir(path);
