@@ -18,7 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tlsaudit/tls.h"
+/*
+ * Only pointers to the parsed hellos: record.h holds a struct tls_offer, and tls.h
+ * includes record.h.
+ */
+struct hs_record;
+struct tls_client_hello;
+struct tls_server_hello;
 
 /*
  * The compact offer. 64 suites cover every client seen in practice (OpenSSL's default
@@ -268,6 +274,16 @@ bool tls_policy_is_config_key(const char *key);
  */
 int tls_policy_set_finish(struct tls_policy_set *ps, char *err, size_t errlen);
 
+/*
+ * tls_policy_config_fn - tls_policy_config() for a struct tls_policy_set passed as @ps:
+ * the configuration's hook for the keys it does not own (config.h, cfg_key_fn).
+ */
+int tls_policy_config_fn(void *ps, const char *key, const char *value, char *err,
+			 size_t errlen);
+
+/* tls_policy_list_string - the active names "tls12,fips-ems" ("none") into @buf. */
+void tls_policy_list_string(const struct tls_policy_set *ps, char *buf, size_t len);
+
 /* tls_policy_find - the policy called @name, or NULL. */
 const struct tls_policy *tls_policy_find(const struct tls_policy_set *ps, const char *name);
 
@@ -284,6 +300,12 @@ void tls_policy_judge(const struct tls_policy *p, const struct tls_offer *o,
 /* tls_policy_judge_active - one verdict per active policy into @v[0..n_active). */
 void tls_policy_judge_active(const struct tls_policy_set *ps, const struct tls_offer *o,
 			     struct tls_verdict *v);
+
+/*
+ * tls_policy_judge_record - would_fail of @r against the active policies of @ps, from
+ * the offer the record keeps; a plaintext SMTP session is not judged (would_fail null).
+ */
+void tls_policy_judge_record(const struct tls_policy_set *ps, struct hs_record *r);
 
 /*
  * tls_verdicts_json - the record's would_fail object for the active policies:

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tlsaudit/policy.h"
+
 /* Wire version numbers; SSLv2 has no 16-bit code on the wire, we use 0x0002. */
 #define TLS_V_SSL2 0x0002
 #define TLS_V_SSL3 0x0300
@@ -156,6 +158,16 @@ struct hs_record {
 	uint8_t plaintext_fallback; /* enum hs_tri; set after attribution (agg/fallback.c) */
 	char mx_host[HS_MX_HOST_MAX]; /* 25/587: the host in the server's 220 greeting */
 	struct hs_cert cert;	/* the server's leaf, where it crossed in the clear */
+	/*
+	 * What policies judge, kept so a record can be judged where it is consumed and
+	 * judged again against another set (a reload) without the hellos: the client's
+	 * offer, the server's choice and the certificate's key and signature.
+	 */
+	struct tls_offer offer;
+	/* would_fail: one verdict per active policy of the set that judged the record */
+	bool judged; /* false: null (plaintext SMTP, or no policy set at hand) */
+	uint8_t n_verdicts;
+	struct tls_verdict verdicts[TLS_POLICY_ACTIVE_MAX];
 	struct hs_proc proc;
 };
 

@@ -246,6 +246,25 @@ static void cert_fields(struct flow_table *ft, const struct flow_state *st, int 
 	util_strlcpy(rec->cert.sha256, ci->sha256_hex, sizeof(rec->cert.sha256));
 }
 
+/*
+ * The offer policies judge: the ClientHello the server answered (the second after a
+ * HelloRetryRequest), the server's choice and the certificate's key and signature.
+ * Without a ClientHello the offer stays empty and every policy passes it.
+ */
+static void offer_fields(const struct tls_client_hello *ch, const struct tls_stream *ss,
+			 struct hs_record *rec)
+{
+	if (!ch)
+		return;
+	tls_offer_from_hello(ch, &rec->offer);
+	if (!ss)
+		return;
+	tls_offer_set_server(&rec->offer, &ss->sh, ss->have_ske_group ? &ss->ske_group : NULL);
+	/* A name cert.c does not produce leaves that fact unknown: it is not judged. */
+	if (rec->cert.state == HS_CERT_OK)
+		tls_offer_set_cert_names(&rec->offer, rec->cert.key, rec->cert.sig);
+}
+
 /* One record for the TLS session, from whatever both directions hold now. */
 static bool tls_record(struct flow_table *ft, struct flow_entry *e, struct hs_record *out)
 {
@@ -299,6 +318,7 @@ static bool tls_record(struct flow_table *ft, struct flow_entry *e, struct hs_re
 		join_alpn(last, rec->alpn, sizeof(rec->alpn));
 	if (have_sh)
 		cert_fields(ft, st, c, have_ch ? &cs->first : NULL, ss, rec);
+	offer_fields(have_ch ? last : NULL, have_sh ? ss : NULL, rec);
 	return true;
 }
 

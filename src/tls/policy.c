@@ -17,6 +17,7 @@
 
 #include "tlsaudit/policy.h"
 #include "tlsaudit/record.h"
+#include "tlsaudit/tls.h"
 #include "tlsaudit/util.h"
 #include "policy_int.h"
 
@@ -591,6 +592,18 @@ void tls_policy_judge_active(const struct tls_policy_set *ps, const struct tls_o
 
 	for (i = 0; i < ps->n_active; i++)
 		tls_policy_judge(&ps->pol[ps->active[i]], o, &v[i]);
+}
+
+void tls_policy_judge_record(const struct tls_policy_set *ps, struct hs_record *r)
+{
+	memset(r->verdicts, 0, sizeof(r->verdicts));
+	r->n_verdicts = 0;
+	r->judged = false;
+	if (r->kind != HS_KIND_TLS)
+		return;
+	tls_policy_judge_active(ps, &r->offer, r->verdicts);
+	r->n_verdicts = ps->n_active;
+	r->judged = true;
 }
 
 /* ---- names and JSON ----------------------------------------------------------- */
@@ -1255,6 +1268,27 @@ int tls_policy_config(struct tls_policy_set *ps, const char *key, const char *va
 	memcpy(name, rest, n);
 	name[n] = '\0';
 	return tls_policy_set(ps, name, dot + 1, value, err, errlen);
+}
+
+int tls_policy_config_fn(void *ps, const char *key, const char *value, char *err, size_t errlen)
+{
+	return tls_policy_config(ps, key, value, err, errlen);
+}
+
+void tls_policy_list_string(const struct tls_policy_set *ps, char *buf, size_t len)
+{
+	size_t off = 0;
+	uint8_t i;
+
+	if (!len)
+		return;
+	util_strlcpy(buf, ps->n_active ? "" : "none", len);
+	for (i = 0; i < ps->n_active; i++) {
+		/* Names are at most 31 bytes: a cut list ends on a whole name. */
+		if (!put(buf, len, &off, i ? "," : "") ||
+		    !put(buf, len, &off, ps->pol[ps->active[i]].name))
+			return;
+	}
 }
 
 int tls_policy_set_finish(struct tls_policy_set *ps, char *err, size_t errlen)
