@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tlsaudit/policy.h"
 #include "tlsaudit/record.h"
 
 /* Version buckets, in the order they are shown and exported. */
@@ -86,6 +87,32 @@ struct agg_peer {
 	uint64_t last_logged_ns;
 };
 
+/*
+ * A row's verdicts under one policy (`policies`): "would this process break if its
+ * peer enforced the policy?" Slots are keyed by the policy's name, so counters survive a
+ * reload or restart that keeps the name. A row has one slot per policy that can be
+ * active at once; a new name takes the slot of a policy no longer active that was
+ * judged the longest ago.
+ */
+#define AGG_POLICY_SLOTS TLS_POLICY_ACTIVE_MAX
+#define AGG_REASONS (TLS_REASON_CERT_SIG + 1) /* enum tls_policy_reason */
+
+struct agg_policy {
+	char name[TLS_POLICY_NAME_MAX]; /* "" for a free slot */
+	uint64_t passed;
+	uint64_t failed[2][AGG_REASONS]; /* [0] by client, [1] by server; by reason */
+	uint64_t first_ns;		 /* the first handshake judged under it */
+	uint64_t last_pass_ns, last_fail_ns;
+	/* The latest failure: who and why, and the peer as a sample to look at. */
+	uint8_t last_by;     /* enum tls_policy_by */
+	uint8_t last_reason; /* enum tls_policy_reason */
+	struct hs_endpoint fail_peer;
+	char fail_sni[HS_SNI_MAX]; /* the SNI, else the SMTP server's mx_host */
+};
+
+/* agg_policy_failures - every failure the slot counted. */
+uint64_t agg_policy_failures(const struct agg_policy *p);
+
 struct agg_key {
 	char exe[256];	     /* empty when unknown */
 	char comm[16];	     /* the identity only when exe is empty */
@@ -131,6 +158,8 @@ struct agg_row {
 	uint32_t last_pid;
 	struct agg_peer peers[AGG_PEERS];
 	uint8_t n_peers;
+	struct agg_policy pol[AGG_POLICY_SLOTS];
+	uint8_t n_pol;
 };
 
 struct agg_totals {
@@ -151,6 +180,26 @@ struct agg;
 /* agg__new - @max_keys rows at most (plus "other"), @ring_size recent records; NULL+errno. */
 struct agg *agg__new(size_t max_keys, size_t ring_size);
 void agg__free(struct agg *a);
+
+/*
+ * agg__set_policies - the set that judges the records agg__add gets (it names their
+ * verdicts); NULL: verdicts are not counted. The recent records are judged again
+ * against @ps, so the ones `report --handshakes` shows name the policies in force.
+ * @ps is the caller's and must outlive its use here.
+ */
+void agg__set_policies(struct agg *a, const struct tls_policy_set *ps);
+
+/* agg_row_policy - the row's slot for the policy @name, or NULL when never judged. */
+const struct agg_policy *agg_row_policy(const struct agg_row *row, const char *name);
+
+/*
+ * agg_policy_json - a row's verdicts under policy @name as the members of
+ * `report --policy` (a JSON object: name, handshakes, passes, failures,
+ * failures_by {"client_version":N}, last_pass, last_failure {time, by, reason, peer,
+ * sni}; the counts 0 and the times null when the row was never judged under it).
+ * Returns the length, or -1 when @len is too small.
+ */
+int agg_policy_json(const struct agg_row *row, const char *name, char *buf, size_t len);
 
 /* Flags returned by agg__add. */
 #define AGG_ADD_LOG 0x1 /* legacy, failed or fallback: not logged for (key, peer) in the hour */

@@ -26,6 +26,7 @@ struct agg {
 	struct hs_record *ring;
 	size_t ring_size, ring_head, ring_count;
 	struct agg_totals totals;
+	const struct tls_policy_set *policies; /* names the records' verdicts */
 };
 
 enum agg_ver agg_version_bucket(uint16_t version)
@@ -323,6 +324,100 @@ static void count_failure(struct agg *a, struct agg_row *row, const struct hs_re
 	}
 }
 
+uint64_t agg_policy_failures(const struct agg_policy *p)
+{
+	uint64_t n = 0;
+	size_t i, j;
+
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < AGG_REASONS; j++)
+			n += p->failed[i][j];
+	return n;
+}
+
+static bool policy_active(const struct agg *a, const char *name)
+{
+	uint8_t i;
+
+	for (i = 0; a->policies && i < a->policies->n_active; i++)
+		if (!strcmp(tls_policy_active(a->policies, i)->name, name))
+			return true;
+	return false;
+}
+
+static uint64_t policy_last_ns(const struct agg_policy *p)
+{
+	return p->last_pass_ns > p->last_fail_ns ? p->last_pass_ns : p->last_fail_ns;
+}
+
+/*
+ * policy_slot - the row's slot for policy @name: its own, a free one, else the one of
+ * a policy no longer active that was judged the longest ago (its counts are dropped:
+ * they describe a policy nobody asks about any more). NULL only when every slot holds
+ * an active policy, which cannot happen while slots >= active policies.
+ */
+static struct agg_policy *policy_slot(const struct agg *a, struct agg_row *row, const char *name)
+{
+	struct agg_policy *p = NULL;
+	size_t i;
+
+	for (i = 0; i < row->n_pol; i++)
+		if (!strcmp(row->pol[i].name, name))
+			return &row->pol[i];
+	if (row->n_pol < AGG_POLICY_SLOTS) {
+		p = &row->pol[row->n_pol++];
+	} else {
+		for (i = 0; i < row->n_pol; i++) {
+			if (policy_active(a, row->pol[i].name))
+				continue;
+			if (!p || policy_last_ns(&row->pol[i]) < policy_last_ns(p))
+				p = &row->pol[i];
+		}
+		if (!p)
+			return NULL;
+	}
+	memset(p, 0, sizeof(*p));
+	util_strlcpy(p->name, name, sizeof(p->name));
+	return p;
+}
+
+/* count_policies - the record's verdicts, one per active policy of the set that judged it. */
+static void count_policies(struct agg *a, struct agg_row *row, const struct hs_record *r,
+			   const struct hs_endpoint *peer, uint64_t t)
+{
+	const struct tls_policy_set *ps = a->policies;
+	struct agg_policy *p;
+	uint8_t i;
+
+	/* Judged by another set than the one in force (or not at all): nothing to name. */
+	if (!ps || !r->judged || r->n_verdicts != ps->n_active)
+		return;
+	for (i = 0; i < ps->n_active; i++) {
+		const struct tls_verdict *v = &r->verdicts[i];
+
+		p = policy_slot(a, row, tls_policy_active(ps, i)->name);
+		if (!p)
+			continue;
+		if (!p->first_ns || t < p->first_ns)
+			p->first_ns = t;
+		if (v->by != TLS_POLICY_BY_CLIENT && v->by != TLS_POLICY_BY_SERVER) {
+			p->passed++;
+			if (t > p->last_pass_ns)
+				p->last_pass_ns = t;
+			continue;
+		}
+		p->failed[v->by - 1][v->reason < AGG_REASONS ? v->reason : 0]++;
+		if (t >= p->last_fail_ns) {
+			p->last_fail_ns = t;
+			p->last_by = v->by;
+			p->last_reason = v->reason;
+			p->fail_peer = *peer;
+			util_strlcpy(p->fail_sni, r->sni[0] ? r->sni : r->mx_host,
+				     sizeof(p->fail_sni));
+		}
+	}
+}
+
 /*
  * smtp_reason - the record's SMTP TLS lifecycle, also for records from before the field
  * existed. A TLS session can only have upgraded, a plaintext one only not: a reason that
@@ -396,6 +491,7 @@ int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 		}
 		if (hs_failed(r))
 			count_failure(a, row, r, peer, t);
+		count_policies(a, row, r, peer, t);
 		if (r->sni[0])
 			util_strlcpy(row->last_sni, r->sni, sizeof(row->last_sni));
 	}
@@ -457,6 +553,26 @@ uint64_t agg_smtp_unknown(const struct agg_row *row)
 			 row->smtp[HS_SMTP_REFUSED];
 
 	return row->plaintext > known ? row->plaintext - known : 0;
+}
+
+void agg__set_policies(struct agg *a, const struct tls_policy_set *ps)
+{
+	size_t i;
+
+	a->policies = ps;
+	/* The ring fills slots 0..count-1 first and then wraps: those are the records. */
+	for (i = 0; ps && i < a->ring_count; i++)
+		tls_policy_judge_record(ps, &a->ring[i]);
+}
+
+const struct agg_policy *agg_row_policy(const struct agg_row *row, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < row->n_pol && i < AGG_POLICY_SLOTS; i++)
+		if (!strcmp(row->pol[i].name, name))
+			return &row->pol[i];
+	return NULL;
 }
 
 size_t agg__n_rows(const struct agg *a)
@@ -529,6 +645,36 @@ static void merge_fail(struct agg_row *row, const struct agg_row *src)
 	}
 }
 
+/* merge_policies - add the policy slots of @src into @row by name; the newest details win. */
+static void merge_policies(struct agg *a, struct agg_row *row, const struct agg_row *src)
+{
+	struct agg_policy *p;
+	size_t i, j, k;
+
+	for (i = 0; i < src->n_pol && i < AGG_POLICY_SLOTS; i++) {
+		const struct agg_policy *s = &src->pol[i];
+
+		p = policy_slot(a, row, s->name);
+		if (!p)
+			continue;
+		p->passed += s->passed;
+		for (j = 0; j < 2; j++)
+			for (k = 0; k < AGG_REASONS; k++)
+				p->failed[j][k] += s->failed[j][k];
+		if (s->first_ns && (!p->first_ns || s->first_ns < p->first_ns))
+			p->first_ns = s->first_ns;
+		if (s->last_pass_ns > p->last_pass_ns)
+			p->last_pass_ns = s->last_pass_ns;
+		if (agg_policy_failures(s) && s->last_fail_ns >= p->last_fail_ns) {
+			p->last_fail_ns = s->last_fail_ns;
+			p->last_by = s->last_by;
+			p->last_reason = s->last_reason;
+			p->fail_peer = s->fail_peer;
+			util_strlcpy(p->fail_sni, s->fail_sni, sizeof(p->fail_sni));
+		}
+	}
+}
+
 int agg_restore_row(struct agg *a, const struct agg_row *src)
 {
 	struct agg_row *row;
@@ -549,6 +695,7 @@ int agg_restore_row(struct agg *a, const struct agg_row *src)
 		row->weak_cipher += src->weak_cipher;
 		row->plaintext += src->plaintext;
 		merge_fail(row, src);
+		merge_policies(a, row, src);
 		if (src->first_seen_ns && (!row->first_seen_ns ||
 					   src->first_seen_ns < row->first_seen_ns))
 			row->first_seen_ns = src->first_seen_ns;
@@ -734,6 +881,69 @@ static int put_smtp(const struct agg_row *row, char *buf, size_t len, size_t *of
 	err |= put_fmt(buf, len, off, ",\"last_mx_host\":");
 	err |= put_str(buf, len, off, row->plain_mx);
 	return err;
+}
+
+/* put_time - "key":"RFC 3339","key_s":N, or both null for 0 (never). */
+static int put_time(char *buf, size_t len, size_t *off, const char *key, uint64_t ns)
+{
+	char when[32];
+
+	if (!ns)
+		return put_fmt(buf, len, off, "\"%s\":null,\"%s_s\":null", key, key);
+	util_format_time(ns, when, sizeof(when));
+	return put_fmt(buf, len, off, "\"%s\":\"%s\",\"%s_s\":%llu", key, when, key,
+		       (unsigned long long)(ns / NSEC_PER_SEC));
+}
+
+int agg_policy_json(const struct agg_row *row, const char *name, char *buf, size_t len)
+{
+	static const struct agg_policy never;
+	const struct agg_policy *p = agg_row_policy(row, name);
+	uint64_t failures;
+	size_t off = 0;
+	bool first = true;
+	int by, r, err = 0;
+
+	if (!p)
+		p = &never;
+	failures = agg_policy_failures(p);
+	err |= put_fmt(buf, len, &off, "{\"name\":");
+	err |= put_str(buf, len, &off, name);
+	err |= put_fmt(buf, len, &off,
+		       ",\"handshakes\":%llu,\"passes\":%llu,\"failures\":%llu,\"failures_by\":{",
+		       (unsigned long long)(p->passed + failures), (unsigned long long)p->passed,
+		       (unsigned long long)failures);
+	for (by = TLS_POLICY_BY_CLIENT; by <= TLS_POLICY_BY_SERVER; by++) {
+		for (r = TLS_REASON_VERSION; r < AGG_REASONS; r++) {
+			if (!p->failed[by - 1][r])
+				continue;
+			err |= put_fmt(buf, len, &off, "%s\"%s_%s\":%llu", first ? "" : ",",
+				       tls_policy_by_name((enum tls_policy_by)by),
+				       tls_policy_reason_name((enum tls_policy_reason)r),
+				       (unsigned long long)p->failed[by - 1][r]);
+			first = false;
+		}
+	}
+	err |= put_fmt(buf, len, &off, "},");
+	err |= put_time(buf, len, &off, "first", p->first_ns);
+	err |= put_fmt(buf, len, &off, ",");
+	err |= put_time(buf, len, &off, "last_pass", p->last_pass_ns);
+	err |= put_fmt(buf, len, &off, ",\"last_failure\":");
+	if (!failures)
+		return err | put_fmt(buf, len, &off, "null}") ? -1 : (int)off;
+	err |= put_fmt(buf, len, &off, "{");
+	err |= put_time(buf, len, &off, "time", p->last_fail_ns);
+	err |= put_fmt(buf, len, &off, ",\"by\":");
+	err |= put_str(buf, len, &off, tls_policy_by_name((enum tls_policy_by)p->last_by));
+	err |= put_fmt(buf, len, &off, ",\"reason\":");
+	err |= put_str(buf, len, &off,
+		       tls_policy_reason_name((enum tls_policy_reason)p->last_reason));
+	err |= put_fmt(buf, len, &off, ",\"peer\":");
+	err |= put_ep(buf, len, &off, &p->fail_peer);
+	err |= put_fmt(buf, len, &off, ",\"sni\":");
+	err |= put_str(buf, len, &off, p->fail_sni);
+	err |= put_fmt(buf, len, &off, "}}");
+	return err ? -1 : (int)off;
 }
 
 int agg_row_json(const struct agg_row *row, char *buf, size_t len)

@@ -4,14 +4,15 @@
  *
  * Layout (all integers big-endian):
  *   "TLSAUDST"  magic, 8 bytes
- *   u32         format version (2; version 1 files still load)
+ *   u32         format version (3; versions 1 and 2 still load)
  *   u32         payload length before compression
  *   u32         compressed length
  *   u32         CRC-32 of the 20 bytes above and the compressed payload
  *   ...         zlib stream (RFC 1950) of the payload
  * Payload: u64 save time, u32 row count, then the rows (see put_row()). Version 2 adds
  * to each row the failed handshakes and the SMTP sessions by reason (put_row_v2());
- * a version 1 row loads with those at zero.
+ * version 3 the verdicts per policy (put_row_v3()). An older row loads with what it
+ * lacks at zero.
  *
  * The file is untrusted on the way in (a disk error, an older build, an edit by hand):
  * the checksum is tested before inflating, inflation is bounded by the stated length,
@@ -33,7 +34,7 @@
 #include "tlsaudit/util.h"
 
 #define STATE_MAGIC "TLSAUDST"
-#define STATE_VERSION 2
+#define STATE_VERSION 3
 #define STATE_VERSION_MIN 1
 #define STATE_HDR_LEN 24
 #define STATE_RAW_MAX (64u << 20)
@@ -146,6 +147,44 @@ static void put_row_v2(struct wbuf *w, const struct agg_row *r)
 	put_str(w, r->plain_mx, sizeof(r->plain_mx));
 }
 
+/*
+ * put_row_v3 - the policy slots: name, passes, the failures that happened as (by,
+ * reason, count) triples, the times and the latest failure's sample.
+ */
+static void put_row_v3(struct wbuf *w, const struct agg_row *r)
+{
+	int i, by, why;
+	uint8_t n;
+
+	put_u8(w, r->n_pol);
+	for (i = 0; i < r->n_pol && i < AGG_POLICY_SLOTS; i++) {
+		const struct agg_policy *p = &r->pol[i];
+
+		put_str(w, p->name, sizeof(p->name));
+		put_u64(w, p->passed);
+		for (n = 0, by = 0; by < 2; by++)
+			for (why = 0; why < AGG_REASONS; why++)
+				n += p->failed[by][why] != 0;
+		put_u8(w, n);
+		for (by = 0; by < 2; by++) {
+			for (why = 0; why < AGG_REASONS; why++) {
+				if (!p->failed[by][why])
+					continue;
+				put_u8(w, (uint8_t)(by + TLS_POLICY_BY_CLIENT));
+				put_u8(w, (uint8_t)why);
+				put_u64(w, p->failed[by][why]);
+			}
+		}
+		put_u64(w, p->first_ns);
+		put_u64(w, p->last_pass_ns);
+		put_u64(w, p->last_fail_ns);
+		put_u8(w, p->last_by);
+		put_u8(w, p->last_reason);
+		put_ep(w, &p->fail_peer);
+		put_str(w, p->fail_sni, sizeof(p->fail_sni));
+	}
+}
+
 static void put_row(struct wbuf *w, const struct agg_row *r)
 {
 	int i;
@@ -181,6 +220,7 @@ static void put_row(struct wbuf *w, const struct agg_row *r)
 		put_u64(w, r->peers[i].last_logged_ns);
 	}
 	put_row_v2(w, r);
+	put_row_v3(w, r);
 }
 
 int agg__save_buf(const struct agg *a, uint8_t **out, size_t *outlen)
@@ -348,6 +388,77 @@ static bool get_row_v2(struct tls_cursor *c, struct agg_row *r, const char **why
 	return true;
 }
 
+/* policy_name_ok - what tls_policy_set() accepts: [a-z0-9._-], a letter or digit first. */
+static bool policy_name_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		bool alnum = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9');
+
+		if (!alnum && (i == 0 || (s[i] != '.' && s[i] != '-' && s[i] != '_')))
+			return false;
+	}
+	return i > 0;
+}
+
+/* get_row_v3 - the policy slots (see put_row_v3()). */
+static bool get_row_v3(struct tls_cursor *c, struct agg_row *r, const char **why)
+{
+	uint8_t n, k, by, reason;
+	uint64_t count;
+	int i, j;
+
+	r->n_pol = cur_u8(c);
+	*why = "too many policies";
+	if (r->n_pol > AGG_POLICY_SLOTS)
+		return false;
+	for (i = 0; i < r->n_pol; i++) {
+		struct agg_policy *p = &r->pol[i];
+
+		*why = "bad policy name";
+		if (!get_str(c, p->name, sizeof(p->name)) || !policy_name_ok(p->name))
+			return false;
+		for (j = 0; j < i; j++)
+			if (!strcmp(r->pol[j].name, p->name))
+				return false;
+		p->passed = get_u64(c);
+		n = cur_u8(c);
+		*why = "bad policy verdict";
+		if (n > 2 * AGG_REASONS)
+			return false;
+		for (k = 0; k < n; k++) {
+			by = cur_u8(c);
+			reason = cur_u8(c);
+			count = get_u64(c);
+			if ((by != TLS_POLICY_BY_CLIENT && by != TLS_POLICY_BY_SERVER) ||
+			    reason >= AGG_REASONS || !count || p->failed[by - 1][reason])
+				return false;
+			p->failed[by - 1][reason] = count;
+		}
+		p->first_ns = get_u64(c);
+		p->last_pass_ns = get_u64(c);
+		p->last_fail_ns = get_u64(c);
+		p->last_by = cur_u8(c);
+		p->last_reason = cur_u8(c);
+		*why = "bad address";
+		if (!get_ep(c, &p->fail_peer))
+			return false;
+		*why = "bad string field";
+		if (!get_str(c, p->fail_sni, sizeof(p->fail_sni)))
+			return false;
+		*why = "truncated row";
+		if (!cur_ok(c))
+			return false;
+		*why = "inconsistent policy verdicts";
+		if (agg_policy_failures(p) && ((p->last_by != TLS_POLICY_BY_CLIENT &&
+						p->last_by != TLS_POLICY_BY_SERVER) ||
+					       !p->last_reason || p->last_reason >= AGG_REASONS))
+			return false;
+	}
+	return true;
+}
+
 /* get_row - one row (see put_row()); false and @why on anything out of range. */
 static bool get_row(struct tls_cursor *c, struct agg_row *r, uint32_t version, const char **why)
 {
@@ -408,7 +519,11 @@ static bool get_row(struct tls_cursor *c, struct agg_row *r, uint32_t version, c
 	if (r->legacy > r->handshakes || r->limited_client + r->limited_server > r->legacy ||
 	    r->limited_client > r->legacy || r->weak_cipher > r->handshakes)
 		return false;
-	return version < 2 || get_row_v2(c, r, why);
+	if (version < 2)
+		return true;
+	if (!get_row_v2(c, r, why))
+		return false;
+	return version < 3 || get_row_v3(c, r, why);
 }
 
 int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size_t errlen)

@@ -169,7 +169,7 @@ static void test_round_trip_failures(void **state)
 	(void)state;
 	add_failures(a);
 	assert_int_equal(agg__save_buf(a, &buf, &len), 0);
-	assert_int_equal(buf[11], 2); /* format version */
+	assert_int_equal(buf[11], 3); /* format version */
 	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
 	assert_int_equal(agg__n_rows(b), 3);
 	check_failures(agg__row(b, 2), 1);
@@ -214,10 +214,10 @@ static void test_v1_file_loads(void **state)
 	assert_int_equal(agg_smtp_unknown(r), 1);
 	assert_int_equal(agg__totals(b)->handshakes, 4);
 
-	/* The counters go on and the next save is format 2, which loads back the same. */
+	/* The counters go on and the next save is format 3, which loads back the same. */
 	add_failures(b);
 	assert_int_equal(agg__save_buf(b, &buf, &len), 0);
-	assert_int_equal(buf[11], 2);
+	assert_int_equal(buf[11], 3);
 	agg__free(b);
 	b = agg__new(16, 4);
 	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
@@ -348,7 +348,7 @@ static void test_unknown_version(void **state)
 
 	(void)state;
 	memcpy(copy, state_v1, sizeof(copy));
-	copy[11] = 3;
+	copy[11] = 4;
 	expect_bad(copy, sizeof(copy), "unsupported format version");
 	copy[11] = 0;
 	expect_bad(copy, sizeof(copy), "unsupported format version");
@@ -511,7 +511,7 @@ static size_t craft(const uint8_t *raw, size_t raw_len, uint32_t claim_raw, uint
 
 	assert_int_equal(compress2(out + 24, &clen, raw, raw_len, 6), Z_OK);
 	memcpy(out, "TLSAUDST", 8);
-	v = htonl(2);
+	v = htonl(3);
 	memcpy(out + 8, &v, 4);
 	v = htonl(claim_raw);
 	memcpy(out + 12, &v, 4);
