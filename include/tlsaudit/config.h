@@ -34,6 +34,14 @@ enum cfg_log_format { CFG_LOG_JSON = 0, CFG_LOG_ECS };
 #define CFG_MAX_PORTS 32
 #define CFG_PATH_MAX 256
 
+/*
+ * cfg_key_fn - a key that another module owns (the policies: `policies`,
+ * `policy.NAME.KEY`), as written (policy names keep their dashes). -ENOENT when the
+ * key is not the module's either; else 0, or -EINVAL with @err naming the key.
+ */
+typedef int (*cfg_key_fn)(void *ctx, const char *key, const char *value, char *err,
+			  size_t errlen);
+
 struct cfg {
 	uint16_t ports[CFG_MAX_PORTS];
 	int n_ports;
@@ -47,14 +55,22 @@ struct cfg {
 	enum cfg_log_format handshake_log_format;
 	char handshake_log[CFG_PATH_MAX]; /* empty: disabled ("none") */
 	uint64_t fallback_window_ns;
+	/*
+	 * Not a setting: while a file or options are applied, the keys cfg_set does not
+	 * know go here. The configuration sits below the modules it configures and never
+	 * calls up into them; the caller, above both, connects them (NULL: unknown keys).
+	 */
+	cfg_key_fn module_key;
+	void *module_ctx;
 };
 
 /* cfg_defaults - the embedded defaults (DESIGN.md "Files and configuration"). */
 void cfg_defaults(struct cfg *c);
 
 /*
- * cfg_set - set @key (underscores or dashes) to @value. On failure -EINVAL and @err
- * holds the reason ("unknown key 'x'", "export_interval: '0s' is not a duration ...").
+ * cfg_set - set @key (underscores or dashes) to @value; a key of its own is passed to
+ * c->module_key. On failure -EINVAL and @err holds the reason ("unknown key 'x'",
+ * "export_interval: '0s' is not a duration ...").
  */
 int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t errlen);
 

@@ -209,6 +209,12 @@ int cfg_set(struct cfg *c, const char *key, const char *value, char *err, size_t
 		c->fallback_window_ns = ns;
 		return 0;
 	}
+	if (c->module_key) {
+		int ret = c->module_key(c->module_ctx, key, value, err, errlen);
+
+		if (ret != -ENOENT)
+			return ret ? -EINVAL : 0;
+	}
 	snprintf(err, errlen, "unknown key '%s'", key);
 	return -EINVAL;
 }
