@@ -24,4 +24,14 @@ struct ctl_conn;
 struct ctl_conn *cli_connect(const char *cmd, int argc, char **argv, int next,
 			     const char *sock_opt, int *exit_code);
 
+struct tls_policy_set;
+/*
+ * cli_policies - the policies `read` and `watch` judge records against: the built-in
+ * profiles, the `policy.*` definitions and `policies` list of @config (NULL: none),
+ * then @list (--policy, NULL: the file's list, else tls12). 0, or -1 after one line on
+ * stderr naming @cmd and the file line or option.
+ */
+int cli_policies(const char *cmd, const char *config, const char *list,
+		 struct tls_policy_set *ps);
+
 #endif /* TLSAUDIT_CLI_H */

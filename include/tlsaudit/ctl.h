@@ -63,6 +63,7 @@ bool ctl_json_bool(const struct ctl_json *j, const char *key, bool def);
 
 struct agg;
 struct ctl_buf;
+struct tls_policy_set;
 
 /* What the service says about itself in every status, top and report reply. */
 struct ctl_status {
@@ -78,6 +79,7 @@ struct ctl_status {
 /* The service behind the requests: its counters and a way to ask for its status. */
 struct ctl_service {
 	struct agg *agg;
+	const struct tls_policy_set *policies; /* the active ones, judged on every record */
 	void (*status)(struct ctl_status *st, void *ctx); /* filled afresh for each reply */
 	void *ctx;
 };

@@ -13,9 +13,10 @@
 #include "tlsaudit/capture_live.h"
 #include "tlsaudit/record.h"
 
-/* --- live source: capture -> attribution -> @cb --- */
+/* --- live source: capture -> attribution -> policies -> @cb --- */
 
 struct live_source;
+struct tls_policy_set;
 
 struct live_stats {
 	struct cap_live_stats cap;
@@ -34,6 +35,11 @@ struct live_source *live_source__new(const struct cap_live_opts *opts,
 				     uint64_t fallback_window_ns, live_record_fn cb, void *ctx,
 				     char *err, size_t errlen);
 void live_source__free(struct live_source *ls);
+/*
+ * live_source__set_policies - judge every record against @ps (would_fail) before it is
+ * handed on; NULL: not judged. @ps is the caller's and must outlive its use here.
+ */
+void live_source__set_policies(struct live_source *ls, const struct tls_policy_set *ps);
 /* live_source__fd - pollable fd; live_source__process - consume without blocking. */
 int live_source__fd(const struct live_source *ls);
 int live_source__process(struct live_source *ls);

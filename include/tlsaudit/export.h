@@ -13,9 +13,12 @@
 
 /*
  * export_json_record - one JSON object, no trailing newline, into @buf. Strings the peer
- * controls (SNI, ALPN) are escaped. Returns the length, or -1 if @len is too small.
+ * controls (SNI, ALPN) are escaped. would_fail names the verdicts after @ps, the set
+ * that judged the record (tls_policy_judge_record); null when @ps is NULL. Returns the
+ * length, or -1 if @len is too small.
  */
-int export_json_record(const struct hs_record *r, char *buf, size_t len);
+int export_json_record(const struct hs_record *r, const struct tls_policy_set *ps, char *buf,
+		       size_t len);
 
 /* export_text_record - one human-readable line (no newline), peer strings escaped. */
 int export_text_record(const struct hs_record *r, char *buf, size_t len);

@@ -10,6 +10,7 @@
 #include "tlsaudit/config.h"
 #include "tlsaudit/daemon.h"
 #include "tlsaudit/log.h"
+#include "tlsaudit/policy.h"
 
 static void usage(FILE *f)
 {
@@ -31,6 +32,7 @@ static void usage(FILE *f)
 		"Every config key can be given as --key=value, with dashes for underscores:\n"
 		"  --ports=443,25,587  --socket=PATH  --state-file=PATH  --textfile=PATH|none\n"
 		"  --export-interval=15s  --handshake-log=PATH|none\n"
+		"  --policies=tls12,fips-ems  --policy.NAME.KEY=VALUE (tlsaudit.conf(5))\n"
 		"The command line wins over the file. SIGHUP re-reads the file and reopens the\n"
 		"handshake log (ports, backend and socket take effect on restart); SIGTERM/SIGINT\n"
 		"write the state file and exit 0. The textfile and the handshake log are\n"
@@ -46,6 +48,7 @@ static void usage(FILE *f)
 
 static int parse_args(struct daemon_args *d, int argc, char **argv)
 {
+	static struct tls_policy_set policies; /* checks the options one by one: 28 KiB */
 	char err[512];
 	int i;
 
@@ -97,6 +100,9 @@ static int parse_args(struct daemon_args *d, int argc, char **argv)
 				 argv[++i]);
 			d->overrides[d->n_overrides] = joined[d->n_overrides];
 			cfg_defaults(&scratch);
+			tls_policy_set_init(&policies);
+			scratch.module_key = tls_policy_config_fn;
+			scratch.module_ctx = &policies;
 			if (cfg_parse_option(&scratch, joined[d->n_overrides], err, sizeof(err))) {
 				fprintf(stderr, "tlsaudit daemon: %s\n", err);
 				return 2;

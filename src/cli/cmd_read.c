@@ -18,6 +18,7 @@
 #include "tlsaudit/export.h"
 #include "tlsaudit/fallback.h"
 #include "tlsaudit/flow.h"
+#include "tlsaudit/policy.h"
 #include "tlsaudit/util.h"
 
 #define STDOUT_BUF_SIZE (1U << 20)
@@ -37,6 +38,13 @@ static const struct read_opt {
 	{ { "ports", required_argument, NULL, 'p' }, "LIST",
 	  "server ports to analyse, comma-separated (default 443,25,587;\n"
 	  "                     25 and 587 are followed through SMTP STARTTLS)" },
+	{ { "policy", required_argument, NULL, 'P' }, "LIST",
+	  "judge every handshake against these policies (would_fail):\n"
+	  "                     built-in profiles or policy.NAME.* of --config,\n"
+	  "                     comma-separated, or none (default tls12)" },
+	{ { "config", required_argument, NULL, 'c' }, "FILE",
+	  "take policies and policy.NAME.* definitions from FILE\n"
+	  "                     (tlsaudit.conf(5))" },
 	{ { "help", no_argument, NULL, 'h' }, NULL, "this help" },
 };
 
@@ -73,6 +81,8 @@ static void usage(void)
 		   "  ClientHello, whatever followed it (outcome: established, alert, reset,\n"
 		   "  closed, timeout), and every plaintext SMTP session (version null, smtp_tls\n"
 		   "  says why, plaintext_fallback whether it followed a failed TLS attempt).\n"
+		   "  would_fail names the --policy policies a handshake fails, by whom (client:\n"
+		   "  nothing it offered meets the policy; server: its choice did not) and why.\n"
 		   "\n"
 		   "Examples:\n"
 		   "  tlsaudit read relay.pcap                  who still speaks TLS 1.0/1.1\n"
@@ -80,6 +90,7 @@ static void usage(void)
 		   "  tcpdump -w - port 587 | tlsaudit read -    from a live tcpdump\n"
 		   "  tlsaudit read --json day.pcap.gz | jq -r 'select(.legacy) | .sni'\n"
 		   "  tlsaudit read --ports 443,8443,465 app.pcap\n"
+		   "  tlsaudit read --json --policy tls12,mozilla-intermediate,fips-ems relay.pcap\n"
 		   "\n"
 		   "Exit status: 0 ok, 1 a file could not be read (what was read before is still\n"
 		   "reported), 2 usage error.\n");
@@ -87,6 +98,8 @@ static void usage(void)
 
 struct read_ctx {
 	bool json;
+	const char *policy_list, *config; /* --policy, --config */
+	struct tls_policy_set policies;
 	struct agg_fallback *fallback;
 	struct read_summary *sum;
 	char line[16384];
@@ -102,11 +115,12 @@ static void on_record(const struct hs_record *r, void *arg)
 	memcpy(&rec, r, sizeof(rec));
 	/* Offline there is no process: a fallback is judged by the client's address. */
 	agg_fallback__apply(ctx->fallback, &rec);
+	tls_policy_judge_record(&ctx->policies, &rec);
 	if (!ctx->json) {
 		read_summary__add(ctx->sum, &rec);
 		return;
 	}
-	n = export_json_record(&rec, ctx->line, sizeof(ctx->line) - 1);
+	n = export_json_record(&rec, &ctx->policies, ctx->line, sizeof(ctx->line) - 1);
 	if (n < 0) {
 		ctx->json_errors++;
 		return;
@@ -160,6 +174,12 @@ static int parse_args(int argc, char **argv, struct read_ctx *ctx, struct flow_c
 			}
 			cfg->n_ports = n;
 			break;
+		case 'P':
+			ctx->policy_list = optarg;
+			break;
+		case 'c':
+			ctx->config = optarg;
+			break;
 		case 'h':
 			usage();
 			return 1;
@@ -176,6 +196,8 @@ static int parse_args(int argc, char **argv, struct read_ctx *ctx, struct flow_c
 		fprintf(stderr, "tlsaudit read: no capture file given\n");
 		return -EINVAL;
 	}
+	if (cli_policies("read", ctx->config, ctx->policy_list, &ctx->policies))
+		return -EINVAL;
 	return 0;
 }
 

@@ -19,11 +19,14 @@
 #include "tlsaudit/daemon.h"
 #include "tlsaudit/export.h"
 #include "tlsaudit/log.h"
+#include "tlsaudit/policy.h"
 #include "tlsaudit/util.h"
 
 struct watch_ctx {
 	bool json;
 	bool legacy_only;
+	const char *policy_list, *config; /* --policy, --config */
+	struct tls_policy_set policies;
 	uint64_t printed;
 	bool write_failed;
 };
@@ -44,6 +47,11 @@ static const struct watch_opt {
 	  "watched server ports (default 443,25,587; 25 and 587 get STARTTLS)" },
 	{ { "interface", required_argument, NULL, 'i' }, "IFACE",
 	  "libpcap backend: capture interface (default any)" },
+	{ { "policy", required_argument, NULL, 'P' }, "LIST",
+	  "judge each handshake against these policies (would_fail;\n"
+	  "                               default tls12, or none)" },
+	{ { "config", required_argument, NULL, 'c' }, "FILE",
+	  "policy.NAME.* definitions and policies from FILE" },
 	{ { "verbose", no_argument, NULL, 'v' }, NULL,
 	  "more diagnostics on stderr (twice: debug, with libbpf's messages)" },
 	{ { "help", no_argument, NULL, 'h' }, NULL, "this help" },
@@ -75,9 +83,38 @@ static void usage(FILE *f)
 		   "  tlsaudit watch --json | jq -c 'select(.version == \"TLSv1.0\")'\n"
 		   "  tlsaudit watch --ports 443,8443     watch other TLS ports\n"
 		   "  tlsaudit watch --backend pcap -i eth0   libpcap on one interface\n"
+		   "  tlsaudit watch --json --policy tls12,fips-ems | jq -c 'select(.would_fail != {})'\n"
 		   "\n"
 		   "Exit status: 0 on SIGINT/SIGTERM, 1 when capture cannot start, "
 		   "2 usage error.\n");
+}
+
+/*
+ * The text line's tail: the policies the handshake would fail, " FAILS tls12 (client
+ * version), fips-ems (server ems)"; nothing when it passes them all.
+ */
+static void text_verdicts(const struct watch_ctx *w, const struct hs_record *rec, char *buf,
+			  size_t len)
+{
+	size_t off = 0;
+	uint8_t i;
+	int n;
+
+	buf[0] = '\0';
+	if (!rec->judged || rec->n_verdicts != w->policies.n_active)
+		return;
+	for (i = 0; i < rec->n_verdicts; i++) {
+		const char *by = tls_policy_by_name((enum tls_policy_by)rec->verdicts[i].by);
+
+		if (!by)
+			continue;
+		n = snprintf(buf + off, len - off, "%s%s (%s %s)", off ? ", " : " FAILS ",
+			     tls_policy_active(&w->policies, i)->name, by,
+			     tls_policy_reason_name((enum tls_policy_reason)rec->verdicts[i].reason));
+		if (n < 0 || (size_t)n >= len - off)
+			return;
+		off += (size_t)n;
+	}
 }
 
 /* A client that offered nothing newer than TLS 1.1 and was refused: legacy, failing. */
@@ -89,15 +126,22 @@ static bool refused_legacy(const struct hs_record *r)
 static void on_record(const struct hs_record *rec, void *ctx)
 {
 	struct watch_ctx *w = ctx;
-	char line[8192];
+	char line[8192], fails[1024];
 	int n;
 
 	if (w->legacy_only && !hs_legacy(rec) && !hs_weak_cipher(rec) && !refused_legacy(rec))
 		return;
-	n = w->json ? export_json_record(rec, line, sizeof(line))
+	n = w->json ? export_json_record(rec, &w->policies, line, sizeof(line))
 		    : export_text_record(rec, line, sizeof(line));
 	if (n < 0 || n >= (int)sizeof(line))
 		return;
+	if (!w->json) {
+		text_verdicts(w, rec, fails, sizeof(fails));
+		if (util_strlcpy(line + n, fails, sizeof(line) - (size_t)n) >=
+		    sizeof(line) - (size_t)n)
+			return;
+		n += (int)strlen(fails);
+	}
 	/*
 	 * The terminating NUL becomes the newline. Lines are flushed once per poll (see the
 	 * event loop), not one write each: a pipe reader (jq, grep, a test) still sees every
@@ -162,6 +206,12 @@ static int parse_args(int argc, char **argv, struct cap_live_opts *opts, struct 
 		case 'i':
 			opts->pcap_iface = optarg;
 			break;
+		case 'P':
+			w->policy_list = optarg;
+			break;
+		case 'c':
+			w->config = optarg;
+			break;
 		case 'v':
 			(*verbose)++;
 			break;
@@ -176,6 +226,8 @@ static int parse_args(int argc, char **argv, struct cap_live_opts *opts, struct 
 		fprintf(stderr, "tlsaudit watch: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
+	if (cli_policies("watch", w->config, w->policy_list, &w->policies))
+		return -EINVAL;
 	return 0;
 }
 
@@ -234,6 +286,7 @@ int cmd_watch(int argc, char **argv)
 		fprintf(stderr, "tlsaudit watch: %s\n", err);
 		goto cleanup;
 	}
+	live_source__set_policies(cl, &w.policies);
 	/* Whole batches of lines, flushed after each poll (no line waits longer). */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	/* Always said: a test or an operator knows capture is live from here on. */

@@ -11,6 +11,7 @@
 #include "tlsaudit/agg.h"
 #include "tlsaudit/ctl.h"
 #include "tlsaudit/export.h"
+#include "tlsaudit/policy.h"
 #include "tlsaudit/util.h"
 
 #define LINE_MAX_JSON 8192
@@ -27,6 +28,7 @@ static void put_str_field(struct ctl_buf *out, const char *name, const char *val
 static void put_status_fields(const struct ctl_service *svc, struct ctl_buf *out)
 {
 	const struct agg_totals *t = agg__totals(svc->agg);
+	char pols[TLS_POLICY_ACTIVE_MAX * TLS_POLICY_NAME_MAX] = "none";
 	struct ctl_status st;
 
 	memset(&st, 0, sizeof(st));
@@ -48,6 +50,9 @@ static void put_status_fields(const struct ctl_service *svc, struct ctl_buf *out
 	put_str_field(out, "textfile", st.textfile);
 	put_str_field(out, "handshake_log", st.handshake_log);
 	put_str_field(out, "last_export_error", st.last_export_error);
+	if (svc->policies)
+		tls_policy_list_string(svc->policies, pols, sizeof(pols));
+	put_str_field(out, "policies", pols);
 	ctl_buf_printf(out,
 		       "\"keys\":%zu,\"records\":%llu,\"handshakes\":%llu,\"legacy\":%llu,"
 		       "\"weak_cipher\":%llu,\"plaintext_sessions\":%llu,\"folded\":%llu,"
@@ -76,6 +81,70 @@ static void put_status_fields(const struct ctl_service *svc, struct ctl_buf *out
 		       (unsigned long long)t->smtp[HS_SMTP_REFUSED], (unsigned long long)t->fallback);
 }
 
+/* policy_name_safe - a name as policies have them, so it can go in a reply as it is. */
+static bool policy_name_safe(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '.' || s[i] == '-' || s[i] == '_'))
+			return false;
+	return i > 0 && i < TLS_POLICY_NAME_MAX;
+}
+
+/*
+ * policy_known - verdicts under @name exist: it is active, or a row still holds counts
+ * from when it was (before a reload or restart).
+ */
+static bool policy_known(const struct ctl_service *svc, const char *name)
+{
+	size_t i;
+
+	if (!policy_name_safe(name))
+		return false;
+	for (i = 0; svc->policies && i < svc->policies->n_active; i++)
+		if (!strcmp(tls_policy_active(svc->policies, i)->name, name))
+			return true;
+	for (i = 0; i < agg__n_rows(svc->agg); i++)
+		if (agg_row_policy(agg__row(svc->agg, i), name))
+			return true;
+	return false;
+}
+
+/* put_policies - "policies judged: tls12,fips-ems" (no quotes: inside an error string). */
+static void put_policies(const struct ctl_service *svc, struct ctl_buf *out)
+{
+	char list[TLS_POLICY_ACTIVE_MAX * TLS_POLICY_NAME_MAX] = "none";
+
+	if (svc->policies)
+		tls_policy_list_string(svc->policies, list, sizeof(list));
+	ctl_buf_printf(out, "the daemon judges %s (policies = in tlsaudit.conf)", list);
+}
+
+/*
+ * add_policy - the row's verdicts under @name as its "policy" member: @line holds the
+ * row object (@len bytes); its closing brace moves after the new member.
+ */
+static int add_policy(const struct agg_row *row, const char *name, char *line, size_t len,
+		      int *n)
+{
+	static const char key[] = ",\"policy\":";
+	int m;
+
+	if (len < 2 || line[len - 1] != '}' || LINE_MAX_JSON - len < sizeof(key) + 2)
+		return -1;
+	memcpy(line + len - 1, key, sizeof(key) - 1);
+	len += sizeof(key) - 2;
+	m = agg_policy_json(row, name, line + len, LINE_MAX_JSON - 2 - len);
+	if (m < 0)
+		return -1;
+	len += (size_t)m;
+	line[len++] = '}';
+	*n = (int)len;
+	return 0;
+}
+
 /*
  * old_offer_refused - a ClientHello that offered nothing newer than TLS 1.1 and was
  * refused: nothing was negotiated, so it is not "legacy", yet it is exactly what
@@ -88,6 +157,7 @@ static bool old_offer_refused(const struct hs_record *r)
 
 struct hs_collect {
 	struct ctl_buf *buf;
+	const struct tls_policy_set *policies;
 	bool legacy_only;
 	size_t n;
 	char *line;
@@ -100,7 +170,7 @@ static void collect_record(const struct hs_record *r, void *ctx)
 
 	if (hc->legacy_only && !hs_legacy(r) && !old_offer_refused(r))
 		return;
-	n = export_json_record(r, hc->line, LINE_MAX_JSON - 1);
+	n = export_json_record(r, hc->policies, hc->line, LINE_MAX_JSON - 1);
 	if (n <= 0)
 		return;
 	hc->line[n++] = '\n';
@@ -116,7 +186,8 @@ void ctl_handle_request(const struct ctl_json *req, struct ctl_buf *out, void *c
 	bool want_hs = ctl_json_bool(req, "handshakes", false);
 	int64_t since_s = ctl_json_num(req, "since_s", 0);
 	struct ctl_buf body = { 0 };
-	struct hs_collect hc = { .buf = &body, .legacy_only = legacy };
+	struct hs_collect hc = { .buf = &body, .legacy_only = legacy, .policies = svc->policies };
+	const char *policy = ctl_json_str(req, "policy", "");
 	uint64_t since_ns = 0, now = util_now_ns();
 	size_t i, n_rows = 0;
 	char *line = NULL;
@@ -140,6 +211,13 @@ void ctl_handle_request(const struct ctl_json *req, struct ctl_buf *out, void *c
 	}
 	if (since_s)
 		since_ns = now - (uint64_t)since_s * NSEC_PER_SEC;
+	if (*policy && !policy_known(svc, policy)) {
+		ctl_buf_printf(out, "{\"ok\":false,\"error\":\"no verdicts under policy '%s': ",
+			       policy_name_safe(policy) ? policy : "?");
+		put_policies(svc, out);
+		ctl_buf_printf(out, "\"}\n");
+		return;
+	}
 	line = malloc(LINE_MAX_JSON);
 	if (!line) {
 		out->oom = true;
@@ -154,6 +232,8 @@ void ctl_handle_request(const struct ctl_json *req, struct ctl_buf *out, void *c
 			continue;
 		n = agg_row_json(row, line, LINE_MAX_JSON - 1);
 		if (n <= 0)
+			continue;
+		if (*policy && add_policy(row, policy, line, (size_t)n, &n))
 			continue;
 		line[n++] = '\n';
 		ctl_buf_append(&body, line, (size_t)n);

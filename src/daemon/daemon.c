@@ -88,17 +88,19 @@ static void clean_textfile_temps(const struct daemon *d)
 
 static int start(struct daemon *d)
 {
-	char err[512], ports[160];
+	char err[512], ports[160], pols[TLS_POLICY_ACTIVE_MAX * TLS_POLICY_NAME_MAX];
 
 	d->agg = agg__new(AGG_MAX_KEYS_DEFAULT, AGG_RING_DEFAULT);
 	if (!d->agg) {
 		log_err("out of memory");
 		return -ENOMEM;
 	}
+	agg__set_policies(d->agg, d->policies);
 	if (restore_state(d))
 		return -EIO;
 	clean_textfile_temps(d);
 	d->svc.agg = d->agg;
+	d->svc.policies = d->policies;
 	d->svc.status = daemon_status;
 	d->svc.ctx = d;
 	d->ctl = ctl_server__new(d->cfg.socket, ctl_handle_request, &d->svc, err, sizeof(err));
@@ -117,12 +119,13 @@ static int start(struct daemon *d)
 	if (daemon_sched_setup(d))
 		return -EIO;
 	cfg_ports_string(&d->cfg, ports, sizeof(ports));
+	tls_policy_list_string(d->policies, pols, sizeof(pols));
 	log_info("tlsaudit %s started: backend %s (%s), ports %s, socket %s, state %s, "
-		 "textfile %s, export every %llus, handshake log %s",
+		 "textfile %s, export every %llus, handshake log %s, policies %s",
 		 TLSAUDIT_VERSION, live_source__backend(d->src), live_source__why(d->src), ports,
 		 d->cfg.socket, d->cfg.state_file, d->cfg.textfile[0] ? d->cfg.textfile : "none",
 		 (unsigned long long)(d->cfg.export_interval_ns / NSEC_PER_SEC),
-		 d->cfg.handshake_log[0] ? d->cfg.handshake_log : "none");
+		 d->cfg.handshake_log[0] ? d->cfg.handshake_log : "none", pols);
 	return 0;
 }
 
@@ -139,6 +142,7 @@ static void stop(struct daemon *d)
 	live_source__free(d->src);
 	ctl_server__free(d->ctl);
 	agg__free(d->agg);
+	free(d->policies);
 }
 
 int daemon_run(const struct daemon_args *args)
@@ -157,7 +161,12 @@ int daemon_run(const struct daemon_args *args)
 	d->efd = d->sfd = d->export_fd = d->tick_fd = d->log_fd = -1;
 	d->start_ns = util_now_ns();
 	d->start_mono_ns = util_mono_ns();
-	if (daemon_load_config(d, &d->cfg, err, sizeof(err))) {
+	d->policies = malloc(sizeof(*d->policies));
+	if (!d->policies) {
+		log_err("out of memory");
+		goto cleanup;
+	}
+	if (daemon_load_config(d, &d->cfg, d->policies, err, sizeof(err))) {
 		fprintf(stderr, "tlsaudit daemon: %s\n", err);
 		ret = 2;
 		goto cleanup;

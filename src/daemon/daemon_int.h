@@ -14,11 +14,14 @@
 #include "tlsaudit/config.h"
 #include "tlsaudit/ctl.h"
 #include "tlsaudit/daemon.h"
+#include "tlsaudit/policy.h"
 #include "tlsaudit/util.h"
 
 struct daemon {
 	const struct daemon_args *args;
 	struct cfg cfg;
+	/* `policies` and `policy.*`: every record is judged against them (28 KiB: heap). */
+	struct tls_policy_set *policies;
 	struct agg *agg;
 	struct ctl_server *ctl;
 	struct ctl_service svc;
@@ -44,7 +47,12 @@ struct daemon_change {
 };
 
 /* reload.c */
-int daemon_load_config(const struct daemon *d, struct cfg *out, char *err, size_t errlen);
+/*
+ * daemon_load_config - defaults, the file, the command line into @out, and the policies
+ * they define into @ps. 0, or -errno with @err naming the file and line or the option.
+ */
+int daemon_load_config(const struct daemon *d, struct cfg *out, struct tls_policy_set *ps,
+		       char *err, size_t errlen);
 struct live_source *daemon_open_capture(struct daemon *d, const struct cfg *c);
 void daemon_reload(struct daemon *d, struct daemon_change *ch);
 

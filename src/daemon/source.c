@@ -2,7 +2,8 @@
 /*
  * The live source: wires live capture to process attribution. Capture hands on records
  * with their socket's identity and the owner events; attribution joins them; the
- * consumer (the daemon's counters, `watch`'s output) gets finished records. Neither
+ * consumer (the daemon's counters, `watch`'s output) gets finished records, judged
+ * against the policies (would_fail) once the process is known. Neither
  * capture nor attribution knows the other: this file is where they meet.
  */
 #include <errno.h>
@@ -13,11 +14,13 @@
 #include "tlsaudit/attrib.h"
 #include "tlsaudit/daemon.h"
 #include "tlsaudit/fallback.h"
+#include "tlsaudit/policy.h"
 
 struct live_source {
 	struct cap_live *cap;
 	struct attrib_join *join;
 	struct agg_fallback *fallback;
+	const struct tls_policy_set *policies;
 	live_record_fn cb;
 	void *ctx;
 };
@@ -29,6 +32,8 @@ static void on_record(struct hs_record *rec, const struct hs_owner *hint, void *
 	attrib_join__record(ls->join, rec, hint);
 	/* After attribution: a fallback is judged per client process. */
 	agg_fallback__apply(ls->fallback, rec);
+	if (ls->policies)
+		tls_policy_judge_record(ls->policies, rec);
 	ls->cb(rec, ls->ctx);
 }
 
@@ -99,6 +104,11 @@ void live_source__free(struct live_source *ls)
 	attrib_join__free(ls->join);
 	agg_fallback__free(ls->fallback);
 	free(ls);
+}
+
+void live_source__set_policies(struct live_source *ls, const struct tls_policy_set *ps)
+{
+	ls->policies = ps;
 }
 
 int live_source__fd(const struct live_source *ls)

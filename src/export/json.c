@@ -9,6 +9,7 @@
 
 #include "tlsaudit/cert.h"
 #include "tlsaudit/export.h"
+#include "tlsaudit/policy.h"
 #include "tlsaudit/tls.h"
 #include "tlsaudit/util.h"
 
@@ -167,7 +168,26 @@ static int put_cert(char *buf, size_t len, size_t *off, const struct hs_record *
 	       put_tri(buf, len, off, "client_accepted_bad_cert", c->accepted_bad);
 }
 
-int export_json_record(const struct hs_record *r, char *buf, size_t len)
+/*
+ * would_fail: the verdicts the record carries, named by the set that judged it; null on
+ * a plaintext session or when no set judged it (or another one did: the counts differ).
+ */
+static int put_would_fail(char *buf, size_t len, size_t *off, const struct hs_record *r,
+			  const struct tls_policy_set *ps)
+{
+	char v[TLS_POLICY_ACTIVE_MAX * (TLS_POLICY_NAME_MAX + 40) + 8];
+
+	if (put_key(buf, len, off, "would_fail"))
+		return -1;
+	if (!ps || !r->judged || r->n_verdicts != ps->n_active)
+		return put(buf, len, off, "null");
+	if (tls_verdicts_json(ps, r->verdicts, v, sizeof(v)) < 0)
+		return -1;
+	return put(buf, len, off, v);
+}
+
+int export_json_record(const struct hs_record *r, const struct tls_policy_set *ps, char *buf,
+		       size_t len)
 {
 	char tbuf[40], id[7];
 	size_t off = 0;
@@ -199,7 +219,7 @@ int export_json_record(const struct hs_record *r, char *buf, size_t len)
 	    put_str(buf, len, &off, "alpn", r->alpn) || put_str(buf, len, &off, "ja3", r->ja3) ||
 	    put_str(buf, len, &off, "ja4", r->ja4) || put_proc(buf, len, &off, &r->proc) ||
 	    put_outcome(buf, len, &off, r) || put_cert(buf, len, &off, r) ||
-	    put(buf, len, &off, "}"))
+	    put_would_fail(buf, len, &off, r, ps) || put(buf, len, &off, "}"))
 		return -1;
 	return (int)off;
 }

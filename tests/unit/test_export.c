@@ -50,7 +50,8 @@ static void test_json_tls13_offline(void **state)
 		"\"mx_host\":null,\"plaintext_fallback\":null,\"cert_subject\":null,"
 		"\"cert_issuer\":null,\"cert_not_after\":null,\"cert_key\":null,"
 		"\"cert_sig\":null,\"cert_sha256\":null,\"cert_problems\":null,"
-		"\"client_accepted_bad_cert\":null}";
+		"\"client_accepted_bad_cert\":null,"
+		"\"would_fail\":null}";
 	struct hs_record r;
 	char buf[4096];
 	int n;
@@ -67,7 +68,7 @@ static void test_json_tls13_offline(void **state)
 	util_strlcpy(r.alpn, "h2", sizeof(r.alpn));
 	util_strlcpy(r.ja3, "0123456789abcdef0123456789abcdef", sizeof(r.ja3));
 	util_strlcpy(r.ja4, "t13d1516h2_8daaf6152771_e5627efa2ab1", sizeof(r.ja4));
-	n = export_json_record(&r, buf, sizeof(buf));
+	n = export_json_record(&r, NULL, buf, sizeof(buf));
 	assert_string_equal(buf, want);
 	assert_int_equal(n, strlen(want));
 }
@@ -92,7 +93,8 @@ static void test_json_legacy_with_process(void **state)
 		"\"cert_sig\":\"sha1WithRSAEncryption\",\"cert_sha256\":"
 		"\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\","
 		"\"cert_problems\":[\"expired\",\"self_signed\",\"weak_key\",\"sha1_signature\"],"
-		"\"client_accepted_bad_cert\":true}";
+		"\"client_accepted_bad_cert\":true,"
+		"\"would_fail\":null}";
 	struct hs_record r;
 	char buf[4096];
 
@@ -129,7 +131,7 @@ static void test_json_legacy_with_process(void **state)
 	r.cert.problems = TLS_CERT_EXPIRED | TLS_CERT_SELF_SIGNED | TLS_CERT_WEAK_KEY |
 			  TLS_CERT_SHA1_SIGNATURE;
 	r.cert.accepted_bad = HS_TRI_TRUE;
-	assert_true(export_json_record(&r, buf, sizeof(buf)) > 0);
+	assert_true(export_json_record(&r, NULL, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, want);
 }
 
@@ -147,7 +149,7 @@ static void test_json_limited_by_server(void **state)
 	r.has_cipher = true;
 	r.group = 0x0017;
 	r.has_group = true;
-	assert_true(export_json_record(&r, buf, sizeof(buf)) > 0);
+	assert_true(export_json_record(&r, NULL, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, ",\"version\":\"TLSv1.0\",\"cipher\":"
 				    "\"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA\",\"cipher_id\":\"0xc014\","
 				    "\"legacy\":true,\"limited_by\":\"server\",\"weak_cipher\":false,"
@@ -163,7 +165,7 @@ static void test_json_nulls_and_unknown_ids(void **state)
 	(void)state;
 	base_record(&r);
 	r.offered_max = TLS_V_12;
-	assert_true(export_json_record(&r, buf, sizeof(buf)) > 0);
+	assert_true(export_json_record(&r, NULL, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "\"sni\":null,\"offered_max\":\"TLSv1.2\",\"version\":null,"
 				    "\"cipher\":null,\"cipher_id\":null,\"legacy\":false,"
 				    "\"limited_by\":null,\"weak_cipher\":false,\"group\":null,"));
@@ -173,7 +175,7 @@ static void test_json_nulls_and_unknown_ids(void **state)
 	r.has_cipher = true;
 	r.group = 0x1234;
 	r.has_group = true;
-	assert_true(export_json_record(&r, buf, sizeof(buf)) > 0);
+	assert_true(export_json_record(&r, NULL, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "\"version\":\"0x7f1c\",\"cipher\":\"0xabcd\","
 				    "\"cipher_id\":\"0xabcd\","));
 	assert_non_null(strstr(buf, "\"group\":\"0x1234\","));
@@ -189,7 +191,7 @@ static void test_json_hostile_sni(void **state)
 	base_record(&r);
 	util_strlcpy(r.sni, "a\"b\\c\x01\n\x7f\xc3\xa9</script>", sizeof(r.sni));
 	util_strlcpy(r.alpn, "h2\",\"x\":\"1", sizeof(r.alpn));
-	assert_true(export_json_record(&r, buf, sizeof(buf)) > 0);
+	assert_true(export_json_record(&r, NULL, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "\"sni\":\"a\\\"b\\\\c\\u0001\\u000a\\u007f\\u00c3\\u00a9"
 				    "</script>\","));
 	assert_non_null(strstr(buf, "\"alpn\":\"h2\\\",\\\"x\\\":\\\"1\","));
@@ -208,13 +210,13 @@ static void test_json_small_buffers(void **state)
 	base_record(&r);
 	memset(r.sni, 0xff, sizeof(r.sni) - 1);
 	r.sni[sizeof(r.sni) - 1] = '\0';
-	n = export_json_record(&r, full, sizeof(full));
+	n = export_json_record(&r, NULL, full, sizeof(full));
 	assert_true(n > 0);
 	need = (size_t)n + 1;
 	for (len = 0; len <= need; len++) {
 		char *b = test_malloc(len ? len : 1);
 
-		n = export_json_record(&r, b, len);
+		n = export_json_record(&r, NULL, b, len);
 		if (len < need) {
 			assert_int_equal(n, -1);
 		} else {
