@@ -29,7 +29,8 @@
 
 enum ctl_json_type { CTL_JSON_NULL, CTL_JSON_BOOL, CTL_JSON_NUM, CTL_JSON_STR };
 
-#define CTL_JSON_MEMBERS 96
+/* A report row with every failure kind and its verdicts under one policy is about 100. */
+#define CTL_JSON_MEMBERS 160
 #define CTL_JSON_KEY 64
 #define CTL_JSON_STR 512
 
@@ -177,6 +178,26 @@ int ctl_query(struct ctl_conn *c, const char *req, struct ctl_reply *rep, int ti
 void ctl_reply_free(struct ctl_reply *rep);
 
 #define CTL_ROW_ALERTS 8
+#define CTL_ROW_POLICY_FAILS 14 /* (by, reason) kinds: 5 client reasons, 6 server ones */
+
+/* A row's verdicts under the policy a report or top request named (agg_policy_json). */
+struct ctl_row_policy {
+	bool present; /* the reply carried them */
+	char name[32];
+	int64_t handshakes, passes, failures;
+	struct {
+		char kind[24]; /* "client_version", "server_cert_key", ... */
+		int64_t count;
+	} fails[CTL_ROW_POLICY_FAILS];
+	int n_fails;
+	char first[40], last_pass[40];
+	int64_t first_s, last_pass_s; /* 0: never */
+	struct {
+		char time[40];
+		int64_t time_s;
+		char by[8], reason[16], peer[64], sni[256];
+	} last_fail; /* meaningful when failures > 0 */
+};
 
 /* One row of a report/top reply, decoded (see agg_row_json for the fields). */
 struct ctl_row {
@@ -212,6 +233,7 @@ struct ctl_row {
 	/* SMTP sessions by smtp_tls: starttls, not_offered, not_used, refused, unknown. */
 	int64_t smtp[5], fallback[5]; /* fallback: plaintext_fallback per reason, [4] total */
 	char plain_peer[64], mx_host[128];
+	struct ctl_row_policy policy;
 };
 
 /* ctl_row_parse - decode one row line; 0 or -EINVAL. */

@@ -4,9 +4,13 @@
  * already broken (handshakes refused or cut off, with the alert, who sent it, a peer and
  * when), then answers "what breaks if TLS < 1.2 is switched off" (for each process,
  * whether the process itself must be upgraded or only its peer), then the SMTP sessions
- * that stayed plaintext and why, then every process key. --legacy keeps the first two.
+ * that stayed plaintext and why, then every process key. --legacy keeps the first two,
+ * then the tls12 policy's report; --policy NAME is that report for any policy the
+ * daemon judges: which process keys would break if peers enforced it, and since when
+ * nothing has.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +23,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: tlsaudit report [--json] [--legacy] [--handshakes] [--since DUR] [-S PATH]\n"
+		"Usage: tlsaudit report [--json] [--legacy | --policy NAME] [--handshakes]\n"
+		"                       [--since DUR] [-S PATH]\n"
 		"\n"
 		"Counters of the running daemon, one row per process (exe, unit, container),\n"
 		"role and service port, in sections: already failing (handshakes refused or cut\n"
@@ -30,7 +35,12 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  --legacy           only the first two sections: processes that negotiated below\n"
 		"                     TLS 1.2 or had an offer of nothing newer refused, and whether\n"
-		"                     the process or its peer must be upgraded\n"
+		"                     the process or its peer must be upgraded; then the tls12\n"
+		"                     policy's report\n"
+		"  --policy NAME      what breaks if peers enforced policy NAME (one the daemon\n"
+		"                     judges: policies in tlsaudit.conf): every process key FAILS\n"
+		"                     (by whom, why, a peer, when last), passes or was not seen,\n"
+		"                     and since when enforcing it is safe\n"
 		"  --handshakes       the recent handshakes (the last 1000) instead of counters\n"
 		"  --since DUR        only what was seen in the last DUR (30s, 15m, 1h, 2d)\n"
 		"  --json             one JSON object per line (rows, or handshake records)\n"
@@ -39,6 +49,8 @@ static void usage(FILE *f)
 		"\n"
 		"Examples:\n"
 		"  tlsaudit report --legacy              what breaks if TLS < 1.2 is switched off\n"
+		"  tlsaudit report --policy fips-ems     what breaks if peers require EMS\n"
+		"  tlsaudit report --policy tls12 --since 7d --json\n"
 		"  tlsaudit report --handshakes --since 1h --json\n"
 		"\n"
 		"Exit status: 0 ok, 1 no daemon or an error, 2 usage error.\n",
@@ -374,6 +386,354 @@ static void print_handshakes(char **lines, size_t n)
 	free(j);
 }
 
+enum pol_verdict { PV_FAILS = 0, PV_PASSES, PV_NOT_SEEN };
+
+static const char *const pv_names[] = { "FAILS", "passes", "not seen" };
+static const char *const pv_json[] = { "fails", "passes", "not_seen" };
+
+/*
+ * pol_verdict - a row under the policy: FAILS when a handshake failed it in the window
+ * (@since_s, 0 for all the daemon remembers), passes when handshakes were judged there
+ * and none failed, else not seen.
+ */
+static enum pol_verdict pol_verdict(const struct ctl_row *r, int64_t since_s)
+{
+	const struct ctl_row_policy *p = &r->policy;
+
+	if (p->failures && p->last_fail.time_s >= since_s)
+		return PV_FAILS;
+	if (p->passes && p->last_pass_s >= since_s)
+		return PV_PASSES;
+	return PV_NOT_SEEN;
+}
+
+static int64_t cur_since;
+
+static int cmp_policy(const void *pa, const void *pb)
+{
+	const struct ctl_row *a = pa, *b = pb;
+	enum pol_verdict va = pol_verdict(a, cur_since), vb = pol_verdict(b, cur_since);
+
+	if (va != vb)
+		return va < vb ? -1 : 1;
+	if (va == PV_FAILS && a->policy.last_fail.time_s != b->policy.last_fail.time_s)
+		return a->policy.last_fail.time_s > b->policy.last_fail.time_s ? -1 : 1;
+	if (a->policy.handshakes != b->policy.handshakes)
+		return a->policy.handshakes > b->policy.handshakes ? -1 : 1;
+	return strcmp(ctl_row_name(a), ctl_row_name(b));
+}
+
+/* What the whole table says: how many keys fail, the last failure, since when it is safe. */
+struct pol_summary {
+	size_t n[3];
+	int64_t last_fail_s, first_s; /* 0: none */
+	char last_fail[40], first[40];
+};
+
+static void pol_summarise(const struct ctl_row *rows, size_t n, int64_t since_s,
+			  struct pol_summary *s)
+{
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < n; i++) {
+		const struct ctl_row_policy *p = &rows[i].policy;
+
+		s->n[pol_verdict(&rows[i], since_s)]++;
+		/* The same second: the text (RFC 3339 with milliseconds) still orders them. */
+		if (p->failures && (p->last_fail.time_s > s->last_fail_s ||
+				    (p->last_fail.time_s == s->last_fail_s &&
+				     strcmp(p->last_fail.time, s->last_fail) > 0))) {
+			s->last_fail_s = p->last_fail.time_s;
+			util_strlcpy(s->last_fail, p->last_fail.time, sizeof(s->last_fail));
+		}
+		if (p->first_s && (!s->first_s || p->first_s < s->first_s)) {
+			s->first_s = p->first_s;
+			util_strlcpy(s->first, p->first, sizeof(s->first));
+		}
+	}
+}
+
+/*
+ * safe_since - nothing failed the policy since this time: the latest failure, or the
+ * first handshake judged when none ever failed; NULL while something fails in the window.
+ */
+static const char *safe_since(const struct pol_summary *s)
+{
+	if (s->n[PV_FAILS] || (!s->n[PV_PASSES] && !s->last_fail_s))
+		return NULL;
+	return s->last_fail_s ? s->last_fail : s->first;
+}
+
+/* reason_words - "version", "cert_key", ... as the report says them. */
+static const char *reason_words(const char *r)
+{
+	static const struct {
+		const char *name, *words;
+	} map[] = {
+		{ "version", "version" },	{ "cipher", "cipher suites" },
+		{ "group", "key exchange groups" }, { "ems", "no extended master secret" },
+		{ "sni", "no SNI" },		{ "cert_key", "certificate key" },
+		{ "cert_sig", "certificate signature" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(map); i++)
+		if (!strcmp(r, map[i].name))
+			return map[i].words;
+	return *r ? r : "?";
+}
+
+/*
+ * pol_why - the latest failure in words: "version, by the client (this process: it
+ * offers nothing the policy allows); also server_cipher 2; e.g. 192.0.2.1 example.com".
+ */
+static void pol_why(const struct ctl_row *r, char *buf, size_t len)
+{
+	const struct ctl_row_policy *p = &r->policy;
+	const char *by = p->last_fail.by;
+	bool self = *by && !strcmp(by, r->role), known = !strcmp(r->role, "client") ||
+							  !strcmp(r->role, "server");
+	char last[40], also[160] = "", peer[72], sni[72];
+	size_t off = 0;
+	int i, n;
+
+	snprintf(last, sizeof(last), "%s_%s", by, p->last_fail.reason);
+	for (i = 0; i < p->n_fails && off < sizeof(also); i++) {
+		if (!strcmp(p->fails[i].kind, last))
+			continue;
+		n = snprintf(also + off, sizeof(also) - off, "%s%s %lld", off ? ", " : "",
+			     p->fails[i].kind, (long long)p->fails[i].count);
+		if (n > 0)
+			off += (size_t)n;
+	}
+	ctl_term_safe(p->last_fail.peer[0] ? p->last_fail.peer : "?", 46, peer, sizeof(peer));
+	ctl_term_safe(p->last_fail.sni, 64, sni, sizeof(sni));
+	snprintf(buf, len, "%s, by the %s%s%s; %s%s%se.g. %s%s%s", reason_words(p->last_fail.reason),
+		 *by ? by : "?", !known ? "" : self ? " (this process)" : " (the peer)",
+		 !strcmp(by, "client") ? ": it offers nothing the policy allows"
+				       : ": it chose what the policy forbids",
+		 off ? "also " : "", also, off ? "; " : "", peer, sni[0] ? " " : "", sni);
+}
+
+static void print_policy(const char *name, struct ctl_row *rows, size_t n, int64_t since_s)
+{
+	char proc[40], why[640], pname[40];
+	struct pol_summary s;
+	const char *safe;
+	size_t i;
+
+	ctl_term_safe(name, 31, pname, sizeof(pname));
+	pol_summarise(rows, n, since_s, &s);
+	cur_since = since_s;
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), cmp_policy);
+	printf("Policy %s: what breaks if peers enforced it: %zu of %zu process key%s would "
+	       "fail%s.\n\n",
+	       pname, s.n[PV_FAILS], n, n == 1 ? "" : "s", since_s ? " (in the window)" : "");
+	if (n) {
+		printf("%-32s %-6s %5s %-8s %10s %6s  %-24s  %s\n", "PROCESS", "ROLE", "PORT",
+		       "VERDICT", "HANDSHAKES", "FAILED", "LAST FAILURE", "WHY (the latest)");
+	}
+	for (i = 0; i < n; i++) {
+		const struct ctl_row *r = &rows[i];
+		enum pol_verdict v = pol_verdict(r, since_s);
+
+		why[0] = '\0';
+		if (r->policy.failures)
+			pol_why(r, why, sizeof(why));
+		printf("%-32s %-6s %5u %-8s %10lld %6lld  %-24s  %s\n",
+		       ctl_term_safe(ctl_row_name(r), 32, proc, sizeof(proc)), r->role, r->port,
+		       pv_names[v], (long long)r->policy.handshakes, (long long)r->policy.failures,
+		       r->policy.failures ? r->policy.last_fail.time : "-", why);
+	}
+	if (n)
+		putchar('\n');
+	safe = safe_since(&s);
+	if (safe)
+		printf("Safe to enforce %s since %s: no handshake failed it since then.\n", pname,
+		       safe);
+	else if (s.n[PV_FAILS])
+		printf("Not safe to enforce %s: %zu process key%s would fail; the last failure was "
+		       "%s.\n",
+		       pname, s.n[PV_FAILS], s.n[PV_FAILS] == 1 ? "" : "s", s.last_fail);
+	else
+		printf("Nothing judged under %s%s yet: no handshake to go by.\n", pname,
+		       since_s ? " in the window" : "");
+}
+
+/* One JSON line built member by member; a line that does not fit is not printed. */
+struct jline {
+	char buf[4096];
+	size_t off;
+	bool cut;
+};
+
+static void jl_raw(struct jline *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void jl_raw(struct jline *j, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (j->cut)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(j->buf + j->off, sizeof(j->buf) - j->off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(j->buf) - j->off)
+		j->cut = true;
+	else
+		j->off += (size_t)n;
+}
+
+/* jl_key - "key": after a comma unless it is the object's first member. */
+static void jl_key(struct jline *j, const char *key)
+{
+	jl_raw(j, "%s\"%s\":", j->off > 1 ? "," : "", key);
+}
+
+/* jl_str - "key":"value" (escaped), or null for NULL or "". */
+static void jl_str(struct jline *j, const char *key, const char *s)
+{
+	jl_key(j, key);
+	if (!s || !*s)
+		jl_raw(j, "null");
+	else if (!j->cut && util_json_string(j->buf, sizeof(j->buf), &j->off, s))
+		j->cut = true;
+}
+
+static void jl_int(struct jline *j, const char *key, long long v)
+{
+	jl_key(j, key);
+	jl_raw(j, "%lld", v);
+}
+
+static void jl_end(struct jline *j)
+{
+	jl_raw(j, "}");
+	if (!j->cut)
+		printf("%s\n", j->buf);
+}
+
+/*
+ * print_policy_json - one object per process key (the table's columns), then one
+ * summary object: counts by verdict, the last failure, safe_to_enforce_since.
+ */
+static void print_policy_json(const char *name, struct ctl_row *rows, size_t n, int64_t since_s)
+{
+	struct pol_summary s;
+	struct jline *j;
+	size_t i;
+	int k;
+
+	j = malloc(sizeof(*j));
+	if (!j)
+		return;
+	pol_summarise(rows, n, since_s, &s);
+	cur_since = since_s;
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), cmp_policy);
+	for (i = 0; i < n; i++) {
+		const struct ctl_row *r = &rows[i];
+		const struct ctl_row_policy *p = &r->policy;
+		bool failed = p->failures > 0;
+
+		memset(j, 0, sizeof(*j));
+		jl_raw(j, "{");
+		jl_str(j, "exe", r->exe);
+		jl_str(j, "comm", r->comm);
+		jl_str(j, "unit", r->unit);
+		jl_str(j, "container", r->container);
+		jl_str(j, "role", r->role);
+		jl_int(j, "port", r->port);
+		jl_str(j, "policy", name);
+		jl_str(j, "verdict", pv_json[pol_verdict(r, since_s)]);
+		jl_int(j, "handshakes", p->handshakes);
+		jl_int(j, "passes", p->passes);
+		jl_int(j, "failures", p->failures);
+		jl_key(j, "failures_by");
+		jl_raw(j, "{");
+		for (k = 0; k < p->n_fails; k++)
+			jl_raw(j, "%s\"%s\":%lld", k ? "," : "", p->fails[k].kind,
+			       (long long)p->fails[k].count);
+		jl_raw(j, "}");
+		jl_str(j, "last_pass", p->last_pass);
+		jl_str(j, "last_failure", failed ? p->last_fail.time : NULL);
+		jl_str(j, "by", failed ? p->last_fail.by : NULL);
+		jl_str(j, "reason", failed ? p->last_fail.reason : NULL);
+		jl_str(j, "peer", failed ? p->last_fail.peer : NULL);
+		jl_str(j, "sni", failed ? p->last_fail.sni : NULL);
+		jl_end(j);
+	}
+	memset(j, 0, sizeof(*j));
+	jl_raw(j, "{");
+	jl_str(j, "policy", name);
+	jl_raw(j, ",\"summary\":true");
+	jl_int(j, "process_keys", (long long)n);
+	jl_int(j, "fails", (long long)s.n[PV_FAILS]);
+	jl_int(j, "passes", (long long)s.n[PV_PASSES]);
+	jl_int(j, "not_seen", (long long)s.n[PV_NOT_SEEN]);
+	jl_str(j, "last_failure", s.last_fail_s ? s.last_fail : NULL);
+	jl_str(j, "safe_to_enforce_since", safe_since(&s));
+	jl_end(j);
+	free(j);
+}
+
+/*
+ * report_policy - the rows with their verdicts under @name (all keys: passes and not
+ * seen count as much as failures) and the table or JSON of them.
+ */
+static int report_policy(struct ctl_conn *c, const char *sock, const char *name, bool json,
+			 uint64_t since_ns)
+{
+	struct ctl_reply rep = { 0 };
+	struct ctl_row *rows = NULL;
+	char req[256], err[512];
+	int64_t since_s = 0;
+	size_t i, n = 0;
+	int ret = CLI_FAIL;
+
+	/* Names are [a-z0-9._-]: safe inside the request as they are (the daemon checks). */
+	snprintf(req, sizeof(req), "{\"cmd\":\"report\",\"policy\":\"%.40s\",\"since_s\":%llu}",
+		 name, (unsigned long long)(since_ns / NSEC_PER_SEC));
+	if (ctl_query(c, req, &rep, 30000, err, sizeof(err))) {
+		fprintf(stderr, "tlsaudit: %s: %s\n", sock, err);
+		return CLI_FAIL;
+	}
+	rows = calloc(rep.n_rows ? rep.n_rows : 1, sizeof(*rows));
+	if (!rows) {
+		fprintf(stderr, "tlsaudit: out of memory\n");
+		goto cleanup;
+	}
+	for (i = 0; i < rep.n_rows; i++)
+		if (!ctl_row_parse(rep.rows[i], &rows[n]))
+			n++;
+	if (since_ns)
+		since_s = ctl_json_num(rep.header, "now_s", 0) - (int64_t)(since_ns / NSEC_PER_SEC);
+	if (json)
+		print_policy_json(name, rows, n, since_s);
+	else
+		print_policy(name, rows, n, since_s);
+	ret = CLI_OK;
+cleanup:
+	free(rows);
+	ctl_reply_free(&rep);
+	return ret;
+}
+
+/* policy_judged - the daemon's header lists @name among the policies it judges. */
+static bool policy_judged(const struct ctl_json *h, const char *name)
+{
+	char list[600], *save = NULL, *tok;
+
+	util_strlcpy(list, ctl_json_str(h, "policies", ""), sizeof(list));
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (!strcmp(tok, name))
+			return true;
+	return false;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -381,12 +741,13 @@ int cmd_report(int argc, char **argv)
 		{ "legacy", no_argument, NULL, 'l' },
 		{ "handshakes", no_argument, NULL, 'H' },
 		{ "since", required_argument, NULL, 's' },
+		{ "policy", required_argument, NULL, 'P' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool json = false, legacy = false, hs = false;
-	const char *sock = NULL;
+	const char *sock = NULL, *policy = NULL;
 	struct ctl_row *rows = NULL;
 	struct ctl_conn *c = NULL;
 	struct ctl_reply rep = { 0 };
@@ -414,6 +775,9 @@ int cmd_report(int argc, char **argv)
 				return CLI_USAGE;
 			}
 			break;
+		case 'P':
+			policy = optarg;
+			break;
 		case 'S':
 			sock = optarg;
 			break;
@@ -425,10 +789,19 @@ int cmd_report(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
+	if (policy && (legacy || hs)) {
+		fprintf(stderr, "tlsaudit report: --policy: not with %s (the policy's report is a "
+				"table of its own)\n", legacy ? "--legacy" : "--handshakes");
+		return CLI_USAGE;
+	}
 	sock = cfg_client_socket(sock); /* named again in later errors */
 	c = cli_connect("report", argc, argv, optind, sock, &ret);
 	if (!c)
 		return ret;
+	if (policy) {
+		ret = report_policy(c, sock, policy, json, since_ns);
+		goto cleanup;
+	}
 	snprintf(req, sizeof(req),
 		 "{\"cmd\":\"report\",\"legacy\":%s,\"handshakes\":%s,\"since_s\":%llu}",
 		 legacy ? "true" : "false", hs ? "true" : "false",
@@ -467,6 +840,12 @@ int cmd_report(int argc, char **argv)
 			       : 0);
 	putchar('\n');
 	print_legacy(rows, n);
+	/* What TLS < 1.2 switched off breaks, judged on whole offers: the tls12 policy. */
+	if (legacy && policy_judged(rep.header, "tls12")) {
+		putchar('\n');
+		ret = report_policy(c, sock, "tls12", false, since_ns);
+		goto cleanup;
+	}
 	if (!legacy) {
 		putchar('\n');
 		print_smtp(rows, n);

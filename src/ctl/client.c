@@ -345,6 +345,42 @@ static void parse_smtp(const struct ctl_json *j, struct ctl_row *row)
 	copy_str(j, "last_mx_host", row->mx_host, sizeof(row->mx_host));
 }
 
+/* parse_policy - the row's verdicts under the requested policy, when the reply has them. */
+static void parse_policy(const struct ctl_json *j, struct ctl_row_policy *p)
+{
+	static const char pfx[] = "policy.failures_by.";
+	int i;
+
+	if (!ctl_json_get(j, "policy.name"))
+		return;
+	p->present = true;
+	copy_str(j, "policy.name", p->name, sizeof(p->name));
+	p->handshakes = ctl_json_num(j, "policy.handshakes", 0);
+	p->passes = ctl_json_num(j, "policy.passes", 0);
+	p->failures = ctl_json_num(j, "policy.failures", 0);
+	/* failures_by.BY_REASON: the kinds are data, so walk the members. */
+	for (i = 0; i < j->n && p->n_fails < CTL_ROW_POLICY_FAILS; i++) {
+		const struct ctl_json_member *m = &j->m[i];
+
+		if (m->type != CTL_JSON_NUM || strncmp(m->key, pfx, sizeof(pfx) - 1))
+			continue;
+		util_strlcpy(p->fails[p->n_fails].kind, m->key + sizeof(pfx) - 1,
+			     sizeof(p->fails[0].kind));
+		p->fails[p->n_fails++].count = m->num;
+	}
+	copy_str(j, "policy.first", p->first, sizeof(p->first));
+	p->first_s = ctl_json_num(j, "policy.first_s", 0);
+	copy_str(j, "policy.last_pass", p->last_pass, sizeof(p->last_pass));
+	p->last_pass_s = ctl_json_num(j, "policy.last_pass_s", 0);
+	copy_str(j, "policy.last_failure.time", p->last_fail.time, sizeof(p->last_fail.time));
+	p->last_fail.time_s = ctl_json_num(j, "policy.last_failure.time_s", 0);
+	copy_str(j, "policy.last_failure.by", p->last_fail.by, sizeof(p->last_fail.by));
+	copy_str(j, "policy.last_failure.reason", p->last_fail.reason,
+		 sizeof(p->last_fail.reason));
+	copy_str(j, "policy.last_failure.peer", p->last_fail.peer, sizeof(p->last_fail.peer));
+	copy_str(j, "policy.last_failure.sni", p->last_fail.sni, sizeof(p->last_fail.sni));
+}
+
 int ctl_row_parse(const char *line, struct ctl_row *row)
 {
 	static const char *const vers[7] = {
@@ -387,6 +423,7 @@ int ctl_row_parse(const char *line, struct ctl_row *row)
 	row->pid = ctl_json_num(j, "pid", 0);
 	parse_failures(j, row);
 	parse_smtp(j, row);
+	parse_policy(j, &row->policy);
 cleanup:
 	free(j);
 	return ret;
