@@ -215,15 +215,18 @@ openssl s_server -accept 127.0.0.1:443 -www -tls1 -cipher 'DEFAULT@SECLEVEL=0' \
 	-cert server.crt -key server.key </dev/null >server.log 2>&1 &
 server=$!
 for ((i = 0; i < 100; i++)); do grep -q ACCEPT server.log && break; sleep 0.05; done
-echo Q | timeout 10 openssl s_client -brief -connect 127.0.0.1:443 -tls1 \
-	-cipher 'DEFAULT@SECLEVEL=0' -servername legacy.tlsaudit.test >client.log 2>&1
-check "openssl s_client -tls1 negotiated TLSv1" grep -q '^Protocol version: TLSv1$' client.log
+tls10_exchange() { # WHAT
+	echo Q | timeout 10 openssl s_client -brief -connect 127.0.0.1:443 -tls1 \
+		-cipher 'DEFAULT@SECLEVEL=0' -servername legacy.tlsaudit.test >client.log 2>&1
+	check "$1: openssl s_client -tls1 negotiated TLSv1" \
+		grep -q '^Protocol version: TLSv1$' client.log
+}
+tls10_exchange bpf
 check "report counts the TLS 1.0 handshake (client and server ends)" wait_tls10 2
 tlsaudit report --legacy >/root/report-legacy.txt 2>&1
 check "report --legacy lists it" grep -q 'TLS1.0' /root/report-legacy.txt
 tlsaudit report --json >/root/report-1.json 2>&1
 tlsaudit report --handshakes --json >/root/handshakes.json 2>&1
-kill "$server"
 
 pid=$(mainpid)
 check "systemctl reload" systemctl reload tlsaudit.service
@@ -236,9 +239,24 @@ check "restart: active" test "$(unit_state)" = active
 check "restart keeps the counts" wait_tls10 2
 tlsaudit report --json >/root/report-2.json 2>&1
 
+# The libpcap fallback under the same sandbox (packet socket, no AF_INET): the backend
+# set in the config file, a restart, the counts kept and a new handshake counted.
+cp /etc/tlsaudit/tlsaudit.conf /root/conf.orig
+echo 'backend = pcap' >>/etc/tlsaudit/tlsaudit.conf
+check "restart with backend = pcap" systemctl restart tlsaudit.service
+tlsaudit status >/root/status-pcap.txt 2>&1
+check "pcap backend under the unit's sandbox" grep -q '^backend: *pcap ' /root/status-pcap.txt
+tls10_exchange pcap
+check "pcap backend counts it" wait_tls10 4
+cp /root/conf.orig /etc/tlsaudit/tlsaudit.conf
+check "restart with backend = auto" systemctl restart tlsaudit.service
+check "auto: bpf again" sh -c "tlsaudit status | grep -q '^backend: *bpf '"
+kill "$server"
+
 journalctl -b -u tlsaudit.service --no-pager -o cat >/root/journal.txt 2>&1
 check "journal has the start line" grep -q 'tlsaudit .* started: backend bpf' /root/journal.txt
-check "journal: started twice (start, restart)" test "$(grep -c ' started: backend' /root/journal.txt)" -ge 2
+check "journal: started four times (start, restarts)" \
+	test "$(grep -c ' started: backend' /root/journal.txt)" = 4
 
 systemd-analyze security --no-pager tlsaudit.service >/root/security.txt 2>&1
 figure "exposure $(sed -n 's/.*exposure level for tlsaudit.service: \([0-9.]*\).*/\1/p' /root/security.txt)"
@@ -298,7 +316,7 @@ res=$merged/root/results
 cat "$res"
 sed -n '/Overall exposure/p' "$merged/root/security.txt"
 if grep -q '^FAIL' "$res" || ! grep -qx done "$res"; then
-	for f in checks.log unit-status.txt status-root.txt status-outsider.txt journal.txt \
+	for f in checks.log unit-status.txt status-root.txt status-outsider.txt status-pcap.txt journal.txt \
 		report-legacy.txt report-1.json handshakes.json left; do
 		[ -s "$merged/root/$f" ] && { echo "--- $f"; tail -n 25 "$merged/root/$f"; }
 	done
