@@ -6,7 +6,8 @@
  *
  * The process identity is exe + systemd unit + container (comm when the exe is unknown),
  * never the pid, so the restarts of a service add up in one row. Memory is bounded: at
- * most max_keys rows; records for further keys are folded into one "other" row.
+ * most max_keys rows; past that, and past the textfile's series bound or a row's time
+ * to live, the least recently seen rows are folded into one "other" row.
  */
 #ifndef TLSAUDIT_AGG_H
 #define TLSAUDIT_AGG_H
@@ -162,6 +163,17 @@ struct agg_row {
 	uint8_t n_pol;
 };
 
+/*
+ * Why a row left for the "other" row (tlsaudit_series_folded_total{reason}): the
+ * textfile's series bound, the key cap of the aggregation itself, or row_ttl.
+ */
+enum agg_fold {
+	AGG_FOLD_MAX_SERIES = 0,
+	AGG_FOLD_MAX_KEYS,
+	AGG_FOLD_ROW_TTL,
+	AGG_FOLD_N,
+};
+
 struct agg_totals {
 	uint64_t records;    /* every record added (TLS and plaintext) */
 	uint64_t handshakes; /* TLS handshakes */
@@ -173,6 +185,9 @@ struct agg_totals {
 	uint64_t smtp[HS_SMTP_REFUSED + 1]; /* SMTP sessions by enum hs_smtp_tls */
 	uint64_t fallback;		    /* plaintext sessions with plaintext_fallback */
 	uint64_t folded;     /* records that went to the "other" row */
+	/* Rows folded into "other", and the series they had, by enum agg_fold (persisted). */
+	uint64_t rows_folded[AGG_FOLD_N];
+	uint64_t series_folded[AGG_FOLD_N];
 };
 
 struct agg;
@@ -200,6 +215,25 @@ const struct agg_policy *agg_row_policy(const struct agg_row *row, const char *n
  * Returns the length, or -1 when @len is too small.
  */
 int agg_policy_json(const struct agg_row *row, const char *name, char *buf, size_t len);
+
+/*
+ * agg_series_fn - how many series a row puts in the textfile (the exporter knows);
+ * agg__set_series_fn - use it to weigh rows (without one a row weighs 1).
+ */
+typedef size_t (*agg_series_fn)(const struct agg_row *row, void *ctx);
+void agg__set_series_fn(struct agg *a, agg_series_fn fn, void *ctx);
+
+/* agg__series - the series of every row, "other" included. */
+size_t agg__series(const struct agg *a);
+
+/*
+ * agg__bound - fold rows into "other": those not seen for @ttl_ns (0: never), then the
+ * least recently seen until the rows weigh at most @max_series. Counts move, so sums
+ * over rows never go down; rows_folded and series_folded in the totals count what left.
+ * Returns the rows folded. A row at the key cap is folded the same way by agg__add, so
+ * a new program always gets a row of its own.
+ */
+size_t agg__bound(struct agg *a, uint64_t now_ns, uint64_t ttl_ns, size_t max_series);
 
 /* Flags returned by agg__add. */
 #define AGG_ADD_LOG 0x1 /* legacy, failed or fallback: not logged for (key, peer) in the hour */

@@ -38,6 +38,14 @@ struct prom_info {
 	uint64_t malformed;
 };
 
+/*
+ * prom_row_series - the samples prom_render writes for @row (an agg_series_fn, so the
+ * aggregation can bound the file's series); prom_fixed_series - the samples that are
+ * not per row, for a daemon on @backend ("bpf", "pcap" or "none").
+ */
+size_t prom_row_series(const struct agg_row *row, void *ctx);
+size_t prom_fixed_series(const char *backend);
+
 /* prom_render - the whole exposition (HELP, TYPE, samples) into @f; 0 or -EIO. */
 int prom_render(const struct agg *a, const struct prom_info *info, FILE *f);
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Aggregation of handshake records into per-process rows and a ring of recent records.
- * Rows live in one array (stable indexes, first-seen order); an open-addressing table
- * of row indexes finds them. Nothing is ever removed, so no tombstones are needed.
+ * Rows live in one array (first-seen order); an open-addressing table of row indexes
+ * finds them. Rows leave only by folding into "other" (agg__bound, the key cap), a
+ * batch operation after which the array is compacted and the table rebuilt, so no
+ * tombstones are needed.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -27,6 +29,8 @@ struct agg {
 	size_t ring_size, ring_head, ring_count;
 	struct agg_totals totals;
 	const struct tls_policy_set *policies; /* names the records' verdicts */
+	agg_series_fn series_fn; /* a row's weight in series; NULL: 1 */
+	void *series_ctx;
 };
 
 enum agg_ver agg_version_bucket(uint16_t version)
@@ -179,9 +183,13 @@ static struct agg_row *append_row(struct agg *a, const struct agg_key *k)
 	return row;
 }
 
+static size_t fold_lru(struct agg *a);
+
 /*
- * find_row - the row for @k; created when @create and there is room. Keys past the cap
- * go to the "other" row; *folded says so.
+ * find_row - the row for @k, created when new. At the key cap the least recently seen
+ * row is folded into "other" to make room: the new program is the one the operator is
+ * looking for. Only when that fails (no memory) does @k itself go to "other"; *folded
+ * says so.
  */
 static struct agg_row *find_row(struct agg *a, const struct agg_key *k, bool *folded)
 {
@@ -192,6 +200,7 @@ static struct agg_row *find_row(struct agg *a, const struct agg_key *k, bool *fo
 	*folded = false;
 	if (k->other)
 		goto fold;
+again:
 	for (i = key_hash(k) & mask;; i = (i + 1) & mask) {
 		uint32_t s = a->slots[i];
 
@@ -200,8 +209,12 @@ static struct agg_row *find_row(struct agg *a, const struct agg_key *k, bool *fo
 		if (key_eq(&a->rows[s - 1].key, k))
 			return &a->rows[s - 1];
 	}
-	if (a->n_rows - (a->other_idx >= 0) >= a->max_keys)
+	if (a->n_rows - (a->other_idx >= 0) >= a->max_keys) {
+		/* The fold rebuilds the table: probe again. */
+		if (fold_lru(a))
+			goto again;
 		goto fold;
+	}
 	row = append_row(a, k);
 	if (!row)
 		goto fold;
@@ -723,6 +736,203 @@ int agg_restore_row(struct agg *a, const struct agg_row *src)
 	if (folded)
 		a->totals.folded += src->handshakes + src->plaintext + src->failed_early;
 	return 0;
+}
+
+/* Internal to the state loader: the counters after the rows, in put_counters() order. */
+void agg_restore_counters(struct agg *a, const uint64_t *v, size_t n);
+
+void agg_restore_counters(struct agg *a, const uint64_t *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < AGG_FOLD_N && i < n; i++)
+		a->totals.rows_folded[i] += v[i];
+	for (i = 0; i < AGG_FOLD_N && AGG_FOLD_N + i < n; i++)
+		a->totals.series_folded[i] += v[AGG_FOLD_N + i];
+}
+
+void agg__set_series_fn(struct agg *a, agg_series_fn fn, void *ctx)
+{
+	a->series_fn = fn;
+	a->series_ctx = ctx;
+}
+
+static size_t row_series(const struct agg *a, const struct agg_row *row)
+{
+	return a->series_fn ? a->series_fn(row, a->series_ctx) : 1;
+}
+
+size_t agg__series(const struct agg *a)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < a->n_rows; i++)
+		n += row_series(a, &a->rows[i]);
+	return n;
+}
+
+/* rebuild_index - the lookup table and other_idx, after rows moved. */
+static void rebuild_index(struct agg *a)
+{
+	size_t mask = a->n_slots - 1, i, j;
+
+	memset(a->slots, 0, a->n_slots * sizeof(*a->slots));
+	a->other_idx = -1;
+	for (i = 0; i < a->n_rows; i++) {
+		if (a->rows[i].key.other) {
+			a->other_idx = (int64_t)i;
+			continue;
+		}
+		for (j = key_hash(&a->rows[i].key) & mask; a->slots[j]; j = (j + 1) & mask)
+			;
+		a->slots[j] = (uint32_t)(i + 1);
+	}
+}
+
+/*
+ * fold_rows - merge the rows flagged in @drop into "other" and remove them. Merging is
+ * what loading a row that folds does (agg_restore_row), except that the totals already
+ * count these records. 0 or -ENOMEM (nothing changed).
+ */
+static int fold_rows(struct agg *a, const bool *drop, enum agg_fold why)
+{
+	struct agg_totals keep;
+	struct agg_row *src;
+	struct agg_key other;
+	bool folded;
+	size_t i, j, n = a->n_rows;
+	int ret = 0;
+
+	/* "other" first: creating it may move the rows, never renumber them. */
+	memset(&other, 0, sizeof(other));
+	other.other = true;
+	if (!find_row(a, &other, &folded))
+		return -ENOMEM;
+	src = malloc(sizeof(*src));
+	if (!src)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (!drop[i] || a->rows[i].key.other)
+			continue;
+		a->totals.rows_folded[why]++;
+		a->totals.series_folded[why] += row_series(a, &a->rows[i]);
+		*src = a->rows[i];
+		src->key = other;
+		keep = a->totals;
+		ret = agg_restore_row(a, src);
+		a->totals = keep;
+		a->totals.folded += src->handshakes + src->plaintext + src->failed_early;
+		if (ret)
+			break;
+	}
+	free(src);
+	for (i = 0, j = 0; i < a->n_rows; i++) {
+		if (i < n && drop[i] && !a->rows[i].key.other)
+			continue;
+		if (i != j)
+			a->rows[j] = a->rows[i];
+		j++;
+	}
+	a->n_rows = j;
+	rebuild_index(a);
+	return ret;
+}
+
+/* fold_lru - fold the least recently seen row (the first seen of equals); 1 or 0. */
+static size_t fold_lru(struct agg *a)
+{
+	size_t i, victim = SIZE_MAX;
+	bool *drop;
+
+	for (i = 0; i < a->n_rows; i++) {
+		if (a->rows[i].key.other)
+			continue;
+		if (victim == SIZE_MAX || a->rows[i].last_seen_ns < a->rows[victim].last_seen_ns)
+			victim = i;
+	}
+	if (victim == SIZE_MAX)
+		return 0;
+	drop = calloc(a->n_rows, sizeof(*drop));
+	if (!drop)
+		return 0;
+	drop[victim] = true;
+	i = fold_rows(a, drop, AGG_FOLD_MAX_KEYS) ? 0 : 1;
+	free(drop);
+	return i;
+}
+
+struct lru_ent {
+	uint64_t last_seen_ns;
+	size_t idx;
+};
+
+static int lru_cmp(const void *x, const void *y)
+{
+	const struct lru_ent *a = x, *b = y;
+
+	if (a->last_seen_ns != b->last_seen_ns)
+		return a->last_seen_ns < b->last_seen_ns ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/*
+ * bound_series - fold the least recently seen rows until the rows weigh @max_series at
+ * most. "other" grows as rows join it, so the weight is measured again after each
+ * batch; it grows by at most one row's worth, so this ends within a few rounds.
+ */
+static size_t bound_series(struct agg *a, size_t max_series)
+{
+	struct lru_ent *ent = NULL;
+	bool *drop = NULL;
+	size_t total, n, i, freed, folded = 0;
+
+	while ((total = agg__series(a)) > max_series && a->n_rows > (a->other_idx >= 0)) {
+		ent = util_reallocarray(NULL, a->n_rows, sizeof(*ent));
+		drop = calloc(a->n_rows, sizeof(*drop));
+		if (!ent || !drop)
+			break;
+		for (i = 0, n = 0; i < a->n_rows; i++)
+			if (!a->rows[i].key.other)
+				ent[n++] = (struct lru_ent){ a->rows[i].last_seen_ns, i };
+		qsort(ent, n, sizeof(*ent), lru_cmp);
+		for (i = 0, freed = 0; i < n && total - freed > max_series; i++) {
+			drop[ent[i].idx] = true;
+			freed += row_series(a, &a->rows[ent[i].idx]);
+		}
+		if (fold_rows(a, drop, AGG_FOLD_MAX_SERIES))
+			break;
+		folded += i;
+		free(ent);
+		free(drop);
+		ent = NULL;
+		drop = NULL;
+	}
+	free(ent);
+	free(drop);
+	return folded;
+}
+
+size_t agg__bound(struct agg *a, uint64_t now_ns, uint64_t ttl_ns, size_t max_series)
+{
+	size_t i, folded = 0;
+	bool *drop, any = false;
+
+	if (ttl_ns && now_ns > ttl_ns && a->n_rows) {
+		drop = calloc(a->n_rows, sizeof(*drop));
+		if (drop) {
+			for (i = 0; i < a->n_rows; i++) {
+				const struct agg_row *r = &a->rows[i];
+
+				drop[i] = !r->key.other && r->last_seen_ns < now_ns - ttl_ns;
+				any |= drop[i];
+				folded += drop[i];
+			}
+			if (any && fold_rows(a, drop, AGG_FOLD_ROW_TTL))
+				folded = 0;
+			free(drop);
+		}
+	}
+	return folded + bound_series(a, max_series);
 }
 
 static int put_str(char *buf, size_t len, size_t *off, const char *s)

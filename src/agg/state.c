@@ -12,7 +12,9 @@
  * Payload: u64 save time, u32 row count, then the rows (see put_row()). Version 2 adds
  * to each row the failed handshakes and the SMTP sessions by reason (put_row_v2());
  * version 3 the verdicts per policy (put_row_v3()). An older row loads with what it
- * lacks at zero.
+ * lacks at zero. Version 4 adds after the rows the aggregation's own counters: u32
+ * count, then that many u64 (put_counters()); a reader takes the ones it knows and
+ * skips the rest, so later builds may add more.
  *
  * The file is untrusted on the way in (a disk error, an older build, an edit by hand):
  * the checksum is tested before inflating, inflation is bounded by the stated length,
@@ -34,15 +36,18 @@
 #include "tlsaudit/util.h"
 
 #define STATE_MAGIC "TLSAUDST"
-#define STATE_VERSION 3
+#define STATE_VERSION 4
 #define STATE_VERSION_MIN 1
 #define STATE_HDR_LEN 24
 #define STATE_RAW_MAX (64u << 20)
 #define STATE_FILE_MAX (64u << 20)
 /* The smallest row on disk (version 1): empty strings, no peers. */
 #define STATE_ROW_MIN (4 * 2 + 4 + 8 * (AGG_V_COUNT + 8) + 2 * 19 + 4 * 2 + 4 + 1)
+/* Counters after the rows (version 3): far more than any build writes. */
+#define STATE_COUNTERS_MAX 1024
 
 int agg_restore_row(struct agg *a, const struct agg_row *src);
+void agg_restore_counters(struct agg *a, const uint64_t *v, size_t n);
 
 struct wbuf {
 	uint8_t *p;
@@ -223,6 +228,21 @@ static void put_row(struct wbuf *w, const struct agg_row *r)
 	put_row_v3(w, r);
 }
 
+/*
+ * put_counters - the aggregation's own counters (version 3), in this order: rows folded
+ * by enum agg_fold, then the series they had. Append new ones at the end only.
+ */
+static void put_counters(struct wbuf *w, const struct agg_totals *t)
+{
+	int i;
+
+	put_u32(w, 2 * AGG_FOLD_N);
+	for (i = 0; i < AGG_FOLD_N; i++)
+		put_u64(w, t->rows_folded[i]);
+	for (i = 0; i < AGG_FOLD_N; i++)
+		put_u64(w, t->series_folded[i]);
+}
+
 int agg__save_buf(const struct agg *a, uint8_t **out, size_t *outlen)
 {
 	struct wbuf raw = { 0 }, file = { 0 };
@@ -235,6 +255,7 @@ int agg__save_buf(const struct agg *a, uint8_t **out, size_t *outlen)
 	put_u32(&raw, (uint32_t)n);
 	for (i = 0; i < n; i++)
 		put_row(&raw, agg__row(a, i));
+	put_counters(&raw, agg__totals(a));
 	if (raw.oom)
 		goto cleanup;
 	if (raw.len > STATE_RAW_MAX) {
@@ -531,7 +552,8 @@ int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size
 	struct tls_cursor c, pc;
 	struct agg_row *rows = NULL;
 	uint8_t magic[8], *raw = NULL;
-	uint32_t version, raw_len, comp_len, crc, n_rows, i;
+	uint32_t version, raw_len, comp_len, crc, n_rows, n_counters, i;
+	uint64_t counters[2 * AGG_FOLD_N] = { 0 };
 	const char *why = NULL;
 	uLongf got;
 	int ret = -EBADMSG;
@@ -596,6 +618,18 @@ int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size
 		if (!get_row(&pc, &rows[i], version, &why))
 			goto cleanup;
 	}
+	n_counters = version >= 4 ? cur_u32(&pc) : 0;
+	if (!cur_ok(&pc) || n_counters > STATE_COUNTERS_MAX ||
+	    n_counters > cur_left(&pc) / 8) {
+		why = "counter count larger than the payload";
+		goto cleanup;
+	}
+	for (i = 0; i < n_counters; i++) {
+		uint64_t v = get_u64(&pc);
+
+		if (i < ARRAY_SIZE(counters))
+			counters[i] = v;
+	}
 	if (cur_left(&pc)) {
 		why = "trailing bytes after the rows";
 		goto cleanup;
@@ -608,6 +642,7 @@ int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size
 			goto cleanup;
 		}
 	}
+	agg_restore_counters(a, counters, ARRAY_SIZE(counters));
 	ret = 0;
 cleanup:
 	if (ret && why)

@@ -20,6 +20,7 @@
 
 #include "daemon_int.h"
 #include "tlsaudit/log.h"
+#include "tlsaudit/prom.h"
 #include "tlsaudit/util.h"
 
 static void notify_systemd(const char *msg)
@@ -96,6 +97,8 @@ static int start(struct daemon *d)
 		return -ENOMEM;
 	}
 	agg__set_policies(d->agg, d->policies);
+	/* Rows are weighed by the series they put in the textfile (max_series). */
+	agg__set_series_fn(d->agg, prom_row_series, NULL);
 	if (restore_state(d))
 		return -EIO;
 	clean_textfile_temps(d);

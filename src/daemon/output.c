@@ -174,9 +174,16 @@ static void write_textfile(struct daemon *d)
  */
 int daemon_export(struct daemon *d)
 {
+	size_t fixed = prom_fixed_series(d->src ? live_source__backend(d->src) : "none");
 	char err[512] = "";
 	int ret;
 
+	/*
+	 * The bounds first, so the state file and the textfile hold the same rows: what
+	 * row_ttl and max_series fold is gone from both, its counts kept in "other".
+	 */
+	agg__bound(d->agg, util_now_ns(), d->cfg.row_ttl_ns,
+		   d->cfg.max_series > fixed ? d->cfg.max_series - fixed : 1);
 	ret = agg__save(d->agg, d->cfg.state_file, err, sizeof(err));
 	if (ret) {
 		/* Once per distinct failure: a full disk must not flood the journal. */

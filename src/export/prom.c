@@ -214,6 +214,78 @@ static void render_drops(FILE *f, const struct prom_info *info)
 	}
 }
 
+/* The number of failure series render_failures writes for @r. */
+static size_t failure_series(const struct agg_row *r)
+{
+	size_t i, n = 0;
+	int o, s;
+
+	if (!r->failures)
+		return 0;
+	for (i = 0; i < r->n_alerts && i < AGG_ALERT_SLOTS; i++)
+		n += r->alerts[i].count != 0;
+	for (s = 0; s < AGG_SIDES; s++)
+		n += agg_alert_other(r, (enum hs_side)s) != 0;
+	for (o = AGG_F_RESET; o < AGG_FAIL_OUTCOMES; o++)
+		for (s = 0; s < AGG_SIDES; s++)
+			n += r->failed[o][s] != 0;
+	return n;
+}
+
+size_t prom_row_series(const struct agg_row *r, void *ctx)
+{
+	size_t n = 1; /* tlsaudit_last_seen_timestamp_seconds */
+	uint64_t rest = r->legacy - r->limited_client - r->limited_server;
+	int i;
+
+	(void)ctx;
+	for (i = 0; i < AGG_V_COUNT; i++)
+		n += r->versions[i] != 0;
+	n += (r->limited_client != 0) + (r->limited_server != 0);
+	n += r->legacy >= r->limited_client + r->limited_server && rest;
+	n += (r->weak_cipher != 0) + (r->plaintext != 0);
+	n += failure_series(r);
+	for (i = HS_SMTP_STARTTLS; i <= HS_SMTP_REFUSED; i++) {
+		uint64_t fb = r->fallback[i] <= r->smtp[i] ? r->fallback[i] : r->smtp[i];
+
+		n += (r->smtp[i] - fb != 0) + (fb != 0);
+	}
+	n += agg_smtp_unknown(r) != 0;
+	return n;
+}
+
+size_t prom_fixed_series(const char *backend)
+{
+	/* info, start time, ringbuf drops, flow evictions, malformed, export time */
+	size_t n = 6 + AGG_FOLD_N;
+
+	if (backend && !strcmp(backend, "bpf"))
+		n += PROM_DROP_N - 1;
+	else if (backend && !strcmp(backend, "pcap"))
+		n += PROM_DROP_N - 4;
+	return n;
+}
+
+/* render_folded - what max_series, the key cap and row_ttl moved into "other". */
+static void render_folded(FILE *f, const struct agg *a)
+{
+	static const char *const why[AGG_FOLD_N] = {
+		[AGG_FOLD_MAX_SERIES] = "max_series",
+		[AGG_FOLD_MAX_KEYS] = "max_keys",
+		[AGG_FOLD_ROW_TTL] = "row_ttl",
+	};
+	const struct agg_totals *t = agg__totals(a);
+	int i;
+
+	header(f, "tlsaudit_series_folded_total", "counter",
+	       "Series that left the file because their process key was folded into "
+	       "exe=\"other\" (its counts go on there), by reason: max_series, max_keys "
+	       "(the aggregation's key cap), row_ttl (not seen for row_ttl).");
+	for (i = 0; i < AGG_FOLD_N; i++)
+		fprintf(f, "tlsaudit_series_folded_total{reason=\"%s\"} %llu\n", why[i],
+			(unsigned long long)t->series_folded[i]);
+}
+
 int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 {
 	size_t i, n = agg__n_rows(a);
@@ -298,6 +370,7 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	       "Deprecated: use tlsaudit_capture_drops_total. Capture events lost because the "
 	       "kernel ring buffer was full (with libpcap: the kernel's packet drops).");
 	fprintf(f, "tlsaudit_ringbuf_drops_total %llu\n", (unsigned long long)info->ringbuf_drops);
+	render_folded(f, a);
 	header(f, "tlsaudit_flow_evictions_total", "counter",
 	       "Flows dropped before their handshake completed (flow cap or memory budget).");
 	fprintf(f, "tlsaudit_flow_evictions_total %llu\n",

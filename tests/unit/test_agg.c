@@ -153,9 +153,14 @@ static void test_counting(void **state)
 	agg__free(a);
 }
 
+/*
+ * At the key cap the least recently seen row makes room, so a new program always gets
+ * a row of its own; the folded counts add up in "other" and are counted as folded.
+ */
 static void test_cap_folds_into_other(void **state)
 {
 	struct agg *a = agg__new(4, 0);
+	const struct agg_row *o;
 	struct hs_record r;
 	char exe[32];
 	int i;
@@ -164,18 +169,105 @@ static void test_cap_folds_into_other(void **state)
 	for (i = 0; i < 10; i++) {
 		snprintf(exe, sizeof(exe), "/usr/bin/p%d", i);
 		r = rec(exe, "", HS_ROLE_CLIENT, 443, TLS_V_10, TLS_V_10, "198.51.100.1");
-		agg__add(a, &r, T0);
+		r.time_ns = T0 + (uint64_t)i * SEC;
+		agg__add(a, &r, r.time_ns);
+		/* p1 stays busy: it is never the least recently seen. */
+		r = rec("/usr/bin/p1", "", HS_ROLE_CLIENT, 443, TLS_V_12, TLS_V_12, "198.51.100.1");
+		r.time_ns = T0 + (uint64_t)i * SEC;
+		if (i >= 1)
+			agg__add(a, &r, r.time_ns);
 	}
-	/* A known key keeps counting in its own row after the cap is reached. */
-	r = rec("/usr/bin/p0", "", HS_ROLE_CLIENT, 443, TLS_V_12, TLS_V_12, "198.51.100.1");
-	agg__add(a, &r, T0);
 	assert_int_equal(agg__n_rows(a), 5);
-	assert_true(agg__row(a, 4)->key.other);
-	assert_string_equal(agg_row_name(agg__row(a, 4)), "other");
-	assert_int_equal(agg__row(a, 4)->handshakes, 6);
-	assert_int_equal(agg__row(a, 4)->legacy, 6);
-	assert_int_equal(agg__row(a, 0)->handshakes, 2);
+	assert_string_equal(agg__row(a, 0)->key.exe, "/usr/bin/p1");
+	assert_int_equal(agg__row(a, 0)->handshakes, 10);
+	for (i = 0, o = NULL; i < 5; i++)
+		if (agg__row(a, (size_t)i)->key.other)
+			o = agg__row(a, (size_t)i);
+	assert_non_null(o);
+	assert_string_equal(agg_row_name(o), "other");
+	/* p0, p2 .. p6 left: six handshakes of TLS 1.0. */
+	assert_int_equal(o->handshakes, 6);
+	assert_int_equal(o->legacy, 6);
+	assert_true(o->last_seen_ns == T0 + 6 * SEC);
+	assert_int_equal(agg__totals(a)->rows_folded[AGG_FOLD_MAX_KEYS], 6);
+	assert_int_equal(agg__totals(a)->series_folded[AGG_FOLD_MAX_KEYS], 6);
 	assert_int_equal(agg__totals(a)->folded, 6);
+	assert_int_equal(agg__totals(a)->handshakes, 19);
+	/* A folded program seen again gets its own row again. */
+	r = rec("/usr/bin/p0", "", HS_ROLE_CLIENT, 443, TLS_V_12, TLS_V_12, "198.51.100.1");
+	r.time_ns = T0 + 20 * SEC;
+	agg__add(a, &r, r.time_ns);
+	for (i = 0; i < (int)agg__n_rows(a); i++)
+		if (!strcmp(agg__row(a, (size_t)i)->key.exe, "/usr/bin/p0"))
+			break;
+	assert_true(i < (int)agg__n_rows(a));
+	assert_int_equal(agg__row(a, (size_t)i)->handshakes, 1);
+	agg__free(a);
+}
+
+static size_t two_series(const struct agg_row *row, void *ctx)
+{
+	(void)ctx;
+	return row->key.other ? 3 : 2;
+}
+
+/*
+ * agg__bound: rows not seen for the TTL leave, then the least recently seen until the
+ * rows' series fit; sums over rows never go down, and what left is counted by reason.
+ */
+static void test_bound(void **state)
+{
+	struct agg *a = agg__new(64, 0);
+	struct hs_record r;
+	uint64_t sum;
+	char exe[32];
+	size_t i;
+
+	(void)state;
+	agg__set_series_fn(a, two_series, NULL);
+	for (i = 0; i < 20; i++) {
+		snprintf(exe, sizeof(exe), "/usr/bin/p%zu", i);
+		r = rec(exe, "", HS_ROLE_CLIENT, 443, TLS_V_12, TLS_V_12, "198.51.100.1");
+		/* p0 .. p4 last seen 40 days ago, the rest one second apart from T0 */
+		r.time_ns = i < 5 ? T0 - 40 * 86400 * SEC : T0 + i * SEC;
+		agg__add(a, &r, r.time_ns);
+	}
+	assert_int_equal(agg__series(a), 40);
+	/* Nothing to do: everything fits and nothing is that old. */
+	assert_int_equal(agg__bound(a, T0 + 60 * SEC, 0, 100), 0);
+	assert_int_equal(agg__n_rows(a), 20);
+
+	assert_int_equal(agg__bound(a, T0 + 60 * SEC, 30 * 86400 * SEC, 100), 5);
+	assert_int_equal(agg__n_rows(a), 16);
+	assert_int_equal(agg__totals(a)->rows_folded[AGG_FOLD_ROW_TTL], 5);
+	assert_int_equal(agg__totals(a)->series_folded[AGG_FOLD_ROW_TTL], 10);
+
+	/* 15 rows x 2 + other 3 = 33 > 20: the oldest go until 20 at most. */
+	assert_int_equal(agg__bound(a, T0 + 60 * SEC, 30 * 86400 * SEC, 20), 7);
+	assert_true(agg__series(a) <= 20);
+	assert_int_equal(agg__n_rows(a), 9);
+	assert_int_equal(agg__totals(a)->rows_folded[AGG_FOLD_MAX_SERIES], 7);
+	/* The newest stay, in first-seen order; the others' counts are in "other". */
+	for (i = 0, sum = 0; i < agg__n_rows(a); i++) {
+		const struct agg_row *row = agg__row(a, i);
+
+		sum += row->handshakes;
+		if (!row->key.other)
+			assert_true(row->last_seen_ns >= T0 + 12 * SEC);
+		else
+			assert_int_equal(row->handshakes, 12);
+	}
+	assert_int_equal(sum, 20);
+	assert_int_equal(agg__totals(a)->handshakes, 20);
+	/* The lookup table follows: a kept key counts in its row, a folded one anew. */
+	r = rec("/usr/bin/p19", "", HS_ROLE_CLIENT, 443, TLS_V_12, TLS_V_12, "198.51.100.1");
+	agg__add(a, &r, T0 + 61 * SEC);
+	r = rec("/usr/bin/p7", "", HS_ROLE_CLIENT, 443, TLS_V_12, TLS_V_12, "198.51.100.1");
+	agg__add(a, &r, T0 + 61 * SEC);
+	assert_int_equal(agg__n_rows(a), 10);
+	for (i = 0; i < agg__n_rows(a); i++)
+		if (!strcmp(agg__row(a, i)->key.exe, "/usr/bin/p19"))
+			assert_int_equal(agg__row(a, i)->handshakes, 2);
 	agg__free(a);
 }
 
@@ -584,6 +676,7 @@ int main(void)
 		cmocka_unit_test(test_alert_slots_bounded),
 		cmocka_unit_test(test_smtp_sessions),
 		cmocka_unit_test(test_cap_folds_into_other),
+		cmocka_unit_test(test_bound),
 		cmocka_unit_test(test_ring),
 		cmocka_unit_test(test_legacy_log_once_an_hour),
 		cmocka_unit_test(test_row_json),

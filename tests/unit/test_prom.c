@@ -304,6 +304,49 @@ static void test_label_sets_bounded(void **state)
 	agg__free(a);
 }
 
+static size_t count_samples(const char *out)
+{
+	const char *p;
+	size_t n = 0;
+
+	for (p = out; *p; p = strchr(p, '\n') + 1) {
+		if (*p != '#')
+			n++;
+		if (!strchr(p, '\n'))
+			break;
+	}
+	return n;
+}
+
+/*
+ * prom_row_series and prom_fixed_series are what max_series is enforced with: they
+ * must count exactly the samples the file has, whatever a row holds.
+ */
+static void test_series_count(void **state)
+{
+	struct agg *a = filled();
+	char *out = render(a);
+	size_t i, rows = 0;
+
+	(void)state;
+	for (i = 0; i < agg__n_rows(a); i++)
+		rows += prom_row_series(agg__row(a, i), NULL);
+	assert_int_equal(rows, agg__series(a) ? rows : 0);
+	assert_int_equal(count_samples(out), rows + prom_fixed_series("bpf"));
+	assert_non_null(strstr(out, "tlsaudit_series_folded_total{reason=\"max_series\"} 0\n"));
+	free(out);
+	/* With the exporter's weights, agg__bound keeps the rows' series under the bound. */
+	agg__set_series_fn(a, prom_row_series, NULL);
+	assert_true(agg__bound(a, 1795400000ULL * SEC, 0, rows - 1) > 0);
+	assert_true(agg__series(a) <= rows - 1);
+	out = render(a);
+	assert_int_equal(count_samples(out), agg__series(a) + prom_fixed_series("bpf"));
+	assert_null(strstr(out, "tlsaudit_series_folded_total{reason=\"max_series\"} 0\n"));
+	assert_non_null(strstr(out, "exe=\"other\""));
+	free(out);
+	agg__free(a);
+}
+
 /* promtool check metrics, when installed (package prometheus), on the whole file. */
 static void test_promtool(void **state)
 {
@@ -450,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_samples),
 		cmocka_unit_test(test_line_shape),
 		cmocka_unit_test(test_label_sets_bounded),
+		cmocka_unit_test(test_series_count),
 		cmocka_unit_test(test_promtool),
 		cmocka_unit_test(test_write_file),
 		cmocka_unit_test(test_escape),

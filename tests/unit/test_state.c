@@ -169,7 +169,7 @@ static void test_round_trip_failures(void **state)
 	(void)state;
 	add_failures(a);
 	assert_int_equal(agg__save_buf(a, &buf, &len), 0);
-	assert_int_equal(buf[11], 3); /* format version */
+	assert_int_equal(buf[11], 4); /* format version */
 	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
 	assert_int_equal(agg__n_rows(b), 3);
 	check_failures(agg__row(b, 2), 1);
@@ -214,10 +214,10 @@ static void test_v1_file_loads(void **state)
 	assert_int_equal(agg_smtp_unknown(r), 1);
 	assert_int_equal(agg__totals(b)->handshakes, 4);
 
-	/* The counters go on and the next save is format 3, which loads back the same. */
+	/* The counters go on and the next save is format 4, which loads back the same. */
 	add_failures(b);
 	assert_int_equal(agg__save_buf(b, &buf, &len), 0);
-	assert_int_equal(buf[11], 3);
+	assert_int_equal(buf[11], 4);
 	agg__free(b);
 	b = agg__new(16, 4);
 	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
@@ -348,7 +348,7 @@ static void test_unknown_version(void **state)
 
 	(void)state;
 	memcpy(copy, state_v1, sizeof(copy));
-	copy[11] = 4;
+	copy[11] = 5;
 	expect_bad(copy, sizeof(copy), "unsupported format version");
 	copy[11] = 0;
 	expect_bad(copy, sizeof(copy), "unsupported format version");
@@ -503,15 +503,15 @@ static void test_garbage(void **state)
 }
 
 /* craft - a file around @raw with a valid header and checksum: only the payload lies. */
-static size_t craft(const uint8_t *raw, size_t raw_len, uint32_t claim_raw, uint8_t *out,
-		    size_t cap)
+static size_t craft_v(uint32_t version, const uint8_t *raw, size_t raw_len, uint32_t claim_raw,
+		      uint8_t *out, size_t cap)
 {
 	uLongf clen = cap - 24;
 	uint32_t crc, v;
 
 	assert_int_equal(compress2(out + 24, &clen, raw, raw_len, 6), Z_OK);
 	memcpy(out, "TLSAUDST", 8);
-	v = htonl(3);
+	v = htonl(version);
 	memcpy(out + 8, &v, 4);
 	v = htonl(claim_raw);
 	memcpy(out + 12, &v, 4);
@@ -521,6 +521,12 @@ static size_t craft(const uint8_t *raw, size_t raw_len, uint32_t claim_raw, uint
 	v = htonl(crc);
 	memcpy(out + 20, &v, 4);
 	return 24 + clen;
+}
+
+static size_t craft(const uint8_t *raw, size_t raw_len, uint32_t claim_raw, uint8_t *out,
+		    size_t cap)
+{
+	return craft_v(4, raw, raw_len, claim_raw, out, cap);
 }
 
 static void test_hostile_payloads(void **state)
@@ -566,11 +572,65 @@ static void test_hostile_payloads(void **state)
 		struct agg *b = agg__new(16, 4);
 		char err[256];
 
-		assert_int_equal(agg__load_buf(b, file, n, err, sizeof(err)), 0);
+		if (agg__load_buf(b, file, n, err, sizeof(err)))
+			fail_msg("%s", err);
 		assert_int_equal(agg__n_rows(b), 2);
 		agg__free(b);
 	}
+	/* Counters after the rows (format 4): a count beyond the payload is refused. */
+	memcpy(raw + rlen - 52, "\x7f\xff\xff\xff", 4);
+	n = craft(raw, rlen, (uint32_t)rlen, file, sizeof(file));
+	expect_bad(file, n, "counter count larger than the payload");
 	free(good);
+	agg__free(a);
+}
+
+/*
+ * The folded rows and series survive a restart (format 4, after the rows); a format 3
+ * file, which has no such counters, still loads with them at zero; counters a later
+ * build adds after ours are skipped.
+ */
+static void test_fold_counters_round_trip(void **state)
+{
+	struct agg *a = filled(), *b;
+	uint8_t raw[8192], file[16384], *buf;
+	uLongf rlen = sizeof(raw);
+	size_t len, n;
+	char err[256];
+
+	(void)state;
+	/* Both rows of filled() last seen long ago: row_ttl folds them. */
+	assert_int_equal(agg__bound(a, 1795400000ULL * SEC + 31 * 86400 * SEC,
+				    30 * 86400 * SEC, 100), 2);
+	assert_int_equal(agg__save_buf(a, &buf, &len), 0);
+	b = agg__new(16, 4);
+	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
+	assert_int_equal(agg__n_rows(b), 1);
+	assert_true(agg__row(b, 0)->key.other);
+	assert_int_equal(agg__row(b, 0)->handshakes, 4);
+	assert_int_equal(agg__row(b, 0)->plaintext, 1);
+	assert_int_equal(agg__totals(b)->rows_folded[AGG_FOLD_ROW_TTL], 2);
+	assert_int_equal(agg__totals(b)->series_folded[AGG_FOLD_ROW_TTL], 2);
+	agg__free(b);
+
+	assert_int_equal(uncompress(raw, &rlen, buf + 24, len - 24), Z_OK);
+	/* Format 3: the same rows without the counters. */
+	n = craft_v(3, raw, rlen - 52, (uint32_t)rlen - 52, file, sizeof(file));
+	b = agg__new(16, 4);
+	assert_int_equal(agg__load_buf(b, file, n, err, sizeof(err)), 0);
+	assert_int_equal(agg__row(b, 0)->handshakes, 4);
+	assert_int_equal(agg__totals(b)->rows_folded[AGG_FOLD_ROW_TTL], 0);
+	agg__free(b);
+	/* One more counter from a later build: read past, ours kept. */
+	raw[rlen - 49] = 7;
+	memset(raw + rlen, 0x11, 8);
+	n = craft(raw, rlen + 8, (uint32_t)rlen + 8, file, sizeof(file));
+	b = agg__new(16, 4);
+	if (agg__load_buf(b, file, n, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(agg__totals(b)->rows_folded[AGG_FOLD_ROW_TTL], 2);
+	agg__free(b);
+	free(buf);
 	agg__free(a);
 }
 
@@ -713,6 +773,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_and_flipped),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_hostile_payloads),
+		cmocka_unit_test(test_fold_counters_round_trip),
 		cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temps_removed, setup, teardown),
 	};
