@@ -3,7 +3,7 @@
  * tlsaudit top: a live view of the running daemon, like top(1). Plain ANSI escapes and
  * termios, no curses: failing rows, then legacy rows first and in bold, the column header
  * in reverse video. Keys: q quit, s cycle the sort, l legacy rows only, f failing rows
- * only, p pause. -b prints plain text.
+ * only, p pause, P cycle the policy whose verdict a column shows. -b prints plain text.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +33,7 @@ struct top {
 	bool batch, json, interactive;
 	bool legacy_only, failing_only, paused;
 	enum sort_mode sort;
+	char policy[32];      /* the POLICY column's policy; "" for no column */
 	int width, height;
 	uint64_t delay_ns;
 	long iterations; /* -1: until quit */
@@ -52,7 +53,7 @@ static bool tio_saved;
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: tlsaudit top [-b] [-n N] [-d SECS] [--json] [-S PATH]\n"
+		"Usage: tlsaudit top [-b] [-n N] [-d SECS] [--policy NAME] [--json] [-S PATH]\n"
 		"\n"
 		"Live view of the running daemon: one row per process key (exe or comm, unit,\n"
 		"role, service port) with its TLS 1.0/1.1/1.2/1.3 counts, failed handshakes\n"
@@ -64,12 +65,15 @@ static void usage(FILE *f)
 		"  -b, --batch        plain text, one screen per interval (for logs and pipes)\n"
 		"  -n, --iterations N stop after N screens\n"
 		"  -d, --delay SECS   refresh interval (default 2; 500ms, 5s, 1m also work)\n"
+		"  --policy NAME      a column with each row's verdict under policy NAME (one\n"
+		"                     the daemon judges): FAIL and who (c client, s server) and\n"
+		"                     why, pass, or - when not seen\n"
 		"  --json             the daemon's reply as JSON lines, each interval\n"
 		"  -S, --socket PATH  control socket (default $%s, else %s)\n"
 		"  -h, --help         this help\n"
 		"\n"
 		"Keys: q quit, s cycle sort (handshakes, recent, name), l legacy only,\n"
-		"f failing only, p pause.\n"
+		"f failing only, p pause, P next policy column (the daemon's policies, then none).\n"
 		"\n"
 		"Exit status: 0 ok, 1 no daemon or an error, 2 usage error.\n",
 		CFG_SOCKET_ENV, CFG_DEFAULT_SOCKET);
@@ -166,6 +170,56 @@ static int cmp_rows(const void *pa, const void *pb)
 	return cmp_common(pa, pb, cur_sort);
 }
 
+/* Reasons in 4 columns, for the POLICY cell. */
+static const char *reason_short(const char *r)
+{
+	static const char *const map[][2] = {
+		{ "version", "ver" }, { "cipher", "ciph" }, { "group", "grp" }, { "ems", "ems" },
+		{ "sni", "sni" },     { "cert_key", "ckey" }, { "cert_sig", "csig" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(map); i++)
+		if (!strcmp(r, map[i][0]))
+			return map[i][1];
+	return "?";
+}
+
+/* policy_cell - "FAIL c ver", "pass" or "-": the row's latest verdict under the policy. */
+static void policy_cell(const struct ctl_row *r, char *buf, size_t len)
+{
+	const struct ctl_row_policy *p = &r->policy;
+
+	if (!p->present || !p->handshakes)
+		snprintf(buf, len, "-");
+	else if (p->failures)
+		snprintf(buf, len, "FAIL %c %s", p->last_fail.by[0] ? p->last_fail.by[0] : '?',
+			 reason_short(p->last_fail.reason));
+	else
+		snprintf(buf, len, "pass");
+}
+
+/*
+ * next_policy - the policy after the current one in the daemon's list (the header's
+ * "policies"), then none; the P key.
+ */
+static void next_policy(struct top *t)
+{
+	char list[600], *save = NULL, *tok;
+	bool take = !t->policy[0];
+
+	util_strlcpy(list, t->have_rep ? ctl_json_str(t->rep.header, "policies", "") : "",
+		     sizeof(list));
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (take && strcmp(tok, "none")) {
+			util_strlcpy(t->policy, tok, sizeof(t->policy));
+			return;
+		}
+		take = !strcmp(tok, t->policy);
+	}
+	t->policy[0] = '\0';
+}
+
 /* fit_name - the exe path, or its base name when the path does not fit. */
 static void fit_name(const struct ctl_row *r, int w, char *out, size_t len)
 {
@@ -192,10 +246,10 @@ static void render(struct top *t)
 {
 	const struct ctl_json *h = t->rep.header;
 	char line[1024], up[32], clock[16], n1[24], n2[24], n3[24], n4[24], n5[24], n6[24];
-	char name[128], unit[128], peer[300], seen[16];
+	char name[128], unit[128], peer[300], seen[16], pcol[16], pcell[16];
 	int64_t hs = ctl_json_num(h, "handshakes", 0), legacy = ctl_json_num(h, "legacy", 0);
 	int64_t now_s = ctl_json_num(h, "now_s", 0);
-	int name_w, unit_w = 7, peer_w, extra, max_rows, shown = 0;
+	int name_w, unit_w = 7, peer_w, extra, max_rows, shown = 0, pol_w = t->policy[0] ? 11 : 0;
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t i, hidden = 0;
@@ -233,8 +287,12 @@ static void render(struct top *t)
 		 (long long)ctl_json_num(h, "malformed", 0), sort_names[t->sort],
 		 t->legacy_only ? ", legacy only" : "", t->failing_only ? ", failing only" : "");
 	line_out(t, NULL, line);
-	line_out(t, NULL,
-		 t->interactive ? "Keys: q quit  s sort  l legacy only  f failing only  p pause" : "");
+	snprintf(line, sizeof(line), "%s%s%s%s",
+		 t->interactive ? "Keys: q quit  s sort  l legacy only  f failing only  p pause  "
+				  "P policy" : "",
+		 t->interactive && t->policy[0] ? "   " : "", t->policy[0] ? "policy " : "",
+		 t->policy);
+	line_out(t, NULL, line);
 
 	/* Fixed columns take 72 characters at 80; wider terminals widen name and peer. */
 	extra = t->width - 80;
@@ -243,12 +301,20 @@ static void render(struct top *t)
 		name_w = 60;
 	if (extra > 0)
 		unit_w += extra / 6 > 24 ? 24 : extra / 6;
-	peer_w = t->width - (name_w + 1 + unit_w + 1 + 3 + 1 + 5 + 1 + 20 + 5 + 5 + 4 + 5) - 1;
+	/* Below 91 columns the policy column's room comes out of the name and the unit. */
+	if (pol_w && extra < pol_w) {
+		name_w -= 6;
+		unit_w -= 2;
+	}
+	peer_w = t->width - (name_w + 1 + unit_w + 1 + 3 + 1 + 5 + 1 + 20 + 5 + 5 + 4 + 5) - 1 -
+		 pol_w;
 	if (peer_w < 4)
 		peer_w = 4;
-	snprintf(line, sizeof(line), "%-*s %-*s %-3s %5s %4s %4s %4s %4s %4s %4s %-3s %4s %-*s",
+	/* The column is named after its policy, cut to fit: the line above names it whole. */
+	ctl_term_safe(t->policy, 10, pcol, sizeof(pcol));
+	snprintf(line, sizeof(line), "%-*s %-*s %-3s %5s %4s %4s %4s %4s %4s %4s %-3s %4s %-*s%-*s",
 		 name_w, "PROCESS", unit_w, "UNIT", "ROL", "PORT", "1.0", "1.1", "1.2", "1.3",
-		 "FAIL", "WEAK", "LIM", "SEEN", peer_w, "PEER/SNI");
+		 "FAIL", "WEAK", "LIM", "SEEN", pol_w, pcol, peer_w, "PEER/SNI");
 	line_out(t, "\033[7m", line);
 
 	max_rows = t->interactive ? t->height - HEADER_LINES : (int)t->n_rows;
@@ -271,14 +337,17 @@ static void render(struct top *t)
 		ctl_term_safe(r->unit[0] ? r->unit : "-", (size_t)unit_w, unit, sizeof(unit));
 		ctl_term_safe(pv, (size_t)peer_w, peer, sizeof(peer));
 		ctl_fmt_age(now_s - r->last_seen_s, seen, sizeof(seen));
+		pcell[0] = '\0';
+		if (pol_w)
+			policy_cell(r, pcell, sizeof(pcell));
 		snprintf(line, sizeof(line),
-			 "%-*s %-*s %-3.3s %5u %4s %4s %4s %4s %4s %4s %-3s %4s %s", name_w, name,
+			 "%-*s %-*s %-3.3s %5u %4s %4s %4s %4s %4s %4s %-3s %4s %-*s%s", name_w, name,
 			 unit_w, unit, !strcmp(r->role, "client") ? "cli" :
 			 !strcmp(r->role, "server") ? "srv" : "?",
 			 r->port, count(r->versions[2], n1, sizeof(n1)),
 			 count(r->versions[3], n2, sizeof(n2)), count(r->versions[4], n3, sizeof(n3)),
 			 count(r->versions[5], n4, sizeof(n4)), count(r->failures, n6, sizeof(n6)),
-			 count(r->weak_cipher, n5, sizeof(n5)), lim, seen, peer);
+			 count(r->weak_cipher, n5, sizeof(n5)), lim, seen, pol_w, pcell, peer);
 		line_out(t, r->legacy || r->weak_cipher || r->failures ? "\033[1m" : NULL, line);
 		shown++;
 	}
@@ -310,6 +379,7 @@ static void sort_rows(struct top *t)
 static int refresh(struct top *t, struct ctl_conn *c, char *err, size_t errlen)
 {
 	uint64_t now = util_mono_ns();
+	char req[128];
 	int64_t hs;
 	size_t i;
 	int ret;
@@ -317,7 +387,12 @@ static int refresh(struct top *t, struct ctl_conn *c, char *err, size_t errlen)
 	if (t->have_rep)
 		ctl_reply_free(&t->rep);
 	t->have_rep = false;
-	ret = ctl_query(c, "{\"cmd\":\"top\"}", &t->rep, 10000, err, errlen);
+	/* Policy names are [a-z0-9._-]: the daemon refuses anything else. */
+	if (t->policy[0])
+		snprintf(req, sizeof(req), "{\"cmd\":\"top\",\"policy\":\"%s\"}", t->policy);
+	else
+		snprintf(req, sizeof(req), "{\"cmd\":\"top\"}");
+	ret = ctl_query(c, req, &t->rep, 10000, err, errlen);
 	if (ret)
 		return ret;
 	t->have_rep = true;
@@ -412,8 +487,12 @@ static int wait_keys(struct top *t, int sfd)
 			t->failing_only = !t->failing_only;
 			break;
 		case 'p':
-		case 'P':
 			t->paused = !t->paused;
+			break;
+		case 'P':
+			next_policy(t);
+			if (!t->paused)
+				return 0; /* the rows have no verdicts under it yet: ask */
 			break;
 		case ' ':
 			if (!t->paused)
@@ -434,6 +513,7 @@ int cmd_top(int argc, char **argv)
 		{ "iterations", required_argument, NULL, 'n' },
 		{ "delay", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "policy", required_argument, NULL, 'P' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -471,6 +551,14 @@ int cmd_top(int argc, char **argv)
 			break;
 		case 'j':
 			t.json = true;
+			break;
+		case 'P':
+			if (strlen(optarg) >= sizeof(t.policy)) {
+				fprintf(stderr, "tlsaudit top: --policy: '%.40s...' is not a policy "
+						"name\n", optarg);
+				return CLI_USAGE;
+			}
+			util_strlcpy(t.policy, optarg, sizeof(t.policy));
 			break;
 		case 'S':
 			sock = optarg;
