@@ -214,6 +214,41 @@ static void render_drops(FILE *f, const struct prom_info *info)
 	}
 }
 
+/*
+ * render_policies - the failures under each policy the row was judged against, one
+ * series per (policy, by, reason) that happened: at most 11 kinds per policy, and a row
+ * holds AGG_POLICY_SLOTS policies. Policy names are [a-z0-9._-]: nothing to escape.
+ */
+static void render_policies(FILE *f, const struct agg_row *r, const char *labels)
+{
+	size_t i;
+	int by, why;
+
+	for (i = 0; i < r->n_pol && i < AGG_POLICY_SLOTS; i++)
+		for (by = TLS_POLICY_BY_CLIENT; by <= TLS_POLICY_BY_SERVER; by++)
+			for (why = TLS_REASON_VERSION; why < AGG_REASONS; why++)
+				if (r->pol[i].failed[by - 1][why])
+					fprintf(f, "tlsaudit_policy_failures_total{%s,policy=\"%s\","
+						   "by=\"%s\",reason=\"%s\"} %llu\n",
+						labels, r->pol[i].name,
+						tls_policy_by_name((enum tls_policy_by)by),
+						tls_policy_reason_name((enum tls_policy_reason)why),
+						(unsigned long long)r->pol[i].failed[by - 1][why]);
+}
+
+/* The number of series render_policies writes for @r. */
+static size_t policy_series(const struct agg_row *r)
+{
+	size_t i, n = 0;
+	int by, why;
+
+	for (i = 0; i < r->n_pol && i < AGG_POLICY_SLOTS; i++)
+		for (by = 0; by < 2; by++)
+			for (why = TLS_REASON_VERSION; why < AGG_REASONS; why++)
+				n += r->pol[i].failed[by][why] != 0;
+	return n;
+}
+
 /* The number of failure series render_failures writes for @r. */
 static size_t failure_series(const struct agg_row *r)
 {
@@ -245,6 +280,7 @@ size_t prom_row_series(const struct agg_row *r, void *ctx)
 	n += r->legacy >= r->limited_client + r->limited_server && rest;
 	n += (r->weak_cipher != 0) + (r->plaintext != 0);
 	n += failure_series(r);
+	n += policy_series(r);
 	for (i = HS_SMTP_STARTTLS; i <= HS_SMTP_REFUSED; i++) {
 		uint64_t fb = r->fallback[i] <= r->smtp[i] ? r->fallback[i] : r->smtp[i];
 
@@ -352,6 +388,12 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	       "failed TLS handshake of the same client with the same server).");
 	for (i = 0; i < n; i++)
 		render_smtp(f, agg__row(a, i), lab[i]);
+	header(f, "tlsaudit_policy_failures_total", "counter",
+	       "Handshakes that would fail if the peer enforced policy (the policies judged: "
+	       "tlsaudit.conf policies), by whose offer or choice fails it (client or server) "
+	       "and reason (version, cipher, group, ems, sni, cert_key, cert_sig).");
+	for (i = 0; i < n; i++)
+		render_policies(f, agg__row(a, i), lab[i]);
 	header(f, "tlsaudit_last_seen_timestamp_seconds", "gauge",
 	       "Unix time of the latest handshake or session of this process key.");
 	for (i = 0; i < n; i++)

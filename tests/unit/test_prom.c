@@ -87,6 +87,40 @@ static void add_failures(struct agg *a)
 	agg__add(a, &r, r.time_ns);
 }
 
+static struct tls_policy_set policies;
+
+/*
+ * add_verdicts - the openssl client judged under tls12 and fips-ems: its TLS 1.0 offer
+ * fails tls12 by client three times; once the server also leaves out EMS.
+ */
+static void add_verdicts(struct agg *a)
+{
+	struct hs_record r;
+	char err[128];
+
+	tls_policy_set_init(&policies);
+	assert_int_equal(tls_policy_set_list(&policies, "tls12,fips-ems", err, sizeof(err)), 0);
+	assert_int_equal(tls_policy_set_finish(&policies, err, sizeof(err)), 0);
+	agg__set_policies(a, &policies);
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400000ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	r.server.port = 443;
+	r.offered_max = TLS_V_10; /* no version: the other families stay as they were */
+	r.proc.known = true;
+	util_strlcpy(r.proc.exe, "/usr/bin/openssl", sizeof(r.proc.exe));
+	r.judged = true;
+	r.n_verdicts = 2;
+	r.verdicts[0].by = TLS_POLICY_BY_CLIENT;
+	r.verdicts[0].reason = TLS_REASON_VERSION;
+	agg__add(a, &r, r.time_ns);
+	agg__add(a, &r, r.time_ns);
+	r.verdicts[1].by = TLS_POLICY_BY_SERVER;
+	r.verdicts[1].reason = TLS_REASON_EMS;
+	agg__add(a, &r, r.time_ns);
+}
+
 static struct agg *filled(void)
 {
 	struct agg *a = agg__new(16, 0);
@@ -116,6 +150,7 @@ static struct agg *filled(void)
 	r.kind = HS_KIND_PLAINTEXT_SMTP;
 	agg__add(a, &r, r.time_ns);
 	add_failures(a);
+	add_verdicts(a);
 	return a;
 }
 
@@ -158,6 +193,10 @@ static void test_samples(void **state)
 		"container=\"\",role=\"server\",port=\"587\"} 1\n",
 		"tlsaudit_last_seen_timestamp_seconds{exe=\"/usr/bin/openssl\",unit=\"\",container=\"\","
 		"role=\"client\",port=\"443\"} 1795400000\n",
+		"tlsaudit_policy_failures_total{exe=\"/usr/bin/openssl\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",policy=\"tls12\",by=\"client\",reason=\"version\"} 3\n",
+		"tlsaudit_policy_failures_total{exe=\"/usr/bin/openssl\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",policy=\"fips-ems\",by=\"server\",reason=\"ems\"} 1\n",
 		"tlsaudit_info{version=\"0.1.0\",backend=\"bpf\"} 1\n",
 		"tlsaudit_start_time_seconds 1795390000\n",
 		"tlsaudit_ringbuf_drops_total 3\n",
