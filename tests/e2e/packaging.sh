@@ -21,7 +21,8 @@ tlsaudit_weak_cipher_handshakes_total tlsaudit_plaintext_smtp_sessions_total
 tlsaudit_last_seen_timestamp_seconds tlsaudit_info tlsaudit_start_time_seconds
 tlsaudit_capture_drops_total tlsaudit_flow_evictions_total
 tlsaudit_malformed_handshakes_total tlsaudit_export_timestamp_seconds
-tlsaudit_handshake_failures_total tlsaudit_smtp_sessions_total"
+tlsaudit_handshake_failures_total tlsaudit_smtp_sessions_total
+tlsaudit_policy_failures_total"
 
 # --- make install ---------------------------------------------------------------------
 # The build directory of the binary under test (make BUILD=... all), so the install does
