@@ -15,7 +15,7 @@ command -v python3 >/dev/null || skip "python3 not installed"
 python3 -c 'import yaml' 2>/dev/null || skip "python3 yaml module missing (package python3-yaml)"
 
 KEYS="ports backend socket state_file textfile export_interval handshake_log
-handshake_log_format max_series row_ttl"
+handshake_log_format max_series row_ttl policies"
 METRICS="tlsaudit_handshakes_total tlsaudit_legacy_handshakes_total
 tlsaudit_weak_cipher_handshakes_total tlsaudit_plaintext_smtp_sessions_total
 tlsaudit_last_seen_timestamp_seconds tlsaudit_info tlsaudit_start_time_seconds
@@ -206,6 +206,7 @@ want = {
     "tlsaudit_plaintext_smtp_sessions_total": "plaintext SMTP",
     "tlsaudit_capture_drops_total": "capture drops",
     "tlsaudit_handshake_failures_total": "a process being refused",
+    "tlsaudit_policy_failures_total": "a process that would break under a policy",
     'plaintext_fallback="true"': "SMTP falling back to plaintext",
     "node_textfile_mtime_seconds": "stale textfile",
     "absent(tlsaudit_info)": "tlsaudit absent",
@@ -232,13 +233,16 @@ for m in ident.findall(exprs):
 for m in ("tlsaudit_legacy_handshakes_total", "tlsaudit_handshakes_total",
           "tlsaudit_weak_cipher_handshakes_total", "tlsaudit_plaintext_smtp_sessions_total",
           "tlsaudit_capture_drops_total", "tlsaudit_handshake_failures_total",
-          "tlsaudit_smtp_sessions_total"):
+          "tlsaudit_smtp_sessions_total", "tlsaudit_policy_failures_total"):
     if m not in exprs:
         bad.append(f"dashboard has no panel on {m}")
 if not re.search(r"sum by \(instance, exe,[^)]*\balert\b[^)]*\) \(increase\(tlsaudit_handshake_failures_total", exprs):
     bad.append("dashboard has no failures-by-process-and-alert panel")
 if not re.search(r"sum by \(smtp_tls[,)][^(]*\(increase\(tlsaudit_smtp_sessions_total", exprs):
     bad.append("dashboard has no plaintext-SMTP-by-reason panel")
+titles = " ".join(p["title"] for p in dash["panels"])
+if "Would break under $policy" not in titles:
+    bad.append("dashboard has no \"would break under POLICY\" table")
 if "sum by (version)" not in exprs:
     bad.append("dashboard has no versions-over-time panel")
 if not re.search(r"sum by \(instance, exe[,)]", exprs):
