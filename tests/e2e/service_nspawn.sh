@@ -14,6 +14,8 @@
 #   - a TLS 1.0 exchange (openssl s_server/s_client on 127.0.0.1:443) is counted by
 #     `tlsaudit report`; `systemctl reload` and `restart` keep the counts; the journal
 #     has the start line;
+#   - with `backend = pcap` in the config the libpcap fallback runs under the same
+#     sandbox and counts a second exchange;
 #   - `systemd-analyze security` exposure of the unit (printed, at most $MAX_EXPOSURE);
 #   - `systemctl stop` leaves the unit inactive, not failed;
 #   - `dpkg -P` stops the service and leaves nothing named tlsaudit but the group.
