@@ -41,7 +41,8 @@ static const struct read_opt {
 	{ { "policy", required_argument, NULL, 'P' }, "LIST",
 	  "judge every handshake against these policies (would_fail):\n"
 	  "                     built-in profiles or policy.NAME.* of --config,\n"
-	  "                     comma-separated, or none (default tls12)" },
+	  "                     comma-separated, or none (default: the --config\n"
+	  "                     file's policies, else tls12)" },
 	{ { "config", required_argument, NULL, 'c' }, "FILE",
 	  "take policies and policy.NAME.* definitions from FILE\n"
 	  "                     (tlsaudit.conf(5))" },

@@ -49,7 +49,7 @@ static const struct watch_opt {
 	  "libpcap backend: capture interface (default any)" },
 	{ { "policy", required_argument, NULL, 'P' }, "LIST",
 	  "judge each handshake against these policies (would_fail;\n"
-	  "                               default tls12, or none)" },
+	  "                               none, or default: --config's, else tls12)" },
 	{ { "config", required_argument, NULL, 'c' }, "FILE",
 	  "policy.NAME.* definitions and policies from FILE" },
 	{ { "verbose", no_argument, NULL, 'v' }, NULL,

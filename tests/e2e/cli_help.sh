@@ -43,12 +43,12 @@ grep -q "unknown command 'frobnicate'" <<<"$err" || fail "unknown command messag
 # --- each subcommand --------------------------------------------------------------------
 # command: the options its --help must name (DESIGN.md's command line)
 declare -A OPTS=(
-	[daemon]="-c --config --backend --foreground --verbose --ports --socket --state-file --textfile --export-interval --handshake-log"
-	[top]="-b -n -d --json --socket"
-	[report]="--json --legacy --handshakes --since --socket"
+	[daemon]="-c --config --backend --foreground --verbose --ports --socket --state-file --textfile --export-interval --handshake-log --policies"
+	[top]="-b -n -d --policy --json --socket"
+	[report]="--json --legacy --policy --handshakes --since --socket"
 	[status]="--json --socket"
-	[read]="--json --ports"
-	[watch]="--json --legacy --backend --ports"
+	[read]="--json --ports --policy --config"
+	[watch]="--json --legacy --backend --ports --policy --config"
 )
 mkdir -p "$TEST_TMP/help"
 for c in daemon top report status read watch; do
@@ -103,6 +103,13 @@ check_usage "daemon --backend junk" "backend" daemon --backend xdp
 check_usage "daemon --export-interval=0s" "export.interval" daemon --export-interval=0s
 check_usage "daemon --no-such-key=1" "no-such-key" daemon --no-such-key=1
 check_usage "watch --backend junk" "backend" watch --backend xdp
+check_usage "read --policy unknown" "--policy: .*'nope' is neither" read --policy tls12,nope "$TEST_TMP/none.pcap"
+check_usage "read --policy bad name" "--policy: .*'Bad!' is not a policy name" read --policy 'Bad!' "$TEST_TMP/none.pcap"
+check_usage "watch --policy unknown" "--policy: .*'nope'" watch --policy nope
+check_usage "daemon --policies unknown" "policies: 'nope' is neither" daemon --policies=nope
+check_usage "daemon --policy.x.min_version junk" "policy.x.min_version: 'TLSv9' is not a version" \
+	daemon --policy.x.min_version=TLSv9
+check_usage "report --policy with --legacy" "--policy" report --policy tls12 --legacy
 
 # Clients without a daemon: one line naming the socket, exit 1.
 for c in status report "top -b -n 1"; do
