@@ -192,7 +192,9 @@ static enum step feed(struct walk *w, const uint8_t *p, size_t n)
 				 */
 				if (a->hdr[0] == HT_CERTIFICATE) {
 					a->store = false;
-					w->st->cert = TLS_SCERT_CUT;
+					/* The first Certificate is the one (a second is ignored). */
+					if (w->st->cert == TLS_SCERT_NONE)
+						w->st->cert = TLS_SCERT_CUT;
 				} else {
 					/* Bigger than any hello the caller is prepared to hold. */
 					return STEP_INVALID;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * libFuzzer entry for the TLS parser: the raw input is fed to the record walk in both
- * directions, to every prefix-free hello parser, and the fingerprints of whatever
+ * directions (the server's also with its Certificate message read and the leaf decoded
+ * through a cache), to every prefix-free hello parser, and the fingerprints of whatever
  * ClientHello came out. Build with `make fuzz`; run build/fuzz/fuzz_tls CORPUS_DIR.
  */
 #include <stddef.h>
@@ -14,7 +15,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t scratch[1 << 16];
-static struct tls_stream st;
+static struct tls_stream st, st_cert;
+static struct tls_cert_cache *cache;
 static struct tls_client_hello ch;
 static struct tls_server_hello sh;
 
@@ -76,6 +78,44 @@ static void tail_checks(const uint8_t *data, size_t size)
 		abort();
 }
 
+/*
+ * The server walk with the Certificate message kept (scratch of @cap bytes, so the
+ * "longer than what can be held" path is reached): the walk must end as the plain one
+ * does, and a certificate is OK only with a decoded leaf, whose strings are terminated.
+ */
+static void cert_checks(const uint8_t *data, size_t size, size_t cap)
+{
+	const struct tls_cert_info *ci;
+	const char *names[TLS_CERT_N_PROBLEMS];
+	char when[32];
+	int rc, rc_cert;
+
+	if (!cache && !(cache = tls_cert_cache_new(8)))
+		abort();
+	memset(&st, 0, sizeof(st));
+	memset(&st_cert, 0, sizeof(st_cert));
+	rc = tls_stream_parse(data, size, false, &st, scratch, cap);
+	rc_cert = tls_stream_parse_cert(data, size, &st_cert, scratch, cap, cache);
+	if (rc != rc_cert || st.consumed != st_cert.consumed ||
+	    st.have_server_hello != st_cert.have_server_hello || st.done != st_cert.done)
+		abort();
+	if (st_cert.cert != TLS_SCERT_OK) {
+		if (st_cert.cert_info)
+			abort();
+		return;
+	}
+	ci = st_cert.cert_info;
+	if (!ci || !memchr(ci->subject, 0, sizeof(ci->subject)) ||
+	    !memchr(ci->issuer, 0, sizeof(ci->issuer)) || !memchr(ci->key, 0, sizeof(ci->key)) ||
+	    !memchr(ci->sig, 0, sizeof(ci->sig)) || strlen(ci->sha256_hex) != 64 ||
+	    st_cert.cert_n == 0 || st_cert.cert_list_len > size)
+		abort();
+	if (tls_cert_problem_names(tls_cert_judge(ci, "www.tlsaudit.test", 1780000000), names) >
+	    TLS_CERT_N_PROBLEMS)
+		abort();
+	tls_cert_format_time(ci->not_after, when, sizeof(when));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint16_t group;
@@ -98,6 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		server_checks(&st.sh);
 	if (st.consumed > size)
 		abort();
+	cert_checks(data, size, cap);
 	tail_checks(data, size);
 
 	if (tls_parse_client_hello(data, size, &ch) == TLS_OK)

@@ -29,6 +29,7 @@
 #include "tlsaudit/export.h"
 #include "tlsaudit/flow.h"
 #include "tlsaudit/record.h"
+#include "tlsaudit/tls.h"
 #include "tlsaudit/util.h"
 
 /* 2026-05-28T20:26:40Z: the handshakes happen here, certificates are valid around it. */
@@ -779,6 +780,46 @@ static void test_malformed_certificate(void **state)
 	X509_free(leaf);
 }
 
+/*
+ * The stream walk alone: only the first Certificate counts; a second one too long to
+ * hold (hostile, or a renegotiation's) leaves the first leaf in place.
+ */
+static void test_second_certificate_ignored(void **state)
+{
+	X509 *leaf = make_cert("www.example.test", K.leaf_key, K.ca_key, K.ca, T0 - DAY,
+			       T0 + DAY, false);
+	static struct wire hs;
+	static uint8_t scratch[4096];
+	struct tls_cert_cache *cache = tls_cert_cache_new(4);
+	struct tls_stream st;
+
+	(void)state;
+	assert_non_null(cache);
+	sw.n = hs.n = 0;
+	server_hello(&hs, false);
+	certificate(&hs, leaf, 0);
+	w8(&hs, 11);
+	w24(&hs, 60000);
+	w24(&hs, 59997);
+	records(&sw, 22, &hs, 1000);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(tls_stream_parse_cert(sw.b, sw.n, &st, scratch, sizeof(scratch), cache),
+			 TLS_TRUNCATED);
+	assert_int_equal(st.cert, TLS_SCERT_OK);
+	assert_non_null(st.cert_info);
+	assert_string_equal(st.cert_info->subject, "www.example.test");
+	assert_int_equal(st.cert_n, 1);
+
+	/* Without a cache the message is walked past, never kept. */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(tls_stream_parse(sw.b, sw.n, false, &st, scratch, sizeof(scratch)),
+			 TLS_TRUNCATED);
+	assert_int_equal(st.cert, TLS_SCERT_NONE);
+	assert_null(st.cert_info);
+	tls_cert_cache_free(cache);
+	X509_free(leaf);
+}
+
 /* TLS 1.3 and an abbreviated TLS 1.2 handshake: no certificate in the clear, null. */
 static void test_no_certificate_in_clear(void **state)
 {
@@ -897,6 +938,7 @@ int main(void)
 		cmocka_unit_test(test_chain_cut_by_cap),
 		cmocka_unit_test(test_chain_cut_by_end),
 		cmocka_unit_test(test_malformed_certificate),
+		cmocka_unit_test(test_second_certificate_ignored),
 		cmocka_unit_test(test_no_certificate_in_clear),
 		cmocka_unit_test(test_random_delivery),
 	};
