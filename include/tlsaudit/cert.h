@@ -8,29 +8,24 @@
  * The message is walked with the bounded cursor (cursor.h); the DER itself goes only
  * to d2i_X509() with its length. Nothing in this module parses ASN.1 by hand.
  *
- * How the stream parser is meant to use it (not wired yet):
+ * How the stream and session layers use it:
  *
- *   1. src/tls/stream.c, server direction, on a complete Certificate message (type 11)
- *      before the ServerHelloDone of a TLS <= 1.2 handshake: keep its body (add the
- *      type to want_body(); the scratch buffer must hold the whole message, so its
- *      capacity follows the capture budget) and call
+ *   1. src/tls/stream.c, server direction, tls_stream_parse_cert(): the Certificate
+ *      message (type 11) of a TLS <= 1.2 handshake is kept whole in scratch (its
+ *      capacity is the per-direction cap, so any message that can be whole fits) and
  *          tls_cert_msg_leaf(body, len, &chain)
- *      TLS_INVALID there is a malformed message: the certificate fields stay null and
- *      the reason is counted. chain.n_certs == 0 (an empty list) means no certificate.
+ *      finds the leaf. TLS_INVALID or an empty list: no certificate, reason counted.
  *   2. Still while the body is at hand (scratch is reused by the next message):
  *          tls_cert_cache_get(cache, chain.leaf, chain.leaf_len, &info)
- *      with the one cache the session layer owns (one per daemon or per `read` run,
- *      passed down like scratch). The X.509 decode happens on a miss only; a re-walk of
- *      the growing prefix costs one SHA-256 and a lookup. A negative return (-EBADMSG,
- *      -EMSGSIZE) leaves the fields null with a counted reason.
- *   3. At once, while @info is valid (the next get may evict it): the per-handshake
- *      judgement, with the SNI of the same connection's ClientHello (NULL when absent
- *      or cut by the hello parser) and the handshake's own time, so that `read` of an
- *      old capture judges as of then:
+ *      with the one cache the flow table owns. The X.509 decode happens on a miss
+ *      only. A negative return (-EBADMSG, -EMSGSIZE) leaves the fields null, counted.
+ *   3. src/flow/session.c, at once, while @info is valid (the next get may evict it):
  *          problems = tls_cert_judge(info, sni, time_ns / 1000000000)
- *      then copy what the record shows (subject, issuer, not_after, key, sig,
- *      sha256_hex: a few hundred bytes) and the problem bits into the flow's state.
- *      The SAN list stays in the cache; flows never hold a struct tls_cert_info.
+ *      with the SNI of the same connection's ClientHello (NULL when absent or cut by
+ *      the hello parser) and the handshake's own time, so that `read` of an old
+ *      capture judges as of then. The record copies what it shows (subject, issuer,
+ *      not_after, key, sig, sha256_hex: a few hundred bytes) and the problem bits; the
+ *      SAN list stays in the cache, flows never hold a struct tls_cert_info.
  *   4. The record's cert_problems is tls_cert_problem_names(problems, ...) in that
  *      order; client_accepted_bad_cert tests tls_cert_verify_problem(problems).
  *      cert_not_after is tls_cert_format_time(info->not_after, ...): validity dates
