@@ -587,6 +587,164 @@ static void test_row_json(void **state)
 	agg__free(a);
 }
 
+/* set_of - a policy set with @list active (built-in names and p1..p9 of no rule). */
+static void set_of(struct tls_policy_set *ps, const char *list)
+{
+	char err[256], name[8];
+	int i;
+
+	tls_policy_set_init(ps);
+	for (i = 1; i <= 9; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_int_equal(tls_policy_set(ps, name, "min_version", "TLSv1.0", err,
+						sizeof(err)), 0);
+	}
+	assert_int_equal(tls_policy_set_list(ps, list, err, sizeof(err)), 0);
+	if (tls_policy_set_finish(ps, err, sizeof(err)))
+		fail_msg("%s", err);
+}
+
+static void judged(struct hs_record *r, const struct tls_policy_set *ps, ...)
+{
+	va_list ap;
+	uint8_t i;
+
+	va_start(ap, ps);
+	r->judged = true;
+	r->n_verdicts = ps->n_active;
+	for (i = 0; i < ps->n_active; i++) {
+		r->verdicts[i].by = (uint8_t)va_arg(ap, int);
+		r->verdicts[i].reason = (uint8_t)va_arg(ap, int);
+	}
+	va_end(ap);
+}
+
+static void count_verdict(const struct hs_record *r, void *ctx)
+{
+	int *n = ctx;
+
+	*n += r->judged && r->n_verdicts == 1;
+}
+
+/*
+ * Verdicts per process key and policy: passes and failures by (by, reason), the times
+ * and the latest failure's sample; records judged by another set are not counted; the
+ * report's policy object and what the client decodes of it; a reload that changes the
+ * policies keeps each name's counts, judges the ring again, and a new name takes the
+ * slot of one no longer active.
+ */
+static void test_policies(void **state)
+{
+	static struct tls_policy_set ps, ps2, many;
+	const struct agg_policy *p;
+	struct agg *a = agg__new(16, 8);
+	struct hs_record r;
+	struct ctl_row row;
+	char buf[8192], *end;
+	int n = 0, i;
+
+	(void)state;
+	set_of(&ps, "tls12,fips-ems");
+	agg__set_policies(a, &ps);
+	r = rec("/usr/bin/curl", "", HS_ROLE_CLIENT, 443, TLS_V_12, TLS_V_12, "198.51.100.7");
+	judged(&r, &ps, TLS_POLICY_PASS, TLS_REASON_NONE, TLS_POLICY_PASS, TLS_REASON_NONE);
+	agg__add(a, &r, T0);
+	r.time_ns = T0 + 60 * SEC;
+	util_strlcpy(r.sni, "api.example.test", sizeof(r.sni));
+	judged(&r, &ps, TLS_POLICY_PASS, TLS_REASON_NONE, TLS_POLICY_BY_CLIENT, TLS_REASON_EMS);
+	agg__add(a, &r, T0);
+	agg__add(a, &r, T0);
+	r.time_ns = T0 + 120 * SEC;
+	judged(&r, &ps, TLS_POLICY_BY_SERVER, TLS_REASON_VERSION, TLS_POLICY_PASS,
+	       TLS_REASON_NONE);
+	util_strlcpy(r.sni, "old.example.test", sizeof(r.sni));
+	agg__add(a, &r, T0);
+	/* Judged against another set (before a reload): no name to count it under. */
+	r.n_verdicts = 3;
+	agg__add(a, &r, T0);
+	/* A plaintext session is never judged. */
+	r.kind = HS_KIND_PLAINTEXT_SMTP;
+	r.judged = false;
+	agg__add(a, &r, T0);
+
+	assert_int_equal(agg__n_rows(a), 1);
+	p = agg_row_policy(agg__row(a, 0), "tls12");
+	assert_non_null(p);
+	assert_int_equal(p->passed, 3);
+	assert_int_equal(agg_policy_failures(p), 1);
+	assert_int_equal(p->failed[1][TLS_REASON_VERSION], 1);
+	assert_true(p->first_ns == T0 && p->last_pass_ns == T0 + 60 * SEC);
+	assert_true(p->last_fail_ns == T0 + 120 * SEC);
+	assert_int_equal(p->last_by, TLS_POLICY_BY_SERVER);
+	assert_string_equal(p->fail_sni, "old.example.test");
+	p = agg_row_policy(agg__row(a, 0), "fips-ems");
+	assert_int_equal(p->passed, 2);
+	assert_int_equal(p->failed[0][TLS_REASON_EMS], 2);
+	assert_string_equal(p->fail_sni, "api.example.test");
+	assert_null(agg_row_policy(agg__row(a, 0), "tls13"));
+
+	/* The report's policy object, spliced into the row as the daemon does. */
+	n = agg_row_json(agg__row(a, 0), buf, sizeof(buf));
+	assert_true(n > 0);
+	end = buf + n - 1;
+	memcpy(end, ",\"policy\":", 10);
+	end += 10;
+	i = agg_policy_json(agg__row(a, 0), "fips-ems", end, sizeof(buf) - (size_t)(end - buf) - 2);
+	assert_true(i > 0);
+	assert_non_null(strstr(end, "\"name\":\"fips-ems\",\"handshakes\":4,\"passes\":2,"
+				    "\"failures\":2,\"failures_by\":{\"client_ems\":2},"));
+	assert_non_null(strstr(end, "\"by\":\"client\",\"reason\":\"ems\",\"peer\":"
+				    "\"198.51.100.7\",\"sni\":\"api.example.test\"}}"));
+	memcpy(end + i, "}", 2);
+	assert_int_equal(ctl_row_parse(buf, &row), 0);
+	assert_true(row.policy.present);
+	assert_string_equal(row.policy.name, "fips-ems");
+	assert_int_equal(row.policy.handshakes, 4);
+	assert_int_equal(row.policy.failures, 2);
+	assert_int_equal(row.policy.n_fails, 1);
+	assert_string_equal(row.policy.fails[0].kind, "client_ems");
+	assert_string_equal(row.policy.last_fail.reason, "ems");
+	assert_int_equal(row.policy.last_fail.time_s, T0 / SEC + 60);
+	assert_int_equal(row.policy.last_pass_s, T0 / SEC + 120);
+	/* Never judged under it: zero counts, null times. */
+	assert_true(agg_policy_json(agg__row(a, 0), "tls13", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"handshakes\":0,\"passes\":0,\"failures\":0,"
+				    "\"failures_by\":{},\"first\":null,\"first_s\":null,"));
+	assert_non_null(strstr(buf, "\"last_failure\":null}"));
+	assert_int_equal(agg_policy_json(agg__row(a, 0), "tls12", buf, 50), -1);
+
+	/* A reload to tls13 alone: the ring is judged again (its empty offers pass). */
+	set_of(&ps2, "tls13");
+	agg__set_policies(a, &ps2);
+	n = 0;
+	agg__ring_foreach(a, 0, count_verdict, &n);
+	assert_int_equal(n, 5);
+	r.kind = HS_KIND_TLS;
+	judged(&r, &ps2, TLS_POLICY_BY_CLIENT, TLS_REASON_VERSION);
+	agg__add(a, &r, T0);
+	assert_int_equal(agg__row(a, 0)->n_pol, 3);
+	assert_int_equal(agg_row_policy(agg__row(a, 0), "tls12")->passed, 3);
+	assert_int_equal(agg_policy_failures(agg_row_policy(agg__row(a, 0), "tls13")), 1);
+
+	/* Sixteen active policies fill the slots; a new name takes an inactive one's. */
+	set_of(&many, "tls12,tls13,mozilla-intermediate,mozilla-modern,nist-sp800-52r2,"
+		      "fips-ems,pq-hybrid,p1,p2,p3,p4,p5,p6,p7,p8,p9");
+	agg__set_policies(a, &many);
+	judged(&r, &many, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	       0, 0, 0, 0, 0, 0, 0, 0);
+	agg__add(a, &r, T0);
+	assert_int_equal(agg__row(a, 0)->n_pol, AGG_POLICY_SLOTS);
+	set_of(&ps2, "p1,mozilla-intermediate-5.7");
+	agg__set_policies(a, &ps2);
+	judged(&r, &ps2, TLS_POLICY_BY_SERVER, TLS_REASON_CIPHER, TLS_POLICY_PASS, 0);
+	agg__add(a, &r, T0);
+	assert_int_equal(agg__row(a, 0)->n_pol, AGG_POLICY_SLOTS);
+	assert_int_equal(agg_row_policy(agg__row(a, 0), "p1")->passed, 1);
+	assert_int_equal(agg_policy_failures(agg_row_policy(agg__row(a, 0), "p1")), 1);
+	assert_int_equal(agg_row_policy(agg__row(a, 0), "mozilla-intermediate-5.7")->passed, 1);
+	agg__free(a);
+}
+
 /* The failure and SMTP fields, and what `report` and `top` decode from them. */
 static void test_row_json_failures(void **state)
 {
@@ -681,6 +839,7 @@ int main(void)
 		cmocka_unit_test(test_legacy_log_once_an_hour),
 		cmocka_unit_test(test_row_json),
 		cmocka_unit_test(test_row_json_failures),
+		cmocka_unit_test(test_policies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

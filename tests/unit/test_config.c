@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "tlsaudit/config.h"
+#include "tlsaudit/policy.h"
 
 static char path[64];
 
@@ -213,6 +214,51 @@ static void test_command_line_wins(void **state)
 	unlink(path);
 }
 
+/*
+ * policies and policy.NAME.KEY belong to the policy module: cfg_set hands them to the
+ * caller's hook as written (the name keeps its dashes), from the file and the command
+ * line; errors keep naming the line or the option and the key; without a hook they
+ * are unknown keys.
+ */
+static void test_module_keys(void **state)
+{
+	static struct tls_policy_set ps;
+	struct cfg c;
+	char err[512] = "";
+
+	(void)state;
+	write_conf("policies = tls12, intake-2026\n"
+		   "policy.intake-2026.min-version = TLSv1.2\n"
+		   "policy.intake-2026.ciphers = TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\n"
+		   "ports = 443\n");
+	cfg_defaults(&c);
+	tls_policy_set_init(&ps);
+	c.module_key = tls_policy_config_fn;
+	c.module_ctx = &ps;
+	assert_int_equal(cfg_load_file(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(cfg_parse_option(&c, "policy.intake-2026.require-ems=yes", err,
+					  sizeof(err)), 0);
+	assert_int_equal(tls_policy_set_finish(&ps, err, sizeof(err)), 0);
+	assert_int_equal(ps.n_active, 2);
+	assert_string_equal(tls_policy_active(&ps, 1)->name, "intake-2026");
+	assert_int_equal(tls_policy_active(&ps, 1)->min_version, 0x0303);
+	assert_true(tls_policy_active(&ps, 1)->checks & TLS_PCHK_EMS);
+	assert_int_equal(c.ports[0], 443);
+
+	write_conf("ports = 443\n# a comment\npolicy.strict.min_version = TLSv1.4\n");
+	assert_int_not_equal(cfg_load_file(&c, path, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, ":3: policy.strict.min_version: 'TLSv1.4' is not a version"));
+	assert_int_not_equal(cfg_parse_option(&c, "policies=tls12,Bad", err, sizeof(err)), 0);
+	assert_string_equal(err, "--policies: policies: 'Bad' is not a policy name");
+	assert_int_not_equal(cfg_parse_option(&c, "polices=tls12", err, sizeof(err)), 0);
+	assert_string_equal(err, "--polices: unknown key 'polices'");
+
+	c.module_key = NULL;
+	assert_int_not_equal(cfg_parse_option(&c, "policies=tls12", err, sizeof(err)), 0);
+	assert_string_equal(err, "--policies: unknown key 'policies'");
+	unlink(path);
+}
+
 static void test_client_socket(void **state)
 {
 	(void)state;
@@ -234,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_file_binary_and_long),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_command_line_wins),
+		cmocka_unit_test(test_module_keys),
 		cmocka_unit_test(test_client_socket),
 	};
 

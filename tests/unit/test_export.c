@@ -16,6 +16,7 @@
 
 #include "tlsaudit/cert.h"
 #include "tlsaudit/export.h"
+#include "tlsaudit/policy.h"
 #include "tlsaudit/util.h"
 
 /* 2026-11-23T10:00:00.123Z */
@@ -136,6 +137,58 @@ static void test_json_legacy_with_process(void **state)
 }
 
 /* The server chose TLS 1.0 although the client offered 1.3. */
+/*
+ * would_fail, the record's last field: the verdicts named by the set that judged them,
+ * {} when every policy passes, null on a plaintext session or under another set.
+ */
+static void test_json_would_fail(void **state)
+{
+	static struct tls_policy_set ps;
+	struct hs_record r;
+	char buf[4096], err[128];
+	const char *wf;
+
+	(void)state;
+	tls_policy_set_init(&ps);
+	assert_int_equal(tls_policy_set_list(&ps, "tls12,mozilla-intermediate,fips-ems", err,
+					     sizeof(err)), 0);
+	assert_int_equal(tls_policy_set_finish(&ps, err, sizeof(err)), 0);
+	base_record(&r);
+	r.judged = true;
+	r.n_verdicts = 3;
+	assert_true(export_json_record(&r, &ps, buf, sizeof(buf)) > 0);
+	wf = strstr(buf, ",\"would_fail\":");
+	assert_non_null(wf);
+	assert_string_equal(wf, ",\"would_fail\":{}}");
+	r.verdicts[0].by = TLS_POLICY_BY_CLIENT;
+	r.verdicts[0].reason = TLS_REASON_VERSION;
+	r.verdicts[2].by = TLS_POLICY_BY_SERVER;
+	r.verdicts[2].reason = TLS_REASON_EMS;
+	assert_true(export_json_record(&r, &ps, buf, sizeof(buf)) > 0);
+	assert_string_equal(strstr(buf, ",\"would_fail\":"),
+			    ",\"would_fail\":{\"tls12\":{\"by\":\"client\",\"reason\":\"version\"},"
+			    "\"fips-ems\":{\"by\":\"server\",\"reason\":\"ems\"}}}");
+	/* Judged by another set (two policies), or not at all: nothing to name them by. */
+	r.n_verdicts = 2;
+	assert_true(export_json_record(&r, &ps, buf, sizeof(buf)) > 0);
+	assert_string_equal(strstr(buf, ",\"would_fail\":"), ",\"would_fail\":null}");
+	r.n_verdicts = 3;
+	r.judged = false;
+	assert_true(export_json_record(&r, &ps, buf, sizeof(buf)) > 0);
+	assert_string_equal(strstr(buf, ",\"would_fail\":"), ",\"would_fail\":null}");
+	/* tls_policy_judge_record: a plaintext session is never judged. */
+	r.kind = HS_KIND_PLAINTEXT_SMTP;
+	tls_policy_judge_record(&ps, &r);
+	assert_false(r.judged);
+	r.kind = HS_KIND_TLS;
+	tls_policy_judge_record(&ps, &r);
+	assert_true(r.judged);
+	assert_int_equal(r.n_verdicts, 3);
+	/* No ClientHello in the offer: nothing to judge, it passes. */
+	assert_true(export_json_record(&r, &ps, buf, sizeof(buf)) > 0);
+	assert_string_equal(strstr(buf, ",\"would_fail\":"), ",\"would_fail\":{}}");
+}
+
 static void test_json_limited_by_server(void **state)
 {
 	struct hs_record r;
@@ -414,6 +467,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_tls13_offline),
 		cmocka_unit_test(test_json_legacy_with_process),
+		cmocka_unit_test(test_json_would_fail),
 		cmocka_unit_test(test_json_limited_by_server),
 		cmocka_unit_test(test_json_nulls_and_unknown_ids),
 		cmocka_unit_test(test_json_hostile_sni),

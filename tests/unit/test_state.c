@@ -230,6 +230,90 @@ static void test_v1_file_loads(void **state)
 }
 
 static void expect_bad(const uint8_t *buf, size_t len, const char *why);
+static size_t craft(const uint8_t *raw, size_t raw_len, uint32_t claim_raw, uint8_t *out,
+		    size_t cap);
+
+/*
+ * The verdicts per policy (format 3 on): each slot loads back as saved, a second load
+ * adds the counts up, and a slot whose bytes lie (a name no policy can have, a reason
+ * out of range) makes the whole file bad.
+ */
+static void test_policies_round_trip(void **state)
+{
+	static struct tls_policy_set ps;
+	struct agg *a = filled(), *b = agg__new(16, 4);
+	const struct agg_policy *p;
+	struct hs_record r;
+	uint8_t *buf, raw[16384], file[32768];
+	uLongf rlen = sizeof(raw);
+	size_t len, n, at;
+	char err[256];
+
+	(void)state;
+	tls_policy_set_init(&ps);
+	assert_int_equal(tls_policy_set(&ps, "intake-2026", "ciphers",
+					"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", err, sizeof(err)), 0);
+	assert_int_equal(tls_policy_set_list(&ps, "tls12,intake-2026", err, sizeof(err)), 0);
+	assert_int_equal(tls_policy_set_finish(&ps, err, sizeof(err)), 0);
+	agg__set_policies(a, &ps);
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400100ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	r.server.port = 443;
+	r.proc.known = true;
+	util_strlcpy(r.proc.exe, "/usr/bin/curl", sizeof(r.proc.exe));
+	util_strlcpy(r.sni, "intake.example.test", sizeof(r.sni));
+	r.judged = true;
+	r.n_verdicts = 2;
+	r.verdicts[1].by = TLS_POLICY_BY_SERVER;
+	r.verdicts[1].reason = TLS_REASON_CIPHER;
+	agg__add(a, &r, r.time_ns);
+	r.verdicts[1].by = TLS_POLICY_PASS;
+	r.verdicts[1].reason = 0;
+	r.time_ns += SEC;
+	agg__add(a, &r, r.time_ns);
+
+	assert_int_equal(agg__save_buf(a, &buf, &len), 0);
+	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
+	assert_int_equal(agg__n_rows(b), 3);
+	p = agg_row_policy(agg__row(b, 2), "intake-2026");
+	assert_non_null(p);
+	assert_int_equal(p->passed, 1);
+	assert_int_equal(p->failed[1][TLS_REASON_CIPHER], 1);
+	assert_true(p->first_ns == 1795400100ULL * SEC);
+	assert_true(p->last_fail_ns == 1795400100ULL * SEC);
+	assert_true(p->last_pass_ns == 1795400101ULL * SEC);
+	assert_int_equal(p->last_by, TLS_POLICY_BY_SERVER);
+	assert_int_equal(p->last_reason, TLS_REASON_CIPHER);
+	assert_string_equal(p->fail_sni, "intake.example.test");
+	assert_int_equal(agg_row_policy(agg__row(b, 2), "tls12")->passed, 2);
+	assert_null(agg_row_policy(agg__row(b, 0), "tls12"));
+	/* A restart that loads the same file again adds up, by name. */
+	agg__set_policies(b, &ps);
+	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
+	assert_int_equal(agg_row_policy(agg__row(b, 2), "intake-2026")->passed, 2);
+	assert_int_equal(agg_policy_failures(agg_row_policy(agg__row(b, 2), "intake-2026")), 2);
+
+	/* Lies in the slot: the name is the last row's first policy string. */
+	assert_int_equal(uncompress(raw, &rlen, buf + 24, len - 24), Z_OK);
+	at = 0;
+	for (n = 0; n + 11 <= rlen; n++)
+		if (!memcmp(raw + n, "\0\x05tls12", 7))
+			at = n + 2;
+	assert_true(at > 0);
+	raw[at] = 'T';
+	n = craft(raw, rlen, (uint32_t)rlen, file, sizeof(file));
+	expect_bad(file, n, "bad policy name");
+	raw[at] = 't';
+	/* tls12's counts: passed (8 bytes), then the number of (by, reason) kinds. */
+	raw[at + 5 + 8] = 2 * AGG_REASONS + 1;
+	n = craft(raw, rlen, (uint32_t)rlen, file, sizeof(file));
+	expect_bad(file, n, "bad policy verdict");
+	free(buf);
+	agg__free(a);
+	agg__free(b);
+}
 
 /*
  * Whatever records arrive (outcomes, senders, alerts, SMTP reasons and kinds in any
@@ -766,6 +850,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_failures),
 		cmocka_unit_test(test_v1_file_loads),
 		cmocka_unit_test(test_unknown_version),
+		cmocka_unit_test(test_policies_round_trip),
 		cmocka_unit_test(test_v2_inconsistent),
 		cmocka_unit_test(test_any_records_round_trip),
 		cmocka_unit_test_setup_teardown(test_file_atomic_and_restart_adds_up, setup,
