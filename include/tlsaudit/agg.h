@@ -118,7 +118,7 @@ struct agg_key {
 	char exe[256];	     /* empty when unknown */
 	char comm[16];	     /* the identity only when exe is empty */
 	char unit[128];
-	char container[80];
+	char container[HS_CONTAINER_MAX]; /* its name or image, never a per-run id */
 	enum hs_role role;
 	uint16_t port;	     /* the service (server) port */
 	bool other;	     /* the row that collects records past the key cap */

@@ -70,6 +70,31 @@ int attrib_unit_from_cgroup(const char *cgroup, char *unit, size_t len);
 /* attrib_container_from_cgroup - docker/containerd/podman/kubepods id, or -ENOENT. */
 int attrib_container_from_cgroup(const char *cgroup, char *id, size_t len);
 
+/* The most a container name takes (with its NUL). */
+#define ATTRIB_CONTAINER_MAX HS_CONTAINER_MAX
+
+/*
+ * attrib_container_name - the name a restart of the container keeps, from the cgroup
+ * path and the runtime's metadata (docker, podman, containerd, CRI-O, kubelet,
+ * systemd-nspawn; see container.c), read once per container id; "(docker)" and the like
+ * when the runtime is known and its metadata is not readable. -ENOENT when the path is
+ * no container's.
+ */
+int attrib_container_name(const char *cgroup, char *name, size_t len);
+
+/*
+ * attrib_set_runtime_root - look for the runtimes' metadata under @root instead of "/"
+ * (tests; TLSAUDIT_RUNTIME_ROOT); forgets the names read so far.
+ */
+void attrib_set_runtime_root(const char *root);
+
+/*
+ * attrib_unit_label - @unit as a label and process key: without the per-run scopes of
+ * container runtimes, login sessions and systemd-run (empty), and with a
+ * socket-activated service's per-connection instance as its template.
+ */
+void attrib_unit_label(const char *unit, char *out, size_t len);
+
 /*
  * attrib_tls_lib_from_maps - soname of the TLS library in a maps file, or -ENOENT. The
  * soname is read from the library through "root" next to @maps_path (attrib_open_mapped);

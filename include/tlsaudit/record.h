@@ -76,6 +76,9 @@ struct hs_endpoint {
 	uint16_t port;
 };
 
+/* Kubernetes NAMESPACE/CONTAINER (63 + 1 + 63) or an image reference, cut to fit. */
+#define HS_CONTAINER_MAX 128
+
 /* The local process that owns the socket; filled by attrib, empty offline. */
 struct hs_proc {
 	bool known;
@@ -85,7 +88,8 @@ struct hs_proc {
 	char exe[256];
 	char cgroup[256];
 	char unit[128];
-	char container[80];
+	char container[HS_CONTAINER_MAX]; /* the name or image a restart keeps (attrib) */
+	char container_id[16];		  /* the runtime's short id: per run, never a label */
 	char tls_lib[64];
 };
 

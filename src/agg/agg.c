@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "tlsaudit/agg.h"
+#include "tlsaudit/attrib.h"
 #include "tlsaudit/tls.h"
 #include "tlsaudit/util.h"
 
@@ -88,7 +89,8 @@ void agg_key_from_record(const struct hs_record *r, struct agg_key *k)
 		/* comm only identifies a process when the exe could not be read. */
 		if (!k->exe[0])
 			util_strlcpy(k->comm, r->proc.comm, sizeof(k->comm));
-		util_strlcpy(k->unit, r->proc.unit, sizeof(k->unit));
+		/* Per-run scopes (a container's, a login's) would make a key per run. */
+		attrib_unit_label(r->proc.unit, k->unit, sizeof(k->unit));
 		util_strlcpy(k->container, r->proc.container, sizeof(k->container));
 	}
 	k->role = r->role;

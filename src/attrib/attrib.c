@@ -786,7 +786,9 @@ static void resolve_proc(int dfd, uint32_t pid, const char *stat_comm, struct hs
 		/* Unit and container come from the whole path, before it is cut to fit. */
 		util_strlcpy(p->cgroup, cgroup, sizeof(p->cgroup));
 		attrib_unit_from_cgroup(cgroup, p->unit, sizeof(p->unit));
-		attrib_container_from_cgroup(cgroup, p->container, sizeof(p->container));
+		attrib_container_from_cgroup(cgroup, p->container_id, sizeof(p->container_id));
+		/* The runtime's name for it, what labels and process keys use. */
+		attrib_container_name(cgroup, p->container, sizeof(p->container));
 	}
 	p->pid = pid;
 	p->known = true;

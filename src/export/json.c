@@ -100,12 +100,14 @@ static int put_proc(char *buf, size_t len, size_t *off, const struct hs_proc *p)
 	if (!p->known)
 		return put(buf, len, off,
 			   ",\"pid\":null,\"comm\":null,\"exe\":null,\"uid\":null,\"cgroup\":null"
-			   ",\"unit\":null,\"container\":null,\"tls_lib\":null");
+			   ",\"unit\":null,\"container\":null,\"container_id\":null"
+			   ",\"tls_lib\":null");
 	if (put_key(buf, len, off, "pid") || put_uint(buf, len, off, p->pid) ||
 	    put_str(buf, len, off, "comm", p->comm) || put_str(buf, len, off, "exe", p->exe) ||
 	    put_key(buf, len, off, "uid") || put_uint(buf, len, off, p->uid) ||
 	    put_str(buf, len, off, "cgroup", p->cgroup) || put_str(buf, len, off, "unit", p->unit) ||
 	    put_str(buf, len, off, "container", p->container) ||
+	    put_str(buf, len, off, "container_id", p->container_id) ||
 	    put_str(buf, len, off, "tls_lib", p->tls_lib))
 		return -1;
 	return 0;
