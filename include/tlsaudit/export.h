@@ -20,6 +20,15 @@
 int export_json_record(const struct hs_record *r, const struct tls_policy_set *ps, char *buf,
 		       size_t len);
 
+/*
+ * export_ecs_record - the same record in Elastic Common Schema (handshake_log_format =
+ * ecs): @timestamp, event.*, tls.*, process.*, user.id, container.*, source.*,
+ * destination.*, client.*, server.*, network.*, and tlsaudit.* for the rest; one JSON
+ * object, no newline. Returns the length, or -1 if @len is too small.
+ */
+int export_ecs_record(const struct hs_record *r, const struct tls_policy_set *ps, char *buf,
+		      size_t len);
+
 /* export_text_record - one human-readable line (no newline), peer strings escaped. */
 int export_text_record(const struct hs_record *r, char *buf, size_t len);
 

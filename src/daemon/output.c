@@ -68,7 +68,10 @@ void daemon_on_record(const struct hs_record *r, void *ctx)
 	line = malloc(RECORD_JSON_MAX);
 	if (!line)
 		return;
-	n = export_json_record(r, d->policies, line, RECORD_JSON_MAX - 1);
+	if (d->cfg.handshake_log_format == CFG_LOG_ECS)
+		n = export_ecs_record(r, d->policies, line, RECORD_JSON_MAX - 1);
+	else
+		n = export_json_record(r, d->policies, line, RECORD_JSON_MAX - 1);
 	if (n > 0) {
 		line[n++] = '\n';
 		/* One write per line with O_APPEND: readers never see half a record. */
