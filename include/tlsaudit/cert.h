@@ -247,6 +247,14 @@ void tls_cert_cache_free(struct tls_cert_cache *cache);
 int tls_cert_cache_get(struct tls_cert_cache *cache, const uint8_t *der, size_t len,
 		       const struct tls_cert_info **info);
 
+/*
+ * tls_cert_cache_find - the entry for a certificate already looked up by its SHA-256,
+ * without the DER: 0 and *@info, the decode's negative errno, or -ENOENT when it is not
+ * (or no longer) cached. Validity of *@info as with tls_cert_cache_get().
+ */
+int tls_cert_cache_find(struct tls_cert_cache *cache, const uint8_t sha256[32],
+			const struct tls_cert_info **info);
+
 void tls_cert_cache_stats(const struct tls_cert_cache *cache, struct tls_cert_cache_stats *out);
 
 #endif /* TLSAUDIT_CERT_H */

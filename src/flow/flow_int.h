@@ -106,9 +106,10 @@ struct flow_state {
 	uint16_t version;	/* the ServerHello's, supported_versions aware */
 	int8_t first_fin;	/* direction index of the first FIN, -1 while none */
 	struct flow_outcome oc;
-	/* TLS <= 1.2: the server certificate's problems, once its first flight is whole */
+	/* TLS <= 1.2: the server's leaf, judged once both first flights are whole */
 	bool cert_judged;
 	uint32_t cert_problems;
+	uint8_t cert_sha256[32];	/* its key in the table's certificate cache */
 	/* SMTP: the lifecycle of STARTTLS (smtp.c) */
 	int32_t ehlo_cmd;	/* index of the last EHLO command, -1 while none */
 	bool starttls_offered;	/* the EHLO reply listed STARTTLS */

@@ -117,11 +117,13 @@ static void join_alpn(const struct tls_client_hello *ch, char *out, size_t cap)
 }
 
 /*
- * Parse direction @i from its first TLS byte into the table's parser state; the server's
- * with its Certificate message, which only the record needs (the walks while bytes
- * arrive leave it alone, so a leaf is hashed once per handshake, not once per segment).
+ * Parse direction @i from its first TLS byte into the table's parser state; with
+ * @certs, the server's Certificate message too (kept in scratch, its leaf looked up in
+ * the cache by SHA-256). The walks while bytes arrive leave it alone, so a leaf is not
+ * hashed once per segment.
  */
-static int parse_dir(struct flow_table *ft, struct flow_state *st, int i, struct tls_stream *ts)
+static int parse_dir(struct flow_table *ft, struct flow_state *st, int i, struct tls_stream *ts,
+		     bool certs)
 {
 	struct flow_dir *dir = &st->dir[i];
 	const uint8_t *p;
@@ -133,9 +135,28 @@ static int parse_dir(struct flow_table *ft, struct flow_state *st, int i, struct
 		return TLS_TRUNCATED;
 	p = dir->r.buf + dir->tls_off;
 	len = dir->r.contig - dir->tls_off;
-	if (i == st->client)
-		return tls_stream_parse(p, len, true, ts, ft->scratch, ft->scratch_cap);
+	if (i == st->client || !certs)
+		return tls_stream_parse(p, len, i == st->client, ts, ft->scratch, ft->scratch_cap);
 	return tls_stream_parse_cert(p, len, ts, ft->scratch, ft->scratch_cap, ft->certs);
+}
+
+/*
+ * The server's direction for the record. A leaf judged while the flow ran is found in
+ * the cache by its fingerprint, without walking the message or hashing it again; only
+ * when the cache has let it go since is the message read once more.
+ */
+static int parse_server(struct flow_table *ft, struct flow_state *st, struct tls_stream *ss)
+{
+	int s = st->client == 0 ? 1 : 0, rc;
+
+	if (!st->cert_judged)
+		return parse_dir(ft, st, s, ss, true);
+	rc = parse_dir(ft, st, s, ss, false);
+	if (tls_cert_cache_find(ft->certs, st->cert_sha256, &ss->cert_info) == 0)
+		ss->cert = TLS_SCERT_OK;
+	else
+		rc = parse_dir(ft, st, s, ss, true);
+	return rc;
 }
 
 /*
@@ -182,23 +203,27 @@ static bool cert_wait(const struct flow_state *st)
 }
 
 /*
- * The server's flight is whole (TLS <= 1.2): judge its certificate now, once, so that
- * progress() knows whether to wait for the client's next move. The record judges it
- * again from the same bytes (a cache hit).
+ * Both first flights are whole (TLS <= 1.2): judge the certificate now, once, so that
+ * progress() knows whether to wait for the client's next move, and keep its
+ * fingerprint for the record. @ch is the ClientHello when the caller has just parsed
+ * it (the client's flight came second, the common order), else it is parsed here.
  */
-static void cert_verdict(struct flow_table *ft, struct flow_state *st)
+static void cert_verdict(struct flow_table *ft, struct flow_state *st,
+			 const struct tls_client_hello *ch)
 {
-	struct tls_stream *cs = &ft->ts[0], *ss = &ft->ts[1];
+	struct tls_stream *ss = &ft->ts[1], *cs = &ft->ts[0];
 	int c = st->client < 0 ? 0 : st->client;
 	const char *sni = NULL;
 
-	if (parse_dir(ft, st, 1 - c, ss) == TLS_INVALID || ss->cert != TLS_SCERT_OK)
+	if (parse_dir(ft, st, 1 - c, ss, true) == TLS_INVALID || ss->cert != TLS_SCERT_OK)
 		return;
-	if (parse_dir(ft, st, c, cs) != TLS_INVALID && cs->n_client_hellos > 0 &&
-	    cs->first.sni[0] && !cs->first.sni_truncated)
-		sni = cs->first.sni;
+	if (!ch && parse_dir(ft, st, c, cs, false) != TLS_INVALID && cs->n_client_hellos > 0)
+		ch = &cs->first;
+	if (ch && ch->sni[0] && !ch->sni_truncated)
+		sni = ch->sni;
 	/* The cache keeps the entry from the walk above until its next lookup. */
 	st->cert_problems = tls_cert_judge(ss->cert_info, sni, (int64_t)(st->sh_ns / NSEC_PER_SEC));
+	memcpy(st->cert_sha256, ss->cert_info->sha256, sizeof(st->cert_sha256));
 	st->cert_judged = true;
 }
 
@@ -275,8 +300,8 @@ static bool tls_record(struct flow_table *ft, struct flow_entry *e, struct hs_re
 	struct hs_record *const rec = out;
 	int c = st->client < 0 ? 0 : st->client;
 
-	have_ch = parse_dir(ft, st, c, cs) != TLS_INVALID && cs->n_client_hellos > 0;
-	have_sh = parse_dir(ft, st, 1 - c, ss) != TLS_INVALID && ss->have_server_hello;
+	have_ch = parse_dir(ft, st, c, cs, false) != TLS_INVALID && cs->n_client_hellos > 0;
+	have_sh = parse_server(ft, st, ss) != TLS_INVALID && ss->have_server_hello;
 	if (!have_ch && !have_sh)
 		return false;
 
@@ -438,8 +463,9 @@ static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_
 									 : ts->consumed);
 		dir->parsed = 0;
 		tail_dir(st, dir);
-		if (!from_client && st->have_sh && !tls_version_is_13(st->version))
-			cert_verdict(ft, st);
+		if (st->have_sh && !tls_version_is_13(st->version) &&
+		    st->dir[1 - i].status == DIR_DONE && !st->dir[1 - i].invalid)
+			cert_verdict(ft, st, from_client && ts->n_client_hellos ? &ts->first : NULL);
 	} else if (dir->r.contig >= ft->cfg.dir_cap) {
 		ft->stats.cap_reached++;
 		dir->status = DIR_CAPPED;

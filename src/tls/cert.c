@@ -652,6 +652,30 @@ cleanup:
 	return ret;
 }
 
+int tls_cert_cache_find(struct tls_cert_cache *cache, const uint8_t sha256[32],
+			const struct tls_cert_info **info)
+{
+	struct cache_slot *set;
+	uint32_t idx;
+	unsigned int i;
+
+	*info = NULL;
+	idx = (((uint32_t)sha256[0] << 24) | ((uint32_t)sha256[1] << 16) |
+	       ((uint32_t)sha256[2] << 8) | sha256[3]) &
+	      cache->set_mask;
+	set = cache->slots + (size_t)idx * CACHE_WAYS;
+	for (i = 0; i < CACHE_WAYS; i++) {
+		if (set[i].used && memcmp(set[i].info.sha256, sha256, 32) == 0) {
+			set[i].used = ++cache->tick;
+			cache->st.hits++;
+			if (!set[i].err)
+				*info = &set[i].info;
+			return set[i].err;
+		}
+	}
+	return -ENOENT;
+}
+
 void tls_cert_cache_stats(const struct tls_cert_cache *cache, struct tls_cert_cache_stats *out)
 {
 	*out = cache->st;

@@ -31,6 +31,8 @@
 #include "tlsaudit/record.h"
 #include "tlsaudit/tls.h"
 #include "tlsaudit/util.h"
+/* The internals: the table's certificate cache, made small to force an eviction. */
+#include "../../src/flow/flow_int.h"
 
 /* 2026-05-28T20:26:40Z: the handshakes happen here, certificates are valid around it. */
 #define T0 INT64_C(1780000000)
@@ -616,6 +618,61 @@ static void test_refused_after_handshake(void **state)
 	X509_free(other);
 }
 
+/*
+ * The record finds the leaf judged while the flow ran by its fingerprint; when the
+ * cache let it go in between, the message is read again and the record is the same.
+ */
+static void test_record_after_eviction(void **state)
+{
+	X509 *leaf = make_cert("www.example.test", K.leaf_key, K.ca_key, K.ca, T0 - DAY,
+			       T0 + 90 * DAY, false);
+	static uint8_t der[8192];
+	const struct tls_cert_info *info;
+	struct tls_cert_cache_stats cs;
+	struct sink s;
+	struct flow_table *ft = new_table(&s, 0);
+	struct conn c;
+	char hex[65];
+	size_t n;
+	int i;
+
+	(void)state;
+	/* One set of four ways, so that four other certificates push the leaf out. */
+	tls_cert_cache_free(ft->certs);
+	ft->certs = tls_cert_cache_new(4);
+	assert_non_null(ft->certs);
+	sha256_hex(leaf, hex);
+	cw.n = sw.n = cw2.n = 0;
+	client_hello(&cw, "www.example.test", false);
+	server_flight(&sw, leaf, 0, 16384);
+	/* The ClientKeyExchange alone: both flights whole, the outcome still open. */
+	client_finished(&cw2);
+	cw2.n = 5 + 37;
+	open_conn(ft, &c, 40100);
+	send_wire(ft, &c, true, &cw, 1448);
+	send_wire(ft, &c, false, &sw, 1448);
+	send_wire(ft, &c, true, &cw2, 1448);
+	assert_int_equal(s.n, 0);
+	for (i = 0; i < 4; i++) {
+		X509 *other = make_cert("other.example.test", K.leaf_key, K.ca_key, K.ca,
+					T0 - DAY, T0 + DAY, false);
+
+		n = der_of(other, der, sizeof(der));
+		assert_int_equal(tls_cert_cache_get(ft->certs, der, n, &info), 0);
+		X509_free(other);
+	}
+	flow_table__flush(ft);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.rec[0].cert.state, HS_CERT_OK);
+	assert_string_equal(s.rec[0].cert.sha256, hex);
+	assert_int_equal(s.rec[0].cert.problems, 0);
+	flow_table__cert_stats(ft, &cs);
+	assert_int_equal(cs.misses, 6); /* the leaf, four others, the leaf again */
+	assert_int_equal(cs.evictions, 2);
+	flow_table__free(ft);
+	X509_free(leaf);
+}
+
 /* Judged as of the handshake, and without an SNI there is no name verdict. */
 static void test_judged_at_handshake_time(void **state)
 {
@@ -934,6 +991,7 @@ int main(void)
 		cmocka_unit_test(test_bad_leaf_accepted_refused),
 		cmocka_unit_test(test_judged_at_handshake_time),
 		cmocka_unit_test(test_refused_after_handshake),
+		cmocka_unit_test(test_record_after_eviction),
 		cmocka_unit_test(test_chain_spans_records_and_segments),
 		cmocka_unit_test(test_chain_cut_by_cap),
 		cmocka_unit_test(test_chain_cut_by_end),

@@ -1040,6 +1040,57 @@ static void test_problem_names(void **state)
 					     TLS_CERT_MD5_SIGNATURE));
 }
 
+/* The lookup by fingerprint the flow table uses for the record: no DER, no hashing. */
+static void test_cache_find(void **state)
+{
+	static const char *const dns[] = { "f.example.com", NULL };
+	struct tls_cert_cache *c = tls_cert_cache_new(4);
+	struct tls_cert_cache_stats st;
+	const struct tls_cert_info *info, *found;
+	uint8_t *der[5], garbage[64], md[32];
+	size_t len[5], i;
+	X509 *x;
+
+	(void)state;
+	assert_non_null(c);
+	for (i = 0; i < 5; i++) {
+		struct spec s = leaf("f.example.com", dns, K.p256);
+
+		x = make_cert(&s);
+		der[i] = der_of(x, &len[i]);
+		X509_free(x);
+	}
+	assert_int_equal(tls_cert_cache_get(c, der[0], len[0], &info), 0);
+	memcpy(md, info->sha256, sizeof(md));
+	assert_int_equal(tls_cert_cache_find(c, md, &found), 0);
+	assert_ptr_equal(found, info);
+	tls_cert_cache_stats(c, &st);
+	assert_int_equal(st.misses, 1);
+	assert_int_equal(st.hits, 1);
+	/* Not cached: nothing, and not a miss (nothing was decoded). */
+	assert_int_equal(tls_cert_sha256(der[1], len[1], md), 0);
+	assert_int_equal(tls_cert_cache_find(c, md, &found), -ENOENT);
+	assert_null(found);
+	/* A failed decode is found as the failure it was. */
+	memset(garbage, 0x30, sizeof(garbage));
+	assert_int_equal(tls_cert_cache_get(c, garbage, sizeof(garbage), &info), -EBADMSG);
+	assert_int_equal(tls_cert_sha256(garbage, sizeof(garbage), md), 0);
+	assert_int_equal(tls_cert_cache_find(c, md, &found), -EBADMSG);
+	assert_null(found);
+	/* A find refreshes the entry: after four more, the one found last survives. */
+	assert_int_equal(tls_cert_sha256(der[0], len[0], md), 0);
+	for (i = 1; i < 4; i++) {
+		assert_int_equal(tls_cert_cache_find(c, md, &found), 0);
+		assert_int_equal(tls_cert_cache_get(c, der[i], len[i], &info), 0);
+	}
+	assert_int_equal(tls_cert_cache_find(c, md, &found), 0);
+	assert_int_equal(tls_cert_cache_get(c, der[4], len[4], &info), 0);
+	assert_int_equal(tls_cert_cache_find(c, md, &found), 0);
+	for (i = 0; i < 5; i++)
+		free(der[i]);
+	tls_cert_cache_free(c);
+}
+
 static void test_cache(void **state)
 {
 	static const char *const dns[] = { "c.example.com", NULL };
@@ -1134,6 +1185,7 @@ int main(void)
 		cmocka_unit_test(test_name_check),	cmocka_unit_test(test_hostile_names),
 		cmocka_unit_test(test_huge_san_list),	cmocka_unit_test(test_hostile_der),
 		cmocka_unit_test(test_problem_names),	cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_cache_find),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
