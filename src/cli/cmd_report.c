@@ -539,13 +539,16 @@ static void print_policy(const char *name, struct ctl_row *rows, size_t n, int64
 		const struct ctl_row *r = &rows[i];
 		enum pol_verdict v = pol_verdict(r, since_s);
 
-		why[0] = '\0';
-		if (r->policy.failures)
-			pol_why(r, why, sizeof(why));
-		printf("%-32s %-6s %5u %-8s %10lld %6lld  %-24s  %s\n",
+		printf("%-32s %-6s %5u %-8s %10lld %6lld",
 		       ctl_term_safe(ctl_row_name(r), 32, proc, sizeof(proc)), r->role, r->port,
-		       pv_names[v], (long long)r->policy.handshakes, (long long)r->policy.failures,
-		       r->policy.failures ? r->policy.last_fail.time : "-", why);
+		       pv_names[v], (long long)r->policy.handshakes, (long long)r->policy.failures);
+		if (r->policy.failures) {
+			pol_why(r, why, sizeof(why));
+			printf("  %-24s  %s", r->policy.last_fail.time, why);
+		} else {
+			printf("  -");
+		}
+		putchar('\n');
 	}
 	if (n)
 		putchar('\n');

@@ -185,7 +185,10 @@ static const char *reason_short(const char *r)
 	return "?";
 }
 
-/* policy_cell - "FAIL c ver", "pass" or "-": the row's latest verdict under the policy. */
+/*
+ * policy_cell - "FAIL c ver", "FAIL s ckey" (11 at most), "pass" or "-": the row's
+ * latest verdict under the policy.
+ */
 static void policy_cell(const struct ctl_row *r, char *buf, size_t len)
 {
 	const struct ctl_row_policy *p = &r->policy;
@@ -249,7 +252,7 @@ static void render(struct top *t)
 	char name[128], unit[128], peer[300], seen[16], pcol[16], pcell[16];
 	int64_t hs = ctl_json_num(h, "handshakes", 0), legacy = ctl_json_num(h, "legacy", 0);
 	int64_t now_s = ctl_json_num(h, "now_s", 0);
-	int name_w, unit_w = 7, peer_w, extra, max_rows, shown = 0, pol_w = t->policy[0] ? 11 : 0;
+	int name_w, unit_w = 7, peer_w, extra, max_rows, shown = 0, pol_w = t->policy[0] ? 12 : 0;
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t i, hidden = 0;
@@ -301,9 +304,9 @@ static void render(struct top *t)
 		name_w = 60;
 	if (extra > 0)
 		unit_w += extra / 6 > 24 ? 24 : extra / 6;
-	/* Below 91 columns the policy column's room comes out of the name and the unit. */
+	/* Below 92 columns the policy column's room comes out of the name and the unit. */
 	if (pol_w && extra < pol_w) {
-		name_w -= 6;
+		name_w -= 7;
 		unit_w -= 2;
 	}
 	peer_w = t->width - (name_w + 1 + unit_w + 1 + 3 + 1 + 5 + 1 + 20 + 5 + 5 + 4 + 5) - 1 -
@@ -311,7 +314,7 @@ static void render(struct top *t)
 	if (peer_w < 4)
 		peer_w = 4;
 	/* The column is named after its policy, cut to fit: the line above names it whole. */
-	ctl_term_safe(t->policy, 10, pcol, sizeof(pcol));
+	ctl_term_safe(t->policy, 11, pcol, sizeof(pcol));
 	snprintf(line, sizeof(line), "%-*s %-*s %-3s %5s %4s %4s %4s %4s %4s %4s %-3s %4s %-*s%-*s",
 		 name_w, "PROCESS", unit_w, "UNIT", "ROL", "PORT", "1.0", "1.1", "1.2", "1.3",
 		 "FAIL", "WEAK", "LIM", "SEEN", pol_w, pcol, peer_w, "PEER/SNI");
