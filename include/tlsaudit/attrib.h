@@ -184,9 +184,10 @@ void attrib_join__owner(struct attrib_join *j, uint64_t cookie, const struct hs_
 void attrib_join__close(struct attrib_join *j, uint64_t cookie);
 
 /*
- * attrib_join__local_end - payload left the @local end of the connection @client ->
- * @server (libpcap; eBPF when the owner had tgid 0): find that end's process once,
- * before it may be gone.
+ * attrib_join__local_end - the @local end of the connection @client -> @server sent a
+ * segment (libpcap: a client's SYN, then payload; eBPF when the owner had tgid 0): find
+ * that end's process before it may be gone. Once found it is kept; a miss is tried once
+ * more, at the next call.
  */
 void attrib_join__local_end(struct attrib_join *j, const struct hs_endpoint *client,
 			    const struct hs_endpoint *server, enum hs_role local);

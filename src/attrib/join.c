@@ -30,16 +30,19 @@ struct sock_slot {
 };
 
 /*
- * libpcap: the owner of each local end, looked up at that end's first payload. By the
- * time the record completes, a short-lived client (or a server that answered and
- * closed) may no longer hold its socket.
+ * libpcap: the owner of each local end, looked up as early as the wire allows (a
+ * client's SYN, a server's first payload, see attrib_join__local_end). By the time the
+ * record completes, a short-lived client (or a server that answered and closed) may no
+ * longer hold its socket.
  */
 #define TUPLE_SLOTS 4096
+/* Lookups per end: the SYN's and, when that one found nothing, the first payload's. */
+#define TUPLE_TRIES 2
 
 struct tuple_slot {
 	struct hs_endpoint client, server;
 	uint32_t pid[2]; /* [0] client end, [1] server end; 0: not found */
-	bool looked[2];
+	uint8_t tries[2];
 	bool used;
 };
 
@@ -185,9 +188,9 @@ void attrib_join__local_end(struct attrib_join *j, const struct hs_endpoint *cli
 		t->client = *client;
 		t->server = *server;
 	}
-	if (t->looked[side])
+	if (t->pid[side] || t->tries[side] >= TUPLE_TRIES)
 		return;
-	t->looked[side] = true;
+	t->tries[side]++;
 	if (attrib_owner_of_tuple(me->family, me->addr, me->port, peer->addr, peer->port,
 				  &t->pid[side]))
 		t->pid[side] = 0;

@@ -43,9 +43,10 @@
  *  - all lookups share a token bucket of ATTRIB_SCAN_RATE entries a second (under a
  *    tenth of the loop's time), ATTRIB_SCAN_BURST in hand; with the bucket empty a
  *    lookup is not made at all (-EAGAIN, counted as skipped).
- * What keeps attribution right for the common case is the order: the owners found last
- * first (a mail daemon, a proxy, an API client making connection after connection),
- * then processes newest first. A new connection mostly comes from a process that just
+ * What keeps attribution right for the common case is the order: the sockets scans
+ * already passed, the owners found last (a mail daemon, a proxy, an API client making
+ * connection after connection), the last pids handed out, then all processes newest
+ * first. A new connection mostly comes from a process that just
  * started (curl, a forked server child, a script), whose pid is among the highest; the
  * fd tables of the long-lived processes with most fds come last. pid numbers wrap, so
  * this is a likelihood, not a rule: a wrapped pid is found later, still found within
@@ -206,6 +207,69 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/*
+ * Socket inodes the scans have read, with the process and fd that held them. A scan
+ * reads every fd link of each process it passes, and the sockets of a burst (a script
+ * starting clients, a server forking children) sit in the same few new processes: one
+ * scan then places the lot, and the next lookups cost one readlink each instead of a
+ * scan, which is what keeps them ahead of clients that live a few milliseconds. An
+ * entry is only where to look first: a hit is checked against the live fd.
+ */
+#define SEEN_SLOTS 4096
+
+struct seen_sock {
+	uint64_t inode; /* 0: empty */
+	uint32_t pid;
+	uint32_t fd;
+};
+
+static struct seen_sock seen[SEEN_SLOTS];
+
+static struct seen_sock *seen_slot(uint64_t inode)
+{
+	return &seen[(inode ^ (inode >> 12)) & (SEEN_SLOTS - 1)];
+}
+
+/* seen_note - fd @fd_name of @pid_name links to @link ("socket:[N]" or anything else). */
+static void seen_note(const char *pid_name, const char *fd_name, const char *link)
+{
+	unsigned long long inode;
+	unsigned long pid, fd;
+	char *end;
+
+	if (strncmp(link, "socket:[", 8))
+		return;
+	errno = 0;
+	inode = strtoull(link + 8, &end, 10);
+	if (errno || !inode || strcmp(end, "]"))
+		return;
+	pid = strtoul(pid_name, &end, 10);
+	if (*end || !pid || pid > UINT32_MAX)
+		return;
+	fd = strtoul(fd_name, &end, 10);
+	if (*end || fd > UINT32_MAX)
+		return;
+	*seen_slot(inode) = (struct seen_sock){ inode, (uint32_t)pid, (uint32_t)fd };
+}
+
+/* seen_check - the process a scan saw holding @want's inode, if it still does. */
+static bool seen_check(int proc_fd, uint64_t inode, const char *want, size_t want_len,
+		       uint32_t *pid)
+{
+	const struct seen_sock *e = seen_slot(inode);
+	char path[48], link[64];
+	ssize_t n;
+
+	if (e->inode != inode)
+		return false;
+	snprintf(path, sizeof(path), "%u/fd/%u", e->pid, e->fd);
+	n = readlinkat(proc_fd, path, link, sizeof(link) - 1);
+	if (n < 0 || (size_t)n != want_len || memcmp(link, want, want_len))
+		return false;
+	*pid = e->pid;
+	return true;
+}
+
 /* scan_fds - does process @pid_name hold an fd whose link reads @want? */
 static bool scan_fds(int proc_fd, const char *pid_name, const char *want, size_t want_len,
 		     size_t *budget)
@@ -240,6 +304,7 @@ static bool scan_fds(int proc_fd, const char *pid_name, const char *want, size_t
 		/* readlink does not terminate; compare lengths first. */
 		link[n] = '\0';
 		found = (size_t)n == want_len && memcmp(link, want, want_len) == 0;
+		seen_note(pid_name, de->d_name, link);
 	}
 	closedir(d);
 	return found;
@@ -293,6 +358,89 @@ static bool scan_hints(int proc_fd, const char *want, size_t want_len, size_t *b
 		snprintf(name, sizeof(name), "%u", owner_hints[i]);
 		if (scan_fds(proc_fd, name, want, want_len, budget)) {
 			*pid = owner_hints[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The newest pids, tried before /proc is listed: a new connection mostly comes from a
+ * process that just started (a client a script runs, a server's fresh child), and
+ * listing and sorting a few hundred /proc entries costs more than finding it among the
+ * last few pids handed out. loadavg's last field is the pid handed out last, in the
+ * namespace of this /proc (proc(5)); the RECENT_PIDS up to it are tried newest first.
+ * Most are gone already, a failed open each; a thread's directory shows its process's
+ * fd table, so a hit there is turned into the process (its Tgid).
+ */
+#define RECENT_PIDS 64
+
+static uint32_t last_pid(int proc_fd)
+{
+	char buf[128], *p, *end;
+	unsigned long v;
+	ssize_t n;
+	int fd;
+
+	fd = openat(proc_fd, "loadavg", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ' ');
+	if (!p)
+		return 0;
+	errno = 0;
+	v = strtoul(p + 1, &end, 10);
+	if (errno || end == p + 1 || (*end && *end != '\n') || v > UINT32_MAX)
+		return 0;
+	return (uint32_t)v;
+}
+
+/* tgid_of - the process of thread @tid, from /proc/TID/status; @tid when unreadable. */
+static uint32_t tgid_of(int proc_fd, uint32_t tid)
+{
+	char path[32], buf[1024], *p, *end;
+	unsigned long v;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%u/status", tid);
+	fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return tid;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return tid;
+	buf[n] = '\0';
+	p = strstr(buf, "\nTgid:");
+	if (!p)
+		return tid;
+	errno = 0;
+	v = strtoul(p + 6, &end, 10);
+	if (errno || end == p + 6 || !v || v > UINT32_MAX)
+		return tid;
+	return (uint32_t)v;
+}
+
+/* scan_recent - the pids (@*lo, @last] newest first; @*lo is where it stopped looking. */
+static bool scan_recent(int proc_fd, uint32_t last, const char *want, size_t want_len,
+			size_t *budget, uint32_t *pid, uint32_t *lo)
+{
+	char name[16];
+	uint32_t p;
+
+	*lo = last > RECENT_PIDS ? last - RECENT_PIDS : 0;
+	for (p = last; p > *lo && *budget; p--) {
+		if (is_hint(p))
+			continue;
+		snprintf(name, sizeof(name), "%u", p);
+		if (scan_fds(proc_fd, name, want, want_len, budget)) {
+			*pid = tgid_of(proc_fd, p);
 			return true;
 		}
 	}
@@ -439,7 +587,7 @@ static uint32_t oldest_holder(int proc_fd, uint32_t pid, const char *want, size_
 int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid)
 {
 	size_t budget, granted, want_len, n = 0, i;
-	uint32_t *pids = NULL;
+	uint32_t *pids = NULL, last, lo = 0;
 	char want[48], name[16];
 	int proc_fd, err = -ENOENT;
 
@@ -457,7 +605,11 @@ int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid)
 	proc_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (proc_fd < 0)
 		return -errno;
-	if (scan_hints(proc_fd, want, want_len, &budget, pid)) {
+	budget--;
+	last = last_pid(proc_fd);
+	if (seen_check(proc_fd, inode, want, want_len, pid) ||
+	    scan_hints(proc_fd, want, want_len, &budget, pid) ||
+	    (last && scan_recent(proc_fd, last, want, want_len, &budget, pid, &lo))) {
 		err = 0;
 		goto found;
 	}
@@ -465,9 +617,9 @@ int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid)
 	if (err)
 		goto out;
 	err = -ENOENT;
-	/* Newest first. */
+	/* Newest first; the window scan_recent read is not read again. */
 	for (i = n; i-- > 0 && budget;) {
-		if (is_hint(pids[i]))
+		if (is_hint(pids[i]) || (last && pids[i] > lo && pids[i] <= last))
 			continue;
 		snprintf(name, sizeof(name), "%u", pids[i]);
 		if (scan_fds(proc_fd, name, want, want_len, &budget)) {

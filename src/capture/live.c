@@ -255,13 +255,21 @@ static void on_bpf_close(uint64_t cookie, uint64_t ts_ns, void *ctx)
 	cl->closes[cl->close_gen][(*n)++] = pc;
 }
 
-/* libpcap: payload leaving a local end is the moment to find that end's process. */
+/*
+ * libpcap: the moment to find a local end's process, which may live a few milliseconds.
+ * A client is looked up at its SYN, the first sign of it on the wire: its socket and fd
+ * exist from connect() on, and the daemon, scheduled late on a busy host, has the whole
+ * handshake's time to catch it. A server's accepted socket has no fd before accept():
+ * its first payload is the first moment. A SYN's lookup that finds nothing is made once
+ * more at the first payload.
+ */
 static void on_pcap_segment(const struct flow_segment *seg, void *ctx)
 {
 	struct cap_live *cl = ctx;
+	bool syn = (seg->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) == FLOW_TCP_SYN;
 
 	cl->st.events++;
-	if (cl->ops.local_end && seg->len && cap_addr_is_local(seg->family, seg->saddr))
+	if (cl->ops.local_end && (seg->len || syn) && cap_addr_is_local(seg->family, seg->saddr))
 		local_end_of(cl, seg);
 	flow_table__segment(cl->ft, seg);
 }

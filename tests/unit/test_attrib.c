@@ -1095,6 +1095,47 @@ static void make_fds(unsigned int pid, unsigned int n, unsigned long long first,
 }
 
 /*
+ * A burst: ten new processes with fifty sockets each. The lookup of the oldest one's
+ * socket reads its way through the nine newer ones; the sockets it passed are then
+ * found with one readlink each, and a socket that moved (its fd closed, the inode now
+ * elsewhere) is not taken from that memory but found again by a scan.
+ */
+static void test_owner_seen_sockets(void **state)
+{
+	struct attrib_owner_stats before, after;
+	char path[256];
+	unsigned int pid;
+	uint32_t owner;
+
+	(void)state;
+	for (pid = 5000; pid < 5010; pid++)
+		make_fds(pid, 50, 7000000ULL + pid * 100, NULL);
+	attrib_owner_stats(&before);
+	assert_int_equal(attrib_owner_of_inode(root, 7000000ULL + 5000 * 100 + 49, &owner), 0);
+	assert_int_equal(owner, 5000);
+	attrib_owner_stats(&after);
+	assert_true(after.entries - before.entries > 9 * 50);
+
+	for (pid = 5001; pid < 5010; pid++) {
+		attrib_owner_stats(&before);
+		assert_int_equal(attrib_owner_of_inode(root, 7000000ULL + pid * 100 + 7, &owner),
+				 0);
+		assert_int_equal(owner, pid);
+		attrib_owner_stats(&after);
+		assert_true(after.entries - before.entries <= 2);
+	}
+
+	/* 5003's fd 10 now holds something else; its old inode sits in 5008's fd 60. */
+	snprintf(path, sizeof(path), "%s/5003/fd/10", root);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink("pipe:[1]", path), 0);
+	snprintf(path, sizeof(path), "%s/5008/fd/60", root);
+	assert_int_equal(symlink("socket:[7500307]", path), 0);
+	assert_int_equal(attrib_owner_of_inode(root, 7500307, &owner), 0);
+	assert_int_equal(owner, 5008);
+}
+
+/*
  * The /proc fd scan on a host with many fds: forty old processes hold a thousand sockets
  * each, and the socket to name belongs to the newest process, found first and cheaply.
  * A socket a child inherited is its parent's.
@@ -1190,6 +1231,7 @@ int main(void)
 		cmocka_unit_test(test_real_self),
 		cmocka_unit_test(test_owner_of_tuple),
 		cmocka_unit_test(test_owner_other_process),
+		cmocka_unit_test_setup_teardown(test_owner_seen_sockets, setup_shm, teardown),
 		cmocka_unit_test_setup_teardown(test_owner_scan_budget, setup_shm, teardown),
 	};
 

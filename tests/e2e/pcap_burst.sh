@@ -1,0 +1,118 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The libpcap backend names short-lived clients as reliably as eBPF does. Bursts of
+# clients that each make one TLS connection and exit at once, all started together:
+# curl and openssl s_client over IPv4 and IPv6, and a Python client, against s_server
+# (IPv4 and IPv6), with the daemon on --backend pcap in the same network namespace.
+# Every client's record must be there and carry that client's pid; the servers' ends
+# must be named too. PCAP_BURST_ROUNDS bursts (default 20).
+source "$(dirname "$0")/../lib/common.sh"
+
+require_root
+for t in openssl curl ss; do
+	command -v "$t" >/dev/null || skip "$t not installed (./configure --test-deps)"
+done
+[ -x "$TLSAUDIT" ] || fail "$TLSAUDIT not built (make)"
+source "$(dirname "$0")/../lib/watch.sh"
+ROUNDS=${PCAP_BURST_ROUNDS:-20}
+
+netns_new burst
+make_cert "$TEST_TMP"
+P=8443
+WATCH_OUT=$TEST_TMP/hs.json
+
+for addr in 127.0.0.1 "[::1]"; do
+	ip netns exec "$NS" openssl s_server -accept "$addr:$P" -www -key "$TEST_TMP/server.key" \
+		-cert "$TEST_TMP/server.crt" </dev/null >>"$TEST_TMP/s_server.log" 2>&1 &
+	echo "$!" >>"$TEST_TMP/servers"
+	on_exit "kill $!"
+done
+for ((i = 0; i < 200; i++)); do
+	[ "$(in_ns ss -Htln "sport = :$P" | wc -l)" -eq 2 ] && break
+	sleep 0.025
+done
+
+ip netns exec "$NS" "$TLSAUDIT" daemon --backend pcap --ports="$P" --socket="$TEST_TMP/s" \
+	--state-file="$TEST_TMP/state" --textfile=none --handshake-log="$WATCH_OUT" \
+	>"$TEST_TMP/daemon.log" 2>&1 &
+DPID=$!
+on_exit "kill $DPID"
+wait_line "$TEST_TMP/daemon.log" " started: " "$DPID" ||
+	fail "the daemon did not start: $(cat "$TEST_TMP/daemon.log")"
+
+# One connection, a request, gone: the Python client.
+PYCLIENT='
+import socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection((sys.argv[1], int(sys.argv[2]))),
+                    server_hostname=sys.argv[3])
+s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+s.recv(64)
+s.close()
+'
+
+# start NAME CMD... - a client in the namespace, in the background; ip execs it, so $! is
+# the client itself. Its SNI is NAME; the pid it must be reported with goes to "expect".
+start() {
+	local name=$1
+	shift
+	ip netns exec "$NS" "$@" </dev/null >>"$TEST_TMP/clients.log" 2>&1 &
+	echo "$name $!" >>"$TEST_TMP/expect"
+}
+
+for ((r = 0; r < ROUNDS; r++)); do
+	n=r$r-$$.burst.test
+	start "curl4.$n" curl -sSk -o /dev/null --resolve "curl4.$n:$P:127.0.0.1" "https://curl4.$n:$P/"
+	start "curl6.$n" curl -sSk -o /dev/null --resolve "curl6.$n:$P:[::1]" "https://curl6.$n:$P/"
+	start "py.$n" "$PY" -c "$PYCLIENT" 127.0.0.1 "$P" "py.$n"
+	# s_client ends its connection at once on the end of its input (-brief: no prompts).
+	start "ossl4.$n" openssl s_client -brief -connect "127.0.0.1:$P" -servername "ossl4.$n"
+	start "ossl6.$n" openssl s_client -brief -connect "[::1]:$P" -servername "ossl6.$n"
+	wait $(awk '{ print $2 }' "$TEST_TMP/expect" | tail -n 5) 2>/dev/null
+done
+total=$(wc -l <"$TEST_TMP/expect")
+
+# Every client's record, then every one judged.
+for ((i = 0; i < 100; i++)); do
+	n=$(grep -c '"role":"client"' "$WATCH_OUT" 2>/dev/null)
+	[ "${n:-0}" -ge "$total" ] && break
+	sleep 0.1
+done
+sleep 0.5
+$PY - "$WATCH_OUT" "$TEST_TMP/expect" "$TEST_TMP/servers" <<'EOF' || fail "$(cat "$TEST_TMP/verdict")"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+servers = {int(l) for l in open(sys.argv[3])}
+bad, named = [], 0
+for line in open(sys.argv[2]):
+    sni, pid = line.split()
+    mine = [r for r in recs if r["sni"] == sni]
+    cli = [r for r in mine if r["role"] == "client"]
+    srv = [r for r in mine if r["role"] == "server"]
+    if len(cli) != 1 or len(srv) != 1:
+        bad.append("%s: %d client and %d server records" % (sni, len(cli), len(srv)))
+        continue
+    if cli[0]["pid"] != int(pid):
+        bad.append("%s: client pid %s, want %s (comm %s)" % (sni, cli[0]["pid"], pid,
+                                                           cli[0]["comm"]))
+    else:
+        named += 1
+    if srv[0]["pid"] not in servers:
+        bad.append("%s: server pid %s, want one of %s" % (sni, srv[0]["pid"], sorted(servers)))
+msg = "%d of %d short-lived clients named" % (named, sum(1 for _ in open(sys.argv[2])))
+open(sys.argv[1] + ".verdict", "w").write(msg + "\n")
+print(msg)
+if bad:
+    sys.stderr.write("\n".join([msg] + bad) + "\n")
+    open(sys.argv[1].rsplit("/", 1)[0] + "/verdict", "w").write("\n".join([msg] + bad[:20]))
+    sys.exit(1)
+EOF
+grep -q "capture:.* 0 unattributed" <("$TLSAUDIT" status -S "$TEST_TMP/s") ||
+	fail "unattributed records: $("$TLSAUDIT" status -S "$TEST_TMP/s" | grep capture)"
+kill -TERM "$DPID"
+wait "$DPID"
+expect_eq "exit status after SIGTERM" "$?" 0
+echo "ok: $total short-lived clients in $ROUNDS bursts, every one named (pcap backend)"
