@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The summary of `tlsaudit read`: one row per (server, SNI, client) with counts by
- * negotiated version, then a totals line. Rows with legacy handshakes come first, since
+ * negotiated version and the certificate problems seen, then a totals line. Rows with legacy handshakes come first, since
  * those are what the reader is looking for. Memory is bounded: past MAX_ROWS distinct
  * keys, further pairs are folded into one "(other)" row and said so.
  */
@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "read_summary.h"
+#include "tlsaudit/cert.h"
 #include "tlsaudit/export.h"
 #include "tlsaudit/util.h"
 
@@ -34,6 +35,8 @@ struct row {
 	struct row_key key;
 	uint64_t by_ver[N_COLS];
 	uint64_t handshakes, legacy, weak, lim_client, lim_server, failed, plain_smtp;
+	uint32_t cert_problems; /* every problem a certificate of this row had */
+	uint64_t bad_accepted;	/* handshakes whose client went on past a verify problem */
 };
 
 struct read_summary {
@@ -44,6 +47,7 @@ struct read_summary {
 	struct row other; /* pairs past MAX_ROWS */
 	bool have_other;
 	uint64_t handshakes, legacy, weak, failed, plain_smtp;
+	uint64_t cert_problems, bad_accepted; /* handshakes */
 };
 
 struct read_summary *read_summary__new(void)
@@ -203,6 +207,14 @@ void read_summary__add(struct read_summary *rs, const struct hs_record *rec)
 	default:
 		break;
 	}
+	if (rec->cert.state == HS_CERT_OK && rec->cert.problems) {
+		r->cert_problems |= rec->cert.problems;
+		rs->cert_problems++;
+	}
+	if (rec->cert.state == HS_CERT_OK && rec->cert.accepted_bad == HS_TRI_TRUE) {
+		r->bad_accepted++;
+		rs->bad_accepted++;
+	}
 }
 
 /*
@@ -281,12 +293,35 @@ static void fit_row(struct widths *w, const struct row *r, bool other)
 	widen(&w->client, client, 45);
 }
 
+/*
+ * The CERT column: every problem the row's certificates had, "-" for none (or none in
+ * the clear), and ACCEPTED when a client went on past one a verifying client refuses.
+ */
+static void cert_col(const struct row *r, char *buf, size_t len)
+{
+	const char *names[TLS_CERT_N_PROBLEMS];
+	size_t i, n, o = 0;
+	int k;
+
+	util_strlcpy(buf, "-", len);
+	n = tls_cert_problem_names(r->cert_problems, names);
+	for (i = 0; i < n; i++) {
+		k = snprintf(buf + o, len - o, "%s%s", i ? "," : "", names[i]);
+		if (k < 0 || (size_t)k >= len - o)
+			return;
+		o += (size_t)k;
+	}
+	if (r->bad_accepted)
+		snprintf(buf + o, len - o, " ACCEPTED");
+}
+
 static void print_row(FILE *out, const struct widths *w, const struct row *r, bool other)
 {
-	char server[80], client[64], sni[SNI_WIDTH * 4 + 8];
+	char server[80], client[64], sni[SNI_WIDTH * 4 + 8], cert[160];
 	const char *lim = "-";
 
 	row_text(r, other, server, sizeof(server), sni, sizeof(sni), client, sizeof(client));
+	cert_col(r, cert, sizeof(cert));
 	if (r->lim_client && r->lim_server)
 		lim = "both";
 	else if (r->lim_client)
@@ -294,13 +329,14 @@ static void print_row(FILE *out, const struct widths *w, const struct row *r, bo
 	else if (r->lim_server)
 		lim = "server";
 	fprintf(out,
-		"%-*s %-*.*s %-*s %5llu %6llu %6llu %6llu %6llu %5llu %6llu %4llu %-10s %6llu %5llu\n",
+		"%-*s %-*.*s %-*s %5llu %6llu %6llu %6llu %6llu %5llu %6llu %4llu %-10s %6llu %5llu "
+		"%s\n",
 		w->server, server, w->sni, w->sni, sni, w->client, client,
 		(unsigned long long)r->by_ver[COL_SSL3], (unsigned long long)r->by_ver[COL_TLS10],
 		(unsigned long long)r->by_ver[COL_TLS11], (unsigned long long)r->by_ver[COL_TLS12],
 		(unsigned long long)r->by_ver[COL_TLS13], (unsigned long long)r->by_ver[COL_OTHER],
 		(unsigned long long)r->legacy, (unsigned long long)r->weak, lim,
-		(unsigned long long)r->failed, (unsigned long long)r->plain_smtp);
+		(unsigned long long)r->failed, (unsigned long long)r->plain_smtp, cert);
 }
 
 int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_stats *fs,
@@ -324,10 +360,10 @@ int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_st
 			fit_row(&w, order[i], false);
 		if (rs->have_other)
 			fit_row(&w, &rs->other, true);
-		fprintf(out, "%-*s %-*s %-*s %5s %6s %6s %6s %6s %5s %6s %4s %-10s %6s %5s\n",
+		fprintf(out, "%-*s %-*s %-*s %5s %6s %6s %6s %6s %5s %6s %4s %-10s %6s %5s %s\n",
 			w.server, "SERVER", w.sni, "SNI", w.client, "CLIENT", "SSLv3", "TLS1.0",
 			"TLS1.1", "TLS1.2", "TLS1.3", "OTHER", "LEGACY", "WEAK", "LIMITED_BY",
-			"FAILED", "PLAIN");
+			"FAILED", "PLAIN", "CERT");
 		for (i = 0; i < rs->n; i++)
 			print_row(out, &w, order[i], false);
 		if (rs->have_other)
@@ -355,12 +391,17 @@ int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_st
 		fprintf(out, ", %llu streams past the per-direction byte cap",
 			(unsigned long long)fs->cap_reached);
 	fputc('\n', out);
-	/* Records whose certificate fields are null for a reason, not for TLS 1.3. */
-	if (fs->cert_truncated || fs->cert_invalid)
-		fprintf(out, "certificates: %llu server chain%s cut short (per-direction byte cap or "
-			"connection end), %llu malformed\n",
-			(unsigned long long)fs->cert_truncated, fs->cert_truncated == 1 ? "" : "s",
-			(unsigned long long)fs->cert_invalid);
+	/*
+	 * What the certificates showed, and the records whose certificate fields are null
+	 * for a reason (not merely TLS 1.3).
+	 */
+	if (rs->cert_problems || fs->cert_truncated || fs->cert_invalid)
+		fprintf(out, "certificates: %llu handshake%s with problems, %llu accepted by a "
+			"client that should refuse; %llu server chain%s cut short (per-direction "
+			"byte cap or connection end), %llu malformed\n",
+			(unsigned long long)rs->cert_problems, rs->cert_problems == 1 ? "" : "s",
+			(unsigned long long)rs->bad_accepted, (unsigned long long)fs->cert_truncated,
+			fs->cert_truncated == 1 ? "" : "s", (unsigned long long)fs->cert_invalid);
 	if (rs->have_other)
 		fprintf(out, "note: more than %d server/client pairs; the rest are in (other)\n",
 			MAX_ROWS);

@@ -4,12 +4,14 @@
  * strings are escaped to printable ASCII and cut at a fixed width, so a hostile SNI can
  * neither drive the terminal nor push the interesting columns off the screen. The marks
  * a person scans for are upper case: LEGACY, WEAK, FAILED (with the alert or how the
- * handshake ended, and who ended it), PLAINTEXT (with why) and FALLBACK.
+ * handshake ended, and who ended it), PLAINTEXT (with why), FALLBACK, and ACCEPTED
+ * after the certificate's problems when the client went on regardless.
  */
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "tlsaudit/cert.h"
 #include "tlsaudit/export.h"
 #include "tlsaudit/tls.h"
 #include "tlsaudit/util.h"
@@ -75,6 +77,39 @@ static void failed(const struct hs_record *r, char *buf, size_t len)
 		snprintf(buf, len, " FAILED %s (%s)", what, by);
 }
 
+/*
+ * cert_mark - " cert=expired,self_signed ACCEPTED" (the client went on past a problem a
+ * verifying client refuses), " cert=name_mismatch refused", " cert=weak_key"; " cert=cut"
+ * or " cert=malformed" when the chain could not be read; "" for a certificate without
+ * problems or none in the clear.
+ */
+static void cert_mark(const struct hs_record *r, char *buf, size_t len)
+{
+	const char *names[TLS_CERT_N_PROBLEMS];
+	size_t i, n, o;
+	int k;
+
+	buf[0] = '\0';
+	if (r->cert.state == HS_CERT_CUT || r->cert.state == HS_CERT_BAD) {
+		snprintf(buf, len, " cert=%s", r->cert.state == HS_CERT_CUT ? "cut" : "malformed");
+		return;
+	}
+	if (r->cert.state != HS_CERT_OK || !r->cert.problems)
+		return;
+	n = tls_cert_problem_names(r->cert.problems, names);
+	o = 0;
+	for (i = 0; i < n; i++) {
+		k = snprintf(buf + o, len - o, "%s%s", i ? "," : " cert=", names[i]);
+		if (k < 0 || (size_t)k >= len - o)
+			return;
+		o += (size_t)k;
+	}
+	if (r->cert.accepted_bad == HS_TRI_TRUE)
+		snprintf(buf + o, len - o, " ACCEPTED");
+	else if (r->cert.accepted_bad == HS_TRI_FALSE)
+		snprintf(buf + o, len - o, " refused");
+}
+
 /* server_name - "sni=NAME", else "mx=HOST" (SMTP has no SNI), else "sni=-". */
 static void server_name(const struct hs_record *r, char *buf, size_t len)
 {
@@ -92,7 +127,7 @@ static void server_name(const struct hs_record *r, char *buf, size_t len)
 int export_text_record(const struct hs_record *r, char *buf, size_t len)
 {
 	char tbuf[40], who[64] = "", cli[80], srv[80], sni[PEER_WIDTH + 8];
-	char comm[sizeof(r->proc.comm) * 4 + 1], ver[16], ciph[64], fail[64];
+	char comm[sizeof(r->proc.comm) * 4 + 1], ver[16], ciph[64], fail[64], cert[128];
 	const char *role = hs_role_name(r->role) ? hs_role_name(r->role) : "-";
 	enum hs_limited lim = hs_limited_by(r);
 	const char *name;
@@ -132,10 +167,11 @@ int export_text_record(const struct hs_record *r, char *buf, size_t len)
 		snprintf(ciph, sizeof(ciph), "0x%04x", r->cipher_id);
 
 	failed(r, fail, sizeof(fail));
-	n = snprintf(buf, len, "%s %s %s %s -> %s %s %s %s%s%s%s%s%s%s", tbuf, who, role, cli, srv,
-		     sni, ver, ciph, r->starttls_smtp ? " STARTTLS" : "",
+	cert_mark(r, cert, sizeof(cert));
+	n = snprintf(buf, len, "%s %s %s %s -> %s %s %s %s%s%s%s%s%s%s%s", tbuf, who, role, cli,
+		     srv, sni, ver, ciph, r->starttls_smtp ? " STARTTLS" : "",
 		     hs_legacy(r) ? " LEGACY" : "", hs_weak_cipher(r) ? " WEAK" : "",
 		     lim == HS_LIMITED_CLIENT ? " limited_by=client" : "",
-		     lim == HS_LIMITED_SERVER ? " limited_by=server" : "", fail);
+		     lim == HS_LIMITED_SERVER ? " limited_by=server" : "", fail, cert);
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }

@@ -264,8 +264,13 @@ SEGS=$(tcpdump -nn -r "$CAP" 'src host 127.0.0.8 and src port 443 and
 "$TLSAUDIT" read --json "$CAP" >"$TEST_TMP/read.json" 2>"$TEST_TMP/read.err" ||
 	{ cat "$TEST_TMP/read.err" >&2; fail "tlsaudit read --json failed"; }
 "$TLSAUDIT" read "$CAP" >"$TEST_TMP/read.txt" 2>&1 || fail "tlsaudit read failed"
-grep -q "^certificates: 1 server chain cut short" "$TEST_TMP/read.txt" ||
-	{ cat "$TEST_TMP/read.txt" >&2; fail "read: the cut chain is not counted"; }
+grep -q "^certificates: 9 handshakes with problems, 3 accepted by a client that should refuse; 1 server chain cut short" \
+	"$TEST_TMP/read.txt" || { cat "$TEST_TMP/read.txt" >&2; fail "read: certificates miscounted"; }
+# The summary's CERT column: the problems per server, ACCEPTED where a client went on.
+grep -Eq '^127\.0\.0\.3:443 +self\.certs\.test .* self_signed ACCEPTED$' "$TEST_TMP/read.txt" &&
+	grep -Eq '^127\.0\.0\.13:443 +self\.certs\.test .* self_signed$' "$TEST_TMP/read.txt" &&
+	grep -Eq '^127\.0\.0\.2:443 +good\.certs\.test .* -$' "$TEST_TMP/read.txt" ||
+	{ cat "$TEST_TMP/read.txt" >&2; fail "read: the CERT column"; }
 
 # Every expectation against the live client-side record and the offline record.
 $PY - "$EXPECT" "$WATCH_OUT" "$TEST_TMP/read.json" <<'EOF' || fail "certificate fields differ"
@@ -300,4 +305,21 @@ EOF
 kill -INT "$WATCH_PID"
 wait "$WATCH_PID"
 expect_eq "watch exit status on SIGINT" "$?" 0
+
+# The text line of watch names the problems, and ACCEPTED when the client went on.
+TEXT=$TEST_TMP/watch.txt
+"$TLSAUDIT" watch >"$TEXT" 2>"$TEXT.err" &
+TEXT_PID=$!
+on_exit "kill $TEXT_PID"
+wait_line "$TEXT.err" "capturing with bpf" "$TEXT_PID" || fail "watch (text) did not start"
+server 127.0.0.3 self "${TLS12[@]}"
+curl_to "self.$D" 127.0.0.3 ok -k
+server_stop
+server 127.0.0.5 other -cert_chain "$PKI/chain.pem" "${TLS12[@]}"
+curl_to "mismatch.$D" 127.0.0.5 60 --cacert "$PKI/root.crt"
+server_stop
+wait_line "$TEXT" "curl.* client .*sni=self\.$D TLSv1\.2 .* cert=self_signed ACCEPTED$" "$TEXT_PID" ||
+	{ cat "$TEXT" >&2; fail "watch: no ACCEPTED mark for curl -k"; }
+wait_line "$TEXT" "curl.* client .*sni=mismatch\.$D TLSv1\.2 .* cert=name_mismatch refused$" \
+	"$TEXT_PID" || { cat "$TEXT" >&2; fail "watch: no refused mark for curl --cacert"; }
 echo "ok"

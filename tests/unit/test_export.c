@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -315,6 +316,48 @@ static void test_text_line(void **state)
 				 "TLS_RSA_WITH_3DES_EDE_CBC_SHA LEGACY WEAK limited_by=client");
 }
 
+/* The certificate's problems, and whether the client went on past them. */
+static void test_text_cert(void **state)
+{
+	static const struct {
+		uint8_t state;
+		uint32_t problems;
+		uint8_t accepted;
+		const char *tail;
+	} cases[] = {
+		{ HS_CERT_OK, TLS_CERT_EXPIRED | TLS_CERT_SELF_SIGNED, HS_TRI_TRUE,
+		  " cert=expired,self_signed ACCEPTED" },
+		{ HS_CERT_OK, TLS_CERT_NAME_MISMATCH, HS_TRI_FALSE, " cert=name_mismatch refused" },
+		{ HS_CERT_OK, TLS_CERT_WEAK_KEY | TLS_CERT_SHA1_SIGNATURE, HS_TRI_NULL,
+		  " cert=weak_key,sha1_signature" },
+		{ HS_CERT_OK, 0, HS_TRI_NULL, "" },
+		{ HS_CERT_CUT, 0, HS_TRI_NULL, " cert=cut" },
+		{ HS_CERT_BAD, 0, HS_TRI_NULL, " cert=malformed" },
+		{ HS_CERT_NONE, 0, HS_TRI_NULL, "" },
+	};
+	const char *head = "2026-11-23T10:00:00.123Z - - 10.0.0.5:40000 -> 192.0.2.1:443 "
+			   "sni=- TLSv1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";
+	struct hs_record r;
+	char buf[1024], want[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		base_record(&r);
+		r.offered_max = TLS_V_12;
+		r.version = TLS_V_12;
+		r.cipher_id = 0xc02f;
+		r.has_cipher = true;
+		r.outcome = HS_OUTCOME_ESTABLISHED;
+		r.cert.state = cases[i].state;
+		r.cert.problems = cases[i].problems;
+		r.cert.accepted_bad = cases[i].accepted;
+		snprintf(want, sizeof(want), "%s%s", head, cases[i].tail);
+		assert_true(export_text_record(&r, buf, sizeof(buf)) > 0);
+		assert_string_equal(buf, want);
+	}
+}
+
 static void test_text_hostile_sni_capped(void **state)
 {
 	struct hs_record r;
@@ -474,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_json_small_buffers),
 		cmocka_unit_test(test_json_string_escape),
 		cmocka_unit_test(test_text_line),
+		cmocka_unit_test(test_text_cert),
 		cmocka_unit_test(test_text_hostile_sni_capped),
 		cmocka_unit_test(test_text_plaintext_smtp),
 		cmocka_unit_test(test_text_failed),
