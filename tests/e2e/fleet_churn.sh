@@ -1,0 +1,231 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Programs that come and go, as on a container host, against the fleet bounds:
+# 300 short-lived "docker containers" (each a process in a fresh cgroup
+# docker-<id>.scope on the cgroup v2 mount, its name in a docker config.v2.json under
+# a fake runtime root) make one TLS handshake each to one local openssl s_server,
+# while the daemon runs with max_series=50 and a one-second export. 200 names are
+# distinct; 100 more runs reuse 5 names with new ids (restarts). Checked:
+#   - the textfile never holds more than 50 samples, the rows kept are the latest
+#     names, each apart, a reused name is one row whatever the ids, and the rest is in
+#     exe="other" with tlsaudit_series_folded_total{reason="max_series"} counting it;
+#     no handshake is lost from the sums;
+#   - a real prometheus-node-exporter (textfile collector only, on loopback) scrapes
+#     the directory throughout with node_textfile_scrape_error 0;
+#   - the handshake log in ECS: every line valid JSON with container.name;
+#   - a restart keeps it all: the same sums, rows and folded count.
+source "$(dirname "$0")/../lib/common.sh"
+
+require_root
+[ -r /sys/kernel/btf/vmlinux ] || skip "no kernel BTF at /sys/kernel/btf/vmlinux"
+for t in openssl curl python3; do
+	command -v $t >/dev/null || skip "$t not installed (./configure --test-deps)"
+done
+NE=$(command -v prometheus-node-exporter || command -v node_exporter) ||
+	skip "prometheus-node-exporter not installed (./configure --test-deps)"
+[ -x "$TLSAUDIT" ] || fail "$TLSAUDIT not built (make)"
+
+# The cgroup v2 hierarchy: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host.
+CG=""
+for m in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+	[ "$(stat -fc %T "$m" 2>/dev/null)" = cgroup2fs ] && { CG=$m; break; }
+done
+[ -n "$CG" ] || skip "no cgroup v2 mount"
+TREE=$CG/tlsaudit-churn-$$
+mkdir "$TREE" || skip "cannot create a cgroup under $CG"
+on_exit "rmdir $TREE/*/ $TREE"
+
+PORT=$((20000 + $$ % 20000))
+NEPORT=$((PORT + 1))
+MAX=50
+S=$TEST_TMP/s
+RT=$TEST_TMP/rt
+TF=$TEST_TMP/textfile
+mkdir -p "$RT" "$TF"
+make_cert "$TEST_TMP"
+
+openssl s_server -accept "127.0.0.1:$PORT" -cert "$TEST_TMP/server.crt" \
+	-key "$TEST_TMP/server.key" -www -quiet >"$TEST_TMP/server.log" 2>&1 &
+on_exit "kill $!"
+wait_port "$PORT"
+
+daemon_start() {
+	TLSAUDIT_RUNTIME_ROOT=$RT "$TLSAUDIT" daemon --foreground --socket="$S" \
+		--state-file="$TEST_TMP/state" --textfile="$TF/tlsaudit.prom" \
+		--export-interval=1s --ports="$PORT" --max-series=$MAX \
+		--handshake-log="$TEST_TMP/hs.jsonl" --handshake-log-format=ecs \
+		>>"$TEST_TMP/daemon.log" 2>&1 &
+	DPID=$!
+	on_exit "kill $DPID"
+	local i
+	for ((i = 0; i < 200; i++)); do
+		"$TLSAUDIT" status -S "$S" >/dev/null 2>&1 && return 0
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$TEST_TMP/daemon.log" >&2
+	fail "daemon did not come up"
+}
+
+daemon_stop() {
+	kill -TERM "$DPID"
+	wait "$DPID"
+	expect_eq "daemon exit status after SIGTERM" "$?" 0
+}
+
+# node_exporter with the textfile collector only; a scraper records every answer's
+# node_textfile_scrape_error (an unparsable file, duplicate series, ... make it 1).
+"$NE" --web.listen-address="127.0.0.1:$NEPORT" --collector.disable-defaults \
+	--collector.textfile --collector.textfile.directory="$TF" >"$TEST_TMP/ne.log" 2>&1 &
+on_exit "kill $!"
+wait_port "$NEPORT"
+(
+	while :; do
+		curl -s "http://127.0.0.1:$NEPORT/metrics" >"$TEST_TMP/scrape.tmp" &&
+			grep '^node_textfile_scrape_error ' "$TEST_TMP/scrape.tmp" >>"$TEST_TMP/scrape_errors" &&
+			cp "$TEST_TMP/scrape.tmp" "$TEST_TMP/scrape.last"
+		sleep 0.2
+	done
+) &
+on_exit "kill $!"
+
+# One "container": a process in a new cgroup docker-<id>.scope, named NAME in docker's
+# metadata, making one handshake. A short-lived process: its cgroup goes afterwards.
+container() {
+	local name=$1 seq=$2 id dir
+	id=$(printf '%016x%048x' "$$" "$seq")
+	mkdir -p "$RT/var/lib/docker/containers/$id"
+	printf '{"ID":"%s","Name":"/%s","Config":{"Image":"churn:1"}}' "$id" "$name" \
+		>"$RT/var/lib/docker/containers/$id/config.v2.json"
+	dir=$TREE/docker-$id.scope
+	mkdir "$dir" || fail "mkdir $dir"
+	(
+		echo "$BASHPID" >"$dir/cgroup.procs" || exit 1
+		# Held open a moment: a process gone before the daemon reads its /proc entry
+		# is named by its comm alone (attribution's limit, not this test's subject).
+		sleep 0.1 | exec openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 >/dev/null 2>&1
+	) || fail "handshake of $name failed"
+	rmdir "$dir"
+}
+
+samples() { grep -vc '^#' "$TF/tlsaudit.prom"; }
+
+daemon_start
+n=0
+for ((i = 1; i <= 200; i++)); do
+	container "churn-$i" $((++n))
+	# Every 20 containers, a run of a name used before (a container restarted).
+	if ((i % 10 == 0)); then
+		for ((k = 0; k < 5; k++)); do container "web-$((i / 10 % 5))" $((++n)); done
+	fi
+	if ((i % 50 == 0)); then
+		sleep 1.2
+		got=$(samples)
+		((got <= MAX)) || fail "textfile holds $got samples after $i containers (max_series $MAX)"
+	fi
+done
+expect_eq "containers started" "$n" 300
+# The last ones again, so the reused names are among the latest rows.
+for ((k = 0; k < 5; k++)); do container "web-$k" $((++n)); done
+sleep 2.5
+
+got=$(samples)
+((got <= MAX)) || fail "textfile holds $got samples (max_series $MAX)"
+PROM=$TEST_TMP/final.prom
+cp "$TF/tlsaudit.prom" "$PROM"
+command -v promtool >/dev/null && { promtool check metrics <"$PROM" || fail "promtool check metrics"; }
+
+python3 - "$PROM" "$PORT" <<'EOF' || fail "textfile content (see above)"
+import re, sys
+text = open(sys.argv[1]).read()
+port = sys.argv[2]
+rows = {}
+folded = None
+for line in text.splitlines():
+    if line.startswith("#"):
+        continue
+    # Client rows of this test's port, and the "other" row (every key folded into it,
+    # whatever its role and port: the server's row is never the least recently seen).
+    m = re.match(r'tlsaudit_handshakes_total\{exe="([^"]*)",unit="([^"]*)",container="([^"]*)",role="([a-z]*)",port="(\d+)",version="TLSv1.3"\} (\d+)$', line)
+    if m and (m.group(1) == "other" or (m.group(4) == "client" and m.group(5) == port)):
+        rows[(m.group(1), m.group(3))] = int(m.group(6))
+    m = re.match(r'tlsaudit_series_folded_total\{reason="max_series"\} (\d+)$', line)
+    if m:
+        folded = int(m.group(1))
+bad = []
+total = sum(rows.values())
+if total != 305:
+    bad.append(f"client handshakes add up to {total}, want 305 (none lost)")
+other = [v for (exe, c), v in rows.items() if exe == "other"]
+if not other or other[0] < 100:
+    bad.append(f"no exe=\"other\" row holding the folded rows: {other}")
+if not folded or folded < 100:
+    bad.append(f"tlsaudit_series_folded_total{{reason=\"max_series\"}} is {folded}")
+names = {c for (exe, c) in rows if exe != "other"}
+if any(re.fullmatch(r"[0-9a-f]{12,64}", c) for c in names):
+    bad.append(f"a per-run id as a label: {names}")
+# The latest distinct names are kept, each in a row of its own with its one handshake.
+for i in (199, 200):
+    if rows.get(("/usr/bin/openssl", f"churn-{i}")) != 1:
+        bad.append(f"churn-{i}: {rows.get(('/usr/bin/openssl', f'churn-{i}'))}, want its own row of 1")
+# A reused name is one row: each web-N ran 21 times (four rounds of 5, then once more) with
+# a new id each time, and some of its runs may have been folded while it was old.
+webs = {c: v for (exe, c), v in rows.items() if c.startswith("web-")}
+if len(webs) != 5 or any(v < 1 for v in webs.values()):
+    bad.append(f"reused names not one row each: {webs}")
+print(f"rows kept {len(rows)}, other {other}, folded series {folded}, names {sorted(names)[:8]}...")
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+EOF
+
+# Every scrape answered without a textfile error, and the last one had tlsaudit's series.
+[ -s "$TEST_TMP/scrape_errors" ] || fail "node_exporter was never scraped: $(cat "$TEST_TMP/ne.log")"
+scrapes=$(wc -l <"$TEST_TMP/scrape_errors")
+errors=$(grep -vc ' 0$' "$TEST_TMP/scrape_errors")
+expect_eq "node_textfile_scrape_error other than 0 (of $scrapes scrapes)" "$errors" 0
+grep -q '^tlsaudit_series_folded_total{reason="max_series"}' "$TEST_TMP/scrape.last" ||
+	fail "node_exporter does not serve tlsaudit's series"
+
+# The handshake log in ECS: one valid JSON object per line; clients name their container.
+python3 - "$TEST_TMP/hs.jsonl" <<'EOF' || fail "handshake log (ECS) invalid (see above)"
+import json, sys
+n = named = unnamed = gone = 0
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    n += 1
+    for k in ("@timestamp", "event", "tls", "source", "destination", "tlsaudit"):
+        if k not in d:
+            sys.exit(f"line {n}: no {k}: {line}")
+    if d["tls"].get("version") != "1.3" or d["tls"].get("version_protocol") != "tls":
+        sys.exit(f"line {n}: tls.version: {line}")
+    if d["event"]["outcome"] != "success" or d["tls"]["established"] is not True:
+        sys.exit(f"line {n}: outcome: {line}")
+    if d["tlsaudit"]["role"] == "client":
+        if d.get("container", {}).get("name", "").startswith(("churn-", "web-")):
+            named += 1
+        elif "executable" not in d.get("process", {}):
+            gone += 1 # exited before its /proc entry was read: comm only
+        else:
+            unnamed += 1
+            if unnamed <= 3:
+                print("client without its container:", line.strip())
+if n < 610 or unnamed or named + gone != 305 or gone > 15:
+    sys.exit(f"{n} lines, {named} clients with their container's name, {unnamed} without, "
+             f"{gone} gone before they were read (want 610, 305 named, at most 15 gone)")
+print(f"{n} ECS lines, {named} named containers, {gone} clients gone before they were read")
+EOF
+
+# A restart keeps it all: same sums, same rows, same folded count.
+daemon_stop
+cp "$TF/tlsaudit.prom" "$TEST_TMP/before.prom"
+daemon_start
+sleep 1.5
+daemon_stop
+strip() { grep -v '^#\|_timestamp_seconds\|tlsaudit_start_time\|tlsaudit_capture_drops\|tlsaudit_ringbuf\|tlsaudit_flow_evictions\|tlsaudit_malformed' "$1" | sort; }
+diff <(strip "$TEST_TMP/before.prom") <(strip "$TF/tlsaudit.prom") ||
+	fail "the textfile changed across a restart"
+got=$(samples)
+((got <= MAX)) || fail "textfile holds $got samples after the restart"
+echo "ok: $(samples) samples, $scrapes scrapes without a textfile error"
