@@ -8,7 +8,10 @@
 # speaks TLS 1.0) and an SMTP server with STARTTLS on 25 and 587, then N rounds of real
 # clients against them: openssl s_client at TLS 1.0/1.1/1.2/1.3, curl at 1.1 and 1.3, a
 # NULL-cipher handshake, SMTP STARTTLS at 1.0 and 1.3, and a plaintext SMTP session that
-# never upgrades. Everything is removed at the end.
+# never upgrades; and what is already failing: a TLS 1.0 client refused by a TLS 1.2-only
+# server (a provider after its cut-off), curl refusing a self-signed certificate, and an
+# SMTP client that gives up on TLS and sends in plaintext (plaintext_fallback).
+# Everything is removed at the end.
 #
 # Watch it with `make run` (or `tlsaudit watch`) in another terminal: the eBPF backend sees
 # the sockets of every namespace. The libpcap backend does not see inside this namespace.
@@ -54,6 +57,9 @@ ip netns add "$NS" || die "ip netns add $NS failed"
 ip -n "$NS" link set lo up
 # A second loopback address for the server that only speaks TLS 1.0.
 ip -n "$NS" addr add 127.0.0.2/8 dev lo 2>/dev/null
+# Servers that refuse TLS below 1.2, as providers do since their cut-off dates.
+ip -n "$NS" addr add 127.0.0.3/8 dev lo 2>/dev/null
+ip -n "$NS" addr add 127.0.0.4/8 dev lo 2>/dev/null
 
 # Foreground use only: in the background a function runs in a subshell, and $! would be
 # that subshell rather than the server (background commands call ip netns exec directly).
@@ -81,6 +87,13 @@ pids+=($!)
 ip netns exec "$NS" openssl s_server -accept 127.0.0.2:443 -www -tls1 -key "$TMP/server.key" \
 	-cert "$TMP/server.crt" -cipher "$LEGACY" </dev/null >"$TMP/https-old.log" 2>&1 &
 pids+=($!)
+ip netns exec "$NS" openssl s_server -accept 127.0.0.4:443 -www -tls1_2 -key "$TMP/server.key" \
+	-cert "$TMP/server.crt" </dev/null >"$TMP/https-strict.log" 2>&1 &
+pids+=($!)
+ip netns exec "$NS" python3 "$TOP/tests/lib/smtp_server.py" --addr 127.0.0.3 --port 25 \
+	--hostname mx-strict.demo.test --cert "$TMP/server.crt" --key "$TMP/server.key" \
+	--tls-min 1.2 >"$TMP/smtp-strict.log" 2>&1 &
+pids+=($!)
 for port in 25 587; do
 	ip netns exec "$NS" python3 "$TOP/tests/lib/smtp_server.py" --addr 127.0.0.1 --port "$port" \
 		--hostname mail.demo.test --cert "$TMP/server.crt" --key "$TMP/server.key" \
@@ -91,6 +104,8 @@ wait_listen 127.0.0.1 443
 wait_listen 127.0.0.2 443
 wait_listen 127.0.0.1 25
 wait_listen 127.0.0.1 587
+wait_listen 127.0.0.4 443
+wait_listen 127.0.0.3 25
 
 if [ -n "${DEMO_PCAP:-}" ]; then
 	command -v tcpdump >/dev/null || die "DEMO_PCAP needs tcpdump (apt-get install tcpdump)"
@@ -172,6 +187,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	smtp_starttls 25 -tls1 -cipher "$LEGACY"
 	smtp_starttls 587 -tls1_3
 	smtp_plain 587
+	# Already failing: these are expected to fail, and tlsaudit says why and whose fault.
+	echo Q | in_ns timeout 10 openssl s_client -brief -connect 127.0.0.4:443 \
+		-servername api.provider.test -tls1 -cipher "$LEGACY" >/dev/null 2>&1
+	in_ns timeout 10 curl -sS -o /dev/null --resolve api.demo.test:443:127.0.0.1 \
+		https://api.demo.test/ >/dev/null 2>&1
+	in_ns timeout 10 python3 "$TOP/tests/lib/smtp_client.py" 127.0.0.3 25 fallback \
+		>/dev/null 2>&1
 	echo "round $r/$ROUNDS: $ok handshakes and sessions so far, $bad failed"
 	[ "$r" -lt "$ROUNDS" ] && sleep "$DELAY"
 done

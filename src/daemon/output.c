@@ -51,8 +51,9 @@ static void log_record(const struct hs_record *r)
 			 lim ? (strcmp(lim, "client") ? "the server" : "the client") : "unknown");
 	log_warn("%s: %s %s[%u]%s%s %s %s port %u%s%s%s%s%s", what, agg_role_name(r->role), exe,
 		 r->proc.pid, unit[0] ? " unit " : "", unit,
-		 r->role == HS_ROLE_SERVER ? "from" : "to", ip, peer->port, sni[0] ? " sni " : "",
-		 sni, why, lib[0] ? ", library " : "", lib);
+		 r->role == HS_ROLE_SERVER ? "from" : "to", ip, peer->port,
+		 !sni[0] ? "" : r->sni[0] ? " sni " : " mx ", sni, why, lib[0] ? ", library " : "",
+		 lib);
 }
 
 void daemon_on_record(const struct hs_record *r, void *ctx)
