@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The summary of `tlsaudit read`: one row per (server, SNI, client) with counts by
- * negotiated version and the certificate problems seen, then a totals line. Rows with legacy handshakes come first, since
- * those are what the reader is looking for. Memory is bounded: past MAX_ROWS distinct
- * keys, further pairs are folded into one "(other)" row and said so.
+ * negotiated version and the certificate problems seen, then a totals line. Rows with
+ * legacy handshakes come first, since those are what the reader is looking for. Memory
+ * is bounded: past MAX_ROWS distinct keys, further pairs are folded into one "(other)"
+ * row and said so.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -329,8 +330,8 @@ static void print_row(FILE *out, const struct widths *w, const struct row *r, bo
 	else if (r->lim_server)
 		lim = "server";
 	fprintf(out,
-		"%-*s %-*.*s %-*s %5llu %6llu %6llu %6llu %6llu %5llu %6llu %4llu %-10s %6llu %5llu "
-		"%s\n",
+		"%-*s %-*.*s %-*s %5llu %6llu %6llu %6llu %6llu %5llu %6llu %4llu %-10s %6llu "
+		"%5llu %s\n",
 		w->server, server, w->sni, w->sni, sni, w->client, client,
 		(unsigned long long)r->by_ver[COL_SSL3], (unsigned long long)r->by_ver[COL_TLS10],
 		(unsigned long long)r->by_ver[COL_TLS11], (unsigned long long)r->by_ver[COL_TLS12],
@@ -400,7 +401,8 @@ int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_st
 			"client that should refuse; %llu server chain%s cut short (per-direction "
 			"byte cap or connection end), %llu malformed\n",
 			(unsigned long long)rs->cert_problems, rs->cert_problems == 1 ? "" : "s",
-			(unsigned long long)rs->bad_accepted, (unsigned long long)fs->cert_truncated,
+			(unsigned long long)rs->bad_accepted,
+			(unsigned long long)fs->cert_truncated,
 			fs->cert_truncated == 1 ? "" : "s", (unsigned long long)fs->cert_invalid);
 	if (rs->have_other)
 		fprintf(out, "note: more than %d server/client pairs; the rest are in (other)\n",

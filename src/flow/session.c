@@ -465,7 +465,8 @@ static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_
 		tail_dir(st, dir);
 		if (st->have_sh && !tls_version_is_13(st->version) &&
 		    st->dir[1 - i].status == DIR_DONE && !st->dir[1 - i].invalid)
-			cert_verdict(ft, st, from_client && ts->n_client_hellos ? &ts->first : NULL);
+			cert_verdict(ft, st,
+				     from_client && ts->n_client_hellos ? &ts->first : NULL);
 	} else if (dir->r.contig >= ft->cfg.dir_cap) {
 		ft->stats.cap_reached++;
 		dir->status = DIR_CAPPED;

@@ -192,7 +192,7 @@ static enum step feed(struct walk *w, const uint8_t *p, size_t n)
 				 */
 				if (a->hdr[0] == HT_CERTIFICATE) {
 					a->store = false;
-					/* The first Certificate is the one (a second is ignored). */
+					/* Only the first Certificate counts. */
 					if (w->st->cert == TLS_SCERT_NONE)
 						w->st->cert = TLS_SCERT_CUT;
 				} else {
