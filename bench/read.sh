@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # Read benchmark: `tlsaudit read --json` against tshark extracting the same handshake facts,
-# with `tcpdump -r` as the floor (the cost of reading the file at all). See bench/README.md.
+# with `tcpdump -r` as the floor (the cost of reading the file at all); then what judging
+# policies costs: the default set (tls12) and every built-in profile against none. See
+# bench/README.md.
 #
 #   bench/read.sh [-n HANDSHAKES] [-r RUNS] [-t TSHARK_RUNS] [-s SEED.pcap] [-d DIR]
 set -u
@@ -119,6 +121,49 @@ for tool in tlsaudit tshark tcpdump; do
 done
 echo "(vs tshark: how many times faster than tshark; vs tcpdump: time relative to tcpdump)"
 
+# What judging policies costs per handshake: `read --json` with --policy none, the
+# default set (tls12) and all nine built-in profiles (docs/policies.md), in interleaved
+# rounds so that load on the machine falls on all three alike. The difference is a few
+# percent of the run: CPU time (user + system, from the shell's `times`, 1 ms steps),
+# not wall time, and medians over 3 x RUNS rounds.
+ALL_POLICIES=tls12,tls13,mozilla-intermediate,mozilla-modern,mozilla-intermediate-5.7
+ALL_POLICIES=$ALL_POLICIES,mozilla-modern-5.7,nist-sp800-52r2,fips-ems,pq-hybrid
+cpu_run() { # OUT CMD... - CPU seconds of CMD
+	local out=$1
+	shift
+	(
+		"$@" >"$out" 2>"$dir/cpu.err" || exit 1
+		times
+	) | awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
+		printf "%.3f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
+}
+declare -A cpu=([none]="" [tls12]="" [all]="")
+for ((i = 0; i < 3 * runs; i++)); do
+	for p in none tls12 all; do
+		case $p in
+		none) pol=none ;;
+		tls12) pol=tls12 ;;
+		all) pol=$ALL_POLICIES ;;
+		esac
+		t=$(cpu_run "$dir/policy-$p.json" "$TLSAUDIT" read --json --policy "$pol" "$cap")
+		[ -n "$t" ] || die "read --policy $p failed: $(cat "$dir/cpu.err")"
+		cpu[$p]+="$t "
+	done
+done
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+c_none=$(median "${cpu[none]}")
+c_tls12=$(median "${cpu[tls12]}")
+c_all=$(median "${cpu[all]}")
+echo
+awk -v z="$c_none" -v d="$c_tls12" -v a="$c_all" -v h="$hs_tlsaudit" -v n="$((3 * runs))" 'BEGIN {
+	h = h > 0 ? h : 1
+	printf "policies, CPU seconds (median of %d): --policy none %.3f, tls12 (default) %.3f, " \
+		"all 9 built-ins %.3f\n", n, z, d, a
+	printf "judging per handshake: tls12 %+.0f ns, 9 profiles %+.0f ns (%+.0f ns a policy), " \
+		"%+.1f%% of the run\n", (d - z) * 1e9 / h, (a - z) * 1e9 / h, (a - z) * 1e9 / h / 9,
+		(z > 0 ? 100 * (a - z) / z : 0)
+}'
+
 status=0
 if [ "$hs_tlsaudit" != "$hs_tshark" ]; then
 	echo "MISMATCH: tlsaudit reported $hs_tlsaudit handshakes, tshark $hs_tshark" >&2
@@ -129,5 +174,10 @@ awk -v a="$sec_tlsaudit" -v t="$sec_tshark" -v d="$sec_tcpdump" 'BEGIN {
 	a = a > 0 ? a : 0.001
 	printf "goals: >= 50x faster than tshark: %s (%.1fx); within 3x of tcpdump: %s (%.2fx)\n",
 		(t / a >= 50) ? "met" : "missed", t / a, (a <= 3 * d) ? "met" : "missed", a / d
+}'
+# Judging all nine built-ins stays within 5% of the default set's run.
+awk -v d="$c_tls12" -v a="$c_all" 'BEGIN {
+	printf "goal: all 9 profiles within 5%% of the default (tls12): %s (%+.1f%%)\n",
+		(a <= 1.05 * d) ? "met" : "missed", (d > 0 ? 100 * (a - d) / d : 0)
 }'
 exit $status
