@@ -6,11 +6,15 @@
 # curl and openssl s_client over IPv4 and IPv6, and a Python client, against s_server
 # (IPv4 and IPv6), with the daemon on --backend pcap in the same network namespace.
 # Every client's record must be there and carry that client's pid; the servers' ends
-# must be named too. PCAP_BURST_ROUNDS bursts (default 20).
+# must be named too. PCAP_BURST_ROUNDS bursts (default 20, about 5 s).
+#
+# What this cannot pass is a host so oversubscribed that the daemon waits longer for a
+# CPU than a client lives (a few ms): no reader of /proc can name a process that is gone
+# (docs/architecture.md, "Short-lived clients with libpcap").
 source "$(dirname "$0")/../lib/common.sh"
 
 require_root
-for t in openssl curl ss; do
+for t in openssl curl python3 ss; do
 	command -v "$t" >/dev/null || skip "$t not installed (./configure --test-deps)"
 done
 [ -x "$TLSAUDIT" ] || fail "$TLSAUDIT not built (make)"
