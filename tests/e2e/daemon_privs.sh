@@ -115,7 +115,6 @@ ip netns exec "$NS" openssl s_server -accept "127.0.0.1:$P" -www -key "$KEY" -ce
 	</dev/null >"$TEST_TMP/s_server.log" 2>&1 &
 SERVER_PID=$!
 on_exit "kill $SERVER_PID"
-NS_SAVE=$NS
 wait_port "$P"
 
 # --- eBPF, by hand, as root with a full set ----------------------------------------------
@@ -177,7 +176,7 @@ UNIT_CAPS=+bpf,+perfmon,+net_admin,+net_raw,+sys_ptrace,+dac_read_search,+chown
 # CAP_SYS_RESOURCE as well where this machine's bounding set still has it.
 [ $((0x$(status_of $$ CapBnd) >> 24 & 1)) = 1 ] && UNIT_CAPS=$UNIT_CAPS,+sys_resource
 daemon_start unit setpriv --bounding-set=-all,$UNIT_CAPS -- --ports="$P" --backend bpf
-bnd=$(setpriv --bounding-set=-all,$UNIT_CAPS awk '$1 == "CapBnd:" { print $2 }' /proc/self/status)
+bnd=$(setpriv --bounding-set=-all,$UNIT_CAPS cat /proc/self/status | awk '$1 == "CapBnd:" { print $2 }')
 check_caps "$DPID" "$WANT_BPF" "$bnd" "bpf backend under the unit's bounding set"
 grep -q "bounding set left as given" "$DLOG" || fail "$(grep privileges: "$DLOG")"
 handshake "unit-$$.privs.test" "$P"

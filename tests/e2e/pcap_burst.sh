@@ -65,9 +65,11 @@ start() {
 	shift
 	ip netns exec "$NS" "$@" </dev/null >>"$TEST_TMP/clients.log" 2>&1 &
 	echo "$name $!" >>"$TEST_TMP/expect"
+	BURST+=("$!")
 }
 
 for ((r = 0; r < ROUNDS; r++)); do
+	BURST=()
 	n=r$r-$$.burst.test
 	start "curl4.$n" curl -sSk -o /dev/null --resolve "curl4.$n:$P:127.0.0.1" "https://curl4.$n:$P/"
 	start "curl6.$n" curl -sSk -o /dev/null --resolve "curl6.$n:$P:[::1]" "https://curl6.$n:$P/"
@@ -75,7 +77,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 	# s_client ends its connection at once on the end of its input (-brief: no prompts).
 	start "ossl4.$n" openssl s_client -brief -connect "127.0.0.1:$P" -servername "ossl4.$n"
 	start "ossl6.$n" openssl s_client -brief -connect "[::1]:$P" -servername "ossl6.$n"
-	wait $(awk '{ print $2 }' "$TEST_TMP/expect" | tail -n 5) 2>/dev/null
+	wait "${BURST[@]}" 2>/dev/null
 done
 total=$(wc -l <"$TEST_TMP/expect")
 
