@@ -14,7 +14,9 @@
 #   - a real prometheus-node-exporter (textfile collector only, on loopback) scrapes
 #     the directory throughout with node_textfile_scrape_error 0;
 #   - the handshake log in ECS: every line valid JSON with container.name;
-#   - a restart keeps it all: the same sums, rows and folded count.
+#   - a restart keeps it all: the same sums, rows and folded count;
+#   - row_ttl: rows not seen for it leave the live view, the textfile and the state,
+#     their counts in exe="other".
 source "$(dirname "$0")/../lib/common.sh"
 
 require_root
@@ -228,4 +230,42 @@ diff <(strip "$TEST_TMP/before.prom") <(strip "$TF/tlsaudit.prom") ||
 	fail "the textfile changed across a restart"
 got=$(samples)
 ((got <= MAX)) || fail "textfile holds $got samples after the restart"
-echo "ok: $(samples) samples, $scrapes scrapes without a textfile error"
+
+# row_ttl: nothing seen for 2 s leaves the live view, the textfile and the state, its
+# counts kept in exe="other" (the same sum), and a restart does not bring it back.
+ROW_TTL=--row-ttl=2s
+daemon_start_ttl() {
+	TLSAUDIT_RUNTIME_ROOT=$RT "$TLSAUDIT" daemon --foreground --socket="$S" \
+		--state-file="$TEST_TMP/state" --textfile="$TF/tlsaudit.prom" \
+		--export-interval=1s --ports="$PORT" --max-series=$MAX $ROW_TTL \
+		>>"$TEST_TMP/daemon.log" 2>&1 &
+	DPID=$!
+	on_exit "kill $DPID"
+	sleep 3.5
+}
+daemon_start_ttl
+"$TLSAUDIT" report --json -S "$S" >"$TEST_TMP/rows.json" || fail "report --json"
+daemon_stop
+daemon_start_ttl
+daemon_stop
+python3 - "$TEST_TMP/rows.json" "$TF/tlsaudit.prom" <<'EOF2' || fail "row_ttl (see above)"
+import json, re, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+names = [r.get("exe") for r in rows]
+text = open(sys.argv[2]).read()
+hs = sum(int(v) for v in re.findall(r'^tlsaudit_handshakes_total\{exe="other"[^}]*\} (\d+)$', text, re.M))
+ttl = re.search(r'^tlsaudit_series_folded_total\{reason="row_ttl"\} (\d+)$', text, re.M)
+bad = []
+if names != ["other"]:
+    bad.append(f"live view after row_ttl: {names}")
+if len(re.findall(r'^tlsaudit_handshakes_total\{', text, re.M)) != 1:
+    bad.append("rows other than exe=\"other\" in the textfile after row_ttl")
+if hs != 610:
+    bad.append(f"exe=\"other\" holds {hs} handshakes, want 610 (both ends of 305)")
+if not ttl or int(ttl.group(1)) < 10:
+    bad.append(f"tlsaudit_series_folded_total{{reason=\"row_ttl\"}}: {ttl and ttl.group(1)}")
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+EOF2
+echo "ok: $got samples kept at max_series $MAX, $scrapes scrapes without a textfile error"
