@@ -61,19 +61,18 @@ void prom_escape(const char *s, char *out, size_t len)
 		return;
 	for (; *p; p += n) {
 		n = utf8_len(p);
+		byte[3] = hex[*p >> 4];
+		byte[4] = hex[*p & 0xf];
 		if (*p == '\\')
 			esc = "\\\\\\\\"; /* doubled in the value, then escaped */
 		else if (*p == '"')
 			esc = "\\\"";
 		else if (*p == '\n')
 			esc = "\\n";
-		else if (!n || *p < 0x20 || *p == 0x7f) {
-			byte[3] = hex[*p >> 4];
-			byte[4] = hex[*p & 0xf];
+		else if (!n || *p < 0x20 || *p == 0x7f)
 			esc = byte;
-		} else {
+		else
 			esc = NULL;
-		}
 		if (esc) {
 			n = 1;
 			elen = strlen(esc);
