@@ -204,7 +204,7 @@ struct ctl_row {
 	char exe[256]; /* "" when unknown */
 	char comm[32];
 	char unit[128];
-	char container[96];
+	char container[128]; /* HS_CONTAINER_MAX: namespace/container or an image */
 	char role[16];
 	unsigned int port;
 	int64_t versions[7]; /* SSLv2, SSLv3, TLSv1.0, TLSv1.1, TLSv1.2, TLSv1.3, unknown */
