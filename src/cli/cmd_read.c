@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +87,8 @@ static void usage(void)
 		   "  session (version null, smtp_tls says why, plaintext_fallback whether it\n"
 		   "  followed a failed TLS attempt).\n"
 		   "  would_fail names the --policy policies a handshake fails, by whom (client:\n"
-		   "  nothing it offered meets the policy; server: its choice did not) and why.\n"
+		   "  nothing it offered meets the policy; server: its choice did not) and why;\n"
+		   "  the summary ends with their counts per policy.\n"
 		   "\n"
 		   "Examples:\n"
 		   "  tlsaudit read relay.pcap                  who still speaks TLS 1.0/1.1\n"
@@ -100,15 +102,106 @@ static void usage(void)
 		   "reported), 2 usage error.\n");
 }
 
+/* The summary's verdicts per active policy: handshakes judged, failures by who and why. */
+struct policy_count {
+	uint64_t judged;
+	uint64_t failed[2][TLS_REASON_CERT_SIG + 1]; /* by client, by server; by reason */
+};
+
 struct read_ctx {
 	bool json;
 	const char *policy_list, *config; /* --policy, --config */
 	struct tls_policy_set policies;
+	struct policy_count pcount[TLS_POLICY_ACTIVE_MAX];
 	struct agg_fallback *fallback;
 	struct read_summary *sum;
 	char line[16384];
 	uint64_t json_errors;
 };
+
+static void count_verdicts(struct read_ctx *ctx, const struct hs_record *r)
+{
+	uint8_t i;
+
+	if (!r->judged)
+		return;
+	for (i = 0; i < r->n_verdicts && i < TLS_POLICY_ACTIVE_MAX; i++) {
+		const struct tls_verdict *v = &r->verdicts[i];
+
+		ctx->pcount[i].judged++;
+		if ((v->by == TLS_POLICY_BY_CLIENT || v->by == TLS_POLICY_BY_SERVER) &&
+		    v->reason <= TLS_REASON_CERT_SIG)
+			ctx->pcount[i].failed[v->by - 1][v->reason]++;
+	}
+}
+
+/* appendf - printf at @off in @buf; a line that does not fit is cut, never overrun. */
+static void appendf(char *buf, size_t len, size_t *off, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void appendf(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	*off = n < 0 ? len : *off + (size_t)n;
+}
+
+/*
+ * print_policies - after the summary, one line per policy: how many handshakes would
+ * fail if the peer enforced it, by whom and why ("tls12  3 of 17 handshakes: by client
+ * 2 (version 2), by server 1 (version 1)").
+ */
+static void print_policies(const struct read_ctx *ctx)
+{
+	const struct tls_policy_set *ps = &ctx->policies;
+	char line[512];
+	uint64_t n, side;
+	size_t off;
+	bool first;
+	uint8_t i;
+	int by, r;
+
+	if (!ps->n_active)
+		return;
+	printf("\nWould fail if the peer enforced (--policy; per handshake with --json):\n");
+	for (i = 0; i < ps->n_active; i++) {
+		const struct policy_count *c = &ctx->pcount[i];
+
+		n = 0;
+		off = 0;
+		line[0] = '\0';
+		for (by = 0; by < 2; by++) {
+			for (side = 0, r = 0; r <= TLS_REASON_CERT_SIG; r++)
+				side += c->failed[by][r];
+			if (!side)
+				continue;
+			n += side;
+			appendf(line, sizeof(line), &off, "%sby %s %llu (", off ? ", " : "",
+				by ? "server" : "client", (unsigned long long)side);
+			for (first = true, r = TLS_REASON_VERSION; r <= TLS_REASON_CERT_SIG; r++) {
+				if (!c->failed[by][r])
+					continue;
+				appendf(line, sizeof(line), &off, "%s%s %llu", first ? "" : ", ",
+					tls_policy_reason_name((enum tls_policy_reason)r),
+					(unsigned long long)c->failed[by][r]);
+				first = false;
+			}
+			appendf(line, sizeof(line), &off, ")");
+		}
+		if (n)
+			printf("  %-24s %llu of %llu handshakes: %s\n", tls_policy_active(ps, i)->name,
+			       (unsigned long long)n, (unsigned long long)c->judged, line);
+		else
+			printf("  %-24s none of %llu handshakes\n", tls_policy_active(ps, i)->name,
+			       (unsigned long long)c->judged);
+	}
+}
 
 static void on_record(const struct hs_record *r, void *arg)
 {
@@ -122,6 +215,7 @@ static void on_record(const struct hs_record *r, void *arg)
 	tls_policy_judge_record(&ctx->policies, &rec);
 	if (!ctx->json) {
 		read_summary__add(ctx->sum, &rec);
+		count_verdicts(ctx, &rec);
 		return;
 	}
 	n = export_json_record(&rec, &ctx->policies, ctx->line, sizeof(ctx->line) - 1);
@@ -258,9 +352,12 @@ int cmd_read(int argc, char **argv)
 	flow_table__flush(ft);
 
 	/* a file that could not be opened at all gets its error, not an empty table */
-	if (ctx->sum && (ret == CLI_OK || cs.packets) &&
-	    read_summary__print(ctx->sum, stdout, flow_table__stats(ft), &cs))
-		ret = CLI_FAIL;
+	if (ctx->sum && (ret == CLI_OK || cs.packets)) {
+		if (read_summary__print(ctx->sum, stdout, flow_table__stats(ft), &cs))
+			ret = CLI_FAIL;
+		else
+			print_policies(ctx);
+	}
 	if (ctx->json_errors)
 		fprintf(stderr, "tlsaudit: %llu records too large to print\n",
 			(unsigned long long)ctx->json_errors);
