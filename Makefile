@@ -111,7 +111,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 CLANG_BPF_SYS_INCLUDES = $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-.PHONY: all check unit bpf-tests e2e run demo install deb clean distclean man fuzz help
+.PHONY: all check unit bpf-tests e2e run demo install deb clean distclean man fuzz fuzz-run help
 
 all: $(BUILD)/tlsaudit
 
@@ -179,16 +179,36 @@ run: all
 demo: all
 	$(Q)scripts/demo.sh
 
-fuzz: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+# Fuzz entries (tests/fuzz/fuzz_*.c): one clang archive of every module, instrumented for
+# coverage and built with ASan+UBSan; each entry links what it references from it.
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
+FUZZ_BINS := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(LIB_SRCS))
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -D_GNU_SOURCE -Iinclude -I$(OUTPUT) \
+	-DTLSAUDIT_VERSION='"$(VERSION)"' -DLIBBPF_BUILD_VERSION='"$(LIBBPF_VERSION)"' \
+	$(DEP_CFLAGS) -MMD -MP
+FUZZ_SECS ?= 60
 
-# Fuzz entries link the untrusted-input paths only: TLS parser, flow table, frame decoder.
-FUZZ_LIB_SRCS := $(filter src/tls/% src/flow/% src/util/%,$(LIB_SRCS)) src/capture/decode.c
+fuzz: $(FUZZ_BINS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard include/tlsaudit/*.h src/flow/*.h)
+# make fuzz-run [FUZZ_SECS=60] [FUZZ_TARGETS="config ctl"]: each entry for FUZZ_SECS on a
+# scratch copy of its seeds; prints executions and edge coverage per entry.
+fuzz-run: fuzz
+	$(Q)tests/fuzz/run.sh -b $(BUILD)/fuzz -t $(FUZZ_SECS) $(FUZZ_TARGETS)
+
+$(BUILD)/fuzzobj/%.o: %.c $(BUILD)/flags | $(SKELS)
+	$(call msg,CC-FUZZ,$<)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/libtlsaudit-fuzz.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libtlsaudit-fuzz.a $(BUILD)/flags
 	$(call msg,FUZZ,$@)
-	$(Q)mkdir -p $(@D) && $(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=undefined -Iinclude -Isrc/flow -I$(OUTPUT) -D_GNU_SOURCE \
-		-o $@ $< $(FUZZ_LIB_SRCS) $(LDLIBS)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(FUZZ_CFLAGS) $(WARN) -fsanitize=fuzzer -Isrc/flow \
+		-Itests/fuzz -o $@ $< $(BUILD)/libtlsaudit-fuzz.a $(LDLIBS)
 
 man: $(patsubst docs/%.rst,$(BUILD)/man/%,$(wildcard docs/*.[58].rst))
 
@@ -249,6 +269,6 @@ distclean: clean
 # Dependency files: the BPF object names its own (-MF/-MT above, so editing
 # include/tlsaudit/bpf_shared.h rebuilds the object and its skeleton), and every test
 # binary its headers.
--include $(patsubst %.o,%.d,$(OBJS) $(SAN_OBJS))
+-include $(patsubst %.o,%.d,$(OBJS) $(SAN_OBJS) $(FUZZ_OBJS))
 -include $(patsubst %.bpf.o,%.bpf.d,$(BPF_OBJS))
--include $(patsubst %,%.d,$(UNIT_BINS) $(BPF_TEST_BINS))
+-include $(patsubst %,%.d,$(UNIT_BINS) $(BPF_TEST_BINS) $(FUZZ_BINS))
