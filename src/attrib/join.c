@@ -128,14 +128,35 @@ static void resolve_pid(struct attrib_join *j, uint32_t pid, const struct hs_own
 		memset(out, 0, sizeof(*out));
 }
 
+/*
+ * lookup_end - the process holding the @local end of a connection to @remote. A
+ * server's connection can be gone before the daemon looks: the server closed first and
+ * its end sits in TIME_WAIT, without an inode. The process is then its listening
+ * socket's, found by the same lookup with no peer: the server, or for a pre-fork server
+ * the parent that holds the listener (as for any socket inherited over fork, its
+ * oldest holder; the process key, exe and unit, is the same).
+ */
+static int lookup_end(const struct hs_endpoint *local, const struct hs_endpoint *remote,
+		      enum hs_role role, uint32_t *pid)
+{
+	static const uint8_t any[16];
+	int err;
+
+	err = attrib_owner_of_tuple(local->family, local->addr, local->port, remote->addr,
+				    remote->port, pid);
+	if (err == -ENOENT && role == HS_ROLE_SERVER)
+		err = attrib_owner_of_tuple(local->family, local->addr, local->port, any, 0, pid);
+	return err;
+}
+
 static void owner_by_tuple(struct attrib_join *j, const struct hs_endpoint *local,
-			   const struct hs_endpoint *remote, struct hs_proc *out)
+			   const struct hs_endpoint *remote, enum hs_role role,
+			   struct hs_proc *out)
 {
 	uint32_t pid;
 
 	memset(out, 0, sizeof(*out));
-	if (attrib_owner_of_tuple(local->family, local->addr, local->port, remote->addr,
-				  remote->port, &pid) == 0)
+	if (lookup_end(local, remote, role, &pid) == 0)
 		resolve_pid(j, pid, NULL, out);
 }
 
@@ -191,8 +212,7 @@ void attrib_join__local_end(struct attrib_join *j, const struct hs_endpoint *cli
 	if (t->pid[side] || t->tries[side] >= TUPLE_TRIES)
 		return;
 	t->tries[side]++;
-	if (attrib_owner_of_tuple(me->family, me->addr, me->port, peer->addr, peer->port,
-				  &t->pid[side]))
+	if (lookup_end(me, peer, local, &t->pid[side]))
 		t->pid[side] = 0;
 	else if (j->ac)
 		attrib_cache__resolve(j->ac, t->pid[side], &p);
@@ -231,7 +251,7 @@ void attrib_join__record(struct attrib_join *j, struct hs_record *rec,
 	    endpoint_eq(&t->server, &rec->server))
 		resolve_pid(j, t->pid[side], NULL, &rec->proc);
 	else
-		owner_by_tuple(j, local, remote, &rec->proc);
+		owner_by_tuple(j, local, remote, rec->role, &rec->proc);
 out:
 	if (!rec->proc.known)
 		j->unattributed++;

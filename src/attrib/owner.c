@@ -590,6 +590,7 @@ int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid)
 	uint32_t *pids = NULL, last, lo = 0;
 	char want[48], name[16];
 	int proc_fd, err = -ENOENT;
+	bool fresh = false;
 
 	if (!proc_root || !pid || !inode)
 		return -EINVAL;
@@ -607,9 +608,18 @@ int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid)
 		return -errno;
 	budget--;
 	last = last_pid(proc_fd);
-	if (seen_check(proc_fd, inode, want, want_len, pid) ||
-	    scan_hints(proc_fd, want, want_len, &budget, pid) ||
-	    (last && scan_recent(proc_fd, last, want, want_len, &budget, pid, &lo))) {
+	/*
+	 * Found among the sockets scans passed or the newest pids: mostly a one-shot
+	 * client, cheap to find again while it is new. It stays out of the hints, where a
+	 * burst of them would push out the long-lived servers the hints are for.
+	 */
+	fresh = seen_check(proc_fd, inode, want, want_len, pid);
+	if (fresh || scan_hints(proc_fd, want, want_len, &budget, pid)) {
+		err = 0;
+		goto found;
+	}
+	if (last && scan_recent(proc_fd, last, want, want_len, &budget, pid, &lo)) {
+		fresh = true;
 		err = 0;
 		goto found;
 	}
@@ -635,7 +645,8 @@ int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid)
 found:
 	if (!err) {
 		*pid = oldest_holder(proc_fd, *pid, want, want_len, &budget);
-		hint_remember(*pid);
+		if (!fresh)
+			hint_remember(*pid);
 		owner_stats.found++;
 	}
 out:

@@ -1097,7 +1097,8 @@ static void make_fds(unsigned int pid, unsigned int n, unsigned long long first,
 /*
  * A burst: ten new processes with fifty sockets each. The lookup of the oldest one's
  * socket reads its way through the nine newer ones; the sockets it passed are then
- * found with one readlink each, and a socket that moved (its fd closed, the inode now
+ * found with one readlink each, without crowding the owner found by the scan out of
+ * the ones tried first; and a socket that moved (its fd closed, the inode now
  * elsewhere) is not taken from that memory but found again by a scan.
  */
 static void test_owner_seen_sockets(void **state)
@@ -1124,6 +1125,18 @@ static void test_owner_seen_sockets(void **state)
 		attrib_owner_stats(&after);
 		assert_true(after.entries - before.entries <= 2);
 	}
+
+	/*
+	 * Those nine were one-shot finds: 5000, found by a scan, is still among the owners
+	 * tried first, so its next socket costs its own fd table, not the nine others'.
+	 */
+	snprintf(path, sizeof(path), "%s/5000/fd/99", root);
+	assert_int_equal(symlink("socket:[7400999]", path), 0);
+	attrib_owner_stats(&before);
+	assert_int_equal(attrib_owner_of_inode(root, 7400999, &owner), 0);
+	assert_int_equal(owner, 5000);
+	attrib_owner_stats(&after);
+	assert_true(after.entries - before.entries < 100);
 
 	/* 5003's fd 10 now holds something else; its old inode sits in 5008's fd 60. */
 	snprintf(path, sizeof(path), "%s/5003/fd/10", root);
