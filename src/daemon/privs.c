@@ -185,8 +185,8 @@ int daemon_drop_privs(struct daemon *d)
 			goto fail;
 		bounding = "bounding set cleared of the rest";
 	} else {
-		bounding = "bounding set left as given (no CAP_SETPCAP: the unit's "
-			   "CapabilityBoundingSet= bounds it)";
+		bounding = "bounding set left as given (no CAP_SETPCAP to change it; under "
+			   "the unit, CapabilityBoundingSet= bounds it)";
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL) {
 		ret = -errno;
