@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		"role and service port, in sections: already failing (handshakes refused or cut\n"
 		"off: alert or outcome, by whom, a peer, when), what breaks if TLS < 1.2 is\n"
 		"switched off, plaintext SMTP by reason (not_offered, not_used, refused; FALLBACK\n"
-		"after a failed TLS handshake), then every process key.\n"
+		"after a failed TLS handshake), each policy the daemon judges (how many process\n"
+		"keys would fail, or since when enforcing it is safe), then every process key.\n"
 		"\n"
 		"Options:\n"
 		"  --legacy           only the first two sections: processes that negotiated below\n"
@@ -687,8 +688,30 @@ static void print_policy_json(const char *name, struct ctl_row *rows, size_t n, 
  * report_policy - the rows with their verdicts under @name (all keys: passes and not
  * seen count as much as failures) and the table or JSON of them.
  */
-static int report_policy(struct ctl_conn *c, const char *sock, const char *name, bool json,
-			 uint64_t since_ns)
+/* print_policy_line - the overview's line: how many keys fail, or since when it is safe. */
+static void print_policy_line(const char *name, const struct ctl_row *rows, size_t n,
+			      int64_t since_s)
+{
+	struct pol_summary s;
+	const char *safe;
+	char pname[40];
+
+	ctl_term_safe(name, 31, pname, sizeof(pname));
+	pol_summarise(rows, n, since_s, &s);
+	safe = safe_since(&s);
+	if (s.n[PV_FAILS])
+		printf("  %-24s FAILS for %zu process key%s, the last at %s\n", pname, s.n[PV_FAILS],
+		       s.n[PV_FAILS] == 1 ? "" : "s", s.last_fail);
+	else if (safe)
+		printf("  %-24s safe to enforce since %s\n", pname, safe);
+	else
+		printf("  %-24s nothing judged yet\n", pname);
+}
+
+enum pol_out { POL_TABLE, POL_JSON, POL_LINE };
+
+static int report_policy(struct ctl_conn *c, const char *sock, const char *name,
+			 enum pol_out how, uint64_t since_ns)
 {
 	struct ctl_reply rep = { 0 };
 	struct ctl_row *rows = NULL;
@@ -714,14 +737,37 @@ static int report_policy(struct ctl_conn *c, const char *sock, const char *name,
 			n++;
 	if (since_ns)
 		since_s = ctl_json_num(rep.header, "now_s", 0) - (int64_t)(since_ns / NSEC_PER_SEC);
-	if (json)
+	if (how == POL_JSON)
 		print_policy_json(name, rows, n, since_s);
+	else if (how == POL_LINE)
+		print_policy_line(name, rows, n, since_s);
 	else
 		print_policy(name, rows, n, since_s);
 	ret = CLI_OK;
 cleanup:
 	free(rows);
 	ctl_reply_free(&rep);
+	return ret;
+}
+
+/*
+ * print_policies - "Policies": one line per policy the daemon judges, what
+ * `report --policy NAME` would conclude. 0, or CLI_FAIL when a query failed.
+ */
+static int print_policies(struct ctl_conn *c, const char *sock, const struct ctl_json *h,
+			  uint64_t since_ns)
+{
+	char list[600], *save = NULL, *tok;
+	int ret = CLI_OK;
+
+	util_strlcpy(list, ctl_json_str(h, "policies", "none"), sizeof(list));
+	if (!strcmp(list, "none") || !*list)
+		return CLI_OK;
+	printf("\nPolicies: what breaks if peers enforced them (report --policy NAME for the "
+	       "process keys):\n\n");
+	for (tok = strtok_r(list, ",", &save); tok && ret == CLI_OK;
+	     tok = strtok_r(NULL, ",", &save))
+		ret = report_policy(c, sock, tok, POL_LINE, since_ns);
 	return ret;
 }
 
@@ -802,7 +848,7 @@ int cmd_report(int argc, char **argv)
 	if (!c)
 		return ret;
 	if (policy) {
-		ret = report_policy(c, sock, policy, json, since_ns);
+		ret = report_policy(c, sock, policy, json ? POL_JSON : POL_TABLE, since_ns);
 		goto cleanup;
 	}
 	snprintf(req, sizeof(req),
@@ -846,12 +892,14 @@ int cmd_report(int argc, char **argv)
 	/* What TLS < 1.2 switched off breaks, judged on whole offers: the tls12 policy. */
 	if (legacy && policy_judged(rep.header, "tls12")) {
 		putchar('\n');
-		ret = report_policy(c, sock, "tls12", false, since_ns);
+		ret = report_policy(c, sock, "tls12", POL_TABLE, since_ns);
 		goto cleanup;
 	}
 	if (!legacy) {
 		putchar('\n');
 		print_smtp(rows, n);
+		if (print_policies(c, sock, rep.header, since_ns))
+			goto cleanup;
 		printf("\nAll process keys:\n\n");
 		print_rows(rows, n);
 	}

@@ -292,6 +292,12 @@ grep -q "^Not safe to enforce intake-gcm: 3 process keys would fail" <<<"$out" |
 out=$("$TLSAUDIT" report --policy anything-goes -S "$S") || fail "report --policy exited $?"
 grep -q "^Safe to enforce anything-goes since 20" <<<"$out" ||
 	fail "report --policy anything-goes: not safe to enforce: $out"
+# The full report has a line per policy.
+out=$("$TLSAUDIT" report -S "$S") || fail "report exited $?"
+grep -Eq "^  intake-gcm +FAILS for 3 process keys, the last at 20" <<<"$out" ||
+	fail "report: no Policies line for intake-gcm: $out"
+grep -Eq "^  anything-goes +safe to enforce since 20" <<<"$out" ||
+	fail "report: no Policies line for anything-goes: $out"
 # A policy the daemon does not judge is an error naming what it judges.
 err=$("$TLSAUDIT" report --policy fips-ems -S "$S" 2>&1 >/dev/null)
 expect_eq "report --policy fips-ems exit status" $? 1
