@@ -549,8 +549,8 @@ static bool get_row(struct tls_cursor *c, struct agg_row *r, uint32_t version, c
 
 int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-	struct tls_cursor c, pc;
-	struct agg_row *rows = NULL;
+	struct tls_cursor c, pc, rows_at;
+	struct agg_row *row = NULL;
 	uint8_t magic[8], *raw = NULL;
 	uint32_t version, raw_len, comp_len, crc, n_rows, n_counters, i;
 	uint64_t counters[2 * AGG_FOLD_N] = { 0 };
@@ -608,14 +608,21 @@ int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size
 		why = "row count larger than the payload";
 		goto cleanup;
 	}
-	rows = util_reallocarray(NULL, n_rows ? n_rows : 1, sizeof(*rows));
-	if (!rows) {
+	/*
+	 * Two passes over the rows, one row in memory: the first checks every row, the
+	 * second restores them. An array of n_rows would be sized by the file: a row is
+	 * 183 bytes on disk at least and 9.6 KiB in memory, so 64 KiB of zlib (64 MiB of
+	 * zeros) asked for 3.5 GB before a single row was read.
+	 */
+	row = malloc(sizeof(*row));
+	if (!row) {
 		ret = -ENOMEM;
 		why = "out of memory";
 		goto cleanup;
 	}
+	rows_at = pc;
 	for (i = 0; i < n_rows; i++) {
-		if (!get_row(&pc, &rows[i], version, &why))
+		if (!get_row(&pc, row, version, &why))
 			goto cleanup;
 	}
 	n_counters = version >= 4 ? cur_u32(&pc) : 0;
@@ -636,7 +643,8 @@ int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size
 	}
 	/* Only now, with every row valid, touch the live aggregation. */
 	for (i = 0; i < n_rows; i++) {
-		ret = agg_restore_row(a, &rows[i]);
+		get_row(&rows_at, row, version, &why);
+		ret = agg_restore_row(a, row);
 		if (ret) {
 			why = "out of memory";
 			goto cleanup;
@@ -647,7 +655,7 @@ int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size
 cleanup:
 	if (ret && why)
 		snprintf(err, errlen, "%s", why);
-	free(rows);
+	free(row);
 	free(raw);
 	return ret;
 }

@@ -14,6 +14,8 @@
 #   curl --tlsv1.3                                   passes every profile but pq-hybrid
 #                                                    (OpenSSL 3.0 offers no ML-KEM group):
 #                                                    by client, group
+# A config file's policy on the certificate key (read --config): RSA-2048 fails a 3072-bit
+# minimum by server in TLS 1.2, is not judged in TLS 1.3.
 # Then a policy of the config file's own through the daemon: its verdicts per process in
 # `report --policy` (text and JSON, "safe to enforce since" for one nothing fails), in
 # the textfile (promtool check metrics where installed), after a SIGHUP that changes the
@@ -153,6 +155,28 @@ for c in "${!CASE_SNI[@]}"; do
 		"$(verdicts "$TEST_TMP/read.json" "r['sni'] == '${CASE_SNI[$c]}'")" \
 		"$(sorted_words "${WANT[$c]}")"
 done
+# A policy from a config file (read --config), on the certificate: RHEL FUTURE's RSA key
+# size on top of Mozilla's rules. The test certificate's RSA-2048 key crosses in the
+# clear in TLS 1.2 and fails it by server; under TLS 1.3 it is not visible, not judged.
+cat >"$TEST_TMP/certs.conf" <<EOF
+policies = future-certs
+policy.future-certs.base = mozilla-intermediate
+policy.future-certs.min_rsa_bits = 3072
+EOF
+"$TLSAUDIT" read --json --config "$TEST_TMP/certs.conf" --ports "$PORTS" \
+	"$TEST_TMP/policies.pcap" >"$TEST_TMP/certs.json" || fail "read --config exited $?"
+expect_eq "future-certs: TLS 1.2 with an RSA-2048 certificate" \
+	"$(verdicts "$TEST_TMP/certs.json" "r['sni'] == '${CASE_SNI[noems]}'")" \
+	"future-certs:server:cert_key"
+expect_eq "future-certs: the same key under TLS 1.3" \
+	"$(verdicts "$TEST_TMP/certs.json" "r['sni'] == '${CASE_SNI[tls13]}'")" ""
+expect_eq "future-certs: the record's key" \
+	"$($PY -c 'import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["sni"] == sys.argv[2]:
+        print(r["cert_key"])' "$TEST_TMP/certs.json" "${CASE_SNI[noems]}")" RSA-2048
+
 # The text summary ends with the counts per policy.
 out=$("$TLSAUDIT" read --policy "$ALL" --ports "$PORTS" "$TEST_TMP/policies.pcap") ||
 	fail "read --policy exited $?"
