@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tlsaudit/cert.h"
 #include "tlsaudit/policy.h"
 #include "tlsaudit/record.h"
 
@@ -111,6 +112,31 @@ struct agg_policy {
 	char fail_sni[HS_SNI_MAX]; /* the SNI, else the SMTP server's mx_host */
 };
 
+/*
+ * Server certificates in the clear (TLS 1.2 and older). The problems a verifying client
+ * refuses are the first AGG_VERIFY_PROBLEMS bits of cert.h (expired, not_yet_valid,
+ * self_signed, name_mismatch); bad certificates accepted are counted per such problem.
+ */
+#define AGG_VERIFY_PROBLEMS 4
+/* A local server's own certificates kept per row (virtual hosts serve several). */
+#define AGG_OWN_CERTS 4
+
+/* The latest handshake of a row whose client went on past a verify problem. */
+struct agg_bad_cert {
+	uint64_t time_ns; /* 0: never */
+	uint32_t problems; /* enum tls_cert_problem bits of that certificate */
+	struct hs_endpoint peer;
+	char sni[HS_SNI_MAX];
+	char subject[HS_CERT_NAME_MAX];
+};
+
+/* A certificate a local server presented (role server): its expiry, for the operator. */
+struct agg_own_cert {
+	char subject[HS_CERT_NAME_MAX]; /* the key of the slot */
+	int64_t not_after;		 /* Unix seconds */
+	uint64_t last_seen_ns;
+};
+
 /* agg_policy_failures - every failure the slot counted. */
 uint64_t agg_policy_failures(const struct agg_policy *p);
 
@@ -161,6 +187,14 @@ struct agg_row {
 	uint8_t n_peers;
 	struct agg_policy pol[AGG_POLICY_SLOTS];
 	uint8_t n_pol;
+	/* Server certificates in the clear: handshakes per problem (cert.h bit order). */
+	uint64_t cert_problems[TLS_CERT_N_PROBLEMS];
+	uint64_t cert_bad;		/* handshakes whose certificate had any problem */
+	uint64_t bad_cert_accepted[AGG_VERIFY_PROBLEMS]; /* the client went on, per problem */
+	uint64_t cert_accepted;		/* handshakes whose client went on past any of them */
+	struct agg_bad_cert last_bad;
+	struct agg_own_cert own[AGG_OWN_CERTS]; /* role server: the certificates it presents */
+	uint8_t n_own;
 };
 
 /*
@@ -184,6 +218,8 @@ struct agg_totals {
 	uint64_t failed[AGG_FAIL_OUTCOMES]; /* by outcome */
 	uint64_t smtp[HS_SMTP_REFUSED + 1]; /* SMTP sessions by enum hs_smtp_tls */
 	uint64_t fallback;		    /* plaintext sessions with plaintext_fallback */
+	uint64_t cert_bad;		    /* handshakes whose certificate had a problem */
+	uint64_t cert_accepted;		    /* ... and whose client went on past a verify one */
 	uint64_t folded;     /* records that went to the "other" row */
 	/* Rows folded into "other", and the series they had, by enum agg_fold (persisted). */
 	uint64_t rows_folded[AGG_FOLD_N];

@@ -178,6 +178,9 @@ int ctl_query(struct ctl_conn *c, const char *req, struct ctl_reply *rep, int ti
 void ctl_reply_free(struct ctl_reply *rep);
 
 #define CTL_ROW_ALERTS 8
+#define CTL_CERT_PROBLEMS 7	   /* cert.h's problems, in its order */
+#define CTL_CERT_VERIFY_PROBLEMS 4 /* the ones a verifying client refuses */
+#define CTL_ROW_OWN_CERTS 4	   /* a local server's certificates per row */
 #define CTL_ROW_POLICY_FAILS 14 /* (by, reason) kinds: 5 client reasons, 6 server ones */
 
 /* A row's verdicts under the policy a report or top request named (agg_policy_json). */
@@ -234,6 +237,24 @@ struct ctl_row {
 	int64_t smtp[5], fallback[5]; /* fallback: plaintext_fallback per reason, [4] total */
 	char plain_peer[64], mx_host[128];
 	struct ctl_row_policy policy;
+	/*
+	 * Server certificates in the clear: handshakes per problem (expired, not_yet_valid,
+	 * self_signed, name_mismatch, weak_key, sha1_signature, md5_signature), bad ones the
+	 * client went on past per the first four, the latest of those, and a local server's
+	 * own certificates.
+	 */
+	int64_t cert_bad, cert_problems[CTL_CERT_PROBLEMS];
+	int64_t cert_accepted, bad_cert_accepted[CTL_CERT_VERIFY_PROBLEMS];
+	struct {
+		char time[40];
+		int64_t time_s;
+		char problems[96], peer[64], sni[256], subject[128];
+	} last_bad; /* meaningful when cert_accepted > 0 */
+	struct {
+		char subject[128], not_after[32];
+		int64_t not_after_s;
+	} own[CTL_ROW_OWN_CERTS];
+	int n_own;
 };
 
 /* ctl_row_parse - decode one row line; 0 or -EINVAL. */

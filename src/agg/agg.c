@@ -448,6 +448,78 @@ static enum hs_smtp_tls smtp_reason(const struct hs_record *r)
 	return HS_SMTP_NONE;
 }
 
+_Static_assert(TLS_CERT_VERIFY_PROBLEMS == (1u << AGG_VERIFY_PROBLEMS) - 1,
+	       "the verify problems are the first AGG_VERIFY_PROBLEMS bits");
+
+/*
+ * own_cert - the slot for a certificate a local server presented, by subject; a new
+ * subject takes a free slot or the one seen the longest ago.
+ */
+static struct agg_own_cert *own_cert(struct agg_row *row, const char *subject)
+{
+	struct agg_own_cert *oc = NULL;
+	size_t i;
+
+	for (i = 0; i < row->n_own && i < AGG_OWN_CERTS; i++) {
+		if (!strcmp(row->own[i].subject, subject))
+			return &row->own[i];
+		if (!oc || row->own[i].last_seen_ns < oc->last_seen_ns)
+			oc = &row->own[i];
+	}
+	if (row->n_own < AGG_OWN_CERTS)
+		oc = &row->own[row->n_own++];
+	memset(oc, 0, sizeof(*oc));
+	util_strlcpy(oc->subject, subject, sizeof(oc->subject));
+	return oc;
+}
+
+static void note_own_cert(struct agg_row *row, const char *subject, int64_t not_after,
+			  uint64_t t)
+{
+	struct agg_own_cert *oc = own_cert(row, subject);
+
+	/* A renewed certificate keeps its subject: the newest one seen is the one served. */
+	if (t >= oc->last_seen_ns) {
+		oc->not_after = not_after;
+		oc->last_seen_ns = t;
+	}
+}
+
+/*
+ * count_cert - a certificate that crossed in the clear: its problems, whether the client
+ * went on past one it should have refused (with the peer and SNI of the latest), and,
+ * for a local server, the certificate it presents.
+ */
+static void count_cert(struct agg *a, struct agg_row *row, const struct hs_record *r,
+		       const struct hs_endpoint *peer, uint64_t t)
+{
+	const struct hs_cert *c = &r->cert;
+	int i;
+
+	for (i = 0; i < TLS_CERT_N_PROBLEMS; i++)
+		row->cert_problems[i] += (c->problems >> i) & 1;
+	if (c->problems) {
+		row->cert_bad++;
+		a->totals.cert_bad++;
+	}
+	if (c->accepted_bad == HS_TRI_TRUE && tls_cert_verify_problem(c->problems)) {
+		for (i = 0; i < AGG_VERIFY_PROBLEMS; i++)
+			row->bad_cert_accepted[i] += (c->problems >> i) & 1;
+		row->cert_accepted++;
+		a->totals.cert_accepted++;
+		if (t >= row->last_bad.time_ns) {
+			row->last_bad.time_ns = t;
+			row->last_bad.problems = c->problems;
+			row->last_bad.peer = *peer;
+			util_strlcpy(row->last_bad.sni, r->sni[0] ? r->sni : r->mx_host,
+				     sizeof(row->last_bad.sni));
+			util_strlcpy(row->last_bad.subject, c->subject, sizeof(row->last_bad.subject));
+		}
+	}
+	if (r->role == HS_ROLE_SERVER && c->subject[0])
+		note_own_cert(row, c->subject, c->not_after, t);
+}
+
 int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 {
 	const struct hs_endpoint *peer;
@@ -507,6 +579,8 @@ int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 		if (hs_failed(r))
 			count_failure(a, row, r, peer, t);
 		count_policies(a, row, r, peer, t);
+		if (r->cert.state == HS_CERT_OK)
+			count_cert(a, row, r, peer, t);
 		if (r->sni[0])
 			util_strlcpy(row->last_sni, r->sni, sizeof(row->last_sni));
 	}
@@ -690,6 +764,24 @@ static void merge_policies(struct agg *a, struct agg_row *row, const struct agg_
 	}
 }
 
+/* merge_certs - add the certificate counters of @src into @row; the newest details win. */
+static void merge_certs(struct agg_row *row, const struct agg_row *src)
+{
+	size_t i;
+
+	for (i = 0; i < TLS_CERT_N_PROBLEMS; i++)
+		row->cert_problems[i] += src->cert_problems[i];
+	for (i = 0; i < AGG_VERIFY_PROBLEMS; i++)
+		row->bad_cert_accepted[i] += src->bad_cert_accepted[i];
+	row->cert_bad += src->cert_bad;
+	row->cert_accepted += src->cert_accepted;
+	if (src->cert_accepted && src->last_bad.time_ns >= row->last_bad.time_ns)
+		row->last_bad = src->last_bad;
+	for (i = 0; i < src->n_own && i < AGG_OWN_CERTS; i++)
+		note_own_cert(row, src->own[i].subject, src->own[i].not_after,
+			      src->own[i].last_seen_ns);
+}
+
 int agg_restore_row(struct agg *a, const struct agg_row *src)
 {
 	struct agg_row *row;
@@ -711,6 +803,7 @@ int agg_restore_row(struct agg *a, const struct agg_row *src)
 		row->plaintext += src->plaintext;
 		merge_fail(row, src);
 		merge_policies(a, row, src);
+		merge_certs(row, src);
 		if (src->first_seen_ns && (!row->first_seen_ns ||
 					   src->first_seen_ns < row->first_seen_ns))
 			row->first_seen_ns = src->first_seen_ns;
@@ -727,6 +820,8 @@ int agg_restore_row(struct agg *a, const struct agg_row *src)
 	a->totals.weak_cipher += src->weak_cipher;
 	a->totals.plaintext += src->plaintext;
 	a->totals.failures += src->failures;
+	a->totals.cert_bad += src->cert_bad;
+	a->totals.cert_accepted += src->cert_accepted;
 	for (i = 0; i < AGG_FAIL_OUTCOMES; i++)
 		a->totals.failed[i] += src->failed[i][0] + src->failed[i][1] + src->failed[i][2];
 	for (i = 0; i <= HS_SMTP_REFUSED; i++) {
@@ -1107,6 +1202,66 @@ static int put_time(char *buf, size_t len, size_t *off, const char *key, uint64_
 		       (unsigned long long)(ns / NSEC_PER_SEC));
 }
 
+/*
+ * put_certs - cert_bad, cert_problems ({"expired":N,...}), cert_accepted,
+ * bad_cert_accepted (by verify problem), last_bad_cert (time, problems joined by ',',
+ * peer, sni, subject; null when none) and server_certs ({"n":N,"0":{subject, not_after,
+ * not_after_s},...}: the control protocol's reader takes no arrays).
+ */
+static int put_certs(const struct agg_row *row, char *buf, size_t len, size_t *off)
+{
+	const char *names[TLS_CERT_N_PROBLEMS];
+	char when[32], list[128] = "";
+	size_t i, n, o = 0;
+	int err = 0, k;
+
+	err |= put_fmt(buf, len, off, ",\"cert_bad\":%llu,\"cert_problems\":{",
+		       (unsigned long long)row->cert_bad);
+	for (i = 0; i < TLS_CERT_N_PROBLEMS; i++)
+		err |= put_fmt(buf, len, off, "%s\"%s\":%llu", i ? "," : "",
+			       tls_cert_problem_name(1u << i),
+			       (unsigned long long)row->cert_problems[i]);
+	err |= put_fmt(buf, len, off, "},\"cert_accepted\":%llu,\"bad_cert_accepted\":{",
+		       (unsigned long long)row->cert_accepted);
+	for (i = 0; i < AGG_VERIFY_PROBLEMS; i++)
+		err |= put_fmt(buf, len, off, "%s\"%s\":%llu", i ? "," : "",
+			       tls_cert_problem_name(1u << i),
+			       (unsigned long long)row->bad_cert_accepted[i]);
+	err |= put_fmt(buf, len, off, "},\"last_bad_cert\":");
+	if (!row->cert_accepted) {
+		err |= put_fmt(buf, len, off, "null");
+	} else {
+		/* Seven names and their commas fit the list: 84 bytes. */
+		n = tls_cert_problem_names(row->last_bad.problems, names);
+		for (i = 0; i < n; i++) {
+			k = snprintf(list + o, sizeof(list) - o, "%s%s", i ? "," : "", names[i]);
+			if (k < 0 || (size_t)k >= sizeof(list) - o)
+				break;
+			o += (size_t)k;
+		}
+		err |= put_fmt(buf, len, off, "{");
+		err |= put_time(buf, len, off, "time", row->last_bad.time_ns);
+		err |= put_fmt(buf, len, off, ",\"problems\":");
+		err |= put_str(buf, len, off, list);
+		err |= put_fmt(buf, len, off, ",\"peer\":");
+		err |= put_ep(buf, len, off, &row->last_bad.peer);
+		err |= put_fmt(buf, len, off, ",\"sni\":");
+		err |= put_str(buf, len, off, row->last_bad.sni);
+		err |= put_fmt(buf, len, off, ",\"subject\":");
+		err |= put_str(buf, len, off, row->last_bad.subject);
+		err |= put_fmt(buf, len, off, "}");
+	}
+	err |= put_fmt(buf, len, off, ",\"server_certs\":{\"n\":%u", row->n_own);
+	for (i = 0; i < row->n_own && i < AGG_OWN_CERTS; i++) {
+		tls_cert_format_time(row->own[i].not_after, when, sizeof(when));
+		err |= put_fmt(buf, len, off, ",\"%zu\":{\"subject\":", i);
+		err |= put_str(buf, len, off, row->own[i].subject);
+		err |= put_fmt(buf, len, off, ",\"not_after\":\"%s\",\"not_after_s\":%lld}", when,
+			       (long long)row->own[i].not_after);
+	}
+	return err | put_fmt(buf, len, off, "}");
+}
+
 int agg_policy_json(const struct agg_row *row, const char *name, char *buf, size_t len)
 {
 	static const struct agg_policy never;
@@ -1203,6 +1358,7 @@ int agg_row_json(const struct agg_row *row, char *buf, size_t len)
 	err |= put_str(buf, len, &off, row->legacy_sni);
 	err |= put_failures(row, buf, len, &off);
 	err |= put_smtp(row, buf, len, &off);
+	err |= put_certs(row, buf, len, &off);
 	util_format_time(row->first_seen_ns, first, sizeof(first));
 	util_format_time(row->last_seen_ns, last, sizeof(last));
 	err |= put_fmt(buf, len, &off, ",\"first_seen\":\"%s\",\"last_seen\":\"%s\"", first, last);

@@ -4,7 +4,7 @@
  *
  * Layout (all integers big-endian):
  *   "TLSAUDST"  magic, 8 bytes
- *   u32         format version (3; versions 1 and 2 still load)
+ *   u32         format version (5; versions 1 to 4 still load)
  *   u32         payload length before compression
  *   u32         compressed length
  *   u32         CRC-32 of the 20 bytes above and the compressed payload
@@ -14,7 +14,8 @@
  * version 3 the verdicts per policy (put_row_v3()). An older row loads with what it
  * lacks at zero. Version 4 adds after the rows the aggregation's own counters: u32
  * count, then that many u64 (put_counters()); a reader takes the ones it knows and
- * skips the rest, so later builds may add more.
+ * skips the rest, so later builds may add more. Version 5 adds to each row the server
+ * certificates: problems, bad ones accepted, a local server's own (put_row_v5()).
  *
  * The file is untrusted on the way in (a disk error, an older build, an edit by hand):
  * the checksum is tested before inflating, inflation is bounded by the stated length,
@@ -31,12 +32,13 @@
 #include <zlib.h>
 
 #include "tlsaudit/agg.h"
+#include "tlsaudit/cert.h"
 #include "tlsaudit/cursor.h"
 #include "tlsaudit/log.h"
 #include "tlsaudit/util.h"
 
 #define STATE_MAGIC "TLSAUDST"
-#define STATE_VERSION 4
+#define STATE_VERSION 5
 #define STATE_VERSION_MIN 1
 #define STATE_HDR_LEN 24
 #define STATE_RAW_MAX (64u << 20)
@@ -190,6 +192,37 @@ static void put_row_v3(struct wbuf *w, const struct agg_row *r)
 	}
 }
 
+/*
+ * put_row_v5 - the certificates: u8 count then that many u64 per problem (cert.h bit
+ * order), the same for the bad ones accepted, the latest of those (time, problem bits,
+ * peer, SNI, subject), then a local server's own certificates (subject, not_after, last
+ * seen). Counts lead so that a later build may add problems.
+ */
+static void put_row_v5(struct wbuf *w, const struct agg_row *r)
+{
+	int i;
+
+	put_u8(w, TLS_CERT_N_PROBLEMS);
+	for (i = 0; i < TLS_CERT_N_PROBLEMS; i++)
+		put_u64(w, r->cert_problems[i]);
+	put_u64(w, r->cert_bad);
+	put_u8(w, AGG_VERIFY_PROBLEMS);
+	for (i = 0; i < AGG_VERIFY_PROBLEMS; i++)
+		put_u64(w, r->bad_cert_accepted[i]);
+	put_u64(w, r->cert_accepted);
+	put_u64(w, r->last_bad.time_ns);
+	put_u32(w, r->last_bad.problems);
+	put_ep(w, &r->last_bad.peer);
+	put_str(w, r->last_bad.sni, sizeof(r->last_bad.sni));
+	put_str(w, r->last_bad.subject, sizeof(r->last_bad.subject));
+	put_u8(w, r->n_own);
+	for (i = 0; i < r->n_own && i < AGG_OWN_CERTS; i++) {
+		put_str(w, r->own[i].subject, sizeof(r->own[i].subject));
+		put_u64(w, (uint64_t)r->own[i].not_after);
+		put_u64(w, r->own[i].last_seen_ns);
+	}
+}
+
 static void put_row(struct wbuf *w, const struct agg_row *r)
 {
 	int i;
@@ -226,6 +259,7 @@ static void put_row(struct wbuf *w, const struct agg_row *r)
 	}
 	put_row_v2(w, r);
 	put_row_v3(w, r);
+	put_row_v5(w, r);
 }
 
 /*
@@ -480,6 +514,77 @@ static bool get_row_v3(struct tls_cursor *c, struct agg_row *r, const char **why
 	return true;
 }
 
+/*
+ * get_row_v5 - the certificates (see put_row_v5()). Problems this build does not know
+ * are skipped; counts that contradict each other refuse the row.
+ */
+static bool get_row_v5(struct tls_cursor *c, struct agg_row *r, const char **why)
+{
+	/* Far more than cert.h will ever name; bounds the skip loops. */
+	const uint8_t max_kinds = 32;
+	uint64_t v, sum_acc = 0;
+	uint8_t n;
+	int i;
+
+	n = cur_u8(c);
+	*why = "bad certificate counters";
+	if (n > max_kinds)
+		return false;
+	for (i = 0; i < n; i++) {
+		v = get_u64(c);
+		if (i < TLS_CERT_N_PROBLEMS)
+			r->cert_problems[i] = v;
+	}
+	r->cert_bad = get_u64(c);
+	n = cur_u8(c);
+	if (n > max_kinds)
+		return false;
+	for (i = 0; i < n; i++) {
+		v = get_u64(c);
+		if (i < AGG_VERIFY_PROBLEMS)
+			r->bad_cert_accepted[i] = v;
+	}
+	r->cert_accepted = get_u64(c);
+	r->last_bad.time_ns = get_u64(c);
+	r->last_bad.problems = cur_u32(c);
+	*why = "bad address";
+	if (!get_ep(c, &r->last_bad.peer))
+		return false;
+	*why = "bad string field";
+	if (!get_str(c, r->last_bad.sni, sizeof(r->last_bad.sni)) ||
+	    !get_str(c, r->last_bad.subject, sizeof(r->last_bad.subject)))
+		return false;
+	r->n_own = cur_u8(c);
+	*why = "too many server certificates";
+	if (r->n_own > AGG_OWN_CERTS)
+		return false;
+	for (i = 0; i < r->n_own; i++) {
+		*why = "bad string field";
+		if (!get_str(c, r->own[i].subject, sizeof(r->own[i].subject)))
+			return false;
+		r->own[i].not_after = (int64_t)get_u64(c);
+		r->own[i].last_seen_ns = get_u64(c);
+	}
+	*why = "truncated row";
+	if (!cur_ok(c))
+		return false;
+	/* Handshakes with a problem bound each problem's count, and so on down. */
+	*why = "inconsistent certificate counters";
+	for (i = 0; i < TLS_CERT_N_PROBLEMS; i++)
+		if (r->cert_problems[i] > r->cert_bad)
+			return false;
+	for (i = 0; i < AGG_VERIFY_PROBLEMS; i++) {
+		if (r->bad_cert_accepted[i] > r->cert_problems[i] ||
+		    r->bad_cert_accepted[i] > r->cert_accepted)
+			return false;
+		sum_acc += r->bad_cert_accepted[i];
+	}
+	if (r->cert_accepted > r->cert_bad || sum_acc < r->cert_accepted ||
+	    (r->cert_accepted && !(r->last_bad.problems & TLS_CERT_VERIFY_PROBLEMS)))
+		return false;
+	return true;
+}
+
 /* get_row - one row (see put_row()); false and @why on anything out of range. */
 static bool get_row(struct tls_cursor *c, struct agg_row *r, uint32_t version, const char **why)
 {
@@ -544,7 +649,9 @@ static bool get_row(struct tls_cursor *c, struct agg_row *r, uint32_t version, c
 		return true;
 	if (!get_row_v2(c, r, why))
 		return false;
-	return version < 3 || get_row_v3(c, r, why);
+	if (version >= 3 && !get_row_v3(c, r, why))
+		return false;
+	return version < 5 || get_row_v5(c, r, why);
 }
 
 int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size_t errlen)

@@ -381,6 +381,47 @@ static void parse_policy(const struct ctl_json *j, struct ctl_row_policy *p)
 	copy_str(j, "policy.last_failure.sni", p->last_fail.sni, sizeof(p->last_fail.sni));
 }
 
+/* parse_certs - the certificate fields of a row (agg_row_json, put_certs). */
+static void parse_certs(const struct ctl_json *j, struct ctl_row *row)
+{
+	static const char *const problems[CTL_CERT_PROBLEMS] = {
+		"expired",  "not_yet_valid",  "self_signed",  "name_mismatch",
+		"weak_key", "sha1_signature", "md5_signature",
+	};
+	char key[CTL_JSON_KEY];
+	int i;
+
+	row->cert_bad = ctl_json_num(j, "cert_bad", 0);
+	row->cert_accepted = ctl_json_num(j, "cert_accepted", 0);
+	for (i = 0; i < CTL_CERT_PROBLEMS; i++) {
+		snprintf(key, sizeof(key), "cert_problems.%s", problems[i]);
+		row->cert_problems[i] = ctl_json_num(j, key, 0);
+	}
+	for (i = 0; i < CTL_CERT_VERIFY_PROBLEMS; i++) {
+		snprintf(key, sizeof(key), "bad_cert_accepted.%s", problems[i]);
+		row->bad_cert_accepted[i] = ctl_json_num(j, key, 0);
+	}
+	copy_str(j, "last_bad_cert.time", row->last_bad.time, sizeof(row->last_bad.time));
+	row->last_bad.time_s = ctl_json_num(j, "last_bad_cert.time_s", 0);
+	copy_str(j, "last_bad_cert.problems", row->last_bad.problems,
+		 sizeof(row->last_bad.problems));
+	copy_str(j, "last_bad_cert.peer", row->last_bad.peer, sizeof(row->last_bad.peer));
+	copy_str(j, "last_bad_cert.sni", row->last_bad.sni, sizeof(row->last_bad.sni));
+	copy_str(j, "last_bad_cert.subject", row->last_bad.subject,
+		 sizeof(row->last_bad.subject));
+	for (i = 0; i < CTL_ROW_OWN_CERTS; i++) {
+		snprintf(key, sizeof(key), "server_certs.%d.subject", i);
+		if (!ctl_json_get(j, key))
+			break;
+		copy_str(j, key, row->own[i].subject, sizeof(row->own[i].subject));
+		snprintf(key, sizeof(key), "server_certs.%d.not_after", i);
+		copy_str(j, key, row->own[i].not_after, sizeof(row->own[i].not_after));
+		snprintf(key, sizeof(key), "server_certs.%d.not_after_s", i);
+		row->own[i].not_after_s = ctl_json_num(j, key, 0);
+		row->n_own++;
+	}
+}
+
 int ctl_row_parse(const char *line, struct ctl_row *row)
 {
 	static const char *const vers[7] = {
@@ -424,6 +465,7 @@ int ctl_row_parse(const char *line, struct ctl_row *row)
 	parse_failures(j, row);
 	parse_smtp(j, row);
 	parse_policy(j, &row->policy);
+	parse_certs(j, row);
 cleanup:
 	free(j);
 	return ret;

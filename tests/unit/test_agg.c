@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "tlsaudit/agg.h"
+#include "tlsaudit/cert.h"
 #include "tlsaudit/ctl.h"
 #include "tlsaudit/util.h"
 
@@ -825,6 +826,117 @@ static void test_row_json_failures(void **state)
 	agg__free(a);
 }
 
+/* with_cert - @r's server certificate: @problems, and whether the client went on. */
+static void with_cert(struct hs_record *r, const char *subject, uint32_t problems,
+		      enum hs_tri accepted, int64_t not_after)
+{
+	r->cert.state = HS_CERT_OK;
+	util_strlcpy(r->cert.subject, subject, sizeof(r->cert.subject));
+	r->cert.problems = problems;
+	r->cert.accepted_bad = (uint8_t)accepted;
+	r->cert.not_after = not_after;
+}
+
+/*
+ * Certificates: handshakes per problem, bad ones accepted per verify problem with the
+ * latest one's peer, a local server's own certificates by subject (renewals replace,
+ * slots bounded), folding into "other", the JSON row and its parse.
+ */
+static void test_certs(void **state)
+{
+	struct agg *a = agg__new(16, 0);
+	const struct agg_row *row;
+	struct hs_record r;
+	struct ctl_row cr;
+	char buf[8192], subj[32];
+	int i;
+
+	(void)state;
+	r = rec("/usr/bin/curl", "", HS_ROLE_CLIENT, 443, TLS_V_12, TLS_V_13, "198.51.100.9");
+	with_cert(&r, "self.example.test", TLS_CERT_SELF_SIGNED | TLS_CERT_NAME_MISMATCH,
+		  HS_TRI_TRUE, 1800000000);
+	agg__add(a, &r, T0);
+	with_cert(&r, "self.example.test", TLS_CERT_SELF_SIGNED, HS_TRI_FALSE, 1800000000);
+	agg__add(a, &r, T0);
+	with_cert(&r, "ok.example.test", TLS_CERT_WEAK_KEY, HS_TRI_NULL, 1800000000);
+	agg__add(a, &r, T0);
+	with_cert(&r, "ok.example.test", 0, HS_TRI_NULL, 1800000000);
+	agg__add(a, &r, T0);
+	r.cert.state = HS_CERT_CUT; /* a cut chain counts nothing */
+	r.cert.problems = TLS_CERT_EXPIRED;
+	agg__add(a, &r, T0);
+	row = agg__row(a, 0);
+	assert_int_equal(row->cert_bad, 3);
+	assert_int_equal(row->cert_problems[2], 2); /* self_signed */
+	assert_int_equal(row->cert_problems[3], 1); /* name_mismatch */
+	assert_int_equal(row->cert_problems[4], 1); /* weak_key */
+	assert_int_equal(row->cert_problems[0], 0);
+	assert_int_equal(row->cert_accepted, 1);
+	assert_int_equal(row->bad_cert_accepted[2], 1);
+	assert_int_equal(row->bad_cert_accepted[3], 1);
+	assert_int_equal(row->n_own, 0); /* a client's peers are not its own */
+	assert_string_equal(row->last_bad.sni, "mail.example.test");
+	assert_int_equal(agg__totals(a)->cert_bad, 3);
+	assert_int_equal(agg__totals(a)->cert_accepted, 1);
+
+	assert_true(agg_row_json(row, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"cert_bad\":3,\"cert_problems\":{\"expired\":0,"
+				    "\"not_yet_valid\":0,\"self_signed\":2,\"name_mismatch\":1,"
+				    "\"weak_key\":1,\"sha1_signature\":0,\"md5_signature\":0},"
+				    "\"cert_accepted\":1,\"bad_cert_accepted\":{\"expired\":0,"
+				    "\"not_yet_valid\":0,\"self_signed\":1,\"name_mismatch\":1},"
+				    "\"last_bad_cert\":{\"time\":\"2026-11-23T02:13:20.000Z\","
+				    "\"time_s\":1795400000,\"problems\":\"self_signed,name_mismatch\","
+				    "\"peer\":\"198.51.100.9\",\"sni\":\"mail.example.test\","
+				    "\"subject\":\"self.example.test\"},\"server_certs\":{\"n\":0}"));
+	assert_int_equal(ctl_row_parse(buf, &cr), 0);
+	assert_int_equal(cr.cert_bad, 3);
+	assert_int_equal(cr.cert_problems[2], 2);
+	assert_int_equal(cr.cert_accepted, 1);
+	assert_int_equal(cr.bad_cert_accepted[3], 1);
+	assert_string_equal(cr.last_bad.problems, "self_signed,name_mismatch");
+	assert_string_equal(cr.last_bad.peer, "198.51.100.9");
+	assert_string_equal(cr.last_bad.subject, "self.example.test");
+	assert_int_equal(cr.last_bad.time_s, 1795400000);
+
+	/* A local server: its own certificates, by subject; a renewal replaces the expiry. */
+	r = rec("/usr/sbin/nginx", "nginx.service", HS_ROLE_SERVER, 443, TLS_V_12, TLS_V_13,
+		"203.0.113.5");
+	with_cert(&r, "www.example.test", 0, HS_TRI_NULL, 1796000000);
+	agg__add(a, &r, T0);
+	r.time_ns = T0 + SEC;
+	with_cert(&r, "www.example.test", 0, HS_TRI_NULL, 1799000000);
+	agg__add(a, &r, T0);
+	for (i = 0; i < AGG_OWN_CERTS + 2; i++) {
+		snprintf(subj, sizeof(subj), "vhost%d.example.test", i);
+		r.time_ns = T0 + (uint64_t)(2 + i) * SEC;
+		with_cert(&r, subj, 0, HS_TRI_NULL, 1797000000 + i);
+		agg__add(a, &r, T0);
+	}
+	row = agg__row(a, 1);
+	assert_int_equal(row->n_own, AGG_OWN_CERTS);
+	/* The least recently seen gave way: www, then vhost0 and vhost1. */
+	for (i = 0; i < AGG_OWN_CERTS; i++)
+		assert_null(strstr(row->own[i].subject, "www"));
+	assert_true(agg_row_json(row, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "\"server_certs\":{\"n\":4,\"0\":{\"subject\":"));
+	assert_int_equal(ctl_row_parse(buf, &cr), 0);
+	assert_int_equal(cr.n_own, AGG_OWN_CERTS);
+	assert_true(cr.own[0].not_after_s >= 1797000000);
+	tls_cert_format_time(cr.own[0].not_after_s, subj, sizeof(subj));
+	assert_string_equal(cr.own[0].not_after, subj);
+	assert_non_null(strstr(cr.own[0].subject, "vhost"));
+
+	/* Folded into "other", the counters stay whole. */
+	assert_true(agg__bound(a, T0 + 400 * 86400 * SEC, 30 * 86400 * SEC, 1000) == 2);
+	row = agg__row(a, 0);
+	assert_true(row->key.other);
+	assert_int_equal(row->cert_bad, 3);
+	assert_int_equal(row->cert_accepted, 1);
+	assert_int_equal(row->n_own, AGG_OWN_CERTS);
+	agg__free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -840,6 +952,7 @@ int main(void)
 		cmocka_unit_test(test_row_json),
 		cmocka_unit_test(test_row_json_failures),
 		cmocka_unit_test(test_policies),
+		cmocka_unit_test(test_certs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

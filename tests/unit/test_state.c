@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "tlsaudit/agg.h"
+#include "tlsaudit/cert.h"
 #include "tlsaudit/util.h"
 
 #define SEC 1000000000ULL
@@ -169,7 +170,7 @@ static void test_round_trip_failures(void **state)
 	(void)state;
 	add_failures(a);
 	assert_int_equal(agg__save_buf(a, &buf, &len), 0);
-	assert_int_equal(buf[11], 4); /* format version */
+	assert_int_equal(buf[11], 5); /* format version */
 	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
 	assert_int_equal(agg__n_rows(b), 3);
 	check_failures(agg__row(b, 2), 1);
@@ -214,10 +215,10 @@ static void test_v1_file_loads(void **state)
 	assert_int_equal(agg_smtp_unknown(r), 1);
 	assert_int_equal(agg__totals(b)->handshakes, 4);
 
-	/* The counters go on and the next save is format 4, which loads back the same. */
+	/* The counters go on and the next save is format 5, which loads back the same. */
 	add_failures(b);
 	assert_int_equal(agg__save_buf(b, &buf, &len), 0);
-	assert_int_equal(buf[11], 4);
+	assert_int_equal(buf[11], 5);
 	agg__free(b);
 	b = agg__new(16, 4);
 	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
@@ -354,6 +355,11 @@ static void test_any_records_round_trip(void **state)
 		r.smtp_tls = (uint8_t)(rand() % 6);
 		r.plaintext_fallback = (uint8_t)(rand() % 4);
 		snprintf(r.mx_host, sizeof(r.mx_host), "mx%d.test", rand() % 3);
+		r.cert.state = (uint8_t)(rand() % 4);
+		r.cert.problems = (uint32_t)rand() & ((1u << TLS_CERT_N_PROBLEMS) - 1);
+		r.cert.accepted_bad = (uint8_t)(rand() % 3);
+		r.cert.not_after = 1795400000 + rand() % 1000;
+		snprintf(r.cert.subject, sizeof(r.cert.subject), "s%d.test", rand() % 6);
 		agg__add(a, &r, r.time_ns);
 	}
 	assert_int_equal(agg__save_buf(a, &buf, &len), 0);
@@ -362,6 +368,8 @@ static void test_any_records_round_trip(void **state)
 	assert_int_equal(agg__totals(b)->failures, agg__totals(a)->failures);
 	assert_int_equal(agg__totals(b)->handshakes, agg__totals(a)->handshakes);
 	assert_int_equal(agg__totals(b)->fallback, agg__totals(a)->fallback);
+	assert_int_equal(agg__totals(b)->cert_bad, agg__totals(a)->cert_bad);
+	assert_int_equal(agg__totals(b)->cert_accepted, agg__totals(a)->cert_accepted);
 	free(buf);
 	agg__free(a);
 	agg__free(b);
@@ -425,6 +433,115 @@ static void test_v2_inconsistent(void **state)
 	save_bad(bad_alert_sender, "bad alert kind");
 }
 
+/* add_certs - a client that took a self-signed, expired certificate, and a local server's own. */
+static void add_certs(struct agg *a)
+{
+	struct hs_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = HS_KIND_TLS;
+	r.role = HS_ROLE_CLIENT;
+	r.version = TLS_V_12;
+	r.outcome = HS_OUTCOME_ESTABLISHED;
+	r.time_ns = 1795400200ULL * SEC;
+	r.server.family = AF_INET;
+	r.server.addr[0] = 192, r.server.addr[1] = 0, r.server.addr[2] = 2, r.server.addr[3] = 7;
+	r.server.port = 443;
+	r.proc.known = true;
+	util_strlcpy(r.proc.exe, "/usr/bin/curl", sizeof(r.proc.exe));
+	util_strlcpy(r.sni, "self.example.test", sizeof(r.sni));
+	r.cert.state = HS_CERT_OK;
+	r.cert.problems = TLS_CERT_EXPIRED | TLS_CERT_SELF_SIGNED | TLS_CERT_WEAK_KEY;
+	r.cert.accepted_bad = HS_TRI_TRUE;
+	util_strlcpy(r.cert.subject, "self.example.test", sizeof(r.cert.subject));
+	agg__add(a, &r, r.time_ns);
+	r.cert.problems = TLS_CERT_WEAK_KEY;
+	r.cert.accepted_bad = HS_TRI_NULL;
+	agg__add(a, &r, r.time_ns);
+	r.role = HS_ROLE_SERVER;
+	util_strlcpy(r.proc.exe, "/usr/sbin/nginx", sizeof(r.proc.exe));
+	r.cert.problems = 0;
+	r.cert.not_after = 1796000000;
+	util_strlcpy(r.cert.subject, "www.example.test", sizeof(r.cert.subject));
+	agg__add(a, &r, r.time_ns);
+}
+
+/* Certificate counters, the latest bad one accepted and a server's own survive (format 5). */
+static void test_certs_round_trip(void **state)
+{
+	struct agg *a = agg__new(16, 4), *b = agg__new(16, 4);
+	const struct agg_row *r;
+	uint8_t *buf;
+	size_t len;
+	char err[256] = "";
+
+	(void)state;
+	add_certs(a);
+	assert_int_equal(agg__save_buf(a, &buf, &len), 0);
+	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
+	assert_int_equal(agg__n_rows(b), 2);
+	r = agg__row(b, 0);
+	assert_int_equal(r->cert_bad, 2);
+	assert_int_equal(r->cert_problems[4], 2); /* weak_key */
+	assert_int_equal(r->cert_problems[0], 1); /* expired */
+	assert_int_equal(r->cert_accepted, 1);
+	assert_int_equal(r->bad_cert_accepted[0], 1);
+	assert_int_equal(r->bad_cert_accepted[2], 1);
+	assert_int_equal(r->bad_cert_accepted[3], 0);
+	assert_string_equal(r->last_bad.sni, "self.example.test");
+	assert_string_equal(r->last_bad.subject, "self.example.test");
+	assert_int_equal(r->last_bad.problems,
+			 TLS_CERT_EXPIRED | TLS_CERT_SELF_SIGNED | TLS_CERT_WEAK_KEY);
+	assert_int_equal(r->last_bad.peer.addr[3], 7);
+	assert_int_equal(r->n_own, 0);
+	r = agg__row(b, 1);
+	assert_int_equal(r->n_own, 1);
+	assert_string_equal(r->own[0].subject, "www.example.test");
+	assert_int_equal(r->own[0].not_after, 1796000000);
+	assert_int_equal(agg__totals(b)->cert_bad, 2);
+	assert_int_equal(agg__totals(b)->cert_accepted, 1);
+	free(buf);
+	agg__free(a);
+	agg__free(b);
+}
+
+static void problem_exceeds_bad(struct agg_row *r)
+{
+	r->cert_problems[1] = r->cert_bad + 1;
+}
+
+static void accepted_exceeds_problem(struct agg_row *r)
+{
+	r->cert_bad = 3;
+	r->cert_accepted = 1;
+	r->bad_cert_accepted[3] = 1;
+	r->last_bad.problems = TLS_CERT_NAME_MISMATCH;
+}
+
+static void accepted_without_problem(struct agg_row *r)
+{
+	r->cert_bad = 3;
+	r->cert_problems[3] = 1;
+	r->cert_accepted = 1;
+	r->bad_cert_accepted[3] = 1;
+	r->last_bad.problems = TLS_CERT_WEAK_KEY;
+}
+
+static void too_many_own(struct agg_row *r)
+{
+	r->n_own = AGG_OWN_CERTS + 1;
+}
+
+/* The certificate fields are range-checked like the others. */
+static void test_certs_inconsistent(void **state)
+{
+	(void)state;
+	save_bad(problem_exceeds_bad, "inconsistent certificate counters");
+	save_bad(accepted_exceeds_problem, "inconsistent certificate counters");
+	save_bad(accepted_without_problem, "inconsistent certificate counters");
+	save_bad(too_many_own, "too many server certificates");
+}
+
 /* A format version from the future is refused with a reason, not misread. */
 static void test_unknown_version(void **state)
 {
@@ -432,7 +549,7 @@ static void test_unknown_version(void **state)
 
 	(void)state;
 	memcpy(copy, state_v1, sizeof(copy));
-	copy[11] = 5;
+	copy[11] = 6;
 	expect_bad(copy, sizeof(copy), "unsupported format version");
 	copy[11] = 0;
 	expect_bad(copy, sizeof(copy), "unsupported format version");
@@ -610,7 +727,7 @@ static size_t craft_v(uint32_t version, const uint8_t *raw, size_t raw_len, uint
 static size_t craft(const uint8_t *raw, size_t raw_len, uint32_t claim_raw, uint8_t *out,
 		    size_t cap)
 {
-	return craft_v(4, raw, raw_len, claim_raw, out, cap);
+	return craft_v(5, raw, raw_len, claim_raw, out, cap);
 }
 
 static void test_hostile_payloads(void **state)
@@ -670,7 +787,7 @@ static void test_hostile_payloads(void **state)
 }
 
 /*
- * The folded rows and series survive a restart (format 4, after the rows); a format 3
+ * The folded rows and series survive a restart (format 4 on, after the rows); a format 3
  * file, which has no such counters, still loads with them at zero; counters a later
  * build adds after ours are skipped.
  */
@@ -698,8 +815,12 @@ static void test_fold_counters_round_trip(void **state)
 	agg__free(b);
 
 	assert_int_equal(uncompress(raw, &rlen, buf + 24, len - 24), Z_OK);
-	/* Format 3: the same rows without the counters. */
-	n = craft_v(3, raw, rlen - 52, (uint32_t)rlen - 52, file, sizeof(file));
+	/*
+	 * Format 3: the same row without the counters (52 bytes) and without its format 5
+	 * certificate fields, which end it: 142 bytes when it saw no certificate.
+	 */
+	assert_int_equal(agg__row(a, 0)->cert_bad + agg__row(a, 0)->n_own, 0);
+	n = craft_v(3, raw, rlen - 52 - 142, (uint32_t)rlen - 52 - 142, file, sizeof(file));
 	b = agg__new(16, 4);
 	assert_int_equal(agg__load_buf(b, file, n, err, sizeof(err)), 0);
 	assert_int_equal(agg__row(b, 0)->handshakes, 4);
@@ -852,6 +973,8 @@ int main(void)
 		cmocka_unit_test(test_unknown_version),
 		cmocka_unit_test(test_policies_round_trip),
 		cmocka_unit_test(test_v2_inconsistent),
+		cmocka_unit_test(test_certs_round_trip),
+		cmocka_unit_test(test_certs_inconsistent),
 		cmocka_unit_test(test_any_records_round_trip),
 		cmocka_unit_test_setup_teardown(test_file_atomic_and_restart_adds_up, setup,
 						teardown),
