@@ -76,7 +76,8 @@ peers_capture_start() {
 	_peers_cap_file=$file
 	# -Z root: the capture file lives in the test's private directory. A plain command
 	# (not the in_ns function) so that $! is tcpdump itself and signals reach it.
-	ip netns exec "$NS" tcpdump -i lo -U --immediate-mode -s 0 -Z root -w "$file" "$filter" 2>"$file.log" &
+	# A 32 MiB buffer: on a busy machine a small one drops packets before tcpdump runs.
+	ip netns exec "$NS" tcpdump -i lo -U --immediate-mode -B 32768 -s 0 -Z root -w "$file" "$filter" 2>"$file.log" &
 	_peers_cap_pid=$!
 	on_exit "kill $_peers_cap_pid"
 	wait_line "$file.log" "listening on" "$_peers_cap_pid" && return 0
