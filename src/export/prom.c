@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tlsaudit/cert.h"
 #include "tlsaudit/prom.h"
 #include "tlsaudit/util.h"
 
@@ -235,6 +236,67 @@ static void render_policies(FILE *f, const struct agg_row *r, const char *labels
 						(unsigned long long)r->pol[i].failed[by - 1][why]);
 }
 
+/*
+ * render_cert_problems, render_bad_certs - the certificates a row met: one series per
+ * problem that happened (at most 7), and per problem a verifying client refuses, the
+ * handshakes whose client went on regardless (at most 4).
+ */
+static void render_cert_problems(FILE *f, const struct agg_row *r, const char *labels)
+{
+	int i;
+
+	for (i = 0; i < TLS_CERT_N_PROBLEMS; i++)
+		if (r->cert_problems[i])
+			fprintf(f, "tlsaudit_certificate_problems_total{%s,problem=\"%s\"} %llu\n",
+				labels, tls_cert_problem_name(1u << i),
+				(unsigned long long)r->cert_problems[i]);
+}
+
+static void render_bad_certs(FILE *f, const struct agg_row *r, const char *labels)
+{
+	int i;
+
+	for (i = 0; i < AGG_VERIFY_PROBLEMS; i++)
+		if (r->bad_cert_accepted[i])
+			fprintf(f, "tlsaudit_bad_certificate_accepted_total{%s,problem=\"%s\"} %llu\n",
+				labels, tls_cert_problem_name(1u << i),
+				(unsigned long long)r->bad_cert_accepted[i]);
+}
+
+/*
+ * render_expiry - a local server's own certificates, by subject (at most AGG_OWN_CERTS
+ * per row): the subject is the operator's own name, bounded, never a peer's.
+ */
+static void render_expiry(FILE *f, const struct agg_row *r, const char *labels)
+{
+	char subj[PROM_ESCAPED_MAX(HS_CERT_NAME_MAX)];
+	size_t i;
+
+	if (r->key.role != HS_ROLE_SERVER)
+		return;
+	for (i = 0; i < r->n_own && i < AGG_OWN_CERTS; i++) {
+		prom_escape(r->own[i].subject, subj, sizeof(subj));
+		fprintf(f, "tlsaudit_server_certificate_expiry_timestamp_seconds{%s,subject=\"%s\"} "
+			   "%lld\n",
+			labels, subj, (long long)r->own[i].not_after);
+	}
+}
+
+/* The number of series the three certificate families write for @r. */
+static size_t cert_series(const struct agg_row *r)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < TLS_CERT_N_PROBLEMS; i++)
+		n += r->cert_problems[i] != 0;
+	for (i = 0; i < AGG_VERIFY_PROBLEMS; i++)
+		n += r->bad_cert_accepted[i] != 0;
+	if (r->key.role == HS_ROLE_SERVER)
+		n += r->n_own < AGG_OWN_CERTS ? r->n_own : AGG_OWN_CERTS;
+	return n;
+}
+
 /* The number of series render_policies writes for @r. */
 static size_t policy_series(const struct agg_row *r)
 {
@@ -280,6 +342,7 @@ size_t prom_row_series(const struct agg_row *r, void *ctx)
 	n += (r->weak_cipher != 0) + (r->plaintext != 0);
 	n += failure_series(r);
 	n += policy_series(r);
+	n += cert_series(r);
 	for (i = HS_SMTP_STARTTLS; i <= HS_SMTP_REFUSED; i++) {
 		uint64_t fb = r->fallback[i] <= r->smtp[i] ? r->fallback[i] : r->smtp[i];
 
@@ -393,6 +456,23 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	       "and reason (version, cipher, group, ems, sni, cert_key, cert_sig).");
 	for (i = 0; i < n; i++)
 		render_policies(f, agg__row(a, i), lab[i]);
+	header(f, "tlsaudit_certificate_problems_total", "counter",
+	       "TLS 1.2 and older handshakes whose server certificate had a problem, by problem "
+	       "(expired, not_yet_valid, self_signed, name_mismatch, weak_key, sha1_signature, "
+	       "md5_signature); a handshake with several counts once for each.");
+	for (i = 0; i < n; i++)
+		render_cert_problems(f, agg__row(a, i), lab[i]);
+	header(f, "tlsaudit_bad_certificate_accepted_total", "counter",
+	       "Handshakes whose client went on past a certificate problem a verifying client "
+	       "refuses (expired, not_yet_valid, self_signed, name_mismatch): a program that "
+	       "does not verify certificates.");
+	for (i = 0; i < n; i++)
+		render_bad_certs(f, agg__row(a, i), lab[i]);
+	header(f, "tlsaudit_server_certificate_expiry_timestamp_seconds", "gauge",
+	       "Unix time the certificate a local server presents expires, by its subject (the "
+	       "latest seen for that subject).");
+	for (i = 0; i < n; i++)
+		render_expiry(f, agg__row(a, i), lab[i]);
 	header(f, "tlsaudit_last_seen_timestamp_seconds", "gauge",
 	       "Unix time of the latest handshake or session of this process key.");
 	for (i = 0; i < n; i++)

@@ -122,6 +122,40 @@ static void add_verdicts(struct agg *a)
 	agg__add(a, &r, r.time_ns);
 }
 
+/*
+ * add_certs - curl -k past a self-signed, wrong-name certificate, then a weak key it
+ * needs no verdict on; nginx presenting its own certificate, with a quote in the subject.
+ */
+static void add_certs(struct agg *a)
+{
+	struct hs_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400000ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	r.server.port = 443;
+	r.version = TLS_V_12;
+	r.offered_max = TLS_V_13;
+	r.proc.known = true;
+	util_strlcpy(r.proc.exe, "/usr/bin/curl", sizeof(r.proc.exe));
+	r.cert.state = HS_CERT_OK;
+	r.cert.problems = TLS_CERT_SELF_SIGNED | TLS_CERT_NAME_MISMATCH;
+	r.cert.accepted_bad = HS_TRI_TRUE;
+	util_strlcpy(r.cert.subject, "self.example.test", sizeof(r.cert.subject));
+	agg__add(a, &r, r.time_ns);
+	r.cert.problems = TLS_CERT_WEAK_KEY;
+	r.cert.accepted_bad = HS_TRI_NULL;
+	agg__add(a, &r, r.time_ns);
+	r.role = HS_ROLE_SERVER;
+	util_strlcpy(r.proc.exe, "/usr/sbin/nginx", sizeof(r.proc.exe));
+	util_strlcpy(r.proc.unit, "nginx.service", sizeof(r.proc.unit));
+	r.cert.problems = 0;
+	r.cert.not_after = 1797000000;
+	util_strlcpy(r.cert.subject, "www.\"example\".test", sizeof(r.cert.subject));
+	agg__add(a, &r, r.time_ns);
+}
+
 static struct agg *filled(void)
 {
 	struct agg *a = agg__new(16, 0);
@@ -152,6 +186,7 @@ static struct agg *filled(void)
 	agg__add(a, &r, r.time_ns);
 	add_failures(a);
 	add_verdicts(a);
+	add_certs(a);
 	return a;
 }
 
@@ -237,6 +272,22 @@ static void test_samples(void **state)
 		"tlsaudit_smtp_sessions_total{exe=\"/tmp/a\\\"b\\\\\\\\c\\nd\\\\xff\",unit=\"x.service\","
 		"container=\"\",role=\"server\",port=\"587\",smtp_tls=\"unknown\","
 		"plaintext_fallback=\"false\"} 1\n",
+		"tlsaudit_certificate_problems_total{exe=\"/usr/bin/curl\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",problem=\"self_signed\"} 1\n",
+		"tlsaudit_certificate_problems_total{exe=\"/usr/bin/curl\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",problem=\"name_mismatch\"} 1\n",
+		"tlsaudit_certificate_problems_total{exe=\"/usr/bin/curl\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",problem=\"weak_key\"} 1\n",
+		"tlsaudit_bad_certificate_accepted_total{exe=\"/usr/bin/curl\",unit=\"\","
+		"container=\"\",role=\"client\",port=\"443\",problem=\"self_signed\"} 1\n",
+		"tlsaudit_bad_certificate_accepted_total{exe=\"/usr/bin/curl\",unit=\"\","
+		"container=\"\",role=\"client\",port=\"443\",problem=\"name_mismatch\"} 1\n",
+		"tlsaudit_server_certificate_expiry_timestamp_seconds{exe=\"/usr/sbin/nginx\","
+		"unit=\"nginx.service\",container=\"\",role=\"server\",port=\"443\","
+		"subject=\"www.\\\"example\\\".test\"} 1797000000\n",
+		"# TYPE tlsaudit_certificate_problems_total counter\n",
+		"# TYPE tlsaudit_bad_certificate_accepted_total counter\n",
+		"# TYPE tlsaudit_server_certificate_expiry_timestamp_seconds gauge\n",
 		"# TYPE tlsaudit_handshake_failures_total counter\n",
 		"# TYPE tlsaudit_smtp_sessions_total counter\n",
 		"# TYPE tlsaudit_handshakes_total counter\n",
@@ -253,6 +304,11 @@ static void test_samples(void **state)
 	assert_null(strstr(out, "version=\"unknown\""));
 	/* The other backend's reasons are not written. */
 	assert_null(strstr(out, "reason=\"pcap_kernel\""));
+	/* A weak key is a problem, not one a verifying client refuses; a client has no own. */
+	assert_null(strstr(out, "tlsaudit_bad_certificate_accepted_total{exe=\"/usr/bin/curl\","
+				"unit=\"\",container=\"\",role=\"client\",port=\"443\","
+				"problem=\"weak_key\"}"));
+	assert_null(strstr(out, "expiry_timestamp_seconds{exe=\"/usr/bin/curl\""));
 	free(out);
 	agg__free(a);
 }
