@@ -22,7 +22,8 @@ tlsaudit_last_seen_timestamp_seconds tlsaudit_info tlsaudit_start_time_seconds
 tlsaudit_capture_drops_total tlsaudit_series_folded_total tlsaudit_flow_evictions_total
 tlsaudit_malformed_handshakes_total tlsaudit_export_timestamp_seconds
 tlsaudit_handshake_failures_total tlsaudit_smtp_sessions_total
-tlsaudit_policy_failures_total"
+tlsaudit_policy_failures_total tlsaudit_certificate_problems_total
+tlsaudit_bad_certificate_accepted_total tlsaudit_server_certificate_expiry_timestamp_seconds"
 
 # --- make install ---------------------------------------------------------------------
 # The build directory of the binary under test (make BUILD=... all), so the install does
@@ -207,6 +208,9 @@ want = {
     "tlsaudit_capture_drops_total": "capture drops",
     "tlsaudit_handshake_failures_total": "a process being refused",
     "tlsaudit_policy_failures_total": "a process that would break under a policy",
+    "tlsaudit_bad_certificate_accepted_total": "a program that accepts bad certificates",
+    "tlsaudit_certificate_problems_total": "certificate problems",
+    "tlsaudit_server_certificate_expiry_timestamp_seconds": "a local server certificate expiring",
     'plaintext_fallback="true"': "SMTP falling back to plaintext",
     "node_textfile_mtime_seconds": "stale textfile",
     "absent(tlsaudit_info)": "tlsaudit absent",
@@ -233,7 +237,9 @@ for m in ident.findall(exprs):
 for m in ("tlsaudit_legacy_handshakes_total", "tlsaudit_handshakes_total",
           "tlsaudit_weak_cipher_handshakes_total", "tlsaudit_plaintext_smtp_sessions_total",
           "tlsaudit_capture_drops_total", "tlsaudit_handshake_failures_total",
-          "tlsaudit_smtp_sessions_total", "tlsaudit_policy_failures_total"):
+          "tlsaudit_smtp_sessions_total", "tlsaudit_policy_failures_total",
+          "tlsaudit_certificate_problems_total", "tlsaudit_bad_certificate_accepted_total",
+          "tlsaudit_server_certificate_expiry_timestamp_seconds"):
     if m not in exprs:
         bad.append(f"dashboard has no panel on {m}")
 if not re.search(r"sum by \(instance, exe,[^)]*\balert\b[^)]*\) \(increase\(tlsaudit_handshake_failures_total", exprs):
