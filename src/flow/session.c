@@ -160,13 +160,21 @@ static int parse_server(struct flow_table *ft, struct flow_state *st, struct tls
 }
 
 /*
+ * The problems every common TLS stack (OpenSSL, GnuTLS, Go, Java, Python, curl) checks
+ * while it verifies the chain, inside the handshake: a client that then sends its
+ * ChangeCipherSpec and Finished took the certificate (DESIGN.md). The host name is
+ * different: curl (7.x with OpenSSL) checks it only after the handshake, then closes
+ * with a sealed alert and no request.
+ */
+#define CHAIN_PROBLEMS (TLS_CERT_EXPIRED | TLS_CERT_NOT_YET_VALID | TLS_CERT_SELF_SIGNED)
+
+/*
  * client_accepted_bad_cert, for a certificate with one of the verify problems. A fatal
- * alert of the client's own in the clear is a refusal. Its ChangeCipherSpec and
- * Finished are not yet an acceptance: curl (7.x with OpenSSL) checks the host name
- * only after the handshake, then closes with a sealed alert and no request. So the
- * client's next move decides: application data is acceptance; a sealed alert, FIN or
- * RST with no data before it is refusal. A client that finished its handshake and
- * then kept silent until the flow ended took the certificate as well.
+ * alert of the client's own in the clear is a refusal; its Finished after a chain
+ * problem is acceptance. With only a name mismatch its next move decides:
+ * application data is acceptance; a sealed alert, FIN or RST with no data before it
+ * is refusal. A client that finished its handshake and then kept silent until the
+ * flow ended took the certificate as well.
  */
 static uint8_t accepted_bad(const struct flow_state *st, int c, uint32_t problems)
 {
@@ -178,7 +186,7 @@ static uint8_t accepted_bad(const struct flow_state *st, int c, uint32_t problem
 		return HS_TRI_FALSE;
 	if (!cd->tail.ccs)
 		return HS_TRI_NULL;
-	if (cd->tail.app_records)
+	if (cd->tail.app_records || (problems & CHAIN_PROBLEMS))
 		return HS_TRI_TRUE;
 	if (cd->tail.alert || cd->fin || cd->rst)
 		return HS_TRI_FALSE;
@@ -186,8 +194,9 @@ static uint8_t accepted_bad(const struct flow_state *st, int c, uint32_t problem
 }
 
 /*
- * Hold the record of a handshake whose certificate a verifying client refuses until
- * the client's next move shows whether it went on (accepted_bad()). Only while the
+ * Hold the record of a handshake whose certificate only a client that checks names
+ * after the handshake refuses, until the client's next move shows whether it went on
+ * (accepted_bad()). Only while the
  * flow lives: its end reports what was seen.
  */
 static bool cert_wait(const struct flow_state *st)
@@ -195,7 +204,9 @@ static bool cert_wait(const struct flow_state *st)
 	int c = st->client < 0 ? 0 : st->client;
 	const struct flow_dir *cd = &st->dir[c];
 
-	if (!st->cert_judged || !tls_cert_verify_problem(st->cert_problems))
+	/* Only a name mismatch leaves the answer to after the handshake. */
+	if (!st->cert_judged || !tls_cert_verify_problem(st->cert_problems) ||
+	    (st->cert_problems & CHAIN_PROBLEMS))
 		return false;
 	if (st->oc.outcome != HS_OUTCOME_ESTABLISHED || !cd->tail.ccs)
 		return false;
