@@ -203,6 +203,11 @@ check "--version lists hardening" grep -q '^hardening: pie stack-protector-stron
 tlsaudit status >/root/status-root.txt 2>&1
 check "status as root" test $? = 0
 check "backend bpf inside the container" grep -q '^backend: *bpf ' /root/status-root.txt
+# Least privilege: after start-up the daemon keeps CAP_SYS_PTRACE only (bpf backend;
+# docs/architecture.md, "Privileges"), with no_new_privs.
+capeff() { sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$(mainpid)/status"; }
+check "CapEff under the unit is CAP_SYS_PTRACE only ($(capeff))" test "$(capeff)" = 0000000000080000
+check "NoNewPrivs under the unit" grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$(mainpid)/status"
 runuser -u auditor -- tlsaudit status >/root/status-member.txt 2>&1
 check "status as a member of group tlsaudit" test $? = 0
 runuser -u outsider -- tlsaudit status >/root/status-outsider.txt 2>&1
@@ -225,6 +230,9 @@ tls10_exchange() { # WHAT
 }
 tls10_exchange bpf
 check "report counts the TLS 1.0 handshake (client and server ends)" wait_tls10 2
+# Pids in the container's own pid namespace: the process is named, not a host pid.
+check "the TLS 1.0 client is named inside the container" \
+	sh -c "tlsaudit report --json | grep -q '\"exe\":\"/usr/bin/openssl\"'"
 tlsaudit report --legacy >/root/report-legacy.txt 2>&1
 check "report --legacy lists it" grep -q 'TLS1.0' /root/report-legacy.txt
 tlsaudit report --json >/root/report-1.json 2>&1
@@ -248,6 +256,7 @@ echo 'backend = pcap' >>/etc/tlsaudit/tlsaudit.conf
 check "restart with backend = pcap" systemctl restart tlsaudit.service
 tlsaudit status >/root/status-pcap.txt 2>&1
 check "pcap backend under the unit's sandbox" grep -q '^backend: *pcap ' /root/status-pcap.txt
+check "CapEff with pcap adds CAP_DAC_READ_SEARCH ($(capeff))" test "$(capeff)" = 0000000000080004
 tls10_exchange pcap
 check "pcap backend counts it" wait_tls10 4
 cp /root/conf.orig /etc/tlsaudit/tlsaudit.conf
