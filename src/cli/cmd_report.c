@@ -30,8 +30,10 @@ static void usage(FILE *f)
 		"role and service port, in sections: already failing (handshakes refused or cut\n"
 		"off: alert or outcome, by whom, a peer, when), what breaks if TLS < 1.2 is\n"
 		"switched off, plaintext SMTP by reason (not_offered, not_used, refused; FALLBACK\n"
-		"after a failed TLS handshake), each policy the daemon judges (how many process\n"
-		"keys would fail, or since when enforcing it is safe), then every process key.\n"
+		"after a failed TLS handshake), programs that accept bad certificates, the local\n"
+		"servers' certificates that expire within 30 days, each policy the daemon judges\n"
+		"(how many process keys would fail, or since when enforcing it is safe), then\n"
+		"every process key.\n"
 		"\n"
 		"Options:\n"
 		"  --legacy           only the first two sections: processes that negotiated below\n"
@@ -245,6 +247,142 @@ static void print_smtp(const struct ctl_row *rows, size_t n)
 		       (long long)r->smtp[3], (long long)r->smtp[4], (long long)r->fallback[4],
 		       (long long)r->smtp[0], peer, mx[0] ? " mx=" : "", mx);
 	}
+}
+
+static int cmp_last_bad(const void *pa, const void *pb)
+{
+	const struct ctl_row *a = *(const struct ctl_row *const *)pa;
+	const struct ctl_row *b = *(const struct ctl_row *const *)pb;
+
+	if (a->last_bad.time_s != b->last_bad.time_s)
+		return a->last_bad.time_s > b->last_bad.time_s ? -1 : 1;
+	return strcmp(ctl_row_name(a), ctl_row_name(b));
+}
+
+/*
+ * print_bad_certs - "Programs that accept bad certificates": local clients that went on
+ * past a server certificate a verifying client refuses (TLS 1.2 and older, where the
+ * certificate is in the clear), latest first, with the problems and the latest server.
+ */
+static void print_bad_certs(const struct ctl_row *rows, size_t n, int64_t since_s)
+{
+	static const char *const names[CTL_CERT_VERIFY_PROBLEMS] = {
+		"expired", "not_yet_valid", "self_signed", "name_mismatch",
+	};
+	const struct ctl_row **br;
+	char name[40], probs[128], peer[72], sni[72];
+	size_t i, k = 0, o;
+	int j, w;
+
+	br = calloc(n ? n : 1, sizeof(*br));
+	if (!br)
+		return;
+	for (i = 0; i < n; i++)
+		if (rows[i].cert_accepted > 0 && strcmp(rows[i].role, "server") &&
+		    rows[i].last_bad.time_s >= since_s)
+			br[k++] = &rows[i];
+	if (!k) {
+		printf("Programs that accept bad certificates: none seen%s (TLS 1.2 and older "
+		       "show the certificate; TLS 1.3 hides it).\n",
+		       since_s ? " in the window" : "");
+		goto cleanup;
+	}
+	qsort(br, k, sizeof(*br), cmp_last_bad);
+	printf("Programs that accept bad certificates: %zu process key%s went on past a server\n"
+	       "certificate a verifying client refuses: they do not check certificates.\n\n",
+	       k, k == 1 ? "" : "s");
+	printf("%-32s %5s %8s  %-34s  %-24s  %s\n", "PROCESS", "PORT", "ACCEPTED",
+	       "PROBLEMS (handshakes)", "LAST SEEN", "SERVER (the latest)");
+	for (i = 0; i < k; i++) {
+		const struct ctl_row *r = br[i];
+
+		probs[0] = '\0';
+		for (j = 0, o = 0; j < CTL_CERT_VERIFY_PROBLEMS; j++) {
+			if (!r->bad_cert_accepted[j])
+				continue;
+			w = snprintf(probs + o, sizeof(probs) - o, "%s%s=%lld", o ? "," : "",
+				     names[j], (long long)r->bad_cert_accepted[j]);
+			if (w < 0 || (size_t)w >= sizeof(probs) - o)
+				break;
+			o += (size_t)w;
+		}
+		ctl_term_safe(r->last_bad.peer[0] ? r->last_bad.peer : "?", 46, peer, sizeof(peer));
+		ctl_term_safe(r->last_bad.sni, 64, sni, sizeof(sni));
+		printf("%-32s %5u %8lld  %-34s  %-24s  %s%s%s\n",
+		       ctl_term_safe(ctl_row_name(r), 32, name, sizeof(name)), r->port,
+		       (long long)r->cert_accepted, probs,
+		       r->last_bad.time[0] ? r->last_bad.time : "-", peer, sni[0] ? " sni=" : "",
+		       sni);
+	}
+cleanup:
+	free(br);
+}
+
+/* A local server's certificate within this many seconds of its expiry is listed. */
+#define EXPIRY_HORIZON_S (30 * 86400)
+
+struct own_ref {
+	const struct ctl_row *row;
+	int idx;
+};
+
+static int cmp_expiry(const void *pa, const void *pb)
+{
+	const struct own_ref *a = pa, *b = pb;
+	int64_t x = a->row->own[a->idx].not_after_s, y = b->row->own[b->idx].not_after_s;
+
+	if (x != y)
+		return x < y ? -1 : 1;
+	return strcmp(ctl_row_name(a->row), ctl_row_name(b->row));
+}
+
+/*
+ * print_expiring - "Certificates that expire within 30 days": the certificates the
+ * local servers present (Postfix smtpd's, a local nginx's), soonest first, those already
+ * expired included.
+ */
+static void print_expiring(const struct ctl_row *rows, size_t n, int64_t now_s)
+{
+	struct own_ref *refs;
+	char name[40], subj[72], left[32];
+	size_t i, k = 0, cap = 0;
+	int j;
+
+	for (i = 0; i < n; i++)
+		cap += (size_t)rows[i].n_own;
+	refs = calloc(cap ? cap : 1, sizeof(*refs));
+	if (!refs)
+		return;
+	for (i = 0; i < n; i++) {
+		if (strcmp(rows[i].role, "server"))
+			continue;
+		for (j = 0; j < rows[i].n_own && j < CTL_ROW_OWN_CERTS && k < cap; j++)
+			if (rows[i].own[j].not_after_s - now_s < EXPIRY_HORIZON_S)
+				refs[k++] = (struct own_ref){ &rows[i], j };
+	}
+	if (!k) {
+		printf("Certificates that expire within 30 days: none among the local servers' "
+		       "certificates seen.\n");
+		goto cleanup;
+	}
+	qsort(refs, k, sizeof(*refs), cmp_expiry);
+	printf("Certificates that expire within 30 days: %zu presented by local servers.\n\n", k);
+	printf("%-32s %5s  %-40s  %-20s  %s\n", "PROCESS", "PORT", "SUBJECT", "NOT AFTER",
+	       "EXPIRES");
+	for (i = 0; i < k; i++) {
+		const struct ctl_row *r = refs[i].row;
+		int64_t d = r->own[refs[i].idx].not_after_s - now_s;
+		char age[24];
+
+		ctl_fmt_age(d < 0 ? -d : d, age, sizeof(age));
+		snprintf(left, sizeof(left), d < 0 ? "EXPIRED %s ago" : "in %s", age);
+		printf("%-32s %5u  %-40s  %-20s  %s\n",
+		       ctl_term_safe(ctl_row_name(r), 32, name, sizeof(name)), r->port,
+		       ctl_term_safe(r->own[refs[i].idx].subject, 40, subj, sizeof(subj)),
+		       r->own[refs[i].idx].not_after, left);
+	}
+cleanup:
+	free(refs);
 }
 
 /*
@@ -898,6 +1036,13 @@ int cmd_report(int argc, char **argv)
 	if (!legacy) {
 		putchar('\n');
 		print_smtp(rows, n);
+		putchar('\n');
+		print_bad_certs(rows, n,
+				since_ns ? ctl_json_num(rep.header, "now_s", 0) -
+						   (int64_t)(since_ns / NSEC_PER_SEC)
+					 : 0);
+		putchar('\n');
+		print_expiring(rows, n, ctl_json_num(rep.header, "now_s", 0));
 		if (print_policies(c, sock, rep.header, since_ns))
 			goto cleanup;
 		printf("\nAll process keys:\n\n");

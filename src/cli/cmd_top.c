@@ -57,7 +57,8 @@ static void usage(FILE *f)
 		"\n"
 		"Live view of the running daemon: one row per process key (exe or comm, unit,\n"
 		"role, service port) with its TLS 1.0/1.1/1.2/1.3 counts, failed handshakes\n"
-		"(FAIL: refused by an alert, reset, closed or timed out), weak ciphers, who held\n"
+		"(FAIL: refused by an alert, reset, closed or timed out), weak ciphers, bad\n"
+		"certificates it went on past (BADC: expired, self-signed, wrong name), who held\n"
 		"the version down (C client, S server), the last peer or SNI and when it was last\n"
 		"seen. Failing rows come first, then legacy rows, in bold.\n"
 		"\n"
@@ -249,13 +250,15 @@ static void render(struct top *t)
 {
 	const struct ctl_json *h = t->rep.header;
 	char line[1024], up[32], clock[16], n1[24], n2[24], n3[24], n4[24], n5[24], n6[24];
+	char n7[24];
 	char name[128], unit[128], peer[300], seen[16], pcol[16], pcell[16];
 	int64_t hs = ctl_json_num(h, "handshakes", 0), legacy = ctl_json_num(h, "legacy", 0);
 	int64_t now_s = ctl_json_num(h, "now_s", 0);
-	int name_w, unit_w = 7, peer_w, extra, max_rows, shown = 0, pol_w = t->policy[0] ? 12 : 0;
+	int name_w, unit_w = 6, peer_w, extra, max_rows, shown = 0, pol_w = t->policy[0] ? 12 : 0;
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t i, hidden = 0;
+	bool bold;
 
 	localtime_r(&now, &tm);
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
@@ -299,7 +302,7 @@ static void render(struct top *t)
 
 	/* Fixed columns take 72 characters at 80; wider terminals widen name and peer. */
 	extra = t->width - 80;
-	name_w = 14 + (extra > 0 ? extra / 3 : 0);
+	name_w = 10 + (extra > 0 ? extra / 3 : 0);
 	if (name_w > 60)
 		name_w = 60;
 	if (extra > 0)
@@ -309,15 +312,16 @@ static void render(struct top *t)
 		name_w -= 7;
 		unit_w -= 2;
 	}
-	peer_w = t->width - (name_w + 1 + unit_w + 1 + 3 + 1 + 5 + 1 + 20 + 5 + 5 + 4 + 5) - 1 -
-		 pol_w;
+	peer_w = t->width - (name_w + 1 + unit_w + 1 + 3 + 1 + 5 + 1 + 20 + 5 + 5 + 5 + 4 + 5) -
+		 1 - pol_w;
 	if (peer_w < 4)
 		peer_w = 4;
 	/* The column is named after its policy, cut to fit: the line above names it whole. */
 	ctl_term_safe(t->policy, 11, pcol, sizeof(pcol));
-	snprintf(line, sizeof(line), "%-*s %-*s %-3s %5s %4s %4s %4s %4s %4s %4s %-3s %4s %-*s%-*s",
-		 name_w, "PROCESS", unit_w, "UNIT", "ROL", "PORT", "1.0", "1.1", "1.2", "1.3",
-		 "FAIL", "WEAK", "LIM", "SEEN", pol_w, pcol, peer_w, "PEER/SNI");
+	snprintf(line, sizeof(line),
+		 "%-*s %-*s %-3s %5s %4s %4s %4s %4s %4s %4s %4s %-3s %4s %-*s%-*s", name_w,
+		 "PROCESS", unit_w, "UNIT", "ROL", "PORT", "1.0", "1.1", "1.2", "1.3", "FAIL",
+		 "WEAK", "BADC", "LIM", "SEEN", pol_w, pcol, peer_w, "PEER/SNI");
 	line_out(t, "\033[7m", line);
 
 	max_rows = t->interactive ? t->height - HEADER_LINES : (int)t->n_rows;
@@ -344,14 +348,16 @@ static void render(struct top *t)
 		if (pol_w)
 			policy_cell(r, pcell, sizeof(pcell));
 		snprintf(line, sizeof(line),
-			 "%-*s %-*s %-3.3s %5u %4s %4s %4s %4s %4s %4s %-3s %4s %-*s%s", name_w, name,
-			 unit_w, unit, !strcmp(r->role, "client") ? "cli" :
+			 "%-*s %-*s %-3.3s %5u %4s %4s %4s %4s %4s %4s %4s %-3s %4s %-*s%s", name_w,
+			 name, unit_w, unit, !strcmp(r->role, "client") ? "cli" :
 			 !strcmp(r->role, "server") ? "srv" : "?",
 			 r->port, count(r->versions[2], n1, sizeof(n1)),
 			 count(r->versions[3], n2, sizeof(n2)), count(r->versions[4], n3, sizeof(n3)),
 			 count(r->versions[5], n4, sizeof(n4)), count(r->failures, n6, sizeof(n6)),
-			 count(r->weak_cipher, n5, sizeof(n5)), lim, seen, pol_w, pcell, peer);
-		line_out(t, r->legacy || r->weak_cipher || r->failures ? "\033[1m" : NULL, line);
+			 count(r->weak_cipher, n5, sizeof(n5)),
+			 count(r->cert_accepted, n7, sizeof(n7)), lim, seen, pol_w, pcell, peer);
+		bold = r->legacy || r->weak_cipher || r->failures || r->cert_accepted;
+		line_out(t, bold ? "\033[1m" : NULL, line);
 		shown++;
 	}
 	if (hidden) {

@@ -53,7 +53,7 @@ wait_screen() {
 tmux new-session -d -s "$TMUX_NAME" -x 80 -y 24 "$TLSAUDIT top -d 1 -S $S; sleep 30"
 on_exit "tmux kill-session -t $TMUX_NAME"
 wait_screen "^tlsaudit top - .* backend bpf"
-wait_screen "^PROCESS +UNIT +ROL +PORT +1\.0 +1\.1 +1\.2 +1\.3 +FAIL +WEAK +LIM +SEEN +PEER/SNI"
+wait_screen "^PROCESS +UNIT +ROL +PORT +1\.0 +1\.1 +1\.2 +1\.3 +FAIL +WEAK +BADC +LIM +SEEN +PEER/SNI"
 wait_screen "^openssl +- +cli +$PORT +1 +0 +0 +1 +0 "
 wait_screen "^openssl +- +cli +$PORT2 +0 +0 +0 +0 +1 "
 wait_screen "^Failed: [1-9]"
