@@ -48,6 +48,11 @@ struct flow_config {
 	uint32_t max_flows;   /* flows tracked at once (default 65536) */
 	uint64_t mem_budget;  /* bytes of buffers over all flows (default 64 MiB) */
 	uint64_t timeout_ns;  /* idle flows are finished after this (default 120 s) */
+	/*
+	 * Leave ja3/ja4 empty: for a consumer that prints neither (read's summary), they
+	 * were a third of its work (bench/README.md).
+	 */
+	bool skip_fingerprints;
 };
 
 struct flow_stats {

@@ -332,6 +332,8 @@ int cmd_read(int argc, char **argv)
 		setvbuf(stdout, NULL, _IOFBF, STDOUT_BUF_SIZE);
 	else
 		ctx->sum = read_summary__new();
+	/* The summary shows no fingerprints: work only for what is printed. */
+	cfg.skip_fingerprints = !ctx->json;
 	ctx->fallback = agg_fallback__new(window_ns);
 	if ((ctx->sum || ctx->json) && ctx->fallback)
 		ft = flow_table__new(&cfg, on_record, NULL, ctx);
