@@ -208,4 +208,21 @@ bool tls_names_sorted(void);
 void tls_ja3(const struct tls_client_hello *ch, char out[33]);
 void tls_ja4(const struct tls_client_hello *ch, char out[40]);
 
+/*
+ * A cache of both fingerprints by everything they read of a hello (compared in full,
+ * not by hash), so each distinct hello is fingerprinted once.
+ */
+struct tls_fp_cache;
+struct tls_fp_cache_stats {
+	uint64_t hits;
+	uint64_t misses;
+};
+/* tls_fp_cache_new - NULL and errno on failure. */
+struct tls_fp_cache *tls_fp_cache_new(void);
+void tls_fp_cache_free(struct tls_fp_cache *c);
+void tls_fp_cache_stats(const struct tls_fp_cache *c, struct tls_fp_cache_stats *out);
+/* tls_fingerprints - tls_ja3() and tls_ja4() of @ch through @c (NULL: no cache). */
+void tls_fingerprints(struct tls_fp_cache *c, const struct tls_client_hello *ch, char ja3[33],
+		      char ja4[40]);
+
 #endif /* TLSAUDIT_TLS_H */

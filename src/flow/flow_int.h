@@ -173,6 +173,8 @@ struct flow_table {
 	uint32_t scratch_cap;
 	/* Decoded server certificates by fingerprint: one X.509 decode per distinct leaf. */
 	struct tls_cert_cache *certs;
+	/* JA3/JA4 by ClientHello: fingerprinted once per distinct hello. */
+	struct tls_fp_cache *fps;
 };
 
 /*

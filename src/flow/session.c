@@ -333,10 +333,8 @@ static bool tls_record(struct flow_table *ft, struct flow_entry *e, struct hs_re
 		last = cs->n_client_hellos > 1 ? &cs->last : &cs->first;
 		util_strlcpy(rec->sni, cs->first.sni, sizeof(rec->sni));
 		rec->offered_max = last->max_version;
-		if (!ft->cfg.skip_fingerprints) {
-			tls_ja3(&cs->first, rec->ja3);
-			tls_ja4(&cs->first, rec->ja4);
-		}
+		if (!ft->cfg.skip_fingerprints)
+			tls_fingerprints(ft->fps, &cs->first, rec->ja3, rec->ja4);
 	}
 	if (have_sh) {
 		rec->version = ss->sh.version;

@@ -155,7 +155,10 @@ struct flow_table *flow_table__new(const struct flow_config *cfg, flow_record_fn
 	ft->scratch_cap = ft->cfg.dir_cap;
 	ft->scratch = malloc(ft->scratch_cap);
 	ft->certs = tls_cert_cache_new(0);
-	if (!ft->buckets || !ft->ent || !ft->scratch || !ft->certs)
+	if (!ft->cfg.skip_fingerprints)
+		ft->fps = tls_fp_cache_new();
+	if (!ft->buckets || !ft->ent || !ft->scratch || !ft->certs ||
+	    (!ft->cfg.skip_fingerprints && !ft->fps))
 		goto err;
 	ft->bucket_mask = nb - 1;
 	memset(ft->buckets, 0xff, (size_t)nb * sizeof(*ft->buckets));
@@ -546,5 +549,6 @@ void flow_table__free(struct flow_table *ft)
 	free(ft->buckets);
 	free(ft->scratch);
 	tls_cert_cache_free(ft->certs);
+	tls_fp_cache_free(ft->fps);
 	free(ft);
 }

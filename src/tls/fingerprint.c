@@ -11,8 +11,12 @@
  *
  * Only the first TLS_MAX_LIST entries of each list are kept by the parser, so a hello
  * with more than 128 suites or extensions is fingerprinted on that prefix.
+ *
+ * tls_fingerprints() answers from a cache of the hellos already seen: a host's clients
+ * are a few programs, each sending the same hello every time.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -305,4 +309,134 @@ void tls_ja4(const struct tls_client_hello *ch, char out[40])
 	snprintf(out, 40, "t%s%c%02u%02u%s_%s_%s", ja4_version(ch), sni ? 'd' : 'i',
 		 count_non_grease(&ch->ciphers), count_non_grease(&ch->exts), alpn, b_hash,
 		 c_hash);
+}
+
+/*
+ * The cache. Its key is everything JA3 and JA4 read of a ClientHello, serialised; a
+ * slot answers only when its key is equal byte for byte, never on a hash alone, so no
+ * peer can give another client's handshake its fingerprints. A hello whose key does not
+ * fit (very long lists) is fingerprinted without the cache.
+ */
+#define FP_KEY_MAX 1024
+#define FP_SLOTS 256 /* direct-mapped; about 280 KiB */
+
+struct fp_slot {
+	uint64_t hash;
+	uint32_t key_len; /* 0: empty */
+	char ja3[33];
+	char ja4[40];
+	uint8_t key[FP_KEY_MAX];
+};
+
+struct tls_fp_cache {
+	struct tls_fp_cache_stats st;
+	struct fp_slot slot[FP_SLOTS];
+};
+
+struct tls_fp_cache *tls_fp_cache_new(void)
+{
+	return calloc(1, sizeof(struct tls_fp_cache));
+}
+
+void tls_fp_cache_free(struct tls_fp_cache *c)
+{
+	free(c);
+}
+
+void tls_fp_cache_stats(const struct tls_fp_cache *c, struct tls_fp_cache_stats *out)
+{
+	*out = c->st;
+}
+
+/* Append @n bytes at *@off; false once the key would not fit. */
+static bool key_put(uint8_t *key, size_t *off, const void *p, size_t n)
+{
+	if (n > FP_KEY_MAX - *off)
+		return false;
+	memcpy(key + *off, p, n);
+	*off += n;
+	return true;
+}
+
+static bool key_list(uint8_t *key, size_t *off, const struct tls_u16_list *l)
+{
+	size_t n = l->n < TLS_MAX_LIST ? l->n : TLS_MAX_LIST;
+
+	return key_put(key, off, &l->n, sizeof(l->n)) &&
+	       key_put(key, off, &l->total, sizeof(l->total)) &&
+	       key_put(key, off, l->v, n * sizeof(l->v[0]));
+}
+
+/* The fields of tls_ja3() and tls_ja4(), in a fixed order with their lengths. */
+static size_t fp_key(const struct tls_client_hello *ch, uint8_t *key)
+{
+	uint8_t pf = ch->n_ec_point_formats < sizeof(ch->ec_point_formats) ?
+			     ch->n_ec_point_formats :
+			     sizeof(ch->ec_point_formats);
+	uint8_t head[4];
+	char alpn[3];
+	size_t off = 0;
+
+	ja4_alpn(ch, alpn);
+	head[0] = ch->sslv2;
+	head[1] = pf;
+	head[2] = (uint8_t)alpn[0];
+	head[3] = (uint8_t)alpn[1];
+	if (!key_put(key, &off, head, sizeof(head)) ||
+	    !key_put(key, &off, &ch->legacy_version, sizeof(ch->legacy_version)) ||
+	    !key_put(key, &off, ch->ec_point_formats, pf) || !key_list(key, &off, &ch->ciphers) ||
+	    !key_list(key, &off, &ch->exts) || !key_list(key, &off, &ch->groups) ||
+	    !key_list(key, &off, &ch->sig_algs) || !key_list(key, &off, &ch->versions))
+		return 0;
+	return off;
+}
+
+/* 64-bit multiply-xorshift over 8-byte words: only picks the slot. */
+static uint64_t fp_hash(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, sizeof(w));
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	if (i < n) {
+		w = 0;
+		memcpy(&w, p + i, n - i);
+		h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+void tls_fingerprints(struct tls_fp_cache *c, const struct tls_client_hello *ch, char ja3[33],
+		      char ja4[40])
+{
+	uint8_t key[FP_KEY_MAX];
+	struct fp_slot *s;
+	size_t len;
+	uint64_t h;
+
+	len = c ? fp_key(ch, key) : 0;
+	if (!len) {
+		tls_ja3(ch, ja3);
+		tls_ja4(ch, ja4);
+		return;
+	}
+	h = fp_hash(key, len);
+	s = &c->slot[h % FP_SLOTS];
+	if (s->key_len == len && s->hash == h && !memcmp(s->key, key, len)) {
+		c->st.hits++;
+	} else {
+		c->st.misses++;
+		tls_ja3(ch, s->ja3);
+		tls_ja4(ch, s->ja4);
+		memcpy(s->key, key, len);
+		s->key_len = (uint32_t)len;
+		s->hash = h;
+	}
+	memcpy(ja3, s->ja3, sizeof(s->ja3));
+	memcpy(ja4, s->ja4, sizeof(s->ja4));
 }

@@ -338,13 +338,74 @@ static void test_sslv2_ja4(void **state)
 	assert_string_equal(out4 + 23, "_000000000000");
 }
 
+/*
+ * The cache answers what tls_ja3()/tls_ja4() would, for hellos that differ only in
+ * what the fingerprints read, and counts a hit only for an equal hello.
+ */
+static void test_cache(void **state)
+{
+	static const struct {
+		const uint8_t *rec;
+		size_t len;
+	} in[] = {
+		{ chrome_h2, sizeof(chrome_h2) },	{ chrome_noalpn, sizeof(chrome_noalpn) },
+		{ chrome_17ext, sizeof(chrome_17ext) }, { chrome_nonascii, sizeof(chrome_nonascii) },
+		{ curl_cf, sizeof(curl_cf) },
+	};
+	struct tls_fp_cache *c = tls_fp_cache_new();
+	struct tls_fp_cache_stats cs;
+	struct tls_client_hello ch;
+	char a3[33], a4[40], b3[33], b4[40];
+	size_t i, round;
+
+	(void)state;
+	assert_non_null(c);
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+			memcpy(&ch, hello(in[i].rec, in[i].len), sizeof(ch));
+			tls_ja3(&ch, a3);
+			tls_ja4(&ch, a4);
+			tls_fingerprints(c, &ch, b3, b4);
+			assert_string_equal(a3, b3);
+			assert_string_equal(a4, b4);
+			/* One cipher more, one group less, a reordered pair: new values. */
+			ch.ciphers.v[ch.ciphers.n++] = 0x1301;
+			ch.ciphers.total++;
+			tls_ja3(&ch, a3);
+			tls_ja4(&ch, a4);
+			tls_fingerprints(c, &ch, b3, b4);
+			assert_string_equal(a3, b3);
+			assert_string_equal(a4, b4);
+			ch.groups.n--;
+			tls_ja3(&ch, a3);
+			tls_fingerprints(c, &ch, b3, b4);
+			assert_string_equal(a3, b3);
+			ch.exts.v[ch.exts.n - 1] ^= ch.exts.v[ch.exts.n - 2];
+			ch.exts.v[ch.exts.n - 2] ^= ch.exts.v[ch.exts.n - 1];
+			ch.exts.v[ch.exts.n - 1] ^= ch.exts.v[ch.exts.n - 2];
+			tls_ja3(&ch, a3);
+			tls_ja4(&ch, a4);
+			tls_fingerprints(c, &ch, b3, b4);
+			assert_string_equal(a3, b3);
+			assert_string_equal(a4, b4);
+		}
+	}
+	tls_fp_cache_stats(c, &cs);
+	assert_int_equal(cs.misses + cs.hits, 2 * 4 * 5);
+	assert_true(cs.hits >= 15);
+	/* Without a cache, the same values. */
+	tls_fingerprints(NULL, &ch, b3, b4);
+	assert_string_equal(a3, b3);
+	tls_fp_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_chrome_h2),     cmocka_unit_test(test_chrome_noalpn),
 		cmocka_unit_test(test_chrome_17ext),  cmocka_unit_test(test_nonascii_alpn),
 		cmocka_unit_test(test_tls12_client), cmocka_unit_test(test_grease_fields),
-		cmocka_unit_test(test_sslv2_ja4),
+		cmocka_unit_test(test_sslv2_ja4),     cmocka_unit_test(test_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
