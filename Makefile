@@ -95,6 +95,7 @@ LIB_SRCS := $(filter-out $(MAIN_SRC),$(SRCS))
 OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRCS))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 SAN_OBJS := $(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRCS))
+SAN_MAIN_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(MAIN_SRC))
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -127,6 +128,13 @@ $(BUILD)/tlsaudit: $(OBJS) $(BUILD)/flags
 $(BUILD)/libtlsaudit.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+# The end-to-end suite runs this one: the same program with ASan and UBSan, so a memory
+# error on a path only real peers, the daemon's loop or the BPF backend reach fails a test.
+$(BUILD)/tlsaudit-san: $(SAN_MAIN_OBJ) $(BUILD)/libtlsaudit-san.a $(BUILD)/flags
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(ALL_LDFLAGS) -o $@ $(SAN_MAIN_OBJ) \
+		$(BUILD)/libtlsaudit-san.a $(LDLIBS)
 
 $(BUILD)/libtlsaudit-san.a: $(SAN_OBJS)
 	$(call msg,AR,$@)
@@ -163,15 +171,15 @@ $(BUILD)/tests/%: tests/bpf/%.c $(BUILD)/libtlsaudit.a $(BUILD)/flags
 		-o $@ $< $(BUILD)/libtlsaudit.a $(LDLIBS) -lcmocka
 
 # make check: installs the real peers the tests drive, then runs every suite.
-check: test-deps all $(UNIT_BINS) $(BPF_TEST_BINS)
-	$(Q)tests/run.sh
+check: test-deps all $(BUILD)/tlsaudit-san $(UNIT_BINS) $(BPF_TEST_BINS)
+	$(Q)BUILD=$(BUILD) tests/run.sh
 
 .PHONY: test-deps
 test-deps:
 	$(Q)./configure --test-deps >/dev/null
 
 unit: $(UNIT_BINS)
-	$(Q)tests/run.sh unit
+	$(Q)BUILD=$(BUILD) tests/run.sh unit
 
 run: all
 	$(Q)scripts/run.sh
@@ -269,6 +277,6 @@ distclean: clean
 # Dependency files: the BPF object names its own (-MF/-MT above, so editing
 # include/tlsaudit/bpf_shared.h rebuilds the object and its skeleton), and every test
 # binary its headers.
--include $(patsubst %.o,%.d,$(OBJS) $(SAN_OBJS) $(FUZZ_OBJS))
+-include $(patsubst %.o,%.d,$(OBJS) $(SAN_OBJS) $(SAN_MAIN_OBJ) $(FUZZ_OBJS))
 -include $(patsubst %.bpf.o,%.bpf.d,$(BPF_OBJS))
 -include $(patsubst %,%.d,$(UNIT_BINS) $(BPF_TEST_BINS) $(FUZZ_BINS))

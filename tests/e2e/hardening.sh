@@ -9,7 +9,7 @@
 source "$(dirname "$0")/../lib/common.sh"
 cd "$TOP" || fail "cd $TOP"
 
-bin=$TLSAUDIT
+bin=$TLSAUDIT_REL
 [ -x "$bin" ] || skip "$bin not built (make)"
 command -v readelf >/dev/null && command -v objdump >/dev/null ||
 	skip "readelf/objdump missing (package binutils)"

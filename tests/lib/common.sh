@@ -12,6 +12,9 @@ set -u
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TLSAUDIT=${TLSAUDIT:-$TOP/build/tlsaudit}
+# The release binary (tests/run.sh points TLSAUDIT at the sanitized one): for the tests
+# of how it is built and of valgrind, which cannot run an ASan binary.
+TLSAUDIT_REL=${TLSAUDIT_REL:-$TOP/build/tlsaudit}
 SKIP_CODE=249
 TEST_TMP=$(mktemp -d /tmp/tlsaudit-test.XXXXXX)
 NS=""
