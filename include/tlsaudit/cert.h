@@ -218,10 +218,11 @@ void tls_cert_format_time(int64_t secs, char *buf, size_t len);
 
 /*
  * The cache: set-associative (4 ways, LRU within a set), keyed by the SHA-256 of the
- * DER. Failed decodes are cached too, so a server repeating garbage costs one hash per
- * handshake. Memory is fixed at creation: capacity * sizeof(struct tls_cert_info)
- * (about 10 KiB each, so 2.6 MiB for the default 256; pages are touched only as
- * entries fill).
+ * DER. Failed decodes are cached too. Each entry also keeps its DER (up to 4 KiB), so a
+ * leaf seen before is recognised by comparing bytes, without hashing it again. Memory:
+ * capacity * sizeof(struct tls_cert_info) fixed at creation (about 10 KiB each, so
+ * 2.6 MiB for the default 256; pages are touched only as entries fill), plus the DER
+ * copies (at most 1 MiB for 256).
  */
 struct tls_cert_cache;
 

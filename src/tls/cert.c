@@ -538,18 +538,75 @@ void tls_cert_format_time(int64_t secs, char *buf, size_t len)
 		 (long long)(rem % 60));
 }
 
+/*
+ * A server sends the same leaf on every handshake, and hashing it to find its entry was
+ * the cache's whole cost. So each entry also keeps a copy of its DER (up to
+ * CACHE_DER_COPY bytes; longer leaves always take the SHA-256 path), found through
+ * by_der by a cheap hash of the DER's length and ends and recognised by comparing every
+ * byte: the hash only picks where to look, so a peer that collides it gains nothing but
+ * the SHA-256 path.
+ */
+#define CACHE_DER_COPY 4096
+
 struct cache_slot {
 	uint64_t used; /* tick of the last lookup that hit or filled it; 0 when empty */
 	int err;       /* 0, or the decode's negative errno, cached like a success */
+	uint32_t der_len; /* bytes in der; 0: no copy */
+	uint8_t *der;	  /* the DER this entry was made from, or NULL */
 	struct tls_cert_info info; /* info.sha256 is the key */
 };
 
 struct tls_cert_cache {
 	struct cache_slot *slots; /* (set_mask + 1) * CACHE_WAYS */
+	uint32_t *by_der;	  /* as many: slot index + 1 by der_hash(), 0 = none */
 	uint32_t set_mask;
 	uint64_t tick;
 	struct tls_cert_cache_stats st;
 };
+
+/* The length, the first 16 and the last 32 bytes (the signature's end): len >= 1. */
+static uint32_t der_hash(const uint8_t *der, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+	size_t i, off;
+
+	for (i = 0; i < 6; i++) {
+		off = i < 2 ? i * 8 : len - 32 + (i - 2) * 8;
+		w = 0;
+		if (len >= 48)
+			memcpy(&w, der + off, sizeof(w));
+		else if (i < len)
+			w = der[i];
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	return (uint32_t)h;
+}
+
+/* Keep @der in @slot for the lookup without hashing. */
+static void keep_der(struct tls_cert_cache *cache, struct cache_slot *slot, const uint8_t *der,
+		     size_t len, uint32_t dh)
+{
+	uint32_t n = (cache->set_mask + 1) * CACHE_WAYS;
+
+	if (len > CACHE_DER_COPY) {
+		/* The copy of an earlier occupant must not answer for this one. */
+		slot->der_len = 0;
+		return;
+	}
+	if (slot->der_len != len || memcmp(slot->der, der, len)) {
+		uint8_t *p = slot->der_len >= len ? slot->der : realloc(slot->der, len);
+
+		if (!p) {
+			slot->der_len = 0;
+			return;
+		}
+		slot->der = p;
+		memcpy(p, der, len);
+		slot->der_len = (uint32_t)len;
+	}
+	cache->by_der[dh & (n - 1)] = (uint32_t)(slot - cache->slots) + 1;
+}
 
 struct tls_cert_cache *tls_cert_cache_new(unsigned int capacity)
 {
@@ -572,15 +629,18 @@ struct tls_cert_cache *tls_cert_cache_new(unsigned int capacity)
 	}
 	/* calloc checks n * size for overflow; the pages fill only as certificates come. */
 	c->slots = calloc(n, sizeof(*c->slots));
-	if (!c->slots) {
+	c->by_der = calloc(n, sizeof(*c->by_der));
+	if (!c->slots || !c->by_der) {
 		err = ENOMEM;
 		goto cleanup;
 	}
 	c->set_mask = n / CACHE_WAYS - 1;
 cleanup:
 	if (err) {
-		if (c)
+		if (c) {
 			free(c->slots);
+			free(c->by_der);
+		}
 		free(c);
 		c = NULL;
 		errno = err;
@@ -590,8 +650,13 @@ cleanup:
 
 void tls_cert_cache_free(struct tls_cert_cache *cache)
 {
+	uint32_t i;
+
 	if (!cache)
 		return;
+	for (i = 0; i < (cache->set_mask + 1) * CACHE_WAYS; i++)
+		free(cache->slots[i].der);
+	free(cache->by_der);
 	free(cache->slots);
 	free(cache);
 }
@@ -601,7 +666,7 @@ int tls_cert_cache_get(struct tls_cert_cache *cache, const uint8_t *der, size_t 
 {
 	struct cache_slot *set, *slot = NULL;
 	uint8_t md[32];
-	uint32_t idx;
+	uint32_t idx, dh, k;
 	unsigned int i;
 	int ret;
 
@@ -613,10 +678,24 @@ int tls_cert_cache_get(struct tls_cert_cache *cache, const uint8_t *der, size_t 
 		ret = len > TLS_CERT_DER_MAX ? -EMSGSIZE : -EINVAL;
 		goto cleanup;
 	}
+	cache->tick++;
+	dh = der_hash(der, len);
+	k = cache->by_der[dh & ((cache->set_mask + 1) * CACHE_WAYS - 1)];
+	if (k) {
+		slot = &cache->slots[k - 1];
+		if (slot->used && slot->der_len == len && !memcmp(slot->der, der, len)) {
+			slot->used = cache->tick;
+			cache->st.hits++;
+			ret = slot->err;
+			if (!ret)
+				*info = &slot->info;
+			goto cleanup;
+		}
+		slot = NULL;
+	}
 	ret = tls_cert_sha256(der, len, md);
 	if (ret)
 		goto cleanup;
-	cache->tick++;
 	/* SHA-256 output is uniform, so its first bytes pick the set directly. */
 	idx = (((uint32_t)md[0] << 24) | ((uint32_t)md[1] << 16) | ((uint32_t)md[2] << 8) |
 	       md[3]) &
@@ -626,6 +705,7 @@ int tls_cert_cache_get(struct tls_cert_cache *cache, const uint8_t *der, size_t 
 		if (set[i].used && memcmp(set[i].info.sha256, md, sizeof(md)) == 0) {
 			set[i].used = cache->tick;
 			cache->st.hits++;
+			keep_der(cache, &set[i], der, len, dh);
 			ret = set[i].err;
 			if (!ret)
 				*info = &set[i].info;
@@ -638,12 +718,14 @@ int tls_cert_cache_get(struct tls_cert_cache *cache, const uint8_t *der, size_t 
 	cache->st.misses++;
 	if (slot->used)
 		cache->st.evictions++;
+	slot->der_len = 0;
 	memset(&slot->info, 0, sizeof(slot->info));
 	memcpy(slot->info.sha256, md, sizeof(md));
 	hex32(md, slot->info.sha256_hex);
 	ret = decode_leaf(der, len, &slot->info);
 	slot->err = ret;
 	slot->used = cache->tick;
+	keep_der(cache, slot, der, len, dh);
 	if (ret)
 		cache->st.failures++;
 	else

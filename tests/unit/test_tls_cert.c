@@ -1174,6 +1174,68 @@ static void test_cache(void **state)
 		free(der[i]);
 }
 
+/*
+ * A repeated leaf is recognised by its bytes, not hashed again; the entry a slot held
+ * before must never answer for what it holds now, whatever the lengths (a leaf over
+ * the copied size takes the SHA-256 path every time).
+ */
+static void test_cache_der_copy(void **state)
+{
+	static const char *const dns[] = { "k.example.com", NULL };
+	struct tls_cert_cache *c = tls_cert_cache_new(4);
+	struct tls_cert_cache_stats st;
+	const struct tls_cert_info *info;
+	static uint8_t big[4][5000];
+	uint8_t *der, md[32];
+	size_t len, i;
+	X509 *x;
+
+	(void)state;
+	assert_non_null(c);
+	{
+		struct spec s = leaf("k.example.com", dns, K.p256);
+
+		x = make_cert(&s);
+		der = der_of(x, &len);
+		X509_free(x);
+	}
+	assert_int_equal(tls_cert_sha256(der, len, md), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(tls_cert_cache_get(c, der, len, &info), 0);
+		assert_memory_equal(info->sha256, md, 32);
+	}
+	tls_cert_cache_stats(c, &st);
+	assert_int_equal(st.misses, 1);
+	assert_int_equal(st.hits, 2);
+	/* Four long garbage leaves fill the one set: the short leaf is evicted. */
+	for (i = 0; i < 4; i++) {
+		memset(big[i], 0x30, sizeof(big[i]));
+		big[i][sizeof(big[i]) - 1] = (uint8_t)i;
+		assert_int_equal(tls_cert_cache_get(c, big[i], sizeof(big[i]), &info),
+				 -EBADMSG);
+		assert_int_equal(tls_cert_cache_get(c, big[i], sizeof(big[i]), &info),
+				 -EBADMSG);
+	}
+	tls_cert_cache_stats(c, &st);
+	assert_int_equal(st.misses, 5);
+	assert_int_equal(st.hits, 6);
+	/* Decoded again, not mistaken for the long leaf now in its slot. */
+	assert_int_equal(tls_cert_cache_get(c, der, len, &info), 0);
+	assert_memory_equal(info->sha256, md, 32);
+	tls_cert_cache_stats(c, &st);
+	assert_int_equal(st.misses, 6);
+	/* A leaf that differs in its last byte only is another certificate. */
+	der[len - 1] ^= 1;
+	assert_int_equal(tls_cert_sha256(der, len, md), 0);
+	(void)tls_cert_cache_get(c, der, len, &info);
+	tls_cert_cache_stats(c, &st);
+	assert_int_equal(st.misses, 7);
+	if (info)
+		assert_memory_equal(info->sha256, md, 32);
+	free(der);
+	tls_cert_cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1185,7 +1247,7 @@ int main(void)
 		cmocka_unit_test(test_name_check),	cmocka_unit_test(test_hostile_names),
 		cmocka_unit_test(test_huge_san_list),	cmocka_unit_test(test_hostile_der),
 		cmocka_unit_test(test_problem_names),	cmocka_unit_test(test_cache),
-		cmocka_unit_test(test_cache_find),
+		cmocka_unit_test(test_cache_find),	cmocka_unit_test(test_cache_der_copy),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
