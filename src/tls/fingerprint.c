@@ -318,10 +318,12 @@ void tls_ja4(const struct tls_client_hello *ch, char out[40])
  * fit (very long lists) is fingerprinted without the cache.
  */
 #define FP_KEY_MAX 1024
-#define FP_SLOTS 256 /* direct-mapped; about 280 KiB */
+#define FP_WAYS 4   /* two hellos that pick the same set must not evict each other */
+#define FP_SLOTS 256 /* 64 sets; about 280 KiB */
 
 struct fp_slot {
 	uint64_t hash;
+	uint64_t used;	  /* tick of the last hit or fill, for LRU within the set */
 	uint32_t key_len; /* 0: empty */
 	char ja3[33];
 	char ja4[40];
@@ -330,6 +332,7 @@ struct fp_slot {
 
 struct tls_fp_cache {
 	struct tls_fp_cache_stats st;
+	uint64_t tick;
 	struct fp_slot slot[FP_SLOTS];
 };
 
@@ -415,8 +418,8 @@ void tls_fingerprints(struct tls_fp_cache *c, const struct tls_client_hello *ch,
 		      char ja4[40])
 {
 	uint8_t key[FP_KEY_MAX];
-	struct fp_slot *s;
-	size_t len;
+	struct fp_slot *set, *s = NULL;
+	size_t len, i;
 	uint64_t h;
 
 	len = c ? fp_key(ch, key) : 0;
@@ -426,10 +429,19 @@ void tls_fingerprints(struct tls_fp_cache *c, const struct tls_client_hello *ch,
 		return;
 	}
 	h = fp_hash(key, len);
-	s = &c->slot[h % FP_SLOTS];
-	if (s->key_len == len && s->hash == h && !memcmp(s->key, key, len)) {
-		c->st.hits++;
-	} else {
+	set = &c->slot[(h % (FP_SLOTS / FP_WAYS)) * FP_WAYS];
+	c->tick++;
+	for (i = 0; i < FP_WAYS; i++) {
+		if (set[i].key_len == len && set[i].hash == h && !memcmp(set[i].key, key, len)) {
+			s = &set[i];
+			c->st.hits++;
+			break;
+		}
+		/* The least recently used way (an empty one has tick 0) is the victim. */
+		if (!s || set[i].used < s->used)
+			s = &set[i];
+	}
+	if (i == FP_WAYS) {
 		c->st.misses++;
 		tls_ja3(ch, s->ja3);
 		tls_ja4(ch, s->ja4);
@@ -437,6 +449,7 @@ void tls_fingerprints(struct tls_fp_cache *c, const struct tls_client_hello *ch,
 		s->key_len = (uint32_t)len;
 		s->hash = h;
 	}
+	s->used = c->tick;
 	memcpy(ja3, s->ja3, sizeof(s->ja3));
 	memcpy(ja4, s->ja4, sizeof(s->ja4));
 }
