@@ -39,7 +39,16 @@ static int put_uint(char *buf, size_t len, size_t *off, uint64_t v)
 /* ,"key": */
 static int put_key(char *buf, size_t len, size_t *off, const char *key)
 {
-	return put(buf, len, off, ",\"") || put(buf, len, off, key) || put(buf, len, off, "\":");
+	size_t n = strlen(key);
+
+	if (*off >= len || n + 5 > len - *off)
+		return -1;
+	buf[*off] = ',';
+	buf[*off + 1] = '"';
+	memcpy(buf + *off + 2, key, n);
+	memcpy(buf + *off + 2 + n, "\":", 3);
+	*off += n + 4;
+	return 0;
 }
 
 /* "0xNNNN", the form of cipher_id and of unnamed registry values. */

@@ -512,10 +512,20 @@ bool tls_cert_verify_problem(uint32_t problems)
 
 void tls_cert_format_time(int64_t secs, char *buf, size_t len)
 {
+	/*
+	 * The records of one server repeat its certificate's expiry: keep the last one
+	 * formatted (read --json formats it for every TLS <= 1.2 handshake).
+	 */
+	static __thread int64_t last_secs = INT64_MIN;
+	static __thread char last[64];
 	int64_t days, rem, z, era, doe, yoe, doy, mp, y, m, d;
 
 	if (len == 0)
 		return;
+	if (secs == last_secs) {
+		util_strlcpy(buf, last, len);
+		return;
+	}
 	/* Floor division, so that times before 1970 come out right too. */
 	days = secs / 86400;
 	rem = secs % 86400;
@@ -533,9 +543,11 @@ void tls_cert_format_time(int64_t secs, char *buf, size_t len)
 	d = doy - (153 * mp + 2) / 5 + 1;
 	m = mp < 10 ? mp + 3 : mp - 9;
 	y = yoe + era * 400 + (m <= 2);
-	snprintf(buf, len, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y,
+	snprintf(last, sizeof(last), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y,
 		 (long long)m, (long long)d, (long long)(rem / 3600), (long long)(rem / 60 % 60),
 		 (long long)(rem % 60));
+	last_secs = secs;
+	util_strlcpy(buf, last, len);
 }
 
 /*

@@ -8,11 +8,22 @@ int util_json_string(char *buf, size_t len, size_t *off, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
-	size_t o = *off;
+	size_t o = *off, n;
 
 	if (o >= len)
 		return -1;
 	buf[o++] = '"';
+	/*
+	 * Most strings need no escape at all: copy the run of plain characters at once,
+	 * with one bounds check for it (a run is at most the whole string).
+	 */
+	for (n = 0; p[n] >= 0x20 && p[n] < 0x7f && p[n] != '"' && p[n] != '\\'; n++)
+		;
+	if (n >= len - o)
+		return -1;
+	memcpy(buf + o, p, n);
+	o += n;
+	p += n;
 	for (; *p; p++) {
 		/* worst case: \u00XX, then the closing quote and the NUL */
 		if (len - o < 9)

@@ -177,6 +177,28 @@ void util_fmt_hex4(uint16_t v, char out[4])
 
 void util_format_ip(int family, const uint8_t *addr, char *buf, size_t len)
 {
+	size_t o = 0;
+	int i;
+
+	/*
+	 * IPv4 by hand: two addresses per record on the read --json path, where
+	 * inet_ntop()'s sprintf per octet was 5% of the run.
+	 */
+	if (family == AF_INET && len >= INET_ADDRSTRLEN) {
+		for (i = 0; i < 4; i++) {
+			uint8_t v = addr[i];
+
+			if (i)
+				buf[o++] = '.';
+			if (v >= 100)
+				buf[o++] = (char)('0' + v / 100);
+			if (v >= 10)
+				buf[o++] = (char)('0' + v / 10 % 10);
+			buf[o++] = (char)('0' + v % 10);
+		}
+		buf[o] = '\0';
+		return;
+	}
 	if (!inet_ntop(family, addr, buf, (socklen_t)len))
 		util_strlcpy(buf, "?", len);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -294,6 +295,64 @@ static void test_json_string_escape(void **state)
 	assert_int_equal(util_json_string(buf, 5, &off, "abcdef"), -1);
 }
 
+/* Every buffer length around a plain and an escaped string: written whole or refused. */
+static void test_json_string_lengths(void **state)
+{
+	static const char *const in[] = { "plain.example.com", "a\"b\\c\x01" "d\xc3", "" };
+	static const char *const out[] = { "\"plain.example.com\"",
+					   "\"a\\\"b\\\\c\\u0001d\\u00c3\"", "\"\"" };
+	size_t i, len, off;
+
+	(void)state;
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		for (len = 0; len <= strlen(out[i]) + 12; len++) {
+			char *b = test_malloc(len ? len : 1);
+			int rc;
+
+			off = 0;
+			rc = util_json_string(b, len, &off, in[i]);
+			if (len > strlen(out[i]) + 8) {
+				/* Room for the worst case of the last byte: always written. */
+				assert_int_equal(rc, 0);
+			}
+			if (rc == 0) {
+				assert_string_equal(b, out[i]);
+				assert_int_equal(off, strlen(out[i]));
+			}
+			test_free(b);
+		}
+	}
+}
+
+static void test_format_ip(void **state)
+{
+	static const struct {
+		uint8_t a[4];
+		const char *s;
+	} v4[] = {
+		{ { 0, 0, 0, 0 }, "0.0.0.0" },
+		{ { 255, 255, 255, 255 }, "255.255.255.255" },
+		{ { 10, 0, 100, 9 }, "10.0.100.9" },
+		{ { 192, 168, 20, 101 }, "192.168.20.101" },
+	};
+	uint8_t v6[16] = { 0xfd, 0, [15] = 1 };
+	char buf[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+		util_format_ip(AF_INET, v4[i].a, buf, sizeof(buf));
+		assert_string_equal(buf, v4[i].s);
+		util_format_ip(AF_INET, v4[i].a, buf, INET_ADDRSTRLEN);
+		assert_string_equal(buf, v4[i].s);
+	}
+	util_format_ip(AF_INET6, v6, buf, sizeof(buf));
+	assert_string_equal(buf, "fd00::1");
+	/* Too small for any address: inet_ntop refuses, "?" */
+	util_format_ip(AF_INET, v4[1].a, buf, 8);
+	assert_string_equal(buf, "?");
+}
+
 static void test_text_line(void **state)
 {
 	struct hs_record r;
@@ -522,6 +581,8 @@ int main(void)
 		cmocka_unit_test(test_text_plaintext_smtp),
 		cmocka_unit_test(test_text_failed),
 		cmocka_unit_test(test_text_mx_host),
+		cmocka_unit_test(test_json_string_lengths),
+		cmocka_unit_test(test_format_ip),
 	};
 
 	setenv("TZ", "GMT0", 1);
