@@ -4,6 +4,13 @@
  * hostile client costs at most its buffers and a slot, never time in the capture loop.
  * A client that does not read its replies is not read from either (back-pressure), and
  * one that queues more than CTL_OUT_MAX bytes is dropped.
+ *
+ * Requests are answered one at a time per client, and at most CTL_BATCH per call of
+ * ctl_server__process(): 4 KiB of pipelined `report` requests is a hundred replies of
+ * a thousand records each, seconds of work that the capture loop would otherwise wait
+ * for. Lines left over are answered on the next turns of the loop (an eventfd in the
+ * server's epoll set keeps it readable while any are waiting), and only once the
+ * client has taken the reply before: one that never reads gets one reply computed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,6 +32,9 @@
 #include "tlsaudit/util.h"
 
 #define LISTEN_TAG 0
+#define KICK_TAG UINT64_MAX
+/* Requests answered per ctl_server__process() call, over all clients. */
+#define CTL_BATCH 8
 
 struct client {
 	int fd;
@@ -33,11 +44,13 @@ struct client {
 	size_t out_off;
 	uint64_t last_ns;
 	bool closing; /* flush the queued reply, then close */
+	bool pending; /* complete request lines wait in in[] */
 	uint32_t events;
 };
 
 struct ctl_server {
-	int efd, lfd;
+	int efd, lfd, kick_fd;
+	unsigned int budget; /* requests this call may still answer */
 	char path[108];
 	ctl_handler_fn fn;
 	void *ctx;
@@ -267,6 +280,15 @@ static void handle_line(struct ctl_server *s, struct client *c, const uint8_t *l
 	free(req);
 }
 
+/* kick - have the loop call ctl_server__process() again soon: lines are waiting. */
+static void kick(struct ctl_server *s)
+{
+	uint64_t one = 1;
+
+	if (write(s->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug("ctl: eventfd write: %s", strerror(errno));
+}
+
 static void flush_out(struct ctl_server *s, size_t slot)
 {
 	struct client *c = s->clients[slot];
@@ -290,6 +312,12 @@ static void flush_out(struct ctl_server *s, size_t slot)
 	}
 	c->out.len = 0;
 	c->out_off = 0;
+	if (c->pending) {
+		/* The reply is taken: the next request is answered on a later turn. */
+		set_events(s, slot, 0);
+		kick(s);
+		return;
+	}
 	if (c->closing) {
 		drop_client(s, slot);
 		return;
@@ -297,12 +325,63 @@ static void flush_out(struct ctl_server *s, size_t slot)
 	set_events(s, slot, EPOLLIN);
 }
 
+/*
+ * answer_lines - answer the complete lines buffered for a client while nothing is
+ * queued for it and the call's budget lasts; c->pending says whether lines are left.
+ */
+static void answer_lines(struct ctl_server *s, struct client *c)
+{
+	size_t start = 0, i;
+
+	c->pending = false;
+	for (i = 0; i < c->in_len; i++) {
+		if (c->in[i] != '\n')
+			continue;
+		if (c->out.len > c->out_off || !s->budget) {
+			c->pending = true;
+			break;
+		}
+		s->budget--;
+		handle_line(s, c, c->in + start, i - start);
+		start = i + 1;
+	}
+	if (start) {
+		memmove(c->in, c->in + start, c->in_len - start);
+		c->in_len -= start;
+	}
+}
+
+/* after_answer - send what answer_lines queued, or close, or read on. */
+static void after_answer(struct ctl_server *s, size_t slot)
+{
+	struct client *c = s->clients[slot];
+
+	if (c->out.oom) {
+		drop_client(s, slot);
+		return;
+	}
+	if (c->out.len > c->out_off)
+		flush_out(s, slot);
+	else if (c->pending)
+		/* Out of budget: no reading until those are answered (kick). */
+		set_events(s, slot, 0);
+	else if (c->closing)
+		drop_client(s, slot);
+	else
+		set_events(s, slot, EPOLLIN);
+}
+
 static void read_client(struct ctl_server *s, size_t slot)
 {
 	struct client *c = s->clients[slot];
 	ssize_t n;
-	size_t start = 0, i;
 
+	if (c->pending) {
+		/* A hang-up while lines wait: they come first, then the EOF. */
+		answer_lines(s, c);
+		after_answer(s, slot);
+		return;
+	}
 	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -317,41 +396,47 @@ static void read_client(struct ctl_server *s, size_t slot)
 	}
 	c->last_ns = util_mono_ns();
 	c->in_len += (size_t)n;
-	for (i = 0; i < c->in_len; i++) {
-		if (c->in[i] != '\n')
-			continue;
-		handle_line(s, c, c->in + start, i - start);
-		start = i + 1;
-	}
-	if (start) {
-		memmove(c->in, c->in + start, c->in_len - start);
-		c->in_len -= start;
-	}
-	if (c->in_len == sizeof(c->in)) {
+	answer_lines(s, c);
+	if (!c->pending && c->in_len == sizeof(c->in)) {
 		reply_error(&c->out, "request longer than 4096 bytes");
 		c->closing = true;
 	}
-	if (c->out.oom) {
-		drop_client(s, slot);
-		return;
+	after_answer(s, slot);
+}
+
+/* run_pending - a turn for the clients whose lines wait and whose replies are taken. */
+static void run_pending(struct ctl_server *s)
+{
+	uint64_t v;
+	size_t slot;
+
+	if (read(s->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("ctl: eventfd read: %s", strerror(errno));
+	for (slot = 0; slot < CTL_MAX_CLIENTS && s->budget; slot++) {
+		struct client *c = s->clients[slot];
+
+		if (!c || !c->pending || c->out.len > c->out_off)
+			continue;
+		answer_lines(s, c);
+		after_answer(s, slot);
 	}
-	if (c->out.len > c->out_off)
-		flush_out(s, slot);
-	else if (c->closing)
-		drop_client(s, slot);
 }
 
 void ctl_server__process(struct ctl_server *s)
 {
 	struct epoll_event evs[64];
+	size_t slot;
 	int n, i;
 
+	s->budget = CTL_BATCH;
 	n = epoll_wait(s->efd, evs, ARRAY_SIZE(evs), 0);
 	for (i = 0; i < n; i++) {
-		size_t slot;
-
 		if (evs[i].data.u64 == LISTEN_TAG) {
 			accept_clients(s);
+			continue;
+		}
+		if (evs[i].data.u64 == KICK_TAG) {
+			run_pending(s);
 			continue;
 		}
 		slot = (size_t)evs[i].data.u64 - 1;
@@ -361,6 +446,15 @@ void ctl_server__process(struct ctl_server *s)
 			flush_out(s, slot);
 		else if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 			read_client(s, slot);
+	}
+	/* Lines still waiting for a turn keep the server's fd readable. */
+	for (slot = 0; slot < CTL_MAX_CLIENTS; slot++) {
+		struct client *c = s->clients[slot];
+
+		if (c && c->pending && c->out.len == c->out_off) {
+			kick(s);
+			break;
+		}
 	}
 }
 
@@ -508,6 +602,7 @@ struct ctl_server *ctl_server__new(const char *path, ctl_handler_fn fn, void *ct
 	}
 	s->efd = -1;
 	s->lfd = -1;
+	s->kick_fd = -1;
 	s->fn = fn;
 	s->ctx = ctx;
 	util_strlcpy(s->path, path, sizeof(s->path));
@@ -548,6 +643,12 @@ struct ctl_server *ctl_server__new(const char *path, ctl_handler_fn fn, void *ct
 		snprintf(err, errlen, "epoll: %s", strerror(errno));
 		goto fail;
 	}
+	s->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ev.data.u64 = KICK_TAG;
+	if (s->kick_fd < 0 || epoll_ctl(s->efd, EPOLL_CTL_ADD, s->kick_fd, &ev)) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
 	return s;
 fail:
 	if (bound)
@@ -556,6 +657,8 @@ fail:
 		close(s->lfd);
 	if (s->efd >= 0)
 		close(s->efd);
+	if (s->kick_fd >= 0)
+		close(s->kick_fd);
 	free(s);
 	return NULL;
 }
@@ -570,6 +673,7 @@ void ctl_server__free(struct ctl_server *s)
 		drop_client(s, i);
 	close(s->lfd);
 	close(s->efd);
+	close(s->kick_fd);
 	unlink(s->path);
 	free(s);
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -27,6 +28,7 @@
 #include "tlsaudit/agg.h"
 #include "tlsaudit/capture.h"
 #include "tlsaudit/cert.h"
+#include "tlsaudit/ctl.h"
 #include "tlsaudit/flow.h"
 #include "tlsaudit/tls.h"
 #include "tlsaudit/util.h"
@@ -1049,6 +1051,94 @@ static void test_cert_lying_lengths(void **unused)
 	free(info);
 }
 
+/* --- control socket ------------------------------------------------------------------ */
+
+struct calls {
+	int n;
+	size_t reply; /* bytes of each reply */
+};
+
+static void counting_handler(const struct ctl_json *req, struct ctl_buf *out, void *ctx)
+{
+	struct calls *c = ctx;
+	static char pad[1 << 16];
+	size_t left;
+
+	(void)req;
+	c->n++;
+	ctl_buf_printf(out, "{\"ok\":true,\"n_rows\":0,\"n_handshakes\":0}\n");
+	memset(pad, ' ', sizeof(pad));
+	for (left = c->reply; left; left -= left < sizeof(pad) ? left : sizeof(pad))
+		ctl_buf_append(out, pad, left < sizeof(pad) ? left : sizeof(pad));
+}
+
+static int ctl_connect_raw(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	util_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/*
+ * A member of group tlsaudit pipelines 4 KiB of requests and never reads. Each request
+ * was answered in the same turn of the loop (a hundred `report` replies of a thousand
+ * records: seconds in which capture waited, tests/e2e/faults_ctl.sh). Now a client gets
+ * one request answered per turn, and none while its last reply is not taken; a client
+ * that reads gets all of its requests answered, over as many turns.
+ */
+static void test_ctl_pipelined_requests(void **unused)
+{
+	static const char req[] = "{\"cmd\":\"x\"}\n";
+	struct calls calls = { 0 };
+	struct ctl_server *srv;
+	char path[128], err[256], buf[4096], line[CTL_REQ_MAX];
+	size_t i, got = 0;
+	int fd, turns;
+	ssize_t n;
+
+	(void)unused;
+	snprintf(path, sizeof(path), "%s/sock", tmpdir);
+	srv = ctl_server__new(path, counting_handler, &calls, err, sizeof(err));
+	assert_non_null(srv);
+
+	/* A reader: 200 requests in one write, every reply arrives, a few per turn. */
+	fd = ctl_connect_raw(path);
+	for (i = 0; i + sizeof(req) - 1 <= sizeof(line); i += sizeof(req) - 1)
+		memcpy(line + i, req, sizeof(req) - 1);
+	assert_int_equal(write(fd, line, i), (ssize_t)i);
+	for (turns = 0; turns < 10000 && got < i / (sizeof(req) - 1); turns++) {
+		int before = calls.n;
+
+		ctl_server__process(srv);
+		assert_true(calls.n - before <= 8);
+		while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			for (ssize_t k = 0; k < n; k++)
+				got += buf[k] == '\n';
+	}
+	assert_int_equal(got, i / (sizeof(req) - 1));
+	assert_int_equal(calls.n, (int)got);
+	close(fd);
+	ctl_server__process(srv);
+
+	/* A client that never reads, with replies bigger than its socket buffer. */
+	calls.n = 0;
+	calls.reply = 4u << 20;
+	fd = ctl_connect_raw(path);
+	assert_int_equal(write(fd, line, i), (ssize_t)i);
+	for (turns = 0; turns < 50; turns++)
+		ctl_server__process(srv);
+	print_message("a client that does not read: %d of %zu requests answered in 50 turns\n",
+		      calls.n, i / (sizeof(req) - 1));
+	assert_int_equal(calls.n, 1);
+	close(fd);
+	ctl_server__process(srv);
+	ctl_server__free(srv);
+}
+
 /* --- state file ---------------------------------------------------------------------- */
 
 static long maxrss_mb(void)
@@ -1165,6 +1255,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pcap_caplen_lies, setup_tmp, teardown_tmp),
 		cmocka_unit_test_setup_teardown(test_pcapng_block_lies, setup_tmp, teardown_tmp),
 		cmocka_unit_test(test_cert_lying_lengths),
+		cmocka_unit_test_setup_teardown(test_ctl_pipelined_requests, setup_tmp, teardown_tmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
