@@ -162,6 +162,33 @@ static bool owner_tps_disabled(void)
 	return off && *off && strcmp(off, "0");
 }
 
+/*
+ * TLSAUDIT_RINGBUF_BYTES: the ring buffer's size instead of the object's 8 MiB, a power
+ * of two from one page to 1 GiB (the kernel's rules for a BPF ring buffer). A test knob:
+ * a tiny buffer under a handshake storm makes the drop path run, which 8 MiB only
+ * reaches under more load than a test machine makes. Anything else is refused and
+ * logged, and the default kept.
+ */
+#define RINGBUF_BYTES_ENV "TLSAUDIT_RINGBUF_BYTES"
+
+static void set_ringbuf_size(struct tlsaudit_bpf *skel)
+{
+	const char *val = secure_getenv(RINGBUF_BYTES_ENV);
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t bytes;
+
+	if (!val || !*val)
+		return;
+	if (page <= 0 || util_parse_u64(val, (uint64_t)page, 1ULL << 30, &bytes) ||
+	    (bytes & (bytes - 1)) || bpf_map__set_max_entries(skel->maps.events, (__u32)bytes)) {
+		log_warn("%s=%s: not a power of two from the page size to 1 GiB; the ring "
+			 "buffer keeps its default size", RINGBUF_BYTES_ENV, val);
+		return;
+	}
+	log_info("%s is set: ring buffer of %llu bytes", RINGBUF_BYTES_ENV,
+		 (unsigned long long)bytes);
+}
+
 static int have_tracepoint(const char *name)
 {
 	return !owner_tps_disabled() && libbpf_find_vmlinux_btf_id(name, BPF_TRACE_RAW_TP) > 0;
@@ -364,6 +391,7 @@ struct cap_bpf *cap_bpf__new(const struct flow_config *cfg, const struct cap_bpf
 		bpf_map__set_max_entries(b->skel->maps.flows, cfg->max_flows);
 		bpf_map__set_max_entries(b->skel->maps.owners, cfg->max_flows);
 	}
+	set_ringbuf_size(b->skel);
 	b->owner_tps = select_owner_tracepoints(b->skel);
 	set_pid_namespace(b->skel);
 	e = tlsaudit_bpf__load(b->skel);
