@@ -526,7 +526,7 @@ static void test_keys(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		/* Self-signed, so the key signs its own certificate. */
+		/* Self-signed, so the key signs its own certificate: the full decode. */
 		struct spec s = { .cn = "k.example.com", .key = *cases[i].key, .no_md = cases[i].no_md };
 
 		print_message("key %s\n", cases[i].name);
@@ -538,6 +538,18 @@ static void test_keys(void **state)
 		assert_true(info->self_signed);
 		assert_int_equal(!!(info->fixed_problems & TLS_CERT_WEAK_KEY), cases[i].weak);
 		assert_int_equal(info->fixed_problems & (TLS_CERT_SHA1_SIGNATURE | TLS_CERT_MD5_SIGNATURE), 0);
+
+		/*
+		 * Issued by a CA: the quick decode, which describes the key from its
+		 * SubjectPublicKeyInfo, must say the same (DSA takes the full decode).
+		 */
+		s = leaf("k.example.com", NULL, *cases[i].key);
+		assert_int_equal(decode_spec(&s, info), 0);
+		assert_string_equal(info->key, cases[i].name);
+		assert_int_equal(info->key_kind, cases[i].kind);
+		assert_int_equal(info->key_bits, cases[i].bits);
+		assert_false(info->self_signed);
+		assert_int_equal(!!(info->fixed_problems & TLS_CERT_WEAK_KEY), cases[i].weak);
 	}
 	free(info);
 }
