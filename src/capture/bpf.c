@@ -55,7 +55,20 @@ struct cap_bpf {
 	bool no_batch;		/* kernel without map batch operations (before 5.6) */
 	bool owner_tps;		/* both owner tracepoints loaded */
 	bool warned_done;	/* a done mark was refused: said once */
+	unsigned int batch;	/* samples handled in this poll */
 };
+
+/*
+ * Samples handled per cap_bpf__poll(). libbpf's ring_buffer__consume() returns only
+ * once it has caught up with the producers: when they are faster (a storm on a host
+ * whose CPUs are busy elsewhere), it never returns, and the loop around it stops
+ * serving signals, exports and the control socket; `watch --json` was seen to miss a
+ * 5 s stop deadline with all its output unflushed. A callback that returns an error
+ * stops the walk after its sample is consumed: that is the batch's end. The ring's fd
+ * stays readable, so the next turn of the loop goes on where this one stopped.
+ */
+#define POLL_BATCH 4096
+#define BATCH_FULL (-EAGAIN)
 
 /* libbpf's messages one level below ours: its warnings are our info, and so on. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -338,7 +351,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 	default:
 		break;
 	}
-	return 0;
+	return ++b->batch >= POLL_BATCH ? BATCH_FULL : 0;
 }
 
 static void load_error(int e, char *err, size_t errlen)
@@ -509,10 +522,14 @@ static void flush_done(struct cap_bpf *b)
 
 int cap_bpf__poll(struct cap_bpf *b)
 {
-	int n = ring_buffer__consume(b->rb);
-	int e = errno;
+	int n, e;
 
+	b->batch = 0;
+	n = ring_buffer__consume(b->rb);
+	e = errno;
 	flush_done(b);
+	if (n == BATCH_FULL)
+		return (int)b->batch;
 	return n < 0 ? -e : n;
 }
 
