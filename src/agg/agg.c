@@ -572,7 +572,8 @@ int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 			else if (lim == HS_LIMITED_SERVER)
 				row->limited_server++;
 		}
-		if (hs_weak_cipher(r)) {
+		/* A suite without a negotiated version is no handshake to count it in. */
+		if (r->version && hs_weak_cipher(r)) {
 			row->weak_cipher++;
 			a->totals.weak_cipher++;
 		}
