@@ -2,6 +2,8 @@
 #
 # make            build build/tlsaudit (installs missing Debian packages when run as root)
 # make check      every test: unit (ASan+UBSan), BPF, end-to-end with real TLS peers
+# make soak       10-minute storm and half-open flood against the daemon (SOAK_SECS)
+# make fuzz-run   every fuzz entry for FUZZ_SECS (60) seconds
 # make run        build, then run the daemon in the foreground with the live view
 # make demo       generate local TLS 1.0-1.3 and SMTP traffic in a network namespace
 # make install    binary, systemd unit, config, man pages (PREFIX, DESTDIR)
@@ -112,12 +114,12 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 CLANG_BPF_SYS_INCLUDES = $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-.PHONY: all check unit bpf-tests e2e run demo install deb clean distclean man fuzz fuzz-run help
+.PHONY: all check unit bpf-tests e2e run demo install deb clean distclean man fuzz fuzz-run soak help
 
 all: $(BUILD)/tlsaudit
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# //'
+	@sed -n '3,12p' Makefile | sed 's/^# //'
 
 $(BUILD)/flags: ;
 
@@ -180,6 +182,15 @@ test-deps:
 
 unit: $(UNIT_BINS)
 	$(Q)BUILD=$(BUILD) tests/run.sh unit
+
+# make soak [SOAK_SECS=600] [HALFOPEN=40000]: the daemon under a handshake storm for
+# SOAK_SECS, then half-open handshakes past the flow table's size (tests/e2e/soak.sh;
+# make check runs a 60-second, 4,000-connection version of it).
+SOAK_SECS ?= 600
+HALFOPEN ?= 40000
+soak: all
+	$(Q)SOAK_SECS=$(SOAK_SECS) HALFOPEN=$(HALFOPEN) TLSAUDIT_REL=$(CURDIR)/$(BUILD)/tlsaudit \
+		bash tests/e2e/soak.sh
 
 run: all
 	$(Q)scripts/run.sh
