@@ -644,6 +644,11 @@ int attrib_owner_of_inode(const char *proc_root, uint64_t inode, uint32_t *pid)
 	}
 found:
 	if (!err) {
+		/*
+		 * A thread's /proc directory shows its process's fd table, and the sockets a
+		 * scan remembered may have been read there: name the process, never a thread.
+		 */
+		*pid = tgid_of(proc_fd, *pid);
 		*pid = oldest_holder(proc_fd, *pid, want, want_len, &budget);
 		if (!fresh)
 			hint_remember(*pid);
