@@ -97,10 +97,8 @@ enum tls_stream_cert {
  * records may hold several messages; ChangeCipherSpec records are skipped.
  */
 struct tls_stream {
-	/* client direction */
+	/* client direction; the hellos themselves are at the end */
 	int n_client_hellos;		/* 0, 1 or 2 (after a HelloRetryRequest) */
-	struct tls_client_hello first;	/* the first ClientHello: fingerprints, SNI */
-	struct tls_client_hello last;	/* the last one: offered versions */
 	/* server direction */
 	bool hrr;			/* a HelloRetryRequest was seen */
 	bool have_server_hello;		/* a (non-HRR) ServerHello was seen */
@@ -122,7 +120,19 @@ struct tls_stream {
 	bool done;
 	size_t consumed; /* bytes of complete records walked */
 	size_t hello_end; /* client: the end of the record that completed the last hello */
+	/*
+	 * Last, so that tls_stream_reset() need not clear them: they are read only as far
+	 * as n_client_hellos says they were filled.
+	 */
+	struct tls_client_hello first;	/* the first ClientHello: fingerprints, SNI */
+	struct tls_client_hello last;	/* the last one: offered versions */
 };
+
+/*
+ * tls_stream_reset - empty @st for a new walk: every field but the hellos, which are
+ * 4 KiB that each walk would clear again (a walk runs each time a direction grows).
+ */
+void tls_stream_reset(struct tls_stream *st);
 
 /*
  * tls_stream_parse - walk the records in @buf (one direction, starting at a record

@@ -129,7 +129,7 @@ static int parse_dir(struct flow_table *ft, struct flow_state *st, int i, struct
 	const uint8_t *p;
 	uint32_t len;
 
-	memset(ts, 0, sizeof(*ts));
+	tls_stream_reset(ts);
 	/* No bytes yet (and maybe no buffer): nothing to walk. */
 	if (dir->r.contig <= dir->tls_off)
 		return TLS_TRUNCATED;
@@ -436,7 +436,7 @@ static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_
 		}
 	}
 	dir->parsed = dir->r.contig;
-	memset(ts, 0, sizeof(*ts));
+	tls_stream_reset(ts);
 	rc = tls_stream_parse(p, len, from_client, ts, ft->scratch, ft->scratch_cap);
 	if (rc == TLS_INVALID) {
 		ft->stats.invalid_tls++;

@@ -10,6 +10,7 @@
  * TLS" from the first bytes that prove it (plain HTTP on 443 fails on byte 0).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "tlsaudit/cert.h"
@@ -352,7 +353,7 @@ static int parse(const uint8_t *buf, size_t len, bool from_client, struct tls_st
 	/* Once done, a longer prefix cannot change the answer: the re-run is free. */
 	if (st->done)
 		return TLS_OK;
-	memset(st, 0, sizeof(*st));
+	tls_stream_reset(st);
 	if (len == 0)
 		return TLS_TRUNCATED;
 	if (buf[0] & 0x80) {
@@ -381,6 +382,11 @@ static int parse(const uint8_t *buf, size_t len, bool from_client, struct tls_st
 	else if (ret == TLS_TRUNCATED && w.certs)
 		note_cut(&w, buf, len);
 	return ret;
+}
+
+void tls_stream_reset(struct tls_stream *st)
+{
+	memset(st, 0, offsetof(struct tls_stream, first));
 }
 
 int tls_stream_parse(const uint8_t *buf, size_t len, bool from_client, struct tls_stream *st,
