@@ -324,6 +324,32 @@ static void test_json_string_lengths(void **state)
 	}
 }
 
+/* RFC 3339 with milliseconds from the day count: leap days, centuries, the last one. */
+static void test_format_time(void **state)
+{
+	static const struct {
+		uint64_t ns;
+		const char *s;
+	} t[] = {
+		{ 0, "1970-01-01T00:00:00.000Z" },
+		{ 951782400999000000ULL, "2000-02-29T00:00:00.999Z" },
+		{ 1709164799123000000ULL, "2024-02-28T23:59:59.123Z" },
+		{ 4102444800000000000ULL, "2100-01-01T00:00:00.000Z" },
+		{ UINT64_MAX, "2554-07-21T23:34:33.709Z" },
+	};
+	char buf[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		util_format_time(t[i].ns, buf, sizeof(buf));
+		assert_string_equal(buf, t[i].s);
+	}
+	/* Too small for the whole stamp: nothing rather than a cut one. */
+	util_format_time(0, buf, 24);
+	assert_string_equal(buf, "");
+}
+
 static void test_format_ip(void **state)
 {
 	static const struct {
@@ -583,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_text_mx_host),
 		cmocka_unit_test(test_json_string_lengths),
 		cmocka_unit_test(test_format_ip),
+		cmocka_unit_test(test_format_time),
 	};
 
 	setenv("TZ", "GMT0", 1);
