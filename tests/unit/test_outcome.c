@@ -177,10 +177,11 @@ struct conn {
 	uint64_t ts;
 };
 
-static void seg(struct conn *c, bool from_client, const struct buf *data, uint8_t flags)
+/* A raw segment: @seq and @ack as given (TCP Fast Open tests). */
+static void raw(struct conn *c, bool from_client, uint32_t seq, uint32_t ack, uint8_t flags,
+		const struct buf *data)
 {
 	struct flow_segment s;
-	int i = from_client ? 0 : 1;
 
 	memset(&s, 0, sizeof(s));
 	c->ts += NSEC_PER_MSEC;
@@ -190,19 +191,26 @@ static void seg(struct conn *c, bool from_client, const struct buf *data, uint8_
 	memcpy(from_client ? s.daddr : s.saddr, (uint8_t[]){ 10, 0, 0, 2 }, 4);
 	s.sport = from_client ? 40000 : c->port;
 	s.dport = from_client ? c->port : 40000;
-	s.seq = (from_client ? 1001 : 5001) + c->off[i];
-	s.tcp_flags = flags | FLOW_TCP_ACK;
+	s.seq = seq;
+	s.ack = ack;
+	s.tcp_flags = flags;
 	s.payload = data ? data->b : NULL;
 	s.len = data ? (uint32_t)data->n : 0;
-	c->off[i] += s.len + ((flags & FLOW_TCP_FIN) ? 1 : 0);
 	flow_table__segment(c->ft, &s);
+}
+
+static void seg(struct conn *c, bool from_client, const struct buf *data, uint8_t flags)
+{
+	int i = from_client ? 0 : 1;
+	uint32_t seq = (from_client ? 1001 : 5001) + c->off[i];
+
+	c->off[i] += (data ? (uint32_t)data->n : 0) + ((flags & FLOW_TCP_FIN) ? 1 : 0);
+	raw(c, from_client, seq, 0, flags | FLOW_TCP_ACK, data);
 }
 
 static void open_conn(struct conn *c, struct sink *s, uint16_t port)
 {
 	struct flow_config cfg;
-	struct flow_segment syn;
-	int i;
 
 	memset(c, 0, sizeof(*c));
 	memset(s, 0, sizeof(*s));
@@ -212,18 +220,8 @@ static void open_conn(struct conn *c, struct sink *s, uint16_t port)
 	assert_non_null(c->ft);
 	c->port = port;
 	c->ts = T0;
-	for (i = 0; i < 2; i++) {
-		memset(&syn, 0, sizeof(syn));
-		syn.ts_ns = c->ts;
-		syn.family = AF_INET;
-		memcpy(i ? syn.daddr : syn.saddr, (uint8_t[]){ 10, 0, 0, 1 }, 4);
-		memcpy(i ? syn.saddr : syn.daddr, (uint8_t[]){ 10, 0, 0, 2 }, 4);
-		syn.sport = i ? port : 40000;
-		syn.dport = i ? 40000 : port;
-		syn.seq = i ? 5000 : 1000;
-		syn.tcp_flags = FLOW_TCP_SYN | (i ? FLOW_TCP_ACK : 0);
-		flow_table__segment(c->ft, &syn);
-	}
+	raw(c, true, 1000, 0, FLOW_TCP_SYN, NULL);
+	raw(c, false, 5000, 1001, FLOW_TCP_SYN | FLOW_TCP_ACK, NULL);
 }
 
 static void send_tls(struct conn *c, bool from_client, void (*build)(struct buf *))
@@ -465,28 +463,6 @@ static void test_bad_server_hello_keeps_client(void **state)
 	assert_int_equal(strlen(s.rec[0].ja3), 32);
 	assert_int_equal(flow_table__stats(c.ft)->invalid_tls, 1);
 	finish_conn(&c);
-}
-
-/* A raw segment: @seq and @ack as given (TCP Fast Open tests). */
-static void raw(struct conn *c, bool from_client, uint32_t seq, uint32_t ack, uint8_t flags,
-		const struct buf *data)
-{
-	struct flow_segment s;
-
-	memset(&s, 0, sizeof(s));
-	c->ts += NSEC_PER_MSEC;
-	s.ts_ns = c->ts;
-	s.family = AF_INET;
-	memcpy(from_client ? s.saddr : s.daddr, (uint8_t[]){ 10, 0, 0, 1 }, 4);
-	memcpy(from_client ? s.daddr : s.saddr, (uint8_t[]){ 10, 0, 0, 2 }, 4);
-	s.sport = from_client ? 40000 : c->port;
-	s.dport = from_client ? c->port : 40000;
-	s.seq = seq;
-	s.ack = ack;
-	s.tcp_flags = flags;
-	s.payload = data ? data->b : NULL;
-	s.len = data ? (uint32_t)data->n : 0;
-	flow_table__segment(c->ft, &s);
 }
 
 /*
