@@ -57,6 +57,15 @@ struct flow_dir {
 	uint32_t tls_off;  /* first TLS byte (after the SMTP STARTTLS exchange) */
 	uint32_t line_off; /* SMTP: bytes consumed as complete lines */
 	uint32_t parsed;   /* contig at the last parse, to skip work when nothing grew */
+	/*
+	 * The last walk of this direction: while the table's parser state still holds it
+	 * (its generation there is walk_gen) and no byte came since, the record reads it
+	 * instead of walking again (reuse_walk()).
+	 */
+	uint64_t walk_gen;
+	uint32_t walk_contig;
+	int8_t walk_rc;
+	bool walk_certs;   /* the Certificate message was read too */
 	uint8_t status;	   /* enum dir_status */
 	bool fin;
 	bool rst;
@@ -169,6 +178,8 @@ struct flow_table {
 	uint32_t cur; /* entry being processed: never evicted under its own feet */
 	/* Parser state and scratch shared by all flows: one of each per table. */
 	struct tls_stream ts[2];
+	uint64_t ts_gen[2]; /* the walk each holds (flow_dir.walk_gen), 0: none */
+	uint64_t walk_gen;  /* walks so far */
 	uint8_t *scratch;
 	uint32_t scratch_cap;
 	/* Decoded server certificates by fingerprint: one X.509 decode per distinct leaf. */

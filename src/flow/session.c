@@ -122,22 +122,60 @@ static void join_alpn(const struct tls_client_hello *ch, char *out, size_t cap)
  * the cache by SHA-256). The walks while bytes arrive leave it alone, so a leaf is not
  * hashed once per segment.
  */
+/* Note that @ts (one of ft->ts) now holds a walk of @dir over its bytes so far. */
+static void note_walk(struct flow_table *ft, struct flow_dir *dir, const struct tls_stream *ts,
+		      int rc, bool certs)
+{
+	int slot = ts == &ft->ts[0] ? 0 : 1;
+
+	ft->ts_gen[slot] = ++ft->walk_gen;
+	dir->walk_gen = ft->walk_gen;
+	dir->walk_contig = dir->r.contig;
+	dir->walk_rc = (int8_t)rc;
+	dir->walk_certs = certs;
+}
+
+/*
+ * @ts still holds the last walk of @dir and nothing arrived since: the answer a new walk
+ * would give. A walk without the Certificate message answers for one with it only
+ * where there is none to read (TLS 1.3: the walk ends at the ServerHello). Its cert_info
+ * is still good: every lookup that could evict it is a walk into the same @ts.
+ */
+static bool reuse_walk(const struct flow_table *ft, const struct flow_dir *dir,
+		       const struct tls_stream *ts, bool certs)
+{
+	int slot = ts == &ft->ts[0] ? 0 : 1;
+
+	if (!dir->walk_gen || ft->ts_gen[slot] != dir->walk_gen || dir->walk_contig != dir->r.contig)
+		return false;
+	return dir->walk_certs || !certs ||
+	       (dir->walk_rc == TLS_OK && ts->have_server_hello && tls_version_is_13(ts->sh.version));
+}
+
 static int parse_dir(struct flow_table *ft, struct flow_state *st, int i, struct tls_stream *ts,
 		     bool certs)
 {
 	struct flow_dir *dir = &st->dir[i];
 	const uint8_t *p;
 	uint32_t len;
+	int rc;
 
+	if (i == st->client)
+		certs = false;
+	if (reuse_walk(ft, dir, ts, certs))
+		return dir->walk_rc;
 	tls_stream_reset(ts);
 	/* No bytes yet (and maybe no buffer): nothing to walk. */
 	if (dir->r.contig <= dir->tls_off)
 		return TLS_TRUNCATED;
 	p = dir->r.buf + dir->tls_off;
 	len = dir->r.contig - dir->tls_off;
-	if (i == st->client || !certs)
-		return tls_stream_parse(p, len, i == st->client, ts, ft->scratch, ft->scratch_cap);
-	return tls_stream_parse_cert(p, len, ts, ft->scratch, ft->scratch_cap, ft->certs);
+	if (!certs)
+		rc = tls_stream_parse(p, len, i == st->client, ts, ft->scratch, ft->scratch_cap);
+	else
+		rc = tls_stream_parse_cert(p, len, ts, ft->scratch, ft->scratch_cap, ft->certs);
+	note_walk(ft, dir, ts, rc, certs);
+	return rc;
 }
 
 /*
@@ -152,10 +190,13 @@ static int parse_server(struct flow_table *ft, struct flow_state *st, struct tls
 	if (!st->cert_judged)
 		return parse_dir(ft, st, s, ss, true);
 	rc = parse_dir(ft, st, s, ss, false);
-	if (tls_cert_cache_find(ft->certs, st->cert_sha256, &ss->cert_info) == 0)
+	if (tls_cert_cache_find(ft->certs, st->cert_sha256, &ss->cert_info) == 0) {
 		ss->cert = TLS_SCERT_OK;
-	else
+	} else {
+		/* A walk kept from before points into the entry that is gone: walk again. */
+		st->dir[s].walk_gen = 0;
 		rc = parse_dir(ft, st, s, ss, true);
+	}
 	return rc;
 }
 
@@ -438,6 +479,7 @@ static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_
 	dir->parsed = dir->r.contig;
 	tls_stream_reset(ts);
 	rc = tls_stream_parse(p, len, from_client, ts, ft->scratch, ft->scratch_cap);
+	note_walk(ft, dir, ts, rc, false);
 	if (rc == TLS_INVALID) {
 		ft->stats.invalid_tls++;
 		/*
