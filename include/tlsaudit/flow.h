@@ -53,6 +53,12 @@ struct flow_config {
 	 * were a third of its work (bench/README.md).
 	 */
 	bool skip_fingerprints;
+	/*
+	 * Server certificates kept decoded (0: TLS_CERT_CACHE_DEFAULT). `read` keeps more:
+	 * a capture of a gateway shows thousands of servers, and memory grows only with
+	 * the certificates seen.
+	 */
+	unsigned int cert_cache;
 };
 
 struct flow_stats {

@@ -154,7 +154,7 @@ struct flow_table *flow_table__new(const struct flow_config *cfg, flow_record_fn
 	ft->ent = calloc(ft->cfg.max_flows, sizeof(*ft->ent));
 	ft->scratch_cap = ft->cfg.dir_cap;
 	ft->scratch = malloc(ft->scratch_cap);
-	ft->certs = tls_cert_cache_new(0);
+	ft->certs = tls_cert_cache_new(ft->cfg.cert_cache);
 	if (!ft->cfg.skip_fingerprints)
 		ft->fps = tls_fp_cache_new();
 	if (!ft->buckets || !ft->ent || !ft->scratch || !ft->certs ||
