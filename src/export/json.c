@@ -190,15 +190,18 @@ static int put_cert(char *buf, size_t len, size_t *off, const struct hs_record *
 static int put_would_fail(char *buf, size_t len, size_t *off, const struct hs_record *r,
 			  const struct tls_policy_set *ps)
 {
-	char v[TLS_POLICY_ACTIVE_MAX * (TLS_POLICY_NAME_MAX + 40) + 8];
+	int n;
 
 	if (put_key(buf, len, off, "would_fail"))
 		return -1;
 	if (!ps || !r->judged || r->n_verdicts != ps->n_active)
 		return put(buf, len, off, "null");
-	if (tls_verdicts_json(ps, r->verdicts, v, sizeof(v)) < 0)
+	/* Written in place: put_key() left room for at least its NUL. */
+	n = tls_verdicts_json(ps, r->verdicts, buf + *off, len - *off);
+	if (n < 0)
 		return -1;
-	return put(buf, len, off, v);
+	*off += (size_t)n;
+	return 0;
 }
 
 int export_json_record(const struct hs_record *r, const struct tls_policy_set *ps, char *buf,
