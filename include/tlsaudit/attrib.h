@@ -24,6 +24,7 @@ struct attrib_stats {
 	uint64_t entries;   /* entries held now */
 	uint64_t maps_lines;	/* /proc/PID/maps lines read for the TLS library */
 	uint64_t maps_deferred; /* maps reads put off: the budget below was spent */
+	uint64_t exe_hits;	/* TLS library taken from another process of the same program */
 };
 
 /*
@@ -34,6 +35,16 @@ struct attrib_stats {
 #define ATTRIB_MAPS_RATE 65536
 #define ATTRIB_MAPS_BURST 131072
 #define ATTRIB_MAPS_LINES 65536
+
+/*
+ * The TLS library a program's processes map, by executable file (device, inode,
+ * modification time): a program started again and again (a curl per cron job, a CGI per
+ * request, a forking server's children) reads maps once per ATTRIB_EXE_TTL_NS, not once
+ * a process. Libraries are what the executable links; one a process loads later
+ * (dlopen) is seen by the next read after the entry expires.
+ */
+#define ATTRIB_EXE_LIBS 128
+#define ATTRIB_EXE_TTL_NS (600 * NSEC_PER_SEC)
 
 /* Entries held when attrib_cache__new() is given 0. */
 #define ATTRIB_CACHE_DEFAULT 4096

@@ -253,21 +253,6 @@ static int read_stat(int dfd, char *comm, size_t comm_len, uint64_t *start)
 	return -EINVAL;
 }
 
-/* read_comm - /proc/PID/comm without its newline. */
-static int read_comm(int dfd, char *comm, size_t len)
-{
-	char buf[64];
-	ssize_t n;
-
-	n = read_small(dfd, "comm", buf, sizeof(buf));
-	if (n < 0)
-		return (int)n;
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	copy_bytes(comm, len, (const uint8_t *)buf, (size_t)n);
-	return 0;
-}
-
 /* read_exe - the exe link target, kept as the kernel gives it (" (deleted)" included). */
 static int read_exe(int dfd, char *exe, size_t len)
 {
@@ -775,9 +760,11 @@ static void resolve_proc(int dfd, uint32_t pid, const char *stat_comm, struct hs
 	char cgroup[LINE_CAP];
 
 	memset(p, 0, sizeof(*p));
-	/* /comm and /stat carry the same name; stat's serves when comm is unreadable. */
-	if (read_comm(dfd, p->comm, sizeof(p->comm)))
-		util_strlcpy(p->comm, stat_comm, sizeof(p->comm));
+	/*
+	 * /comm and /stat carry the same name (the task's comm, both cut at 15 bytes):
+	 * stat's, already read, saves an open and a read per process.
+	 */
+	util_strlcpy(p->comm, stat_comm, sizeof(p->comm));
 	/* exe and maps need ptrace access to the process; without it they stay empty. */
 	read_exe(dfd, p->exe, sizeof(p->exe));
 	if (read_uid(dfd, &p->uid))
@@ -808,8 +795,17 @@ struct attrib_entry {
 	bool tls_pending; /* maps not read yet: the budget was spent when it was resolved */
 };
 
+/* A program's TLS library, by its executable file (a maps read of one of its processes). */
+struct exe_lib {
+	uint64_t dev, ino;
+	int64_t mtime_ns;
+	uint64_t read_ns; /* when: 0 = empty */
+	char lib[sizeof(((struct hs_proc *)0)->tls_lib)];
+};
+
 struct attrib_cache {
 	char *proc_root;
+	struct exe_lib exe_libs[ATTRIB_EXE_LIBS]; /* direct-mapped by inode */
 	struct attrib_entry *ents;
 	int32_t *buckets;
 	size_t cap;
@@ -983,11 +979,44 @@ static bool maps_budget(struct attrib_cache *ac)
 	return ac->maps_tokens > 0;
 }
 
-/* fill_tls_lib - read @e's TLS library if the budget allows; else mark it pending. */
+/*
+ * exe_slot - the slot for the executable of the process at @dfd ("exe" followed, so a
+ * container's binary is its own file), with *@st filled; NULL when it cannot be
+ * stat'ed (no ptrace access, a kernel thread).
+ */
+static struct exe_lib *exe_slot(struct attrib_cache *ac, int dfd, struct stat *st)
+{
+	if (fstatat(dfd, "exe", st, 0) < 0)
+		return NULL;
+	return &ac->exe_libs[(st->st_ino * 2654435761u ^ st->st_dev) % ATTRIB_EXE_LIBS];
+}
+
+static bool exe_match(const struct exe_lib *x, const struct stat *st)
+{
+	return x->read_ns && x->dev == (uint64_t)st->st_dev && x->ino == (uint64_t)st->st_ino &&
+	       x->mtime_ns == (int64_t)st->st_mtim.tv_sec * (int64_t)NSEC_PER_SEC + st->st_mtim.tv_nsec;
+}
+
+/*
+ * fill_tls_lib - @e's TLS library: another process of the same program's when one was
+ * read lately (ATTRIB_EXE_TTL_NS), else from its maps if the budget allows; else mark
+ * it pending. Only a library found is kept for the program: a process resolved before
+ * it mapped one must not hide it from the next.
+ */
 static void fill_tls_lib(struct attrib_cache *ac, int dfd, struct attrib_entry *e)
 {
+	struct exe_lib *x;
+	struct stat st;
 	uint32_t lines = 0;
+	uint64_t now = util_mono_ns();
 
+	x = exe_slot(ac, dfd, &st);
+	if (x && exe_match(x, &st) && now - x->read_ns < ATTRIB_EXE_TTL_NS) {
+		util_strlcpy(e->proc.tls_lib, x->lib, sizeof(e->proc.tls_lib));
+		ac->stats.exe_hits++;
+		e->tls_pending = false;
+		return;
+	}
 	if (!maps_budget(ac)) {
 		ac->stats.maps_deferred++;
 		e->tls_pending = true;
@@ -997,6 +1026,13 @@ static void fill_tls_lib(struct attrib_cache *ac, int dfd, struct attrib_entry *
 	ac->maps_tokens -= lines;
 	ac->stats.maps_lines += lines;
 	e->tls_pending = false;
+	if (x && e->proc.tls_lib[0]) {
+		x->dev = (uint64_t)st.st_dev;
+		x->ino = (uint64_t)st.st_ino;
+		x->mtime_ns = (int64_t)st.st_mtim.tv_sec * (int64_t)NSEC_PER_SEC + st.st_mtim.tv_nsec;
+		x->read_ns = now ? now : 1;
+		util_strlcpy(x->lib, e->proc.tls_lib, sizeof(x->lib));
+	}
 }
 
 int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out)

@@ -464,6 +464,55 @@ static void test_pid_reuse(void **state)
 	attrib_cache__free(ac);
 }
 
+/*
+ * Processes of one program (the same executable file) read maps once: the next takes
+ * the library found. Another program, or the same path rewritten (a new mtime), reads
+ * its own; a process whose maps showed no TLS library leaves nothing for the next.
+ */
+static void test_exe_lib_cache(void **state)
+{
+	static const char ssl[] = "1-2 r-xp 0 fe:01 3 /usr/lib/x86_64-linux-gnu/libssl.so.3\n";
+	static const char gnutls[] = "1-2 r-xp 0 fe:01 3 /usr/lib/libgnutls.so.30\n";
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 1000, 0 } };
+	struct attrib_stats st;
+	struct attrib_cache *ac;
+	char bin_a[300], bin_b[300];
+	struct hs_proc p;
+
+	(void)state;
+	write_file("prog-a", "a");
+	write_file("prog-b", "b");
+	snprintf(bin_a, sizeof(bin_a), "%s/prog-a", root);
+	snprintf(bin_b, sizeof(bin_b), "%s/prog-b", root);
+	ac = attrib_cache__new(root, 16);
+	assert_non_null(ac);
+	/* No library in the first process's maps yet: nothing kept for the program. */
+	make_proc(6001, "a", 100, 0, "0::/\n", "", bin_a);
+	assert_int_equal(attrib_cache__resolve(ac, 6001, &p), 0);
+	assert_string_equal(p.tls_lib, "");
+	make_proc(6002, "a", 101, 0, "0::/\n", ssl, bin_a);
+	assert_int_equal(attrib_cache__resolve(ac, 6002, &p), 0);
+	assert_string_equal(p.tls_lib, "libssl.so.3");
+	/* The same program again: its maps are not read (they would say GnuTLS). */
+	make_proc(6003, "a", 102, 0, "0::/\n", gnutls, bin_a);
+	assert_int_equal(attrib_cache__resolve(ac, 6003, &p), 0);
+	assert_string_equal(p.tls_lib, "libssl.so.3");
+	attrib_cache__stats(ac, &st);
+	assert_int_equal(st.exe_hits, 1);
+	/* Another program reads its own. */
+	make_proc(6004, "b", 103, 0, "0::/\n", gnutls, bin_b);
+	assert_int_equal(attrib_cache__resolve(ac, 6004, &p), 0);
+	assert_string_equal(p.tls_lib, "libgnutls.so.30");
+	/* The program's file rewritten (another mtime): read again. */
+	assert_int_equal(utimensat(AT_FDCWD, bin_a, ts, 0), 0);
+	make_proc(6005, "a", 104, 0, "0::/\n", gnutls, bin_a);
+	assert_int_equal(attrib_cache__resolve(ac, 6005, &p), 0);
+	assert_string_equal(p.tls_lib, "libgnutls.so.30");
+	attrib_cache__stats(ac, &st);
+	assert_int_equal(st.exe_hits, 1);
+	attrib_cache__free(ac);
+}
+
 /* A client that exits before its handshake is reported is still named. */
 static void test_exited_process(void **state)
 {
@@ -1235,6 +1284,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls_lib_from_maps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exited_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exe_lib_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_go_binary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_soname, setup, teardown),
