@@ -69,6 +69,14 @@ void attrib_cache__stats(const struct attrib_cache *ac, struct attrib_stats *st)
 int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out);
 
 /*
+ * attrib_cache__resolve_cg - attrib_cache__resolve() for a process the kernel saw in
+ * cgroup @cgroup_id (the socket owner's; 0: unknown): cgroup, unit and container come
+ * from the last process resolved in that cgroup, without reading /proc/PID/cgroup.
+ */
+int attrib_cache__resolve_cg(struct attrib_cache *ac, uint32_t pid, uint64_t cgroup_id,
+			     struct hs_proc *out);
+
+/*
  * attrib_cache__lookup - cached entry for @pid only, never touching /proc; 0 or -ENOENT.
  * -EAGAIN (with @out filled) when its TLS library is still to be read (the maps budget
  * was spent): call attrib_cache__resolve, which reads it when the budget allows.

@@ -754,8 +754,45 @@ static int read_tls_lib(int dfd, uint32_t max_lines, char *lib, size_t len, uint
 	return err;
 }
 
-/* resolve_proc - every field of @pid but comm (the caller took it from stat) and tls_lib. */
-static void resolve_proc(int dfd, uint32_t pid, const char *stat_comm, struct hs_proc *p)
+/*
+ * What a cgroup's path gives (the path, unit and container), by the cgroup id the
+ * kernel reports with a socket's owner (bpf_get_current_cgroup_id(): unique while the
+ * cgroup exists, and a new cgroup gets a new one). Every process of a service or a
+ * container shares it, so a new process of one costs no /proc/PID/cgroup read.
+ */
+#define CG_SLOTS 256
+
+struct cg_info {
+	uint64_t id; /* 0: empty */
+	char cgroup[sizeof(((struct hs_proc *)0)->cgroup)];
+	char unit[sizeof(((struct hs_proc *)0)->unit)];
+	char container[sizeof(((struct hs_proc *)0)->container)];
+	char container_id[sizeof(((struct hs_proc *)0)->container_id)];
+};
+
+static void cg_fill(struct hs_proc *p, const struct cg_info *cg)
+{
+	util_strlcpy(p->cgroup, cg->cgroup, sizeof(p->cgroup));
+	util_strlcpy(p->unit, cg->unit, sizeof(p->unit));
+	util_strlcpy(p->container, cg->container, sizeof(p->container));
+	util_strlcpy(p->container_id, cg->container_id, sizeof(p->container_id));
+}
+
+static void cg_keep(struct cg_info *cg, uint64_t id, const struct hs_proc *p)
+{
+	cg->id = id;
+	util_strlcpy(cg->cgroup, p->cgroup, sizeof(cg->cgroup));
+	util_strlcpy(cg->unit, p->unit, sizeof(cg->unit));
+	util_strlcpy(cg->container, p->container, sizeof(cg->container));
+	util_strlcpy(cg->container_id, p->container_id, sizeof(cg->container_id));
+}
+
+/*
+ * resolve_proc - every field of @pid but comm (the caller took it from stat) and tls_lib;
+ * the cgroup's from @cg when it holds @cgroup_id (the owner's, 0 when unknown).
+ */
+static void resolve_proc(int dfd, uint32_t pid, const char *stat_comm, uint64_t cgroup_id,
+			 struct cg_info *cg, struct hs_proc *p)
 {
 	char cgroup[LINE_CAP];
 
@@ -769,13 +806,17 @@ static void resolve_proc(int dfd, uint32_t pid, const char *stat_comm, struct hs
 	read_exe(dfd, p->exe, sizeof(p->exe));
 	if (read_uid(dfd, &p->uid))
 		p->uid = UINT32_MAX;
-	if (!read_cgroup(dfd, cgroup, sizeof(cgroup))) {
+	if (cgroup_id && cg && cg->id == cgroup_id) {
+		cg_fill(p, cg);
+	} else if (!read_cgroup(dfd, cgroup, sizeof(cgroup))) {
 		/* Unit and container come from the whole path, before it is cut to fit. */
 		util_strlcpy(p->cgroup, cgroup, sizeof(p->cgroup));
 		attrib_unit_from_cgroup(cgroup, p->unit, sizeof(p->unit));
 		attrib_container_from_cgroup(cgroup, p->container_id, sizeof(p->container_id));
 		/* The runtime's name for it, what labels and process keys use. */
 		attrib_container_name(cgroup, p->container, sizeof(p->container));
+		if (cgroup_id && cg)
+			cg_keep(cg, cgroup_id, p);
 	}
 	p->pid = pid;
 	p->known = true;
@@ -806,6 +847,7 @@ struct exe_lib {
 struct attrib_cache {
 	char *proc_root;
 	struct exe_lib exe_libs[ATTRIB_EXE_LIBS]; /* direct-mapped by inode */
+	struct cg_info *cgs;			  /* CG_SLOTS, direct-mapped by id */
 	struct attrib_entry *ents;
 	int32_t *buckets;
 	size_t cap;
@@ -847,7 +889,8 @@ struct attrib_cache *attrib_cache__new(const char *proc_root, size_t max_entries
 	ac->proc_root = strdup(proc_root);
 	ac->ents = util_reallocarray(NULL, max_entries, sizeof(*ac->ents));
 	ac->buckets = util_reallocarray(NULL, nb, sizeof(*ac->buckets));
-	if (!ac->proc_root || !ac->ents || !ac->buckets) {
+	ac->cgs = calloc(CG_SLOTS, sizeof(*ac->cgs));
+	if (!ac->proc_root || !ac->ents || !ac->buckets || !ac->cgs) {
 		attrib_cache__free(ac);
 		errno = ENOMEM;
 		return NULL;
@@ -865,6 +908,7 @@ void attrib_cache__free(struct attrib_cache *ac)
 {
 	if (!ac)
 		return;
+	free(ac->cgs);
 	free(ac->buckets);
 	free(ac->ents);
 	free(ac->proc_root);
@@ -1037,6 +1081,12 @@ static void fill_tls_lib(struct attrib_cache *ac, int dfd, struct attrib_entry *
 
 int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc *out)
 {
+	return attrib_cache__resolve_cg(ac, pid, 0, out);
+}
+
+int attrib_cache__resolve_cg(struct attrib_cache *ac, uint32_t pid, uint64_t cgroup_id,
+			     struct hs_proc *out)
+{
 	char dir[PATH_MAX], comm[sizeof(out->comm)];
 	struct attrib_entry *e;
 	struct hs_proc p;
@@ -1065,7 +1115,7 @@ int attrib_cache__resolve(struct attrib_cache *ac, uint32_t pid, struct hs_proc 
 	if (e && e->start == start && strcmp(e->proc.comm, comm) == 0) {
 		ac->stats.hits++;
 	} else {
-		resolve_proc(dfd, pid, comm, &p);
+		resolve_proc(dfd, pid, comm, cgroup_id, &ac->cgs[cgroup_id % CG_SLOTS], &p);
 		ac->stats.resolves++;
 		e = store(ac, e, pid, start, &p);
 		e->tls_pending = true;

@@ -119,7 +119,8 @@ static void resolve_pid(struct attrib_join *j, uint32_t pid, const struct hs_own
 	if (j->ac && o && attrib_cache__lookup(j->ac, pid, out) == 0 && out->known &&
 	    !strncmp(out->comm, o->comm, sizeof(o->comm)))
 		return;
-	if (j->ac && attrib_cache__resolve(j->ac, pid, out) == 0 && out->known)
+	if (j->ac && attrib_cache__resolve_cg(j->ac, pid, o ? o->cgroup_id : 0, out) == 0 &&
+	    out->known)
 		return;
 	/* Gone before /proc could be read: what the tracepoint saw is still right. */
 	if (o)

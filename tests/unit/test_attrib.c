@@ -513,6 +513,36 @@ static void test_exe_lib_cache(void **state)
 	attrib_cache__free(ac);
 }
 
+/*
+ * The owner's cgroup id names the cgroup: a second process reported in the same one
+ * takes its path, unit and container without reading /proc/PID/cgroup; without an id,
+ * or with another, the file is read.
+ */
+static void test_cgroup_by_id(void **state)
+{
+	struct attrib_cache *ac;
+	struct hs_proc p;
+
+	(void)state;
+	ac = attrib_cache__new(root, 16);
+	assert_non_null(ac);
+	make_proc(7001, "curl", 100, 0, "0::/system.slice/backup.service\n", "", NULL);
+	assert_int_equal(attrib_cache__resolve_cg(ac, 7001, 4242, &p), 0);
+	assert_string_equal(p.unit, "backup.service");
+	/* The file says otherwise, but the kernel said the same cgroup. */
+	make_proc(7002, "curl", 101, 0, "0::/system.slice/other.service\n", "", NULL);
+	assert_int_equal(attrib_cache__resolve_cg(ac, 7002, 4242, &p), 0);
+	assert_string_equal(p.unit, "backup.service");
+	assert_string_equal(p.cgroup, "/system.slice/backup.service");
+	make_proc(7003, "curl", 102, 0, "0::/system.slice/other.service\n", "", NULL);
+	assert_int_equal(attrib_cache__resolve_cg(ac, 7003, 4243, &p), 0);
+	assert_string_equal(p.unit, "other.service");
+	make_proc(7004, "curl", 103, 0, "0::/system.slice/third.service\n", "", NULL);
+	assert_int_equal(attrib_cache__resolve(ac, 7004, &p), 0);
+	assert_string_equal(p.unit, "third.service");
+	attrib_cache__free(ac);
+}
+
 /* A client that exits before its handshake is reported is still named. */
 static void test_exited_process(void **state)
 {
@@ -1285,6 +1315,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exited_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exe_lib_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup_by_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_go_binary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_soname, setup, teardown),
