@@ -2,12 +2,20 @@
 #
 # The handshake storm bench/live.sh and bench/storm-ab.sh share; source after
 # tests/lib/common.sh, once netns_new has set NS:
-#   storm_server          one `openssl s_server` on 127.0.0.1:443 in the namespace
+#   storm_server [ec]     one `openssl s_server` on 127.0.0.1:443 in the namespace; with
+#                         ec its certificate has an ECDSA P-256 key (cheaper handshakes:
+#                         the worst case for an observer's share), else RSA-2048
 #   storm CLIENTS SECS    CLIENTS `openssl s_time -new` runs in parallel; prints the
 #                         handshakes completed and the wall-clock seconds they took
 
 storm_server() {
-	make_cert "$TEST_TMP"
+	if [ "${1:-}" = ec ]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+			-subj /CN=tlsaudit.test -keyout "$TEST_TMP/server.key" \
+			-out "$TEST_TMP/server.crt" >/dev/null 2>&1 || fail "openssl: no EC certificate"
+	else
+		make_cert "$TEST_TMP"
+	fi
 	ip netns exec "$NS" openssl s_server -accept 127.0.0.1:443 -key "$TEST_TMP/server.key" \
 		-cert "$TEST_TMP/server.crt" -quiet </dev/null >/dev/null 2>&1 &
 	on_exit "kill $!"

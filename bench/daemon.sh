@@ -1,0 +1,495 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The daemon's overhead on what hosts really run, in a private network namespace.
+#
+#   bench/daemon.sh [-p PAIRS] [-s SECS] [-b BULK_MB] [-f FLOWS] [PHASE...]
+#
+# Phases (default: mix storm unwatched flows):
+#   mix        a realistic workload, PAIRS times with and without `tlsaudit daemon`
+#              (alternating which half goes first): two loops of short-lived clients (a
+#              new curl process per request) against a forking server (socat fork: a
+#              child and a shell per connection), SMTP STARTTLS sessions (python smtplib,
+#              a process per mail, against tests/lib/smtp_server.py), failed handshakes (a
+#              TLS 1.0 client against a TLS 1.2-only server), a bulk TLS transfer on a
+#              watched port (443) and a plain one on an unwatched port (8080)
+#   storm      the cheap-handshake storm of bench/storm.sh (two `openssl s_time -new`
+#              against one s_server, ECDSA P-256), PAIRS times with and without
+#   unwatched  the BPF programs' nanoseconds per run during a bulk transfer on an
+#              unwatched port (every packet of every socket on the host passes them)
+#   flows      the daemon's RSS with FLOWS concurrent watched flows (FLOWS / 2
+#              connections on loopback: each end is a socket, so a flow, of its own) that
+#              send a ClientHello and wait
+#
+# For mix and storm it prints the handshake-rate ratio (with / without: median of the
+# pairs, and their spread), every handshake against the daemon's records (each local
+# end), ring-buffer drops and flow evictions, and tlsaudit's CPU: the daemon's user +
+# system time (its own cgroup) plus the BPF programs' run time (kernel.bpf_stats_enabled,
+# on only for one more run after the pairs, as it costs two clock reads a program run),
+# as a share of the workload's CPU (its cgroup: clients, servers and their children)
+# without tlsaudit. Goals: share <= 1% (mix), <= 2% (storm); rate ratio >= 0.99; every
+# handshake recorded; 0 drops.
+source "$(dirname "$0")/../tests/lib/common.sh"
+source "$(dirname "$0")/storm.sh"
+
+PAIRS=8
+SECS=10
+BULK_MB=256
+FLOWS=100000
+while getopts "p:s:b:f:h" opt; do
+	case $opt in
+	p) PAIRS=$OPTARG ;;
+	s) SECS=$OPTARG ;;
+	b) BULK_MB=$OPTARG ;;
+	f) FLOWS=$OPTARG ;;
+	h) sed -n '3,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+PHASES=${*:-mix storm unwatched flows}
+
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+require_root
+for t in openssl socat curl bpftool $PY; do
+	command -v "$t" >/dev/null || skip "$t not installed (./configure --test-deps)"
+done
+[ -r /sys/kernel/btf/vmlinux ] || skip "no kernel BTF at /sys/kernel/btf/vmlinux"
+[ -x "$TLSAUDIT" ] || fail "$TLSAUDIT not built (make)"
+CG_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+[ -n "$CG_ROOT" ] || skip "no cgroup2 mount"
+LIB=$TOP/tests/lib
+
+netns_new dbench
+# Two cgroups: the workload (servers, clients and every child they fork) and the daemon.
+CG_WORK=$CG_ROOT/tlsaudit-bench-$$-work
+CG_DAEMON=$CG_ROOT/tlsaudit-bench-$$-daemon
+mkdir "$CG_WORK" "$CG_DAEMON" || fail "cannot make cgroups under $CG_ROOT"
+on_exit "rmdir $CG_WORK $CG_DAEMON"
+on_exit "sysctl -q -w kernel.bpf_stats_enabled=0"
+# Stop what runs in the workload cgroup; `cgroup.kill` (Linux 5.14) at once, else by pid.
+on_exit "echo 1 >$CG_WORK/cgroup.kill; for p in \$(cat $CG_WORK/cgroup.procs); do kill \$p; done"
+
+cg_usec() { awk '$1 == "usage_usec" { print $2 }' "$1/cpu.stat"; }
+# This script's own cgroup, to come back to after running a server or storm in the other.
+CG_SELF=$CG_ROOT$(sed -n 's/^0:://p' /proc/self/cgroup)
+
+# in_work CMD... - run CMD in the namespace inside the workload cgroup (in the background
+# when followed by &: the subshell joins the cgroup, then execs).
+in_work() {
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG_WORK" ip netns exec "$NS" "$@"
+}
+
+# Run time (ns) and runs of the running daemon's programs (their ids from the fds it
+# holds: other daemons and watches on the host load programs of the same names), in
+# total and per program (in $TEST_TMP/progs.txt).
+bpf_stats() {
+	local ids
+	ids=$(sed -n 's/^prog_id:[[:space:]]*//p' /proc/"$DPID"/fdinfo/* 2>/dev/null | sort -u)
+	bpftool prog show -j | $PY -c '
+import json, sys
+mine = set(sys.argv[1].split())
+t = n = 0
+with open(sys.argv[2], "w") as f:
+    for p in json.load(sys.stdin):
+        if str(p["id"]) in mine:
+            t += p.get("run_time_ns", 0)
+            n += p.get("run_cnt", 0)
+            f.write("%s %d %d\n" % (p["name"], p.get("run_time_ns", 0), p.get("run_cnt", 0)))
+print(t, n)' "$ids" "$TEST_TMP/progs.txt"
+}
+
+# The daemon, in its own cgroup, with a handshake log of its own per start.
+DN=0
+daemon_start() {
+	DN=$((DN + 1))
+	DLOG=$TEST_TMP/daemon$DN.log
+	HLOG=$TEST_TMP/handshakes$DN.json
+	SOCK=$TEST_TMP/d$DN.sock
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG_DAEMON" \
+		"$TLSAUDIT" daemon --socket="$SOCK" --state-file="$TEST_TMP/state$DN" \
+		--textfile=none --handshake-log="$HLOG" "$@" >"$DLOG" 2>&1 &
+	DPID=$!
+	on_exit "kill $DPID"
+	local i
+	for ((i = 0; i < 400; i++)); do
+		grep -q "started: backend bpf" "$DLOG" 2>/dev/null && return 0
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.025
+	done
+	cat "$DLOG" >&2
+	fail "the daemon did not start capturing with eBPF"
+}
+
+daemon_status() {
+	"$TLSAUDIT" status --json -S "$SOCK"
+}
+
+daemon_stop() {
+	kill -TERM "$DPID"
+	wait "$DPID" 2>/dev/null
+}
+
+# status_num KEY - a number from the daemon's status (JSON).
+status_num() {
+	daemon_status | $PY -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], 0))' "$1"
+}
+
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+		print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# records SERVER_IP ROLE - the daemon's records of that server and local end.
+records() {
+	$PY -c '
+import json, sys
+n = 0
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["server_ip"] == sys.argv[2] and r["role"] == sys.argv[3]:
+        n += 1
+print(n)' "$HLOG" "$1" "$2"
+}
+
+# ---- the realistic mix -------------------------------------------------------------
+
+KEY=$TEST_TMP/server.key
+CRT=$TEST_TMP/server.crt
+
+mix_servers() {
+	make_cert "$TEST_TMP"
+	# A forking HTTPS server: socat forks a child per connection, which runs a shell
+	# for the response (as CGI does).
+	cat >"$TEST_TMP/respond.sh" <<'EOF'
+while read -r line; do [ "$line" = "$(printf '\r')" ] && break; done
+printf 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n'
+EOF
+	in_work socat OPENSSL-LISTEN:443,bind=127.0.0.2,reuseaddr,fork,cert="$CRT",key="$KEY",verify=0 \
+		EXEC:"sh $TEST_TMP/respond.sh" </dev/null >/dev/null 2>&1 &
+	in_work $PY "$LIB/smtp_server.py" --addr 127.0.0.3 --port 25 --cert "$CRT" --key "$KEY" \
+		</dev/null >/dev/null 2>&1 &
+	# TLS 1.2 only: a TLS 1.0 client gets protocol_version.
+	in_work openssl s_server -accept 127.0.0.4:443 -cert "$CRT" -key "$KEY" -tls1_2 -quiet \
+		</dev/null >/dev/null 2>&1 &
+	in_work socat -b 262144 OPENSSL-LISTEN:443,bind=127.0.0.5,reuseaddr,fork,cert="$CRT",key="$KEY",verify=0 \
+		SYSTEM:"head -c $((BULK_MB << 20)) /dev/zero" </dev/null >/dev/null 2>&1 &
+	in_work socat -b 262144 TCP-LISTEN:8080,bind=127.0.0.6,reuseaddr,fork \
+		SYSTEM:"head -c $((BULK_MB << 20)) /dev/zero" </dev/null >/dev/null 2>&1 &
+	local hp i
+	for hp in 127.0.0.2:443 127.0.0.3:25 127.0.0.4:443 127.0.0.5:443 127.0.0.6:8080; do
+		for ((i = 0; i < 400; i++)); do
+			in_ns ss -Htln "src $hp" | grep -q . && continue 2
+			sleep 0.025
+		done
+		fail "nothing listens on $hp"
+	done
+}
+
+# A client loop: runs CMD until the deadline, one process after another, and writes how
+# many ran (and how many succeeded) to OUT. Started in the workload cgroup.
+LOOP_SH=$TEST_TMP/loop.sh
+cat >"$LOOP_SH" <<'EOF'
+end=$1 out=$2
+shift 2
+n=0 ok=0
+while [ "$(date +%s%N)" -lt "$end" ]; do
+	if "$@" >/dev/null 2>&1; then ok=$((ok + 1)); fi
+	n=$((n + 1))
+done
+echo "$n $ok" >"$out"
+EOF
+
+BULK_TLS=$TEST_TMP/bulk_tls.sh
+cat >"$BULK_TLS" <<'EOF'
+[ "$(socat -b 262144 -u OPENSSL:127.0.0.5:443,verify=0 - | wc -c)" -eq "$1" ]
+EOF
+BULK_TCP=$TEST_TMP/bulk_tcp.sh
+cat >"$BULK_TCP" <<'EOF'
+[ "$(socat -b 262144 -u TCP:127.0.0.6:8080 - | wc -c)" -eq "$1" ]
+EOF
+
+# mix_run - one run of the workload; sets R_HS (handshakes), R_T (seconds), R_CPU
+# (workload CPU seconds) and the per-loop counts in $TEST_TMP/loop.*.
+mix_run() {
+	local end t0 t1 c0 c1 pids=() i
+	t0=$(date +%s%N)
+	end=$((t0 + SECS * 1000000000))
+	c0=$(cg_usec "$CG_WORK")
+	for i in 1 2; do
+		in_work sh "$LOOP_SH" "$end" "$TEST_TMP/loop.curl$i" \
+			curl -sk -o /dev/null --resolve www.bench.test:443:127.0.0.2 \
+			https://www.bench.test/ &
+		pids+=($!)
+	done
+	in_work sh "$LOOP_SH" "$end" "$TEST_TMP/loop.smtp" \
+		$PY "$LIB/smtp_client.py" 127.0.0.3 25 starttls &
+	pids+=($!)
+	# Expected to fail: the server refuses TLS 1.0 (protocol_version).
+	in_work sh "$LOOP_SH" "$end" "$TEST_TMP/loop.fail" \
+		openssl s_client -connect 127.0.0.4:443 -tls1 -cipher 'DEFAULT@SECLEVEL=0' \
+		-servername old.bench.test &
+	pids+=($!)
+	in_work sh "$LOOP_SH" "$end" "$TEST_TMP/loop.bulk" sh "$BULK_TLS" $((BULK_MB << 20)) &
+	pids+=($!)
+	in_work sh "$LOOP_SH" "$end" "$TEST_TMP/loop.plain" sh "$BULK_TCP" $((BULK_MB << 20)) &
+	pids+=($!)
+	wait "${pids[@]}"
+	t1=$(date +%s%N)
+	c1=$(cg_usec "$CG_WORK")
+	R_T=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+	R_CPU=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')
+	R_CURL=$(($(cut -d' ' -f2 "$TEST_TMP/loop.curl1") + $(cut -d' ' -f2 "$TEST_TMP/loop.curl2")))
+	R_SMTP=$(cut -d' ' -f2 "$TEST_TMP/loop.smtp")
+	R_FAIL=$(cut -d' ' -f1 "$TEST_TMP/loop.fail")
+	R_BULK=$(cut -d' ' -f2 "$TEST_TMP/loop.bulk")
+
+	R_HS=$((R_CURL + R_SMTP + R_FAIL + R_BULK))
+	# A curl or mail that failed is a handshake that may not have happened: say so.
+	R_ERR=$(($(cut -d' ' -f1 "$TEST_TMP/loop.curl1") + $(cut -d' ' -f1 "$TEST_TMP/loop.curl2") - R_CURL))
+	R_ERR=$((R_ERR + $(cut -d' ' -f1 "$TEST_TMP/loop.smtp") - R_SMTP))
+}
+
+# mix_check - the daemon's records against the handshakes of the last run, both ends.
+mix_check() {
+	local ip what want got role bad=0
+	for what in "127.0.0.2 curl $R_CURL" "127.0.0.3 smtp $R_SMTP" "127.0.0.4 failed $R_FAIL" \
+		"127.0.0.5 bulk $R_BULK"; do
+		read -r ip what want <<<"$what"
+		for role in client server; do
+			got=$(records "$ip" "$role")
+			[ "$got" -ge "$want" ] || bad=1
+			MISSING=$((MISSING + (want > got ? want - got : 0)))
+			printf ' %s/%s %d/%d' "$what" "${role:0:3}" "$got" "$want"
+		done
+	done
+	return $bad
+}
+
+# ---- the storm ----------------------------------------------------------------------
+
+storm_run() {
+	local c0 c1
+	c0=$(cg_usec "$CG_WORK")
+	# storm() forks s_time from this shell: it joins the workload cgroup meanwhile.
+	echo $BASHPID >"$CG_WORK/cgroup.procs"
+	read -r R_HS R_T < <(storm 2 "$SECS")
+	echo $BASHPID >"$CG_SELF/cgroup.procs"
+	c1=$(cg_usec "$CG_WORK")
+	R_CPU=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", (b - a) / 1e6 }')
+	R_ERR=0
+}
+
+storm_check() {
+	local role got bad=0
+	for role in client server; do
+		got=$(records 127.0.0.1 "$role")
+		[ "$got" -ge "$R_HS" ] || bad=1
+		MISSING=$((MISSING + (R_HS > got ? R_HS - got : 0)))
+		printf ' storm/%s %d/%d' "${role:0:3}" "$got" "$R_HS"
+	done
+	return $bad
+}
+
+# ---- pairs and cost ------------------------------------------------------------------
+
+# pairs NAME - PAIRS rounds with and without the daemon, then one costed run.
+pairs() {
+	local name=$1 r ratios=() cpu_off=() d drops=0 evict=0 dc0 dc1 b0 b1 n0 n1 t_off=()
+	local rate_on rate_off
+	MISSING=0
+	"${name}_run" >/dev/null # warm-up: the first run after the servers start is slower
+	echo "$name: $PAIRS pairs of ${SECS}s runs"
+	for ((r = 1; r <= PAIRS; r++)); do
+		for half in $( ((r % 2)) && echo "off on" || echo "on off"); do
+			if [ "$half" = on ]; then
+				daemon_start
+				"${name}_run"
+				sleep 0.5 # the last records
+				rate_on=$(awk -v n="$R_HS" -v t="$R_T" 'BEGIN { print n / t }')
+				d=$(status_num ringbuf_drops)
+				drops=$((drops + d))
+				evict=$((evict + $(status_num flow_evictions)))
+				printf '  round %d with:    %5d handshakes in %.2fs (%.1f/s), workload CPU %.2fs,' \
+					"$r" "$R_HS" "$R_T" "$rate_on" "$R_CPU"
+				"${name}_check" || true
+				printf ', drops %d\n' "$d"
+				daemon_stop
+			else
+				"${name}_run"
+				rate_off=$(awk -v n="$R_HS" -v t="$R_T" 'BEGIN { print n / t }')
+				cpu_off+=("$(awk -v c="$R_CPU" -v t="$R_T" 'BEGIN { print c / t }')")
+				t_off+=("$R_T")
+				printf '  round %d without: %5d handshakes in %.2fs (%.1f/s), workload CPU %.2fs\n' \
+					"$r" "$R_HS" "$R_T" "$rate_off" "$R_CPU"
+			fi
+		done
+		ratios+=("$(awk -v a="$rate_on" -v b="$rate_off" 'BEGIN { printf "%.4f", a / b }')")
+	done
+	# The costed run: BPF run-time accounting on, the daemon in its cgroup.
+	daemon_start
+	sysctl -q -w kernel.bpf_stats_enabled=1
+	read -r b0 n0 < <(bpf_stats)
+	cp "$TEST_TMP/progs.txt" "$TEST_TMP/progs0.txt"
+	dc0=$(cg_usec "$CG_DAEMON")
+	# PERF_DATA=FILE: a profile of the daemon during the costed run (perf record).
+	local perf_pid=""
+	if [ -n "${PERF_DATA:-}" ]; then
+		perf record -q -F 4999 -g -o "$PERF_DATA.$name" -p "$DPID" 2>/dev/null &
+		perf_pid=$!
+	fi
+	"${name}_run"
+	sleep 0.5
+	[ -n "$perf_pid" ] && kill -INT "$perf_pid" && wait "$perf_pid"
+	dc1=$(cg_usec "$CG_DAEMON")
+	read -r b1 n1 < <(bpf_stats)
+	sysctl -q -w kernel.bpf_stats_enabled=0
+	printf '  costed run:       %5d handshakes in %.2fs,' "$R_HS" "$R_T"
+	"${name}_check" || true
+	echo
+	drops=$((drops + $(status_num ringbuf_drops)))
+	evict=$((evict + $(status_num flow_evictions)))
+	daemon_stop
+	# Per program: runs and nanoseconds a run (host-wide: every socket passes them).
+	paste "$TEST_TMP/progs0.txt" "$TEST_TMP/progs.txt" | awk '{
+		n = $6 - $3; printf "    %-22s %8d runs, %6.1f ns a run\n", $1, n, n ? ($5 - $2) / n : 0 }'
+	local hs_on=$R_HS t_on=$R_T
+	echo
+	echo "$name: rate ratios (with/without) ${ratios[*]}"
+	awk -v med="$(median "${ratios[@]}")" -v lo="$(printf '%s\n' "${ratios[@]}" | sort -g | head -1)" \
+		-v hi="$(printf '%s\n' "${ratios[@]}" | sort -g | tail -1)" 'BEGIN {
+		printf "  handshake-rate ratio: median %.3f, spread %.3f to %.3f (goal >= 0.99: %s)\n",
+			med, lo, hi, (med >= 0.99) ? "met" : "missed" }'
+	awk -v d="$(((dc1 - dc0)))" -v b="$((b1 - b0))" -v n="$((n1 - n0))" -v t="$t_on" \
+		-v hs="$hs_on" -v w="$(median "${cpu_off[@]}")" -v goal="$2" 'BEGIN {
+		dcpu = d / 1e6; bcpu = b / 1e9
+		printf "  tlsaudit CPU in the costed run: daemon %.3fs, BPF %.3fs (%d program runs, %.0f ns each)\n",
+			dcpu, bcpu, n, n ? b / n : 0
+		printf "  per handshake: daemon %.1f us, BPF %.1f us; workload without tlsaudit %.2f CPU-s/s\n",
+			hs ? dcpu * 1e6 / hs : 0, hs ? bcpu * 1e6 / hs : 0, w
+		share = 100 * (dcpu + bcpu) / t / w
+		printf "  tlsaudit CPU share: %.2f%% (daemon %.2f%% + BPF %.2f%%) (goal <= %s%%: %s)\n",
+			share, 100 * dcpu / t / w, 100 * bcpu / t / w, goal, (share <= goal) ? "met" : "missed" }'
+	echo "  records missing: $MISSING; ring-buffer drops $drops; flow evictions $evict" \
+		"(goals 0: $([ "$MISSING" -eq 0 ] && [ "$drops" -eq 0 ] && echo met || echo missed))"
+}
+
+# ---- unwatched traffic --------------------------------------------------------------
+
+unwatched() {
+	local t0 t1
+	make_cert "$TEST_TMP"
+	in_work socat -b 262144 TCP-LISTEN:8080,bind=127.0.0.6,reuseaddr,fork \
+		SYSTEM:"head -c $((BULK_MB << 22)) /dev/zero" </dev/null >/dev/null 2>&1 &
+	sleep 0.5
+	daemon_start
+	sysctl -q -w kernel.bpf_stats_enabled=1
+	bpf_stats >/dev/null
+	cp "$TEST_TMP/progs.txt" "$TEST_TMP/progs0.txt"
+	t0=$(date +%s%N)
+	in_work sh "$BULK_TCP" $((BULK_MB << 22)) || fail "unwatched bulk transfer failed"
+	t1=$(date +%s%N)
+	bpf_stats >/dev/null
+	sysctl -q -w kernel.bpf_stats_enabled=0
+	daemon_stop
+	echo "unwatched: $((BULK_MB * 4)) MiB over TCP port 8080 in $(awk -v a="$t0" -v b="$t1" \
+		'BEGIN { printf "%.2f", (b - a) / 1e9 }')s, the daemon watching 443,25,587" \
+		"(every TCP socket on the host counts):"
+	paste "$TEST_TMP/progs0.txt" "$TEST_TMP/progs.txt" | awk '{
+		n = $6 - $3; printf "  %-22s %9d runs, %6.1f ns a run\n", $1, n, n ? ($5 - $2) / n : 0 }'
+}
+
+# ---- concurrent flows -----------------------------------------------------------------
+
+# FLOWS / 2 connections from 127.1.x.y to 127.0.0.7:443: each sends a ClientHello (the
+# one Python's OpenSSL sends) and waits; the server accepts and reads nothing. Then the
+# daemon's RSS and flow counts.
+flows() {
+	local conns=$((FLOWS / 2)) rss0 rss1 hwm st
+	ulimit -n $((conns * 2 + 1024)) || fail "cannot raise the open files limit"
+	daemon_start
+	sleep 1
+	rss0=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$DPID/status")
+	in_ns $PY - "$conns" "$TEST_TMP/flood.ready" <<'EOF' &
+import socket, ssl, sys, time
+conns, ready = int(sys.argv[1]), sys.argv[2]
+# The ClientHello Python's OpenSSL sends, taken from a handshake in memory.
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+obj = ctx.wrap_bio(inc, out, server_hostname="flood.bench.test")
+try:
+    obj.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+hello = out.read()
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.7", 443))
+srv.listen(4096)
+srv.setblocking(False)
+held, clients = [], []
+def drain():
+    while True:
+        try:
+            c, _ = srv.accept()
+        except BlockingIOError:
+            return
+        held.append(c)
+for i in range(conns):
+    c = socket.socket()
+    c.bind(("127.1.%d.%d" % (i // 250 % 250, i % 250 + 1), 0))
+    c.connect(("127.0.0.7", 443))
+    c.sendall(hello)
+    clients.append(c)
+    if i % 256 == 0:
+        drain()
+while len(held) < conns:
+    drain()
+    time.sleep(0.01)
+open(ready, "w").write("%d\n" % len(clients))
+time.sleep(3600)
+EOF
+	local fpid=$!
+	on_exit "kill $fpid"
+	for ((i = 0; i < 1200; i++)); do
+		[ -s "$TEST_TMP/flood.ready" ] && break
+		sleep 0.1
+	done
+	[ -s "$TEST_TMP/flood.ready" ] || fail "the flood did not open its connections"
+	sleep 3 # the last events
+	rss1=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$DPID/status")
+	hwm=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$DPID/status")
+	st=$(daemon_status)
+	kill "$fpid"
+	wait "$fpid" 2>/dev/null
+	daemon_stop
+	echo "flows: $conns connections waiting after their ClientHello ($FLOWS local ends)"
+	$PY -c '
+import json, sys
+s = json.loads(sys.argv[1])
+print("  daemon flows now %s, flow evictions %s, ring-buffer drops %s" % (
+    s.get("flows_active", s.get("flows", "?")), s.get("flow_evictions"), s.get("ringbuf_drops")))' "$st"
+	echo "  daemon RSS: $((rss0 / 1024)) MiB idle, $((rss1 / 1024)) MiB with the flows (peak $((hwm / 1024)) MiB)"
+}
+
+for phase in $PHASES; do
+	case $phase in
+	mix)
+		mix_servers
+		pairs mix 1
+		;;
+	storm)
+		echo $BASHPID >"$CG_WORK/cgroup.procs"
+		storm_server ec
+		echo $BASHPID >"$CG_SELF/cgroup.procs"
+		pairs storm 2
+		;;
+	unwatched) unwatched ;;
+	flows) flows ;;
+	*) fail "unknown phase $phase" ;;
+	esac
+	echo
+done
