@@ -2,7 +2,8 @@
 #
 # The handshake storm bench/live.sh and bench/storm-ab.sh share; source after
 # tests/lib/common.sh, once netns_new has set NS:
-#   storm_server [ec]     one `openssl s_server` on 127.0.0.1:443 in the namespace; with
+#   storm_server [ec]     one `openssl s_server` on STORM_ADDR:STORM_PORT (default
+#                         127.0.0.1:443) in the namespace; with
 #                         ec its certificate has an ECDSA P-256 key (cheaper handshakes:
 #                         the worst case for an observer's share), else RSA-2048
 #   storm CLIENTS SECS    CLIENTS `openssl s_time -new` runs in parallel; prints the
@@ -16,11 +17,14 @@ storm_server() {
 	else
 		make_cert "$TEST_TMP"
 	fi
-	ip netns exec "$NS" openssl s_server -accept 127.0.0.1:443 -key "$TEST_TMP/server.key" \
-		-cert "$TEST_TMP/server.crt" -quiet </dev/null >/dev/null 2>&1 &
+	ip netns exec "$NS" openssl s_server -accept "$STORM_ADDR:$STORM_PORT" \
+		-key "$TEST_TMP/server.key" -cert "$TEST_TMP/server.crt" -quiet </dev/null >/dev/null 2>&1 &
 	on_exit "kill $!"
-	wait_port 443
+	wait_port "$STORM_PORT"
 }
+
+STORM_ADDR=${STORM_ADDR:-127.0.0.1}
+STORM_PORT=${STORM_PORT:-443}
 
 # s_time's own "real seconds" are whole seconds, and a run lasts until the second
 # boundary after -time has passed (5 to 6 s for -time 5): its counts alone would compare
@@ -29,7 +33,7 @@ storm() {
 	local clients=$1 secs=$2 i n total=0 t0 t1 pids=""
 	t0=$(date +%s.%N)
 	for ((i = 0; i < clients; i++)); do
-		ip netns exec "$NS" openssl s_time -connect 127.0.0.1:443 -new -time "$secs" \
+		ip netns exec "$NS" openssl s_time -connect "$STORM_ADDR:$STORM_PORT" -new -time "$secs" \
 			>"$TEST_TMP/s_time.$i" 2>&1 &
 		pids="$pids $!"
 	done
