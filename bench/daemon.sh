@@ -114,9 +114,13 @@ daemon_start() {
 	DLOG=$TEST_TMP/daemon$DN.log
 	HLOG=$TEST_TMP/handshakes$DN.json
 	SOCK=$TEST_TMP/d$DN.sock
+	# As deployed: no handshake log (the default) unless HANDSHAKE_LOG=1 asks for one to
+	# check records per server; the record counts come from status.
+	local log=none
+	[ "${HANDSHAKE_LOG:-0}" = 1 ] && log=$HLOG
 	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG_DAEMON" \
 		"$TLSAUDIT" daemon --socket="$SOCK" --state-file="$TEST_TMP/state$DN" \
-		--textfile=none --handshake-log="$HLOG" --ports="$PORTS" "$@" >"$DLOG" 2>&1 &
+		--textfile=none --handshake-log="$log" --ports="$PORTS" "$@" >"$DLOG" 2>&1 &
 	DPID=$!
 	on_exit "kill $DPID"
 	local i
@@ -258,20 +262,31 @@ mix_run() {
 	R_ERR=$((R_ERR + $(cut -d' ' -f1 "$TEST_TMP/loop.smtp") - R_SMTP))
 }
 
-# mix_check - the daemon's records against the handshakes of the last run, both ends.
+# mix_check - the daemon's records against the handshakes of the last run: one per local
+# end (the daemon watches only the benchmark's ports); per server with HANDSHAKE_LOG=1.
 mix_check() {
 	local ip what want got role bad=0
+	check_total || bad=1
+	[ "${HANDSHAKE_LOG:-0}" = 1 ] || return $bad
 	for what in "127.77.0.2 curl $R_CURL" "127.77.0.3 smtp $R_SMTP" "127.77.0.4 failed $R_FAIL" \
 		"127.77.0.5 bulk $R_BULK"; do
 		read -r ip what want <<<"$what"
 		for role in client server; do
 			got=$(records "$ip" "$role")
 			[ "$got" -ge "$want" ] || bad=1
-			MISSING=$((MISSING + (want > got ? want - got : 0)))
 			printf ' %s/%s %d/%d' "$what" "${role:0:3}" "$got" "$want"
 		done
 	done
 	return $bad
+}
+
+# check_total - records in the daemon's status against two a handshake (both local ends).
+check_total() {
+	local got
+	got=$(status_num records)
+	printf ' records %d of %d' "$got" $((2 * R_HS))
+	MISSING=$((MISSING + (2 * R_HS > got ? 2 * R_HS - got : 0)))
+	[ "$got" -ge $((2 * R_HS)) ]
 }
 
 # ---- the storm ----------------------------------------------------------------------
@@ -289,14 +304,7 @@ storm_run() {
 }
 
 storm_check() {
-	local role got bad=0
-	for role in client server; do
-		got=$(records "$STORM_ADDR" "$role")
-		[ "$got" -ge "$R_HS" ] || bad=1
-		MISSING=$((MISSING + (R_HS > got ? R_HS - got : 0)))
-		printf ' storm/%s %d/%d' "${role:0:3}" "$got" "$R_HS"
-	done
-	return $bad
+	check_total
 }
 
 # ---- pairs and cost ------------------------------------------------------------------
