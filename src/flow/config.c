@@ -18,7 +18,8 @@ void flow_config_default(struct flow_config *cfg)
 	cfg->n_ports = 3;
 	/* The kernel forwards the same number of bytes (src/capture/bpf.c sets it). */
 	cfg->dir_cap = TA_DEFAULT_BUDGET;
-	cfg->max_flows = 65536;
+	/* 100,000 connections waiting after their ClientHello fit (bench/daemon.sh flows). */
+	cfg->max_flows = 131072;
 	cfg->mem_budget = 64ULL << 20;
 	cfg->timeout_ns = 120 * NSEC_PER_SEC;
 }

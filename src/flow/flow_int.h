@@ -18,8 +18,14 @@
 
 /* Out-of-order ranges kept per direction; more holes than this drop the segment. */
 #define REASM_RANGES 8
-/* First allocation of a direction buffer: most hellos fit, the buffer doubles up to dir_cap. */
-#define REASM_FIRST_ALLOC 2048
+/*
+ * A direction's first buffer fits its first bytes (rounded up to REASM_ALIGN, at least
+ * REASM_MIN), then doubles up to dir_cap. A flow that sent a ClientHello and waits holds
+ * about its size (576 bytes for a 517-byte hello) rather than a fixed 2 KiB: 100,000
+ * such flows fit in the default buffer budget.
+ */
+#define REASM_ALIGN 64
+#define REASM_MIN 256
 
 /* Global accounting of reassembly buffer bytes against flow_config.mem_budget. */
 struct flow_mem {
@@ -42,6 +48,7 @@ struct reasm {
 	bool isn_doubt;
 	uint8_t n_ranges;
 	struct reasm_range r[REASM_RANGES];
+	uint32_t want; /* the end the last insert could not grow the buffer to (-ENOBUFS) */
 };
 
 enum dir_status {

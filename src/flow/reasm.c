@@ -51,8 +51,15 @@ void flow_reasm_free(struct reasm *r, struct flow_mem *mem)
 
 uint32_t flow_reasm_need(const struct reasm *r, uint32_t cap, uint32_t end)
 {
-	uint32_t n = r->alloc ? r->alloc : REASM_FIRST_ALLOC;
+	uint32_t n = r->alloc;
 
+	if (end > cap)
+		end = cap;
+	if (!n) {
+		n = (end + REASM_ALIGN - 1) & ~(uint32_t)(REASM_ALIGN - 1);
+		if (n < REASM_MIN)
+			n = REASM_MIN;
+	}
 	while (n < end && n < cap)
 		n = n > cap / 2 ? cap : n * 2;
 	return n < cap ? n : cap;
@@ -180,8 +187,10 @@ int64_t flow_reasm_insert(struct reasm *r, struct flow_mem *mem, uint32_t cap, u
 	data += start - rel;
 
 	err = grow(r, mem, cap, end);
-	if (err)
+	if (err) {
+		r->want = end;
 		return err;
+	}
 	/*
 	 * Bytes copied for a segment that add_range() then refuses lie outside every
 	 * tracked range, so they are simply overwritten by whichever copy comes later.

@@ -582,7 +582,9 @@ static int store(struct flow_table *ft, struct flow_state *st, struct reasm *r, 
 
 	rc = flow_reasm_insert(r, &ft->mem, ft->cfg.dir_cap, seq, p, len);
 	if (rc == -ENOBUFS) {
-		st->need_mem = flow_reasm_need(r, ft->cfg.dir_cap, r->alloc + 1) - r->alloc;
+		/* Room for the whole segment: one doubling may not be enough. */
+		st->need_mem = flow_reasm_need(r, ft->cfg.dir_cap,
+					       r->want > r->alloc ? r->want : r->alloc + 1) - r->alloc;
 		return -ENOBUFS;
 	}
 	if (rc == -ENOSPC) {

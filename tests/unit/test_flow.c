@@ -862,7 +862,7 @@ static void test_defaults(void **state)
 	assert_false(flow_port_watched(&cfg, 80));
 	assert_int_equal(cfg.dir_cap, TA_DEFAULT_BUDGET);
 	assert_int_equal(cfg.dir_cap, 32768);
-	assert_int_equal(cfg.max_flows, 65536);
+	assert_int_equal(cfg.max_flows, 131072);
 	assert_int_equal(cfg.mem_budget, 64ULL << 20);
 	assert_int_equal(cfg.timeout_ns, 120 * SEC);
 }
@@ -1419,9 +1419,14 @@ static void test_mem_budget(void **state)
 
 	(void)state;
 	flow_config_default(&cfg);
-	cfg.mem_budget = 3 * 2048;
+	/*
+	 * A first segment of 100 bytes takes a REASM_MIN (256-byte) buffer: nine fit in
+	 * 2400 bytes, the tenth and eleventh flows evict one each. The last one then grows
+	 * to its whole handshake (1152 + 1216 bytes), evicting the rest.
+	 */
+	cfg.mem_budget = 2400;
 	ft = new_table(&s, &cfg);
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 11; i++) {
 		conn_init(&c, (uint16_t)(40300 + i), 443);
 		handshake_syn(ft, &c);
 		send_seg(ft, &c, true, 0, t12_ch, 100, FLOW_TCP_ACK);
