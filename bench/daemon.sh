@@ -428,7 +428,7 @@ unwatched() {
 	sysctl -q -w kernel.bpf_stats_enabled=0
 	daemon_stop
 	echo "unwatched: $((BULK_MB * 4)) MiB over TCP port 8080 in $(awk -v a="$t0" -v b="$t1" \
-		'BEGIN { printf "%.2f", (b - a) / 1e9 }')s, the daemon watching 443,25,587" \
+		'BEGIN { printf "%.2f", (b - a) / 1e9 }')s, the daemon watching $PORTS" \
 		"(every TCP socket on the host counts):"
 	paste "$TEST_TMP/progs0.txt" "$TEST_TMP/progs.txt" | awk '{
 		n = $6 - $3; printf "  %-22s %9d runs, %6.1f ns a run\n", $1, n, n ? ($5 - $2) / n : 0 }'
@@ -436,18 +436,22 @@ unwatched() {
 
 # ---- concurrent flows -----------------------------------------------------------------
 
-# FLOWS / 2 connections from 127.78.x.y to 127.77.0.7:8443: each sends a ClientHello (the
-# one Python's OpenSSL sends) and waits; the server accepts and reads nothing. Then the
+# FLOWS / 2 connections to 8443: each sends a ClientHello (the one Python's OpenSSL
+# sends) and waits; the server accepts and reads nothing. Workers of 8,000 connections
+# each (both ends: 16,000 descriptors, under a container's usual limit), each with a
+# server address of its own (127.77.1.W) and clients in 127.78.W.0/24... Then the
 # daemon's RSS and flow counts.
 flows() {
-	local conns=$((FLOWS / 2)) rss0 rss1 hwm st
-	ulimit -n $((conns * 2 + 1024)) || fail "cannot raise the open files limit"
+	local conns=$((FLOWS / 2)) rss0 rss1 hwm st workers i
+	workers=$(((conns + 7999) / 8000))
 	daemon_start
 	sleep 1
 	rss0=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$DPID/status")
-	in_ns $PY - "$conns" "$TEST_TMP/flood.ready" <<'EOF' &
-import socket, ssl, sys, time
-conns, ready = int(sys.argv[1]), sys.argv[2]
+	: >"$TEST_TMP/flood.ready"
+	# A session of its own: the workers are stopped by process group.
+	setsid ip netns exec "$NS" $PY - "$conns" "$workers" "$TEST_TMP/flood.ready" <<'EOF' &
+import os, resource, socket, ssl, sys, time
+conns, workers, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 # The ClientHello Python's OpenSSL sends, taken from a handshake in memory.
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
@@ -459,53 +463,73 @@ try:
 except ssl.SSLWantReadError:
     pass
 hello = out.read()
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.77.0.7", 8443))
-srv.listen(4096)
-srv.setblocking(False)
-held, clients = [], []
-def drain():
-    while True:
-        try:
-            c, _ = srv.accept()
-        except BlockingIOError:
-            return
-        held.append(c)
-for i in range(conns):
-    c = socket.socket()
-    c.bind(("127.78.%d.%d" % (i // 250 % 250, i % 250 + 1), 0))
-    c.connect(("127.77.0.7", 8443))
-    c.sendall(hello)
-    clients.append(c)
-    if i % 256 == 0:
+
+def worker(w, n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.77.1.%d" % (w + 1), 8443))
+    srv.listen(4096)
+    srv.setblocking(False)
+    held, clients = [], []
+
+    def drain():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except BlockingIOError:
+                return
+            held.append(c)
+    for i in range(n):
+        c = socket.socket()
+        c.bind(("127.78.%d.%d" % (w, i % 250 + 1), 0))
+        c.connect(("127.77.1.%d" % (w + 1), 8443))
+        c.sendall(hello)
+        clients.append(c)
+        if i % 256 == 0:
+            drain()
+    while len(held) < n:
         drain()
-while len(held) < conns:
-    drain()
-    time.sleep(0.01)
-open(ready, "w").write("%d\n" % len(clients))
-time.sleep(3600)
+        time.sleep(0.01)
+    with open(ready, "a") as f:
+        f.write("%d\n" % n)
+    time.sleep(3600)
+
+pids = []
+for w in range(workers):
+    n = min(8000, conns - w * 8000)
+    pid = os.fork()
+    if pid == 0:
+        worker(w, n)
+        os._exit(0)
+    pids.append(pid)
+for pid in pids:
+    os.waitpid(pid, 0)
 EOF
 	local fpid=$!
-	on_exit "kill $fpid"
-	for ((i = 0; i < 1200; i++)); do
-		[ -s "$TEST_TMP/flood.ready" ] && break
+	on_exit "kill -- -$fpid"
+	for ((i = 0; i < 1800; i++)); do
+		[ "$(wc -l <"$TEST_TMP/flood.ready")" -ge "$workers" ] && break
+		kill -0 "$fpid" 2>/dev/null || fail "the flood died"
 		sleep 0.1
 	done
-	[ -s "$TEST_TMP/flood.ready" ] || fail "the flood did not open its connections"
+	[ "$(wc -l <"$TEST_TMP/flood.ready")" -ge "$workers" ] ||
+		fail "the flood did not open its connections"
 	sleep 3 # the last events
 	rss1=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$DPID/status")
 	hwm=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$DPID/status")
 	st=$(daemon_status)
-	kill "$fpid"
+	kill -- -"$fpid"
 	wait "$fpid" 2>/dev/null
 	daemon_stop
-	echo "flows: $conns connections waiting after their ClientHello ($FLOWS local ends)"
+	echo "flows: $conns connections waiting after their ClientHello ($FLOWS local ends," \
+		"$workers processes)"
 	$PY -c '
 import json, sys
 s = json.loads(sys.argv[1])
-print("  daemon flows now %s, flow evictions %s, ring-buffer drops %s" % (
-    s.get("flows_active", s.get("flows", "?")), s.get("flow_evictions"), s.get("ringbuf_drops")))' "$st"
+print("  daemon: %s flows created, %s evicted, %s ring-buffer drops" % (
+    s.get("flows"), s.get("flow_evictions"), s.get("ringbuf_drops")))' "$st"
 	echo "  daemon RSS: $((rss0 / 1024)) MiB idle, $((rss1 / 1024)) MiB with the flows (peak $((hwm / 1024)) MiB)"
 }
 
