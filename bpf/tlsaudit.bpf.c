@@ -419,23 +419,57 @@ static __always_inline __u64 current_ids(void)
 	return (__u64)ns.tgid << 32 | ns.pid;
 }
 
+/*
+ * The owner last reported for a socket, kept with the socket itself: every read of a
+ * watched socket runs note_owner(), and this answers "nothing new" without the cookie
+ * and a hash lookup (the socket's storage goes with it). Tracing programs have socket
+ * storage from Linux 5.11 on: userspace sets owner_sk_storage where the load succeeds,
+ * and the verifier does not look at the branches it leaves out.
+ */
+const volatile __u8 owner_sk_storage = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} owner_seen SEC(".maps");
+
 /* Record the current process as the owner of @sk; tell userspace when it is new. */
 static __always_inline void note_owner(struct sock *sk)
 {
-	__u64 cookie = bpf_get_socket_cookie(sk);
 	__u64 id = current_ids();
+	__u32 tgid = (__u32)(id >> 32), *seen;
 	struct ta_owner_val v = {}, *cur;
 	struct ta_owner *e;
+	__u64 cookie;
 
+	if (owner_sk_storage) {
+		seen = bpf_sk_storage_get(&owner_seen, sk, 0, 0);
+		if (seen && *seen == tgid)
+			return;
+	}
+	cookie = bpf_get_socket_cookie(sk);
 	cur = bpf_map_lookup_elem(&owners, &cookie);
-	if (cur && cur->tgid == (__u32)(id >> 32))
+	if (cur && cur->tgid == tgid) {
+		if (owner_sk_storage) {
+			seen = bpf_sk_storage_get(&owner_seen, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+			if (seen)
+				*seen = tgid;
+		}
 		return;
-	v.tgid = id >> 32;
+	}
+	v.tgid = tgid;
 	v.pid = (__u32)id;
 	v.uid = (__u32)bpf_get_current_uid_gid();
 	v.cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(v.comm, sizeof(v.comm));
 	bpf_map_update_elem(&owners, &cookie, &v, BPF_ANY);
+	if (owner_sk_storage) {
+		seen = bpf_sk_storage_get(&owner_seen, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (seen)
+			*seen = tgid;
+	}
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {

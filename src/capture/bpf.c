@@ -209,9 +209,9 @@ static int have_tracepoint(const char *name)
 
 /*
  * Leave out the owner tracepoints this kernel lacks; owners then come from /proc.
- * True when both stay.
+ * True when both stay. @say: log what is left out (once, on the first load).
  */
-static bool select_owner_tracepoints(struct tlsaudit_bpf *skel)
+static bool select_owner_tracepoints(struct tlsaudit_bpf *skel, bool say)
 {
 	const struct {
 		const char *name;
@@ -226,13 +226,14 @@ static bool select_owner_tracepoints(struct tlsaudit_bpf *skel)
 	bool all = true;
 	size_t i;
 
-	if (owner_tps_disabled())
+	if (owner_tps_disabled() && say)
 		log_info("%s is set: leaving out the owner tracepoints", NO_OWNER_TPS_ENV);
 	for (i = 0; i < ARRAY_SIZE(tps); i++) {
 		if (have_tracepoint(tps[i].name))
 			continue;
 		bpf_program__set_autoload(tps[i].prog, false);
-		log_info("no %s tracepoint: %s", tps[i].name, tps[i].without);
+		if (say)
+			log_info("no %s tracepoint: %s", tps[i].name, tps[i].without);
 		all = false;
 	}
 	return all;
@@ -369,7 +370,7 @@ struct cap_bpf *cap_bpf__new(const struct flow_config *cfg, const struct cap_bpf
 {
 	struct cap_bpf *b;
 	uint32_t budget;
-	int i, e, map_fd;
+	int i, e = 0, map_fd, sk_owner;
 	uint8_t on = 1;
 
 	libbpf_set_print(libbpf_print);
@@ -393,21 +394,35 @@ struct cap_bpf *cap_bpf__new(const struct flow_config *cfg, const struct cap_bpf
 		goto cleanup;
 	}
 
-	b->skel = tlsaudit_bpf__open();
-	if (!b->skel) {
-		snprintf(err, errlen, "opening the BPF object failed: %s", strerror(errno));
-		goto cleanup;
+	/*
+	 * Socket storage from the owner tracepoints (Linux 5.11) spares a hash lookup on
+	 * every read of a watched socket; an older kernel refuses the load, and the
+	 * programs are loaded again without it.
+	 */
+	for (sk_owner = 1; sk_owner >= 0; sk_owner--) {
+		tlsaudit_bpf__destroy(b->skel);
+		b->skel = tlsaudit_bpf__open();
+		if (!b->skel) {
+			snprintf(err, errlen, "opening the BPF object failed: %s", strerror(errno));
+			goto cleanup;
+		}
+		budget = cfg->dir_cap ? cfg->dir_cap : TA_DEFAULT_BUDGET;
+		b->skel->rodata->budget = budget;
+		b->skel->rodata->owner_sk_storage = sk_owner;
+		if (cfg->max_flows) {
+			bpf_map__set_max_entries(b->skel->maps.flows, cfg->max_flows);
+			bpf_map__set_max_entries(b->skel->maps.owners, cfg->max_flows);
+		}
+		set_ringbuf_size(b->skel);
+		b->owner_tps = select_owner_tracepoints(b->skel, sk_owner);
+		set_pid_namespace(b->skel);
+		e = tlsaudit_bpf__load(b->skel);
+		if (!e || e == -EPERM || e == -EACCES)
+			break;
+		if (sk_owner)
+			log_info("loading with socket storage in the owner tracepoints failed "
+				 "(%s; Linux 5.11 has it): loading without", strerror(-e));
 	}
-	budget = cfg->dir_cap ? cfg->dir_cap : TA_DEFAULT_BUDGET;
-	b->skel->rodata->budget = budget;
-	if (cfg->max_flows) {
-		bpf_map__set_max_entries(b->skel->maps.flows, cfg->max_flows);
-		bpf_map__set_max_entries(b->skel->maps.owners, cfg->max_flows);
-	}
-	set_ringbuf_size(b->skel);
-	b->owner_tps = select_owner_tracepoints(b->skel);
-	set_pid_namespace(b->skel);
-	e = tlsaudit_bpf__load(b->skel);
 	if (e) {
 		load_error(-e, err, errlen);
 		goto cleanup;
