@@ -181,6 +181,7 @@ struct flow_table {
 	struct flow_entry *ent;
 	uint32_t n_ent;	  /* entries in use */
 	uint32_t free_ent; /* free list head */
+	uint32_t n_fresh;  /* entries [n_fresh, max_flows) were never used */
 	struct flow_list active, done;
 	uint32_t cur; /* entry being processed: never evicted under its own feet */
 	/* Parser state and scratch shared by all flows: one of each per table. */
