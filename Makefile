@@ -183,11 +183,11 @@ test-deps:
 unit: $(UNIT_BINS)
 	$(Q)BUILD=$(BUILD) tests/run.sh unit
 
-# make soak [SOAK_SECS=600] [HALFOPEN=40000]: the daemon under a handshake storm for
+# make soak [SOAK_SECS=600] [HALFOPEN=100000]: the daemon under a handshake storm for
 # SOAK_SECS, then half-open handshakes past the flow table's size (tests/e2e/soak.sh;
 # make check runs a 60-second, 4,000-connection version of it).
 SOAK_SECS ?= 600
-HALFOPEN ?= 40000
+HALFOPEN ?= 100000
 soak: all
 	$(Q)SOAK_SECS=$(SOAK_SECS) HALFOPEN=$(HALFOPEN) TLSAUDIT_REL=$(CURDIR)/$(BUILD)/tlsaudit \
 		bash tests/e2e/soak.sh
