@@ -160,7 +160,10 @@ read -r peak slowest gaps <<<"$(awk '
 	{ if ($1 > peak) peak = $1; if ($2 > slow) slow = $2 }
 	$4 != "" { if (last && $4 - last > gap) gap = $4 - last; last = $4 }
 	END { print peak, slow, gap + 0 }' "$TEST_TMP/samples")"
-[ "$gaps" -le 3 ] || fail "exports stopped for ${gaps}s during the abuse"
+# Exports every second; the stall this guards against froze them for over 10 s. The
+# sanitized binary on two busy cores has been seen to take 4-5 s between two exports
+# while it answers the flood, which is still exporting.
+[ "$gaps" -le 6 ] || fail "exports stopped for ${gaps}s during the abuse"
 [ "$slowest" -le 5000 ] || fail "root's status took ${slowest} ms during the abuse"
 grep -q "ERROR: AddressSanitizer\|runtime error" "$LOG" && fail "sanitizer report (above)"
 kill -TERM "$DPID"
