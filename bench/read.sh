@@ -20,7 +20,7 @@ seed=""
 dir=/tmp/tlsaudit-bench
 
 usage() {
-	sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'
 	echo "  -n  TCP sessions in each generated capture (default $handshakes)"
 	echo "  -r  runs of tlsaudit and tcpdump, the median is reported (default $runs)"
 	echo "  -t  runs of tshark (default $tshark_runs; it is the slow one)"
