@@ -26,6 +26,7 @@
 #include "tlsaudit/policy.h"
 #include "tlsaudit/record.h"
 #include "tlsaudit/tls.h"
+#include "tlsaudit/util.h"
 
 /* TLS 1.3 ClientHello, OpenSSL 3.0 s_client default offer: the first record (335 bytes) */
 static const uint8_t s13_cli[] = {
@@ -188,7 +189,7 @@ static void hello(struct tls_client_hello *ch, uint16_t legacy)
 	memset(ch, 0, sizeof(*ch));
 	ch->legacy_version = legacy;
 	ch->max_version = legacy;
-	strcpy(ch->sni, "mx.example.net");
+	util_strlcpy(ch->sni, "mx.example.net", sizeof(ch->sni));
 	add_ext(ch, 0x0000);
 	add_ext(ch, 0x0017);
 }
@@ -1309,10 +1310,10 @@ static void test_cost(void **state)
 	int k;
 
 	(void)state;
-	for (i = 0; i < tls_policy_builtin_count(); i++) {
-		strcat(list, i ? "," : "");
-		strcat(list, tls_policy_builtin_name(i));
-	}
+	for (i = 0, k = 0; i < tls_policy_builtin_count(); i++)
+		k += snprintf(list + k, sizeof(list) - (size_t)k, "%s%s", i ? "," : "",
+			      tls_policy_builtin_name(i));
+	assert_true((size_t)k < sizeof(list));
 	cfg_ok("policies", list);
 	assert_int_equal(tls_policy_set_finish(&ps, err, sizeof(err)), 0);
 	parse_ch(s13_cli, sizeof(s13_cli), &ch);
