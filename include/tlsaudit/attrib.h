@@ -212,6 +212,13 @@ void attrib_join__local_end(struct attrib_join *j, const struct hs_endpoint *cli
 			    const struct hs_endpoint *server, enum hs_role local);
 
 /*
+ * attrib_join__connect - the kernel saw @o's process connect @client (local) to @server:
+ * the client end's owner, read in /proc at once while the process surely lives.
+ */
+void attrib_join__connect(struct attrib_join *j, const struct hs_endpoint *client,
+			  const struct hs_endpoint *server, const struct hs_owner *o);
+
+/*
  * attrib_join__record - fill @rec->proc for its local end (rec->role); @hint is the
  * owner the kernel knew when the record completed, or NULL.
  */

@@ -28,6 +28,7 @@ struct cap_live_stats {
 	uint64_t ringbuf_drops;	       /* samples the kernel could not reserve */
 	uint64_t ringbuf_drops_by_reason[4];
 	uint64_t owner_events;	       /* socket-owner updates */
+	uint64_t owner_lost;	       /* libpcap: connect owners the perf rings lost */
 	struct flow_stats flow;
 };
 
@@ -48,6 +49,9 @@ struct cap_live_ops {
 	/* libpcap: payload left the @local end of @client -> @server. */
 	void (*local_end)(const struct hs_endpoint *client, const struct hs_endpoint *server,
 			  enum hs_role local, void *ctx);
+	/* libpcap: the kernel saw @o connect @client (the local end) to @server. */
+	void (*connect_owner)(const struct hs_endpoint *client, const struct hs_endpoint *server,
+			      const struct hs_owner *o, void *ctx);
 	void *ctx;
 };
 
@@ -135,6 +139,25 @@ int cap_pcap__fd(const struct cap_pcap *p);
 int cap_pcap__poll(struct cap_pcap *p);
 /* cap_pcap__drops - packets the kernel dropped for the capture. */
 uint64_t cap_pcap__drops(struct cap_pcap *p);
+/*
+ * The owners of outgoing connections for the libpcap backend, from the
+ * sock:inet_sock_set_state tracepoint as a perf event (no eBPF): see perf_owner.c.
+ */
+typedef void (*cap_perf_owner_fn)(const struct hs_endpoint *client,
+				  const struct hs_endpoint *server, const struct hs_owner *o,
+				  void *ctx);
+
+struct cap_perf;
+
+/* cap_perf__new - open the tracepoint on every CPU; NULL and one line in @err. */
+struct cap_perf *cap_perf__new(const struct flow_config *cfg, cap_perf_owner_fn owner,
+			       void *ctx, char *err, size_t errlen);
+void cap_perf__free(struct cap_perf *p);
+/* cap_perf__poll - hand on the connects the rings hold; never blocks, no syscall. */
+void cap_perf__poll(struct cap_perf *p);
+/* cap_perf__stats - events the kernel lost (ring full), records that did not parse. */
+void cap_perf__stats(const struct cap_perf *p, uint64_t *lost, uint64_t *bad);
+
 /*
  * cap_addr_is_local - @addr (network order) is configured on an interface here, in the
  * caller's network namespace: any number of addresses, changes seen at once through the

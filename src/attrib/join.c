@@ -44,6 +44,8 @@ struct tuple_slot {
 	uint32_t pid[2]; /* [0] client end, [1] server end; 0: not found */
 	uint8_t tries[2];
 	bool used;
+	bool kernel_owner; /* owner[0] is what the kernel saw connect (attrib_join__connect) */
+	struct hs_owner owner;
 };
 
 struct attrib_join {
@@ -195,14 +197,11 @@ static struct tuple_slot *tuple_of(struct attrib_join *j, const struct hs_endpoi
 	return &j->tuples[h & (TUPLE_SLOTS - 1)];
 }
 
-void attrib_join__local_end(struct attrib_join *j, const struct hs_endpoint *client,
-			    const struct hs_endpoint *server, enum hs_role local)
+/* The slot of @client -> @server, claimed (and reset) if another connection held it. */
+static struct tuple_slot *tuple_claim(struct attrib_join *j, const struct hs_endpoint *client,
+				      const struct hs_endpoint *server)
 {
 	struct tuple_slot *t = tuple_of(j, client, server);
-	int side = local == HS_ROLE_CLIENT ? 0 : 1;
-	const struct hs_endpoint *me = side == 0 ? client : server;
-	const struct hs_endpoint *peer = side == 0 ? server : client;
-	struct hs_proc p;
 
 	if (!t->used || !endpoint_eq(&t->client, client) || !endpoint_eq(&t->server, server)) {
 		memset(t, 0, sizeof(*t));
@@ -210,6 +209,38 @@ void attrib_join__local_end(struct attrib_join *j, const struct hs_endpoint *cli
 		t->client = *client;
 		t->server = *server;
 	}
+	return t;
+}
+
+void attrib_join__connect(struct attrib_join *j, const struct hs_endpoint *client,
+			  const struct hs_endpoint *server, const struct hs_owner *o)
+{
+	struct tuple_slot *t = tuple_claim(j, client, server);
+	struct hs_proc p;
+
+	/* A new connect on a reused 4-tuple: the old connection's lookups do not count. */
+	t->tries[0] = 0;
+	t->pid[0] = o->tgid;
+	t->owner = *o;
+	t->kernel_owner = true;
+	resolve_pid(j, o->tgid, o, &p);
+	/*
+	 * No exec seen since the capture started: the name /proc gave, so that the
+	 * record finds the cached entry even once the process is gone.
+	 */
+	if (!t->owner.comm[0] && p.known && p.pid == o->tgid)
+		util_strlcpy(t->owner.comm, p.comm, sizeof(t->owner.comm));
+}
+
+void attrib_join__local_end(struct attrib_join *j, const struct hs_endpoint *client,
+			    const struct hs_endpoint *server, enum hs_role local)
+{
+	struct tuple_slot *t = tuple_claim(j, client, server);
+	int side = local == HS_ROLE_CLIENT ? 0 : 1;
+	const struct hs_endpoint *me = side == 0 ? client : server;
+	const struct hs_endpoint *peer = side == 0 ? server : client;
+	struct hs_proc p;
+
 	if (t->pid[side] || t->tries[side] >= TUPLE_TRIES)
 		return;
 	t->tries[side]++;
@@ -250,7 +281,8 @@ void attrib_join__record(struct attrib_join *j, struct hs_record *rec,
 	t = tuple_of(j, &rec->client, &rec->server);
 	if (t->used && t->pid[side] && endpoint_eq(&t->client, &rec->client) &&
 	    endpoint_eq(&t->server, &rec->server))
-		resolve_pid(j, t->pid[side], NULL, &rec->proc);
+		resolve_pid(j, t->pid[side], side == 0 && t->kernel_owner ? &t->owner : NULL,
+			    &rec->proc);
 	else
 		owner_by_tuple(j, local, remote, rec->role, &rec->proc);
 out:

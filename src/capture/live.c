@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "tlsaudit/capture_live.h"
+#include "tlsaudit/log.h"
 #include "tlsaudit/util.h"
 
 /*
@@ -52,6 +53,7 @@ struct cap_live {
 	char why[256];
 	struct cap_bpf *bpf;
 	struct cap_pcap *pcap;
+	struct cap_perf *perf; /* libpcap: connect owners from the kernel, when it allows */
 	int efd;   /* bpf: ring buffer + poll timer, the fd callers wait on */
 	int tfd;
 	struct flow_table *ft;
@@ -269,9 +271,28 @@ static void on_pcap_segment(const struct flow_segment *seg, void *ctx)
 	bool syn = (seg->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) == FLOW_TCP_SYN;
 
 	cl->st.events++;
-	if (cl->ops.local_end && (seg->len || syn) && cap_addr_is_local(seg->family, seg->saddr))
-		local_end_of(cl, seg);
+	if (cl->ops.local_end && (seg->len || syn) && cap_addr_is_local(seg->family, seg->saddr)) {
+		/*
+		 * With the kernel's connect owners, a client's SYN needs no lookup: its
+		 * 4-tuple is in the perf rings once the handshake moves on, read here before
+		 * its first payload asks.
+		 */
+		if (cl->perf)
+			cap_perf__poll(cl->perf);
+		if (!(cl->perf && syn))
+			local_end_of(cl, seg);
+	}
 	flow_table__segment(cl->ft, seg);
+}
+
+static void on_connect(const struct hs_endpoint *client, const struct hs_endpoint *server,
+		       const struct hs_owner *o, void *ctx)
+{
+	struct cap_live *cl = ctx;
+
+	cl->st.owner_events++;
+	if (cl->ops.connect_owner)
+		cl->ops.connect_owner(client, server, o, cl->ops.ctx);
 }
 
 static int bpf_poll_setup(struct cap_live *cl)
@@ -356,6 +377,16 @@ struct cap_live *cap_live__new(const struct cap_live_opts *opts, const struct ca
 		snprintf(cl->why, sizeof(cl->why), "eBPF unavailable: %s", bpf_err);
 	else
 		snprintf(cl->why, sizeof(cl->why), "requested");
+	if (cl->ops.connect_owner) {
+		char perf_err[200];
+		size_t used = strlen(cl->why);
+
+		cl->perf = cap_perf__new(&opts->flow, on_connect, cl, perf_err, sizeof(perf_err));
+		if (!cl->perf)
+			log_info("owners of outgoing connections from /proc only: %s", perf_err);
+		snprintf(cl->why + used, sizeof(cl->why) - used, "; client owners: %s",
+			 cl->perf ? "kernel perf events" : "/proc scan");
+	}
 	return cl;
 
 cleanup:
@@ -370,6 +401,7 @@ void cap_live__free(struct cap_live *cl)
 	/* Backends first: nothing may call into the flow table once it is gone. */
 	cap_bpf__free(cl->bpf);
 	cap_pcap__free(cl->pcap);
+	cap_perf__free(cl->perf);
 	flow_table__free(cl->ft);
 	if (cl->efd >= 0)
 		close(cl->efd);
@@ -396,6 +428,8 @@ int cap_live__process(struct cap_live *cl)
 		n = cap_bpf__poll(cl->bpf);
 		close_pending(cl);
 	} else {
+		if (cl->perf)
+			cap_perf__poll(cl->perf);
 		n = cap_pcap__poll(cl->pcap);
 	}
 	return n < 0 ? n : 0;
@@ -405,6 +439,9 @@ void cap_live__tick(struct cap_live *cl, uint64_t now_ns)
 {
 	if (cl->bpf)
 		cap_bpf__tick(cl->bpf);
+	/* Connects with no packet seen since (unwatched netns, a quiet capture) still drain. */
+	if (cl->perf)
+		cap_perf__poll(cl->perf);
 	flow_table__expire(cl->ft, now_ns);
 }
 
@@ -430,5 +467,10 @@ void cap_live__stats(const struct cap_live *cl, struct cap_live_stats *st)
 		cap_bpf__drops(cl->bpf, st->ringbuf_drops_by_reason, &st->ringbuf_drops);
 	else if (cl->pcap)
 		st->ringbuf_drops = cap_pcap__drops(cl->pcap);
+	if (cl->perf) {
+		uint64_t bad;
+
+		cap_perf__stats(cl->perf, &st->owner_lost, &bad);
+	}
 	st->flow = *flow_table__stats(cl->ft);
 }

@@ -59,6 +59,14 @@ static void on_local_end(const struct hs_endpoint *client, const struct hs_endpo
 	attrib_join__local_end(ls->join, client, server, local);
 }
 
+static void on_connect(const struct hs_endpoint *client, const struct hs_endpoint *server,
+		       const struct hs_owner *o, void *ctx)
+{
+	struct live_source *ls = ctx;
+
+	attrib_join__connect(ls->join, client, server, o);
+}
+
 struct live_source *live_source__new(const struct cap_live_opts *opts,
 				     uint64_t fallback_window_ns, live_record_fn cb, void *ctx,
 				     char *err, size_t errlen)
@@ -68,6 +76,7 @@ struct live_source *live_source__new(const struct cap_live_opts *opts,
 		.owner = on_owner,
 		.close = on_close,
 		.local_end = on_local_end,
+		.connect_owner = on_connect,
 	};
 	struct live_source *ls;
 

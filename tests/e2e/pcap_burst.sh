@@ -8,9 +8,10 @@
 # Every client's record must be there and carry that client's pid; the servers' ends
 # must be named too. PCAP_BURST_ROUNDS bursts (default 20, about 5 s).
 #
-# What this cannot pass is a host so oversubscribed that the daemon waits longer for a
-# CPU than a client lives (a few ms): no reader of /proc can name a process that is gone
-# (docs/architecture.md, "Short-lived clients with libpcap").
+# The clients' owners come from the kernel's connect tracepoint read as perf events
+# (src/capture/perf_owner.c), so how late the daemon gets a CPU does not matter; the
+# daemon must say it uses them. Without them (no CAP_PERFMON) it is the /proc scan, which
+# loses clients that exit before the daemon runs (docs/architecture.md).
 source "$(dirname "$0")/../lib/common.sh"
 
 require_root
@@ -116,6 +117,9 @@ if bad:
     open(sys.argv[1].rsplit("/", 1)[0] + "/verdict", "w").write("\n".join([msg] + bad[:20]))
     sys.exit(1)
 EOF
+grep -q "client owners: kernel perf events" <("$TLSAUDIT" status -S "$TEST_TMP/s") ||
+	fail "the daemon does not take client owners from the kernel: $("$TLSAUDIT" status -S \
+		"$TEST_TMP/s" | grep backend)"
 grep -q "capture:.* 0 unattributed" <("$TLSAUDIT" status -S "$TEST_TMP/s") ||
 	fail "unattributed records: $("$TLSAUDIT" status -S "$TEST_TMP/s" | grep capture)"
 kill -TERM "$DPID"
