@@ -176,8 +176,12 @@ struct flow_table {
 	struct flow_stats stats;
 	struct flow_mem mem;
 	uint64_t seed;
+	uint32_t hkey[10];  /* the offline 4-tuple hash's keys, from seed */
 	uint32_t *buckets;
 	uint32_t bucket_mask;
+	uint32_t bucket_max; /* the table grows up to this many buckets */
+	/* cfg.ports as a bitmap: two tests per packet, before anything else. */
+	uint64_t watched[65536 / 64];
 	struct flow_entry *ent;
 	uint32_t n_ent;	  /* entries in use */
 	uint32_t free_ent; /* free list head */

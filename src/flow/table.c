@@ -16,6 +16,12 @@
 
 /* Largest table we agree to preallocate; configurations above it are clamped. */
 #define FLOW_MAX_ENTRIES (1u << 24)
+/*
+ * Buckets to start with; they double while entries outnumber them. An array sized
+ * for the largest table (1 MiB by default) missed the cache on nearly every packet of
+ * a capture that holds a few thousand flows at once.
+ */
+#define FLOW_MIN_BUCKETS 1024
 
 const struct flow_stats *flow_table__stats(const struct flow_table *ft)
 {
@@ -34,9 +40,9 @@ static inline uint64_t mix(uint64_t h, uint64_t v)
 	return h ^ (h >> 29);
 }
 
-static uint64_t load64(const uint8_t *p)
+static inline uint32_t load32(const uint8_t *p)
 {
-	uint64_t v;
+	uint32_t v;
 
 	memcpy(&v, p, sizeof(v));
 	return v;
@@ -50,18 +56,26 @@ struct flow_key {
 	uint8_t addr[2][16];
 };
 
+/*
+ * The offline 4-tuple as ten 32-bit words through NH (the UMAC hash, RFC 4418 section
+ * 5.2.2): a sum of products that do not depend on one another, so they run side by
+ * side rather than in a chain; its keys are secret, so peers cannot aim at one bucket.
+ * The high half of the sum is the well-mixed one.
+ */
 static uint32_t key_hash(const struct flow_table *ft, const struct flow_key *k)
 {
-	uint64_t h = ft->seed;
+	const uint8_t *a = k->addr[0], *b = k->addr[1];
+	const uint32_t *hk = ft->hkey;
+	uint64_t h;
 
 	if (k->cookie)
-		return (uint32_t)mix(mix(h, k->cookie), 0x5bd1e995);
-	h = mix(h, load64(k->addr[0]));
-	h = mix(h, load64(k->addr[0] + 8));
-	h = mix(h, load64(k->addr[1]));
-	h = mix(h, load64(k->addr[1] + 8));
-	h = mix(h, ((uint64_t)k->port[0] << 32) | ((uint64_t)k->port[1] << 16) | k->family);
-	return (uint32_t)(h ^ (h >> 32));
+		return (uint32_t)mix(mix(ft->seed, k->cookie), 0x5bd1e995);
+	h = (uint64_t)(load32(a) + hk[0]) * (load32(a + 4) + hk[1]);
+	h += (uint64_t)(load32(a + 8) + hk[2]) * (load32(a + 12) + hk[3]);
+	h += (uint64_t)(load32(b) + hk[4]) * (load32(b + 4) + hk[5]);
+	h += (uint64_t)(load32(b + 8) + hk[6]) * (load32(b + 12) + hk[7]);
+	h += (uint64_t)((((uint32_t)k->port[0] << 16) | k->port[1]) + hk[8]) * (k->family + hk[9]);
+	return (uint32_t)(h >> 32);
 }
 
 static bool key_eq(const struct flow_entry *e, const struct flow_key *k)
@@ -122,7 +136,8 @@ struct flow_table *flow_table__new(const struct flow_config *cfg, flow_record_fn
 				   flow_done_fn done_cb, void *ctx)
 {
 	struct flow_table *ft;
-	uint32_t nb = 16;
+	uint32_t nb = FLOW_MIN_BUCKETS, i;
+	uint64_t x;
 
 	if (!cfg || !record_cb || !cfg->dir_cap || !cfg->max_flows) {
 		errno = EINVAL;
@@ -147,9 +162,18 @@ struct flow_table *flow_table__new(const struct flow_config *cfg, flow_record_fn
 	/* A keyed hash: peers choose ports and addresses, so chains must not be steerable. */
 	if (getrandom(&ft->seed, sizeof(ft->seed), GRND_NONBLOCK) != sizeof(ft->seed))
 		ft->seed = util_now_ns() ^ (uint64_t)(uintptr_t)ft;
+	for (i = 0, x = ft->seed; i < ARRAY_SIZE(ft->hkey); i++) {
+		x = mix(x, i + 1);
+		ft->hkey[i] = (uint32_t)(x >> 32);
+	}
+	for (i = 0; i < (uint32_t)ft->cfg.n_ports; i++)
+		ft->watched[ft->cfg.ports[i] / 64] |= 1ULL << (ft->cfg.ports[i] % 64);
 
-	while (nb < ft->cfg.max_flows * 2 && nb < (FLOW_MAX_ENTRIES << 1))
-		nb <<= 1;
+	ft->bucket_max = 16;
+	while (ft->bucket_max < ft->cfg.max_flows * 2 && ft->bucket_max < (FLOW_MAX_ENTRIES << 1))
+		ft->bucket_max <<= 1;
+	if (nb > ft->bucket_max)
+		nb = ft->bucket_max;
 	ft->buckets = util_reallocarray(NULL, nb, sizeof(*ft->buckets));
 	ft->ent = calloc(ft->cfg.max_flows, sizeof(*ft->ent));
 	ft->scratch_cap = ft->cfg.dir_cap;
@@ -301,6 +325,35 @@ static struct flow_entry *lookup(struct flow_table *ft, const struct flow_key *k
 	return NULL;
 }
 
+/*
+ * Double the buckets once the entries outnumber them. Without the memory the chains
+ * just get longer: every lookup still finds its entry.
+ */
+static void grow_buckets(struct flow_table *ft)
+{
+	uint32_t nb = ft->bucket_mask + 1, i, *b;
+
+	if (ft->n_ent < nb || nb >= ft->bucket_max)
+		return;
+	nb *= 2;
+	b = util_reallocarray(NULL, nb, sizeof(*b));
+	if (!b)
+		return;
+	memset(b, 0xff, (size_t)nb * sizeof(*b));
+	/* Free entries carry the free list in hnext and no ENT_USED: left alone. */
+	for (i = 0; i < ft->n_fresh; i++) {
+		struct flow_entry *e = &ft->ent[i];
+
+		if (!(e->flags & ENT_USED))
+			continue;
+		e->hnext = b[e->hash & (nb - 1)];
+		b[e->hash & (nb - 1)] = i;
+	}
+	free(ft->buckets);
+	ft->buckets = b;
+	ft->bucket_mask = nb - 1;
+}
+
 static struct flow_entry *create(struct flow_table *ft, const struct flow_key *k, uint32_t h,
 				 uint64_t now_ns)
 {
@@ -341,6 +394,7 @@ static struct flow_entry *create(struct flow_table *ft, const struct flow_key *k
 	ft->buckets[h & ft->bucket_mask] = i;
 	list_append(ft, &ft->active, i);
 	ft->stats.flows++;
+	grow_buckets(ft);
 	return e;
 }
 
@@ -397,6 +451,11 @@ static bool syn_restarts(const struct flow_table *ft, const struct flow_entry *e
 	return back > ft->cfg.dir_cap;
 }
 
+static inline bool port_watched(const struct flow_table *ft, uint16_t port)
+{
+	return ft->watched[port / 64] >> (port % 64) & 1;
+}
+
 /* Retries of one segment that wants buffer memory; each may evict older flows. */
 #define NEED_MEM_TRIES 8
 
@@ -437,8 +496,7 @@ void flow_table__segment(struct flow_table *ft, const struct flow_segment *seg)
 	uint32_t h;
 	int d;
 
-	if (!seg->cookie && !flow_port_watched(&ft->cfg, seg->sport) &&
-	    !flow_port_watched(&ft->cfg, seg->dport))
+	if (!seg->cookie && !port_watched(ft, seg->sport) && !port_watched(ft, seg->dport))
 		return;
 	ft->stats.segments++;
 	d = make_key(seg, &k);
