@@ -22,18 +22,24 @@
 
 enum ver_col { COL_SSL3, COL_TLS10, COL_TLS11, COL_TLS12, COL_TLS13, COL_OTHER, N_COLS };
 
-/* Compared and hashed as bytes: always zeroed before it is filled. */
+/*
+ * A row's key is this and its SNI. Compared and hashed as bytes: always zeroed before
+ * it is filled. The SNI lives apart, in the names arena, so that a row is a quarter of
+ * the size it was with a 256-byte name in it (tens of thousands of rows are megabytes).
+ */
 struct row_key {
 	uint8_t server_family;
 	uint8_t client_family;
 	uint16_t server_port;
 	uint8_t server_addr[16];
 	uint8_t client_addr[16];
-	char sni[HS_SNI_MAX];
 };
 
 struct row {
 	struct row_key key;
+	uint32_t hash;
+	uint32_t sni_off; /* the SNI, NUL-terminated, in read_summary.names */
+	uint32_t sni_len;
 	uint64_t by_ver[N_COLS];
 	uint64_t handshakes, legacy, weak, lim_client, lim_server, failed, plain_smtp;
 	uint32_t cert_problems; /* every problem a certificate of this row had */
@@ -45,6 +51,8 @@ struct read_summary {
 	size_t n, cap;
 	uint32_t *slots; /* open addressing: row index + 1, 0 = empty */
 	size_t n_slots;
+	char *names; /* the rows' SNIs */
+	size_t names_len, names_cap;
 	struct row other; /* pairs past MAX_ROWS */
 	bool have_other;
 	uint64_t handshakes, legacy, weak, failed, plain_smtp;
@@ -73,21 +81,41 @@ void read_summary__free(struct read_summary *rs)
 		return;
 	free(rs->rows);
 	free(rs->slots);
+	free(rs->names);
 	free(rs);
 }
 
-static uint64_t key_hash(const struct row_key *k)
+static inline uint64_t mix(uint64_t h, uint64_t v)
 {
-	const uint8_t *p = (const uint8_t *)k;
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i, len = offsetof(struct row_key, sni) + strnlen(k->sni, sizeof(k->sni));
+	h ^= v;
+	h *= 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 29);
+}
 
-	/* FNV-1a; the SNI tail is all zeroes, so hashing stops at its end */
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
+/* @n bytes, 8 at a time (the last word zero-padded). */
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint64_t w;
+
+	for (; n >= 8; b += 8, n -= 8) {
+		memcpy(&w, b, 8);
+		h = mix(h, w);
+	}
+	if (n) {
+		w = 0;
+		memcpy(&w, b, n);
+		h = mix(h, w);
 	}
 	return h;
+}
+
+static uint32_t key_hash(const struct row_key *k, const char *sni, size_t sni_len)
+{
+	uint64_t h = hash_bytes(0x243f6a8885a308d3ULL, k, sizeof(*k));
+
+	h = mix(hash_bytes(h, sni, sni_len), sni_len);
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 static int grow_slots(struct read_summary *rs)
@@ -98,7 +126,7 @@ static int grow_slots(struct read_summary *rs)
 	if (!slots)
 		return -ENOMEM;
 	for (i = 0; i < rs->n; i++) {
-		size_t s = key_hash(&rs->rows[i].key) & (n - 1);
+		size_t s = rs->rows[i].hash & (n - 1);
 
 		while (slots[s])
 			s = (s + 1) & (n - 1);
@@ -110,19 +138,44 @@ static int grow_slots(struct read_summary *rs)
 	return 0;
 }
 
-/* The row for @k, created on first use; the overflow row when full or out of memory. */
-static struct row *find_row(struct read_summary *rs, const struct row_key *k)
+/* Room for @n more bytes of names; false when out of memory. */
+static bool names_room(struct read_summary *rs, size_t n)
 {
-	size_t s = key_hash(k) & (rs->n_slots - 1);
+	size_t cap = rs->names_cap ? rs->names_cap : 4096;
+	char *p;
+
+	if (rs->names_cap - rs->names_len >= n)
+		return true;
+	while (cap - rs->names_len < n)
+		cap *= 2;
+	p = realloc(rs->names, cap);
+	if (!p)
+		return false;
+	rs->names = p;
+	rs->names_cap = cap;
+	return true;
+}
+
+/*
+ * The row for @k and @sni (@sni_len bytes), created on first use; the overflow row
+ * when full or out of memory.
+ */
+static struct row *find_row(struct read_summary *rs, const struct row_key *k, const char *sni,
+			    size_t sni_len)
+{
+	uint32_t h = key_hash(k, sni, sni_len);
+	size_t s = h & (rs->n_slots - 1);
 	struct row *r;
 
 	while (rs->slots[s]) {
 		r = &rs->rows[rs->slots[s] - 1];
-		if (!memcmp(&r->key, k, sizeof(*k)))
+		if (r->hash == h && r->sni_len == sni_len && !memcmp(&r->key, k, sizeof(*k)) &&
+		    !memcmp(rs->names + r->sni_off, sni, sni_len))
 			return r;
 		s = (s + 1) & (rs->n_slots - 1);
 	}
-	if (rs->n >= MAX_ROWS)
+	if (rs->n >= MAX_ROWS || rs->names_len + sni_len + 1 > UINT32_MAX ||
+	    !names_room(rs, sni_len + 1))
 		goto other;
 	if (rs->n == rs->cap) {
 		size_t cap = rs->cap ? rs->cap * 2 : 64;
@@ -136,6 +189,12 @@ static struct row *find_row(struct read_summary *rs, const struct row_key *k)
 	r = &rs->rows[rs->n++];
 	memset(r, 0, sizeof(*r));
 	r->key = *k;
+	r->hash = h;
+	r->sni_off = (uint32_t)rs->names_len;
+	r->sni_len = (uint32_t)sni_len;
+	memcpy(rs->names + rs->names_len, sni, sni_len);
+	rs->names[rs->names_len + sni_len] = '\0';
+	rs->names_len += sni_len + 1;
 	rs->slots[s] = (uint32_t)rs->n;
 	/* keep the table at most half full so probes stay short */
 	if (rs->n * 2 > rs->n_slots)
@@ -175,8 +234,8 @@ void read_summary__add(struct read_summary *rs, const struct hs_record *rec)
 	memcpy(k.server_addr, rec->server.addr, sizeof(k.server_addr));
 	k.client_family = rec->client.family;
 	memcpy(k.client_addr, rec->client.addr, sizeof(k.client_addr));
-	util_strlcpy(k.sni, rec->sni, sizeof(k.sni));
-	r = find_row(rs, &k);
+	/* As a copy into a HS_SNI_MAX buffer would keep it. */
+	r = find_row(rs, &k, rec->sni, strnlen(rec->sni, HS_SNI_MAX - 1));
 
 	if (rec->kind == HS_KIND_PLAINTEXT_SMTP) {
 		r->plain_smtp++;
@@ -220,11 +279,13 @@ void read_summary__add(struct read_summary *rs, const struct hs_record *rec)
 
 /*
  * Failing first (already broken), then legacy, weak, plaintext SMTP, then the busiest;
- * ties by address.
+ * ties by address, then SNI (as bytes, the way a zero-padded key compares).
  */
-static int row_cmp(const void *a, const void *b)
+static int row_cmp(const void *a, const void *b, void *arg)
 {
 	const struct row *x = *(const struct row *const *)a, *y = *(const struct row *const *)b;
+	const struct read_summary *rs = arg;
+	int c;
 
 	if (x->failed != y->failed)
 		return x->failed > y->failed ? -1 : 1;
@@ -238,7 +299,10 @@ static int row_cmp(const void *a, const void *b)
 		return x->plain_smtp > y->plain_smtp ? -1 : 1;
 	if (x->handshakes != y->handshakes)
 		return x->handshakes > y->handshakes ? -1 : 1;
-	return memcmp(&x->key, &y->key, sizeof(x->key));
+	c = memcmp(&x->key, &y->key, sizeof(x->key));
+	if (c)
+		return c;
+	return strcmp(rs->names + x->sni_off, rs->names + y->sni_off);
 }
 
 /*
@@ -316,8 +380,9 @@ struct widths {
 	int server, sni, client;
 };
 
-static void row_text(const struct row *r, bool other, char *server, size_t server_len,
-		     char *sni, size_t sni_len, char *client, size_t client_len)
+static void row_text(const struct read_summary *rs, const struct row *r, bool other,
+		     char *server, size_t server_len, char *sni, size_t sni_len, char *client,
+		     size_t client_len)
 {
 	if (other) {
 		util_strlcpy(server, "(other)", server_len);
@@ -327,30 +392,58 @@ static void row_text(const struct row *r, bool other, char *server, size_t serve
 	}
 	fmt_server(&r->key, server, server_len);
 	util_format_ip(r->key.client_family, r->key.client_addr, client, client_len);
-	if (r->key.sni[0])
-		export_text_escape(r->key.sni, sni, sni_len);
+	if (r->sni_len)
+		export_text_escape(rs->names + r->sni_off, sni, sni_len);
 	else
 		util_strlcpy(sni, "-", sni_len);
 }
 
-static void widen(int *w, const char *s, int cap)
-{
-	int n = (int)strlen(s);
+/*
+ * A row's text columns, formatted once for both the widths and the line: server,
+ * SNI (only as far as its column can ever show it) and client, in an arena.
+ */
+enum { TXT_SERVER, TXT_SNI, TXT_CLIENT, N_TXT };
+#define TXT_MAX (80 + SNI_WIDTH + 64)
 
-	if (n > cap)
-		n = cap;
+struct row_txt {
+	const char *s[N_TXT];
+	size_t n[N_TXT];
+};
+
+/* Format @r's columns at *@used in @arena, which has room for TXT_MAX more bytes. */
+static void fill_txt(const struct read_summary *rs, const struct row *r, bool other,
+		     char *arena, size_t *used, struct row_txt *t)
+{
+	char server[80], client[64], sni[SNI_WIDTH * 4 + 8];
+	int i;
+
+	row_text(rs, r, other, server, sizeof(server), sni, sizeof(sni), client, sizeof(client));
+	t->s[TXT_SERVER] = server;
+	t->n[TXT_SERVER] = strlen(server);
+	t->s[TXT_SNI] = sni;
+	t->n[TXT_SNI] = strnlen(sni, SNI_WIDTH);
+	t->s[TXT_CLIENT] = client;
+	t->n[TXT_CLIENT] = strlen(client);
+	for (i = 0; i < N_TXT; i++) {
+		memcpy(arena + *used, t->s[i], t->n[i]);
+		t->s[i] = arena + *used;
+		*used += t->n[i];
+	}
+}
+
+static void widen(int *w, size_t len, int cap)
+{
+	int n = len > (size_t)cap ? cap : (int)len;
+
 	if (n > *w)
 		*w = n;
 }
 
-static void fit_row(struct widths *w, const struct row *r, bool other)
+static void fit_row(struct widths *w, const struct row_txt *t)
 {
-	char server[80], client[64], sni[SNI_WIDTH * 4 + 8];
-
-	row_text(r, other, server, sizeof(server), sni, sizeof(sni), client, sizeof(client));
-	widen(&w->server, server, 60);
-	widen(&w->sni, sni, SNI_WIDTH);
-	widen(&w->client, client, 45);
+	widen(&w->server, t->n[TXT_SERVER], 60);
+	widen(&w->sni, t->n[TXT_SNI], SNI_WIDTH);
+	widen(&w->client, t->n[TXT_CLIENT], 45);
 }
 
 /*
@@ -375,27 +468,26 @@ static void cert_col(const struct row *r, struct line *l)
 }
 
 /* The columns of the header in read_summary__print(), in the same widths. */
-static void print_row(FILE *out, const struct widths *w, const struct row *r, bool other)
+static void print_row(FILE *out, const struct widths *w, const struct row *r,
+		      const struct row_txt *t)
 {
-	char server[80], client[64], sni[SNI_WIDTH * 4 + 8];
 	const char *lim = "-";
 	struct line l = { .n = 0 };
 	size_t n;
 
-	row_text(r, other, server, sizeof(server), sni, sizeof(sni), client, sizeof(client));
 	if (r->lim_client && r->lim_server)
 		lim = "both";
 	else if (r->lim_client)
 		lim = "client";
 	else if (r->lim_server)
 		lim = "server";
-	put_pad(&l, server, strlen(server), w->server, true);
+	put_pad(&l, t->s[TXT_SERVER], t->n[TXT_SERVER], w->server, true);
 	put_bytes(&l, " ", 1);
 	/* The SNI is cut at its column's width (bytes, as printf's precision). */
-	n = strnlen(sni, (size_t)w->sni);
-	put_pad(&l, sni, n, w->sni, true);
+	n = t->n[TXT_SNI] < (size_t)w->sni ? t->n[TXT_SNI] : (size_t)w->sni;
+	put_pad(&l, t->s[TXT_SNI], n, w->sni, true);
 	put_bytes(&l, " ", 1);
-	put_pad(&l, client, strlen(client), w->client, true);
+	put_pad(&l, t->s[TXT_CLIENT], t->n[TXT_CLIENT], w->client, true);
 	put_num(&l, r->by_ver[COL_SSL3], 5);
 	put_num(&l, r->by_ver[COL_TLS10], 6);
 	put_num(&l, r->by_ver[COL_TLS11], 6);
@@ -418,36 +510,53 @@ int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_st
 			const struct cap_file_stats *cs)
 {
 	const struct row **order = NULL;
-	size_t i;
+	struct row_txt *txt = NULL, other_txt;
+	char *arena = NULL;
+	size_t i, used = 0;
 
 	if (rs->n) {
 		order = util_reallocarray(NULL, rs->n, sizeof(*order));
-		if (!order)
+		txt = util_reallocarray(NULL, rs->n, sizeof(*txt));
+		/* Sized for the longest columns; only what the rows use is ever touched. */
+		arena = util_reallocarray(NULL, rs->n, TXT_MAX);
+		if (!order || !txt || !arena) {
+			free(order);
+			free(txt);
+			free(arena);
 			return -ENOMEM;
-		for (i = 0; i < rs->n; i++)
+		}
+		for (i = 0; i < rs->n; i++) {
 			order[i] = &rs->rows[i];
-		qsort(order, rs->n, sizeof(*order), row_cmp);
+			fill_txt(rs, &rs->rows[i], false, arena, &used, &txt[i]);
+		}
+		qsort_r(order, rs->n, sizeof(*order), row_cmp, rs);
 	}
 	if (rs->n || rs->have_other) {
 		struct widths w = { 6, 3, 6 }; /* the header words */
+		char other_arena[TXT_MAX];
+		size_t other_used = 0;
 
 		for (i = 0; i < rs->n; i++)
-			fit_row(&w, order[i], false);
-		if (rs->have_other)
-			fit_row(&w, &rs->other, true);
+			fit_row(&w, &txt[i]);
+		if (rs->have_other) {
+			fill_txt(rs, &rs->other, true, other_arena, &other_used, &other_txt);
+			fit_row(&w, &other_txt);
+		}
 		fprintf(out, "%-*s %-*s %-*s %5s %6s %6s %6s %6s %5s %6s %4s %-10s %6s %5s %s\n",
 			w.server, "SERVER", w.sni, "SNI", w.client, "CLIENT", "SSLv3", "TLS1.0",
 			"TLS1.1", "TLS1.2", "TLS1.3", "OTHER", "LEGACY", "WEAK", "LIMITED_BY",
 			"FAILED", "PLAIN", "CERT");
 		for (i = 0; i < rs->n; i++)
-			print_row(out, &w, order[i], false);
+			print_row(out, &w, order[i], &txt[order[i] - rs->rows]);
 		if (rs->have_other)
-			print_row(out, &w, &rs->other, true);
+			print_row(out, &w, &rs->other, &other_txt);
 		fputc('\n', out);
 	} else {
 		fprintf(out, "no TLS handshakes or SMTP sessions on the watched ports\n\n");
 	}
 	free(order);
+	free(txt);
+	free(arena);
 
 	fprintf(out,
 		"total: %llu handshakes, %llu legacy (below TLS 1.2), %llu weak cipher, "
