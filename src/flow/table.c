@@ -403,6 +403,33 @@ static int addr_len(uint8_t family)
 	return family == AF_INET ? 4 : 16;
 }
 
+static inline uint64_t load_be64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return __builtin_bswap64(v);
+}
+
+/* The sign of memcmp() over the two addresses, without a library call per packet. */
+static int addr_cmp(const uint8_t *a, const uint8_t *b, uint8_t family)
+{
+	uint64_t x, y;
+
+	if (family == AF_INET) {
+		x = __builtin_bswap32(load32(a));
+		y = __builtin_bswap32(load32(b));
+	} else {
+		x = load_be64(a);
+		y = load_be64(b);
+		if (x == y) {
+			x = load_be64(a + 8);
+			y = load_be64(b + 8);
+		}
+	}
+	return (x > y) - (x < y);
+}
+
 /* Canonical key and the direction index of @seg within it. */
 static int make_key(const struct flow_segment *seg, struct flow_key *k)
 {
@@ -416,7 +443,7 @@ static int make_key(const struct flow_segment *seg, struct flow_key *k)
 		k->cookie = seg->cookie;
 		src_first = seg->egress;
 	} else {
-		c = memcmp(seg->saddr, seg->daddr, (size_t)alen);
+		c = addr_cmp(seg->saddr, seg->daddr, seg->family);
 		src_first = c < 0 || (c == 0 && seg->sport <= seg->dport);
 	}
 	if (src_first) {
