@@ -24,6 +24,12 @@
 
 #define STDOUT_BUF_SIZE (1U << 20)
 /*
+ * --json lines are formatted straight into this buffer, not one by one into a line
+ * and copied again by stdio; a line longer than JSON_LINE_MAX is not printed, counted.
+ */
+#define OUT_BUF_SIZE (1U << 20)
+#define JSON_LINE_MAX 16384
+/*
  * Certificates kept decoded: a busy capture holds more servers than the daemon's 256,
  * and a decode costs far more than the 10 KiB an entry takes once it is used (the
  * realistic mix of bench/read.sh: 367 certificates, 2,300 decodes with 256 entries).
@@ -121,7 +127,8 @@ struct read_ctx {
 	struct policy_count pcount[TLS_POLICY_ACTIVE_MAX];
 	struct agg_fallback *fallback;
 	struct read_summary *sum;
-	char line[16384];
+	char *out; /* --json: OUT_BUF_SIZE bytes, out_len of them not yet written */
+	size_t out_len;
 	uint64_t json_errors;
 };
 
@@ -209,6 +216,12 @@ static void print_policies(const struct read_ctx *ctx)
 	}
 }
 
+static void out_flush(struct read_ctx *ctx)
+{
+	fwrite(ctx->out, 1, ctx->out_len, stdout);
+	ctx->out_len = 0;
+}
+
 static void on_record(const struct hs_record *r, void *arg)
 {
 	struct read_ctx *ctx = arg;
@@ -224,13 +237,15 @@ static void on_record(const struct hs_record *r, void *arg)
 		count_verdicts(ctx, &rec);
 		return;
 	}
-	n = export_json_record(&rec, &ctx->policies, ctx->line, sizeof(ctx->line) - 1);
+	if (OUT_BUF_SIZE - ctx->out_len < JSON_LINE_MAX)
+		out_flush(ctx);
+	n = export_json_record(&rec, &ctx->policies, ctx->out + ctx->out_len, JSON_LINE_MAX - 1);
 	if (n < 0) {
 		ctx->json_errors++;
 		return;
 	}
-	ctx->line[n] = '\n';
-	fwrite(ctx->line, 1, (size_t)n + 1, stdout);
+	ctx->out[ctx->out_len + (size_t)n] = '\n';
+	ctx->out_len += (size_t)n + 1;
 }
 
 static int parse_args(int argc, char **argv, struct read_ctx *ctx, struct flow_config *cfg,
@@ -334,15 +349,17 @@ int cmd_read(int argc, char **argv)
 		goto out;
 	}
 
-	if (ctx->json)
+	if (ctx->json) {
 		setvbuf(stdout, NULL, _IOFBF, STDOUT_BUF_SIZE);
-	else
+		ctx->out = malloc(OUT_BUF_SIZE);
+	} else {
 		ctx->sum = read_summary__new();
+	}
 	/* The summary shows no fingerprints: work only for what is printed. */
 	cfg.skip_fingerprints = !ctx->json;
 	cfg.cert_cache = READ_CERT_CACHE;
 	ctx->fallback = agg_fallback__new(window_ns);
-	if ((ctx->sum || ctx->json) && ctx->fallback)
+	if ((ctx->sum || ctx->out) && ctx->fallback)
 		ft = flow_table__new(&cfg, on_record, NULL, ctx);
 	if (!ft) {
 		fprintf(stderr, "tlsaudit: %s\n", strerror(errno));
@@ -359,6 +376,8 @@ int cmd_read(int argc, char **argv)
 		}
 	}
 	flow_table__flush(ft);
+	if (ctx->out)
+		out_flush(ctx);
 
 	/* a file that could not be opened at all gets its error, not an empty table */
 	if (ctx->sum && (ret == CLI_OK || cs.packets)) {
@@ -379,6 +398,7 @@ out:
 		flow_table__free(ft);
 	read_summary__free(ctx->sum);
 	agg_fallback__free(ctx->fallback);
+	free(ctx->out);
 	free(ctx);
 	return ret;
 }

@@ -4,6 +4,16 @@
 
 #include "tlsaudit/util.h"
 
+/* The bytes that go out as they are: printable ASCII but the quote and the backslash. */
+static const unsigned char plain[256] = {
+	[0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x22 " */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x5c \ */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x7f DEL */
+};
+
 int util_json_string(char *buf, size_t len, size_t *off, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -17,7 +27,7 @@ int util_json_string(char *buf, size_t len, size_t *off, const char *s)
 	 * Most strings need no escape at all: copy the run of plain characters at once,
 	 * with one bounds check for it (a run is at most the whole string).
 	 */
-	for (n = 0; p[n] >= 0x20 && p[n] < 0x7f && p[n] != '"' && p[n] != '\\'; n++)
+	for (n = 0; plain[p[n]]; n++)
 		;
 	if (n >= len - o)
 		return -1;
