@@ -119,6 +119,15 @@ struct tls_stream {
 	 */
 	bool done;
 	size_t consumed; /* bytes of complete records walked */
+	/*
+	 * TLS_TRUNCATED: the length the prefix must reach before another walk can say
+	 * more than this one (the end of a record begun, or of the handshake message
+	 * being gathered, at the fewest bytes it could take). A caller walking again on
+	 * every segment may wait for it: 1-byte records then cost O(n log n), not O(n^2).
+	 * Only a malformed record inside a message is seen later, at that length or at
+	 * the last walk.
+	 */
+	size_t need;
 	size_t hello_end; /* client: the end of the record that completed the last hello */
 	/*
 	 * Last, so that tls_stream_reset() need not clear them: they are read only as far

@@ -64,6 +64,7 @@ struct flow_dir {
 	uint32_t tls_off;  /* first TLS byte (after the SMTP STARTTLS exchange) */
 	uint32_t line_off; /* SMTP: bytes consumed as complete lines */
 	uint32_t parsed;   /* contig at the last parse, to skip work when nothing grew */
+	uint32_t need;	   /* TLS bytes the last walk waits for (tls_stream.need) */
 	/*
 	 * The last walk of this direction: while the table's parser state still holds it
 	 * (its generation there is walk_gen) and no byte came since, the record reads it

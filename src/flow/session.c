@@ -476,10 +476,18 @@ static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_
 			return;
 		}
 	}
+	/*
+	 * Nothing but a malformed record could change the last walk's answer before
+	 * @need bytes: a hello in 1-byte records is walked O(log n) times, not n. The last
+	 * bytes the direction will get (cap, FIN) are always walked.
+	 */
+	if (len < dir->need && dir->r.contig < ft->cfg.dir_cap && !dir->fin)
+		return;
 	dir->parsed = dir->r.contig;
 	tls_stream_reset(ts);
 	rc = tls_stream_parse(p, len, from_client, ts, ft->scratch, ft->scratch_cap);
 	note_walk(ft, dir, ts, rc, false);
+	dir->need = rc == TLS_TRUNCATED && ts->need <= UINT32_MAX ? (uint32_t)ts->need : 0;
 	if (rc == TLS_INVALID) {
 		ft->stats.invalid_tls++;
 		/*

@@ -262,6 +262,19 @@ static bool sealed_after_ccs(const struct walk *w, const uint8_t *p, size_t n)
 	return mlen > n - HS_HDR;
 }
 
+/*
+ * message_left - the fewest bytes still to come of the handshake message being
+ * gathered (its header's rest, then its body), 0 between messages.
+ */
+static size_t message_left(const struct hs_asm *a)
+{
+	if (a->hdr_n == 0)
+		return 0;
+	if (a->hdr_n < HS_HDR)
+		return HS_HDR - a->hdr_n;
+	return a->mlen - a->got;
+}
+
 static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
 {
 	struct tls_stream *st = w->st;
@@ -278,8 +291,10 @@ static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
 			return TLS_INVALID;
 		if (tls_record_header_bad(h, left))
 			return TLS_INVALID;
-		if (left < TLS_RECORD_HDR)
+		if (left < TLS_RECORD_HDR) {
+			st->need = c.off + TLS_RECORD_HDR;
 			return TLS_TRUNCATED;
+		}
 		type = cur_u8(&c);
 		cur_skip(&c, 2);
 		rlen = cur_u16(&c);
@@ -292,8 +307,10 @@ static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
 			/* RFC 8446 5.1: no zero-length handshake fragments. */
 			return TLS_INVALID;
 		}
-		if (rlen > cur_left(&c))
+		if (rlen > cur_left(&c)) {
+			st->need = c.off + rlen;
 			return TLS_TRUNCATED;
+		}
 		cur_sub(&c, rlen, &frag);
 		if (type == CT_HANDSHAKE && sealed_after_ccs(w, cur_ptr(&frag), rlen)) {
 			st->consumed = c.off;
@@ -317,6 +334,7 @@ static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
 		}
 		st->consumed = c.off;
 	}
+	st->need = len + TLS_RECORD_HDR + message_left(&w->a);
 	return TLS_TRUNCATED;
 }
 
