@@ -130,6 +130,21 @@ struct tls_stream {
 	size_t need;
 	size_t hello_end; /* client: the end of the record that completed the last hello */
 	/*
+	 * Where a walk that ended TLS_TRUNCATED stopped: the first record not walked whole
+	 * (consumed) and what the walk knew there, so that tls_stream_resume() goes on
+	 * from it rather than from byte 0. Not set when a handshake message kept in the
+	 * caller's scratch was cut there: another walk may have used that scratch since.
+	 */
+	struct {
+		bool ok;
+		bool after_ccs;
+		uint8_t hdr_n; /* bytes of a handshake message header gathered */
+		uint8_t hdr[4];
+		bool store;
+		uint32_t mlen, got;
+		uint32_t nrec; /* records walked (TLS_MAX_RECORDS) */
+	} resume;
+	/*
 	 * Last, so that tls_stream_reset() need not clear them: they are read only as far
 	 * as n_client_hellos says they were filled.
 	 */
@@ -160,6 +175,16 @@ int tls_stream_parse(const uint8_t *buf, size_t len, bool from_client, struct tl
  */
 int tls_stream_parse_cert(const uint8_t *buf, size_t len, struct tls_stream *st, uint8_t *scratch,
 			  size_t scratch_cap, struct tls_cert_cache *certs);
+
+/*
+ * tls_stream_resume - the answer tls_stream_parse() (@certs NULL) or
+ * tls_stream_parse_cert() would give on @buf, when @st holds the last walk of the same
+ * direction, in the same mode, over a shorter prefix of @buf: the walk goes on from
+ * where that one stopped (st->resume), else starts over from byte 0. A ClientHello is
+ * then parsed once, not once per walk.
+ */
+int tls_stream_resume(const uint8_t *buf, size_t len, bool from_client, struct tls_stream *st,
+		      uint8_t *scratch, size_t scratch_cap, struct tls_cert_cache *certs);
 
 /*
  * The records of one direction after its hellos (tls_stream.consumed): the evidence of

@@ -66,11 +66,12 @@ struct flow_dir {
 	uint32_t parsed;   /* contig at the last parse, to skip work when nothing grew */
 	uint32_t need;	   /* TLS bytes the last walk waits for (tls_stream.need) */
 	/*
-	 * The last walk of this direction: while the table's parser state still holds it
-	 * (its generation there is walk_gen) and no byte came since, the record reads it
-	 * instead of walking again (reuse_walk()).
+	 * The last walk of this direction, in the table's walk slot @slot while that slot's
+	 * generation is still walk_gen: a walk of more bytes goes on from where it stopped
+	 * (tls_stream_resume()), and the record reads it instead of walking again.
 	 */
 	uint64_t walk_gen;
+	uint32_t slot;
 	uint32_t walk_contig;
 	int8_t walk_rc;
 	bool walk_certs;   /* the Certificate message was read too */
@@ -144,6 +145,18 @@ static inline void flow_sess_end(struct flow_state *st, enum flow_act act)
 		st->act = (uint8_t)act;
 }
 
+/*
+ * Directions holding a walk at once; beyond it they share two states. 4.6 KiB each:
+ * 4.7 MiB at most, for 512 handshakes in flight.
+ */
+#define WALK_SLOTS_MAX 1024
+
+struct walk_slot {
+	uint64_t gen;	    /* the walk it holds (flow_dir.walk_gen), 0: none */
+	uint32_t next_free; /* free list, while gen == 0 */
+	struct tls_stream ts;
+};
+
 /* Hash table entry; a done flow keeps only this (st == NULL), a small tombstone. */
 struct flow_entry {
 	uint64_t cookie;
@@ -189,10 +202,17 @@ struct flow_table {
 	uint32_t n_fresh;  /* entries [n_fresh, max_flows) were never used */
 	struct flow_list active, done;
 	uint32_t cur; /* entry being processed: never evicted under its own feet */
-	/* Parser state and scratch shared by all flows: one of each per table. */
-	struct tls_stream ts[2];
-	uint64_t ts_gen[2]; /* the walk each holds (flow_dir.walk_gen), 0: none */
+	/*
+	 * Parser states (session.c): one per flow direction from a pool that grows up to
+	 * WALK_SLOTS_MAX, so that a direction's walk survives the other flows' packets
+	 * until its record; slots 0 and 1 (client, server) are shared by the directions
+	 * that find the pool empty, which then walk from byte 0 each time.
+	 */
+	struct walk_slot **slots;
+	uint32_t n_slots;
+	uint32_t free_slot; /* free list through walk_slot.next_free, FLOW_NIL: empty */
 	uint64_t walk_gen;  /* walks so far */
+	/* Scratch shared by all flows: one per table. */
 	uint8_t *scratch;
 	uint32_t scratch_cap;
 	/* Decoded server certificates by fingerprint: one X.509 decode per distinct leaf. */
@@ -229,6 +249,12 @@ enum flow_act flow_sess_segment(struct flow_table *ft, struct flow_entry *e, int
  * plaintext SMTP session), in @rec; false when it owes none.
  */
 bool flow_sess_record(struct flow_table *ft, struct flow_entry *e, struct hs_record *rec);
+/* flow_sess_init - the table's two shared walk slots; -ENOMEM. */
+int flow_sess_init(struct flow_table *ft);
+/* flow_sess_release - give back the walk slots of a flow whose state is freed. */
+void flow_sess_release(struct flow_table *ft, struct flow_state *st);
+/* flow_sess_fini - free every walk slot. */
+void flow_sess_fini(struct flow_table *ft);
 
 /*
  * flow_outcome_decide - how the handshake of @st ended, from both directions' tails,

@@ -10,6 +10,7 @@
  * All stream bytes are peer-controlled; they are read through struct tls_cursor.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "flow_int.h"
@@ -116,19 +117,91 @@ static void join_alpn(const struct tls_client_hello *ch, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-/*
- * Parse direction @i from its first TLS byte into the table's parser state; with
- * @certs, the server's Certificate message too (kept in scratch, its leaf looked up in
- * the cache by SHA-256). The walks while bytes arrive leave it alone, so a leaf is not
- * hashed once per segment.
- */
-/* Note that @ts (one of ft->ts) now holds a walk of @dir over its bytes so far. */
-static void note_walk(struct flow_table *ft, struct flow_dir *dir, const struct tls_stream *ts,
-		      int rc, bool certs)
+int flow_sess_init(struct flow_table *ft)
 {
-	int slot = ts == &ft->ts[0] ? 0 : 1;
+	uint32_t i;
 
-	ft->ts_gen[slot] = ++ft->walk_gen;
+	ft->slots = calloc(WALK_SLOTS_MAX, sizeof(*ft->slots));
+	if (!ft->slots)
+		return -ENOMEM;
+	for (i = 0; i < 2; i++) {
+		ft->slots[i] = calloc(1, sizeof(*ft->slots[i]));
+		if (!ft->slots[i])
+			return -ENOMEM;
+	}
+	ft->n_slots = 2;
+	ft->free_slot = FLOW_NIL;
+	return 0;
+}
+
+void flow_sess_fini(struct flow_table *ft)
+{
+	uint32_t i;
+
+	if (!ft->slots)
+		return;
+	for (i = 0; i < WALK_SLOTS_MAX; i++)
+		free(ft->slots[i]);
+	free(ft->slots);
+	ft->slots = NULL;
+}
+
+/* The slot that still holds the last walk of @dir, or NULL. */
+static struct walk_slot *own_slot(const struct flow_table *ft, const struct flow_dir *dir)
+{
+	struct walk_slot *ws;
+
+	if (!dir->walk_gen)
+		return NULL;
+	ws = ft->slots[dir->slot];
+	return ws->gen == dir->walk_gen ? ws : NULL;
+}
+
+void flow_sess_release(struct flow_table *ft, struct flow_state *st)
+{
+	struct walk_slot *ws;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		ws = own_slot(ft, &st->dir[i]);
+		/* The two shared slots are never on the free list. */
+		if (!ws || st->dir[i].slot < 2)
+			continue;
+		ws->gen = 0;
+		ws->next_free = ft->free_slot;
+		ft->free_slot = st->dir[i].slot;
+	}
+}
+
+/*
+ * A slot for a new walk of @dir: a free one of the pool, a new one while the pool may
+ * grow, else the shared slot @shared (0: the client's side, 1: the server's).
+ */
+static uint32_t take_slot(struct flow_table *ft, int shared)
+{
+	uint32_t i = ft->free_slot;
+
+	if (i != FLOW_NIL) {
+		ft->free_slot = ft->slots[i]->next_free;
+		return i;
+	}
+	if (ft->n_slots < WALK_SLOTS_MAX) {
+		/* The hellos need no clearing: a walk reads them as far as it filled them. */
+		ft->slots[ft->n_slots] = malloc(sizeof(*ft->slots[0]));
+		if (ft->slots[ft->n_slots]) {
+			ft->slots[ft->n_slots]->gen = 0;
+			return ft->n_slots++;
+		}
+	}
+	return (uint32_t)shared;
+}
+
+/* Note that slot @i now holds a walk of @dir over its bytes so far. */
+static void note_walk(struct flow_table *ft, struct flow_dir *dir, uint32_t i, int rc,
+		      bool certs)
+{
+	ft->slots[i]->gen = ++ft->walk_gen;
+	dir->slot = i;
 	dir->walk_gen = ft->walk_gen;
 	dir->walk_contig = dir->r.contig;
 	dir->walk_rc = (int8_t)rc;
@@ -136,45 +209,74 @@ static void note_walk(struct flow_table *ft, struct flow_dir *dir, const struct 
 }
 
 /*
- * @ts still holds the last walk of @dir and nothing arrived since: the answer a new walk
- * would give. A walk without the Certificate message answers for one with it only
- * where there is none to read (TLS 1.3: the walk ends at the ServerHello). Its cert_info
- * is still good: every lookup that could evict it is a walk into the same @ts.
+ * Walk direction @i from its first TLS byte into its slot; with @certs, the server's
+ * Certificate message too (kept in scratch, its leaf looked up in the cache by
+ * SHA-256). The walks while bytes arrive leave it alone, so a leaf is not hashed once
+ * per segment. A walk in the same mode that stopped short goes on where it stopped.
  */
-static bool reuse_walk(const struct flow_table *ft, const struct flow_dir *dir,
-		       const struct tls_stream *ts, bool certs)
-{
-	int slot = ts == &ft->ts[0] ? 0 : 1;
-
-	if (!dir->walk_gen || ft->ts_gen[slot] != dir->walk_gen || dir->walk_contig != dir->r.contig)
-		return false;
-	return dir->walk_certs || !certs ||
-	       (dir->walk_rc == TLS_OK && ts->have_server_hello && tls_version_is_13(ts->sh.version));
-}
-
-static int parse_dir(struct flow_table *ft, struct flow_state *st, int i, struct tls_stream *ts,
-		     bool certs)
+static struct tls_stream *walk_dir(struct flow_table *ft, struct flow_state *st, int i,
+				   int shared, bool certs, int *rc)
 {
 	struct flow_dir *dir = &st->dir[i];
-	const uint8_t *p;
-	uint32_t len;
+	struct walk_slot *ws = own_slot(ft, dir);
+	struct tls_cert_cache *cache = certs ? ft->certs : NULL;
+	bool from_client = i == st->client;
+	const uint8_t *p = dir->r.buf + dir->tls_off;
+	uint32_t len = dir->r.contig - dir->tls_off, slot;
+
+	if (ws && dir->walk_certs == certs && dir->walk_rc == TLS_TRUNCATED) {
+		slot = dir->slot;
+		*rc = tls_stream_resume(p, len, from_client, &ws->ts, ft->scratch, ft->scratch_cap,
+					cache);
+	} else {
+		slot = ws ? dir->slot : take_slot(ft, shared);
+		ws = ft->slots[slot];
+		tls_stream_reset(&ws->ts);
+		if (!certs)
+			*rc = tls_stream_parse(p, len, from_client, &ws->ts, ft->scratch,
+					       ft->scratch_cap);
+		else
+			*rc = tls_stream_parse_cert(p, len, &ws->ts, ft->scratch, ft->scratch_cap,
+						    cache);
+	}
+	note_walk(ft, dir, slot, *rc, certs);
+	return &ws->ts;
+}
+
+/*
+ * The answer a walk of direction @i would give now, in *@out: the last walk when
+ * nothing arrived since or it was done already (a longer prefix cannot change a done
+ * walk), else a new one. A walk without the Certificate message answers for one with it
+ * only where there is none to read (TLS 1.3: the walk ends at the ServerHello). A
+ * walk's cert_info may point into a cache entry evicted since: parse_server() looks the
+ * leaf up again.
+ */
+static int parse_dir(struct flow_table *ft, struct flow_state *st, int i, int shared, bool certs,
+		     struct tls_stream **out)
+{
+	struct flow_dir *dir = &st->dir[i];
+	struct walk_slot *ws;
 	int rc;
 
 	if (i == st->client)
 		certs = false;
-	if (reuse_walk(ft, dir, ts, certs))
+	ws = own_slot(ft, dir);
+	if (ws && (dir->walk_contig == dir->r.contig || dir->walk_rc == TLS_OK) &&
+	    (dir->walk_certs || !certs ||
+	     (dir->walk_rc == TLS_OK && ws->ts.have_server_hello &&
+	      tls_version_is_13(ws->ts.sh.version)))) {
+		*out = &ws->ts;
 		return dir->walk_rc;
-	tls_stream_reset(ts);
-	/* No bytes yet (and maybe no buffer): nothing to walk. */
-	if (dir->r.contig <= dir->tls_off)
+	}
+	/* No bytes yet (and maybe no buffer): nothing to walk, an empty state says so. */
+	if (dir->r.contig <= dir->tls_off) {
+		ws = ft->slots[shared];
+		ws->gen = 0;
+		tls_stream_reset(&ws->ts);
+		*out = &ws->ts;
 		return TLS_TRUNCATED;
-	p = dir->r.buf + dir->tls_off;
-	len = dir->r.contig - dir->tls_off;
-	if (!certs)
-		rc = tls_stream_parse(p, len, i == st->client, ts, ft->scratch, ft->scratch_cap);
-	else
-		rc = tls_stream_parse_cert(p, len, ts, ft->scratch, ft->scratch_cap, ft->certs);
-	note_walk(ft, dir, ts, rc, certs);
+	}
+	*out = walk_dir(ft, st, i, shared, certs, &rc);
 	return rc;
 }
 
@@ -183,19 +285,19 @@ static int parse_dir(struct flow_table *ft, struct flow_state *st, int i, struct
  * the cache by its fingerprint, without walking the message or hashing it again; only
  * when the cache has let it go since is the message read once more.
  */
-static int parse_server(struct flow_table *ft, struct flow_state *st, struct tls_stream *ss)
+static int parse_server(struct flow_table *ft, struct flow_state *st, struct tls_stream **ss)
 {
 	int s = st->client == 0 ? 1 : 0, rc;
 
 	if (!st->cert_judged)
-		return parse_dir(ft, st, s, ss, true);
-	rc = parse_dir(ft, st, s, ss, false);
-	if (tls_cert_cache_find(ft->certs, st->cert_sha256, &ss->cert_info) == 0) {
-		ss->cert = TLS_SCERT_OK;
+		return parse_dir(ft, st, s, 1, true, ss);
+	rc = parse_dir(ft, st, s, 1, false, ss);
+	if (tls_cert_cache_find(ft->certs, st->cert_sha256, &(*ss)->cert_info) == 0) {
+		(*ss)->cert = TLS_SCERT_OK;
 	} else {
 		/* A walk kept from before points into the entry that is gone: walk again. */
 		st->dir[s].walk_gen = 0;
-		rc = parse_dir(ft, st, s, ss, true);
+		rc = parse_dir(ft, st, s, 1, true, ss);
 	}
 	return rc;
 }
@@ -263,13 +365,13 @@ static bool cert_wait(const struct flow_state *st)
 static void cert_verdict(struct flow_table *ft, struct flow_state *st,
 			 const struct tls_client_hello *ch)
 {
-	struct tls_stream *ss = &ft->ts[1], *cs = &ft->ts[0];
+	struct tls_stream *ss, *cs;
 	int c = st->client < 0 ? 0 : st->client;
 	const char *sni = NULL;
 
-	if (parse_dir(ft, st, 1 - c, ss, true) == TLS_INVALID || ss->cert != TLS_SCERT_OK)
+	if (parse_dir(ft, st, 1 - c, 1, true, &ss) == TLS_INVALID || ss->cert != TLS_SCERT_OK)
 		return;
-	if (!ch && parse_dir(ft, st, c, cs, false) != TLS_INVALID && cs->n_client_hellos > 0)
+	if (!ch && parse_dir(ft, st, c, 0, false, &cs) != TLS_INVALID && cs->n_client_hellos > 0)
 		ch = &cs->first;
 	if (ch && ch->sni[0] && !ch->sni_truncated)
 		sni = ch->sni;
@@ -346,14 +448,14 @@ static void offer_fields(const struct tls_client_hello *ch, const struct tls_str
 static bool tls_record(struct flow_table *ft, struct flow_entry *e, struct hs_record *out)
 {
 	struct flow_state *st = e->st;
-	struct tls_stream *cs = &ft->ts[0], *ss = &ft->ts[1];
+	struct tls_stream *cs, *ss;
 	const struct tls_client_hello *last = NULL;
 	bool have_ch, have_sh;
 	struct hs_record *const rec = out;
 	int c = st->client < 0 ? 0 : st->client;
 
-	have_ch = parse_dir(ft, st, c, cs, false) != TLS_INVALID && cs->n_client_hellos > 0;
-	have_sh = parse_server(ft, st, ss) != TLS_INVALID && ss->have_server_hello;
+	have_ch = parse_dir(ft, st, c, 0, false, &cs) != TLS_INVALID && cs->n_client_hellos > 0;
+	have_sh = parse_server(ft, st, &ss) != TLS_INVALID && ss->have_server_hello;
 	if (!have_ch && !have_sh)
 		return false;
 
@@ -440,7 +542,7 @@ static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_
 {
 	struct flow_dir *dir = &st->dir[i];
 	bool from_client = i == st->client;
-	struct tls_stream *ts = &ft->ts[from_client ? 0 : 1];
+	struct tls_stream *ts;
 	const uint8_t *p;
 	uint32_t len;
 	int rc;
@@ -484,9 +586,7 @@ static void tls_dir(struct flow_table *ft, struct flow_state *st, int i, uint64_
 	if (len < dir->need && dir->r.contig < ft->cfg.dir_cap && !dir->fin)
 		return;
 	dir->parsed = dir->r.contig;
-	tls_stream_reset(ts);
-	rc = tls_stream_parse(p, len, from_client, ts, ft->scratch, ft->scratch_cap);
-	note_walk(ft, dir, ts, rc, false);
+	ts = walk_dir(ft, st, i, from_client ? 0 : 1, false, &rc);
 	dir->need = rc == TLS_TRUNCATED && ts->need <= UINT32_MAX ? (uint32_t)ts->need : 0;
 	if (rc == TLS_INVALID) {
 		ft->stats.invalid_tls++;

@@ -182,7 +182,7 @@ struct flow_table *flow_table__new(const struct flow_config *cfg, flow_record_fn
 	if (!ft->cfg.skip_fingerprints)
 		ft->fps = tls_fp_cache_new();
 	if (!ft->buckets || !ft->ent || !ft->scratch || !ft->certs ||
-	    (!ft->cfg.skip_fingerprints && !ft->fps))
+	    (!ft->cfg.skip_fingerprints && !ft->fps) || flow_sess_init(ft))
 		goto err;
 	ft->bucket_mask = nb - 1;
 	memset(ft->buckets, 0xff, (size_t)nb * sizeof(*ft->buckets));
@@ -216,6 +216,7 @@ static void free_state(struct flow_table *ft, struct flow_entry *e)
 		return;
 	flow_reasm_free(&e->st->dir[0].r, &ft->mem);
 	flow_reasm_free(&e->st->dir[1].r, &ft->mem);
+	flow_sess_release(ft, e->st);
 	free(e->st);
 	e->st = NULL;
 }
@@ -642,6 +643,7 @@ void flow_table__free(struct flow_table *ft)
 	free(ft->ent);
 	free(ft->buckets);
 	free(ft->scratch);
+	flow_sess_fini(ft);
 	tls_cert_cache_free(ft->certs);
 	tls_fp_cache_free(ft->fps);
 	free(ft);

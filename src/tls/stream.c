@@ -275,26 +275,54 @@ static size_t message_left(const struct hs_asm *a)
 	return a->mlen - a->got;
 }
 
-static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
+/*
+ * The walk stops for want of bytes at @off, the first record not walked whole: keep
+ * what it knew there (@after_ccs as it was before that record) for tls_stream_resume().
+ * A message cut there whose body went to scratch cannot be resumed: the caller's
+ * scratch may hold another walk's bytes by then.
+ */
+static int stop_truncated(struct walk *w, size_t need, bool after_ccs, int nrec)
+{
+	struct tls_stream *st = w->st;
+	const struct hs_asm *a = &w->a;
+
+	st->need = need;
+	st->resume.ok = !(a->store && a->got > 0);
+	st->resume.after_ccs = after_ccs;
+	st->resume.hdr_n = (uint8_t)a->hdr_n;
+	memcpy(st->resume.hdr, a->hdr, sizeof(st->resume.hdr));
+	st->resume.store = a->store;
+	st->resume.mlen = a->mlen;
+	st->resume.got = a->got;
+	st->resume.nrec = (uint32_t)nrec;
+	return TLS_TRUNCATED;
+}
+
+/*
+ * Walk the records of @buf from @off, a record boundary (0, or where an earlier walk of
+ * a shorter prefix stopped, with @w and *w->st as it left them and @nrec records
+ * walked): the same answer as a walk from 0, as each record is read alone, in order.
+ */
+static int walk_records(struct walk *w, const uint8_t *buf, size_t len, size_t off, int nrec)
 {
 	struct tls_stream *st = w->st;
 	struct tls_cursor c, frag;
-	int nrec = 0, ret;
+	int ret;
 
 	cur_init(&c, buf, len);
+	cur_skip(&c, off);
 	while (cur_left(&c) > 0) {
 		const uint8_t *h = cur_ptr(&c);
 		size_t left = cur_left(&c), rlen;
+		bool ccs_before = w->after_ccs;
 		uint8_t type;
 
 		if (nrec++ >= TLS_MAX_RECORDS)
 			return TLS_INVALID;
 		if (tls_record_header_bad(h, left))
 			return TLS_INVALID;
-		if (left < TLS_RECORD_HDR) {
-			st->need = c.off + TLS_RECORD_HDR;
-			return TLS_TRUNCATED;
-		}
+		if (left < TLS_RECORD_HDR)
+			return stop_truncated(w, c.off + TLS_RECORD_HDR, ccs_before, nrec - 1);
 		type = cur_u8(&c);
 		cur_skip(&c, 2);
 		rlen = cur_u16(&c);
@@ -307,10 +335,8 @@ static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
 			/* RFC 8446 5.1: no zero-length handshake fragments. */
 			return TLS_INVALID;
 		}
-		if (rlen > cur_left(&c)) {
-			st->need = c.off + rlen;
-			return TLS_TRUNCATED;
-		}
+		if (rlen > cur_left(&c))
+			return stop_truncated(w, c.off + rlen, ccs_before, nrec - 1);
 		cur_sub(&c, rlen, &frag);
 		if (type == CT_HANDSHAKE && sealed_after_ccs(w, cur_ptr(&frag), rlen)) {
 			st->consumed = c.off;
@@ -334,8 +360,7 @@ static int walk_records(struct walk *w, const uint8_t *buf, size_t len)
 		}
 		st->consumed = c.off;
 	}
-	st->need = len + TLS_RECORD_HDR + message_left(&w->a);
-	return TLS_TRUNCATED;
+	return stop_truncated(w, len + TLS_RECORD_HDR + message_left(&w->a), w->after_ccs, nrec);
 }
 
 /*
@@ -360,6 +385,32 @@ static void note_cut(const struct walk *w, const uint8_t *buf, size_t len)
 		return;
 	if (next == HT_CERTIFICATE)
 		st->cert = TLS_SCERT_CUT;
+}
+
+/* The walk after @buf[0] said it is not SSLv2: from @off with what @w holds. */
+static int walk(struct walk *w, const uint8_t *buf, size_t len, size_t off, int nrec)
+{
+	struct tls_stream *st = w->st;
+	int ret;
+
+	st->resume.ok = false;
+	ret = walk_records(w, buf, len, off, nrec);
+	if (ret == TLS_OK)
+		st->done = true;
+	else if (ret == TLS_TRUNCATED && w->certs)
+		note_cut(w, buf, len);
+	return ret;
+}
+
+static void walk_init(struct walk *w, bool from_client, struct tls_stream *st, uint8_t *scratch,
+		      size_t scratch_cap, struct tls_cert_cache *certs)
+{
+	memset(w, 0, sizeof(*w));
+	w->st = st;
+	w->from_client = from_client;
+	w->scratch = scratch;
+	w->scratch_cap = scratch ? scratch_cap : 0;
+	w->certs = from_client ? NULL : certs;
 }
 
 static int parse(const uint8_t *buf, size_t len, bool from_client, struct tls_stream *st,
@@ -388,18 +439,27 @@ static int parse(const uint8_t *buf, size_t len, bool from_client, struct tls_st
 		st->done = true;
 		return TLS_OK;
 	}
-	memset(&w, 0, sizeof(w));
-	w.st = st;
-	w.from_client = from_client;
-	w.scratch = scratch;
-	w.scratch_cap = scratch ? scratch_cap : 0;
-	w.certs = from_client ? NULL : certs;
-	ret = walk_records(&w, buf, len);
-	if (ret == TLS_OK)
-		st->done = true;
-	else if (ret == TLS_TRUNCATED && w.certs)
-		note_cut(&w, buf, len);
-	return ret;
+	walk_init(&w, from_client, st, scratch, scratch_cap, certs);
+	return walk(&w, buf, len, 0, 0);
+}
+
+int tls_stream_resume(const uint8_t *buf, size_t len, bool from_client, struct tls_stream *st,
+		      uint8_t *scratch, size_t scratch_cap, struct tls_cert_cache *certs)
+{
+	struct walk w;
+
+	if (st->done)
+		return TLS_OK;
+	if (!st->resume.ok || st->consumed > len)
+		return parse(buf, len, from_client, st, scratch, scratch_cap, certs);
+	walk_init(&w, from_client, st, scratch, scratch_cap, certs);
+	w.after_ccs = st->resume.after_ccs;
+	w.a.hdr_n = st->resume.hdr_n;
+	memcpy(w.a.hdr, st->resume.hdr, sizeof(w.a.hdr));
+	w.a.store = st->resume.store;
+	w.a.mlen = st->resume.mlen;
+	w.a.got = st->resume.got;
+	return walk(&w, buf, len, st->consumed, (int)st->resume.nrec);
 }
 
 void tls_stream_reset(struct tls_stream *st)

@@ -1162,6 +1162,82 @@ static void test_fragmentation(void **state)
 	assert_int_equal(tls_stream_parse(buf, n, true, &st, NULL, 0), TLS_INVALID);
 }
 
+/*
+ * A walk resumed on a longer prefix gives what a walk from byte 0 gives, whatever the
+ * steps the bytes came in, and though another walk has used the scratch meanwhile.
+ */
+static void resume_walk(const uint8_t *buf, size_t len, bool from_client, size_t step)
+{
+	static uint8_t other[SCRATCH_CAP];
+	static struct tls_stream rs;
+	size_t n;
+	int r, want;
+
+	memset(&rs, 0, sizeof(rs));
+	for (n = 0; n <= len + step; n += step) {
+		size_t k = n < len ? n : len;
+
+		r = tls_stream_resume(buf, k, from_client, &rs, scratch, sizeof(scratch), NULL);
+		memset(scratch, 0xa5, sizeof(scratch));
+		memset(&st, 0, sizeof(st));
+		want = tls_stream_parse(buf, k, from_client, &st, other, sizeof(other));
+		assert_int_equal(r, want);
+		if (want == TLS_INVALID)
+			return;
+		assert_int_equal(rs.n_client_hellos, st.n_client_hellos);
+		assert_int_equal(rs.have_server_hello, st.have_server_hello);
+		assert_int_equal(rs.hrr, st.hrr);
+		assert_int_equal(rs.consumed, st.consumed);
+		assert_int_equal(rs.hello_end, st.hello_end);
+		assert_int_equal(rs.done, st.done);
+		if (want == TLS_TRUNCATED)
+			assert_int_equal(rs.need, st.need);
+		if (st.have_server_hello) {
+			assert_int_equal(rs.sh.version, st.sh.version);
+			assert_int_equal(rs.sh.cipher, st.sh.cipher);
+			assert_int_equal(rs.have_ske_group, st.have_ske_group);
+			assert_int_equal(rs.ske_group, st.ske_group);
+		}
+		if (st.n_client_hellos) {
+			assert_string_equal(rs.first.sni, st.first.sni);
+			assert_int_equal(rs.last.max_version, st.last.max_version);
+			assert_int_equal(rs.last.ciphers.n, st.last.ciphers.n);
+		}
+	}
+}
+
+static void test_resume(void **state)
+{
+	static const size_t steps[] = { 1, 3, 5, 7, 64, 300, 65536 };
+	static const size_t frags[] = { 1, 4, 7, 64, 16384 };
+	static uint8_t buf[65536];
+	const struct {
+		const uint8_t *p;
+		size_t len;
+		bool client;
+	} in[] = {
+		{ s13_cli, sizeof(s13_cli), true },  { s13_srv, sizeof(s13_srv), false },
+		{ s12_cli, sizeof(s12_cli), true },  { s12_srv, sizeof(s12_srv), false },
+		{ s10_cli, sizeof(s10_cli), true },  { s10_srv, sizeof(s10_srv), false },
+		{ hrr_cli, sizeof(hrr_cli), true },  { hrr_srv, sizeof(hrr_srv), false },
+		{ v2_hello, sizeof(v2_hello), true },
+	};
+	size_t i, j, f, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		for (j = 0; j < sizeof(steps) / sizeof(steps[0]); j++)
+			resume_walk(in[i].p, in[i].len, in[i].client, steps[j]);
+		if (in[i].p[0] != 22)
+			continue;
+		for (f = 0; f < sizeof(frags) / sizeof(frags[0]); f++) {
+			n = reframe(in[i].p, in[i].len, frags[f], buf, sizeof(buf));
+			for (j = 0; j < sizeof(steps) / sizeof(steps[0]); j++)
+				resume_walk(buf, n, in[i].client, steps[j]);
+		}
+	}
+}
+
 /* A length field inside a ClientHello record: where it is and how wide. */
 struct lenfield {
 	size_t off;
@@ -1393,6 +1469,7 @@ int main(void)
 		cmocka_unit_test(test_sslv2),	      cmocka_unit_test(test_not_tls),
 		cmocka_unit_test(test_prefixes),      cmocka_unit_test(test_fragmentation),
 		cmocka_unit_test(test_length_shifts), cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_resume),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
