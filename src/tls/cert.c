@@ -730,12 +730,19 @@ void tls_cert_format_time(int64_t secs, char *buf, size_t len)
  */
 #define CACHE_DER_COPY 4096
 
+/*
+ * The slots hold what a lookup compares; the decoded certificate (10 KiB) lives apart,
+ * allocated when the slot is first filled. Inline, the ways of a set were pages apart
+ * and every probe, and the walk over the slots at the end, faulted in pages of the
+ * 40 MiB a `read` cache reserves: three quarters of the page faults of a run.
+ */
 struct cache_slot {
 	uint64_t used; /* tick of the last lookup that hit or filled it; 0 when empty */
 	int err;       /* 0, or the decode's negative errno, cached like a success */
 	uint32_t der_len; /* bytes in der; 0: no copy */
 	uint8_t *der;	  /* the DER this entry was made from, or NULL */
-	struct tls_cert_info info; /* info.sha256 is the key */
+	uint8_t sha256[32]; /* the key: info->sha256 */
+	struct tls_cert_info *info; /* NULL until first filled */
 };
 
 struct tls_cert_cache {
@@ -836,8 +843,10 @@ void tls_cert_cache_free(struct tls_cert_cache *cache)
 
 	if (!cache)
 		return;
-	for (i = 0; i < (cache->set_mask + 1) * CACHE_WAYS; i++)
+	for (i = 0; i < (cache->set_mask + 1) * CACHE_WAYS; i++) {
 		free(cache->slots[i].der);
+		free(cache->slots[i].info);
+	}
 	free(cache->by_der);
 	free(cache->slots);
 	free(cache);
@@ -870,7 +879,7 @@ int tls_cert_cache_get(struct tls_cert_cache *cache, const uint8_t *der, size_t 
 			cache->st.hits++;
 			ret = slot->err;
 			if (!ret)
-				*info = &slot->info;
+				*info = slot->info;
 			goto cleanup;
 		}
 		slot = NULL;
@@ -884,13 +893,13 @@ int tls_cert_cache_get(struct tls_cert_cache *cache, const uint8_t *der, size_t 
 	      cache->set_mask;
 	set = cache->slots + (size_t)idx * CACHE_WAYS;
 	for (i = 0; i < CACHE_WAYS; i++) {
-		if (set[i].used && memcmp(set[i].info.sha256, md, sizeof(md)) == 0) {
+		if (set[i].used && memcmp(set[i].sha256, md, sizeof(md)) == 0) {
 			set[i].used = cache->tick;
 			cache->st.hits++;
 			keep_der(cache, &set[i], der, len, dh);
 			ret = set[i].err;
 			if (!ret)
-				*info = &set[i].info;
+				*info = set[i].info;
 			goto cleanup;
 		}
 		/* The least recently used way (an empty one has tick 0) is the victim. */
@@ -898,20 +907,30 @@ int tls_cert_cache_get(struct tls_cert_cache *cache, const uint8_t *der, size_t 
 			slot = &set[i];
 	}
 	cache->st.misses++;
+	if (!slot->info) {
+		slot->info = malloc(sizeof(*slot->info));
+		if (!slot->info) {
+			/* Not cached: the slot stays as it was (empty or its old entry). */
+			cache->st.failures++;
+			ret = -ENOMEM;
+			goto cleanup;
+		}
+	}
 	if (slot->used)
 		cache->st.evictions++;
 	slot->der_len = 0;
-	memset(&slot->info, 0, sizeof(slot->info));
-	memcpy(slot->info.sha256, md, sizeof(md));
-	hex32(md, slot->info.sha256_hex);
-	ret = decode_leaf(der, len, &slot->info);
+	memset(slot->info, 0, sizeof(*slot->info));
+	memcpy(slot->sha256, md, sizeof(md));
+	memcpy(slot->info->sha256, md, sizeof(md));
+	hex32(md, slot->info->sha256_hex);
+	ret = decode_leaf(der, len, slot->info);
 	slot->err = ret;
 	slot->used = cache->tick;
 	keep_der(cache, slot, der, len, dh);
 	if (ret)
 		cache->st.failures++;
 	else
-		*info = &slot->info;
+		*info = slot->info;
 cleanup:
 	return ret;
 }
@@ -929,11 +948,11 @@ int tls_cert_cache_find(struct tls_cert_cache *cache, const uint8_t sha256[32],
 	      cache->set_mask;
 	set = cache->slots + (size_t)idx * CACHE_WAYS;
 	for (i = 0; i < CACHE_WAYS; i++) {
-		if (set[i].used && memcmp(set[i].info.sha256, sha256, 32) == 0) {
+		if (set[i].used && memcmp(set[i].sha256, sha256, 32) == 0) {
 			set[i].used = ++cache->tick;
 			cache->st.hits++;
 			if (!set[i].err)
-				*info = &set[i].info;
+				*info = set[i].info;
 			return set[i].err;
 		}
 	}
