@@ -49,7 +49,12 @@ struct row {
 struct read_summary {
 	struct row *rows;
 	size_t n, cap;
-	uint32_t *slots; /* open addressing: row index + 1, 0 = empty */
+	/*
+	 * Open addressing: the row's hash in the high half, its index + 1 in the low one,
+	 * 0 = empty. A probe that meets another key's row is told by its hash without
+	 * loading the row (a cache miss on each, tens of thousands of rows apart).
+	 */
+	uint64_t *slots;
 	size_t n_slots;
 	char *names; /* the rows' SNIs */
 	size_t names_len, names_cap;
@@ -121,16 +126,19 @@ static uint32_t key_hash(const struct row_key *k, const char *sni, size_t sni_le
 static int grow_slots(struct read_summary *rs)
 {
 	size_t n = rs->n_slots * 2, i;
-	uint32_t *slots = calloc(n, sizeof(*slots));
+	uint64_t *slots = calloc(n, sizeof(*slots));
 
 	if (!slots)
 		return -ENOMEM;
-	for (i = 0; i < rs->n; i++) {
-		size_t s = rs->rows[i].hash & (n - 1);
+	for (i = 0; i < rs->n_slots; i++) {
+		uint64_t v = rs->slots[i];
+		size_t s = (v >> 32) & (n - 1);
 
+		if (!v)
+			continue;
 		while (slots[s])
 			s = (s + 1) & (n - 1);
-		slots[s] = (uint32_t)(i + 1);
+		slots[s] = v;
 	}
 	free(rs->slots);
 	rs->slots = slots;
@@ -166,11 +174,12 @@ static struct row *find_row(struct read_summary *rs, const struct row_key *k, co
 	uint32_t h = key_hash(k, sni, sni_len);
 	size_t s = h & (rs->n_slots - 1);
 	struct row *r;
+	uint64_t v;
 
-	while (rs->slots[s]) {
-		r = &rs->rows[rs->slots[s] - 1];
-		if (r->hash == h && r->sni_len == sni_len && !memcmp(&r->key, k, sizeof(*k)) &&
-		    !memcmp(rs->names + r->sni_off, sni, sni_len))
+	while ((v = rs->slots[s])) {
+		r = &rs->rows[(uint32_t)v - 1];
+		if ((uint32_t)(v >> 32) == h && r->sni_len == sni_len &&
+		    !memcmp(&r->key, k, sizeof(*k)) && !memcmp(rs->names + r->sni_off, sni, sni_len))
 			return r;
 		s = (s + 1) & (rs->n_slots - 1);
 	}
@@ -195,7 +204,7 @@ static struct row *find_row(struct read_summary *rs, const struct row_key *k, co
 	memcpy(rs->names + rs->names_len, sni, sni_len);
 	rs->names[rs->names_len + sni_len] = '\0';
 	rs->names_len += sni_len + 1;
-	rs->slots[s] = (uint32_t)rs->n;
+	rs->slots[s] = (uint64_t)h << 32 | (uint32_t)rs->n;
 	/* keep the table at most half full so probes stay short */
 	if (rs->n * 2 > rs->n_slots)
 		grow_slots(rs);
@@ -306,46 +315,130 @@ static int row_cmp(const void *a, const void *b, void *arg)
 }
 
 /*
+ * The order of row_cmp(), sorted through a compact array: its first fields packed
+ * into one word where their values fit (each counted down from the largest a row has,
+ * as they sort descending), then the key's first 8 bytes in memcmp() order. Only rows
+ * equal in both are compared in full: the rows themselves, 150 bytes each in
+ * insertion order, were a cache miss at every comparison.
+ */
+struct sort_ent {
+	uint64_t prim, sec;
+	const struct row *r;
+};
+
+static int bits_of(uint64_t v)
+{
+	return v ? 64 - __builtin_clzll(v) : 0;
+}
+
+static int sort_ent_cmp(const void *a, const void *b, void *arg)
+{
+	const struct sort_ent *x = a, *y = b;
+
+	if (x->prim != y->prim)
+		return x->prim < y->prim ? -1 : 1;
+	if (x->sec != y->sec)
+		return x->sec < y->sec ? -1 : 1;
+	return row_cmp(&x->r, &y->r, arg);
+}
+
+static void sort_rows(const struct read_summary *rs, struct sort_ent *order)
+{
+	uint64_t mf = 0, ml = 0, mw = 0, mp = 0, mh = 0, p;
+	int bf, bl, bw, bp, bh;
+	bool packed;
+	size_t i;
+
+	for (i = 0; i < rs->n; i++) {
+		const struct row *r = &rs->rows[i];
+
+		mf = r->failed > mf ? r->failed : mf;
+		ml = r->legacy > ml ? r->legacy : ml;
+		mw = r->weak > mw ? r->weak : mw;
+		mp = r->plain_smtp > mp ? r->plain_smtp : mp;
+		mh = r->handshakes > mh ? r->handshakes : mh;
+	}
+	bf = bits_of(mf);
+	bl = bits_of(ml);
+	bw = bits_of(mw);
+	bp = bits_of(mp);
+	bh = bits_of(mh);
+	/* Else every prim is 0 and row_cmp() decides all. */
+	packed = bf + 1 + bl + bw + bp + bh <= 64;
+	for (i = 0; i < rs->n; i++) {
+		const struct row *r = &rs->rows[i];
+		const uint8_t *k = (const uint8_t *)&r->key;
+		int j;
+
+		p = 0;
+		if (packed) {
+			p = mf - r->failed;
+			p = (p << 1) | (r->legacy > 0 ? 0 : 1);
+			p = bl ? (p << bl) | (ml - r->legacy) : p;
+			p = bw ? (p << bw) | (mw - r->weak) : p;
+			p = bp ? (p << bp) | (mp - r->plain_smtp) : p;
+			p = bh ? (p << bh) | (mh - r->handshakes) : p;
+		}
+		order[i].prim = p;
+		order[i].sec = 0;
+		for (j = 0; j < 8; j++)
+			order[i].sec = (order[i].sec << 8) | k[j];
+		order[i].r = r;
+	}
+	qsort_r(order, rs->n, sizeof(*order), sort_ent_cmp, (void *)rs);
+}
+
+/*
  * A line built without printf: the summary has a row per server, SNI and client, tens
  * of thousands on a busy capture, and formatting them was a fifth of `read`. Appends
  * stop at the end of the buffer; lines are far shorter.
  */
+#define LINE_MAX_BYTES 1024
+
 struct line {
-	char buf[1024];
+	char *buf; /* LINE_MAX_BYTES, inside the output buffer */
 	size_t n;
 };
 
 static void put_bytes(struct line *l, const char *s, size_t n)
 {
-	if (n > sizeof(l->buf) - 1 - l->n)
-		n = sizeof(l->buf) - 1 - l->n;
+	if (n > LINE_MAX_BYTES - 1 - l->n)
+		n = LINE_MAX_BYTES - 1 - l->n;
 	memcpy(l->buf + l->n, s, n);
+	l->n += n;
+}
+
+static void put_spaces(struct line *l, size_t n)
+{
+	if (n > LINE_MAX_BYTES - 1 - l->n)
+		n = LINE_MAX_BYTES - 1 - l->n;
+	memset(l->buf + l->n, ' ', n);
 	l->n += n;
 }
 
 /* @s padded with spaces to @width on the right (@left) or on the left. */
 static void put_pad(struct line *l, const char *s, size_t n, int width, bool left)
 {
-	static const char spaces[] = "                                                            ";
 	size_t pad = width > 0 && (size_t)width > n ? (size_t)width - n : 0;
 
 	if (left)
 		put_bytes(l, s, n);
-	while (pad) {
-		size_t k = pad < sizeof(spaces) - 1 ? pad : sizeof(spaces) - 1;
-
-		put_bytes(l, spaces, k);
-		pad -= k;
-	}
+	put_spaces(l, pad);
 	if (!left)
 		put_bytes(l, s, n);
 }
 
-/* " %<width>llu" */
+/* " %<width>llu"; most counts of a row are one digit. */
 static void put_num(struct line *l, uint64_t v, int width)
 {
 	char tmp[20];
 
+	if (v < 10 && width >= 1 && l->n + (size_t)width + 1 < LINE_MAX_BYTES) {
+		memset(l->buf + l->n, ' ', (size_t)width);
+		l->buf[l->n + (size_t)width] = (char)('0' + v);
+		l->n += (size_t)width + 1;
+		return;
+	}
 	put_bytes(l, " ", 1);
 	put_pad(l, tmp, util_fmt_dec(v, tmp), width, false);
 }
@@ -467,13 +560,32 @@ static void cert_col(const struct row *r, struct line *l)
 		put_bytes(l, " ACCEPTED", 9);
 }
 
+/*
+ * The rows' lines, written out in large blocks: a fwrite() per line (its lock, its
+ * copy) was a tenth of printing tens of thousands of rows.
+ */
+#define OUT_BLOCK (64 * 1024)
+
+struct outbuf {
+	FILE *out;
+	char *buf;
+	size_t n;
+};
+
 /* The columns of the header in read_summary__print(), in the same widths. */
-static void print_row(FILE *out, const struct widths *w, const struct row *r,
+static void print_row(struct outbuf *o, const struct widths *w, const struct row *r,
 		      const struct row_txt *t)
 {
 	const char *lim = "-";
-	struct line l = { .n = 0 };
+	struct line l;
 	size_t n;
+
+	if (OUT_BLOCK - o->n < LINE_MAX_BYTES) {
+		fwrite(o->buf, 1, o->n, o->out);
+		o->n = 0;
+	}
+	l.buf = o->buf + o->n;
+	l.n = 0;
 
 	if (r->lim_client && r->lim_server)
 		lim = "both";
@@ -503,33 +615,36 @@ static void print_row(FILE *out, const struct widths *w, const struct row *r,
 	put_bytes(&l, " ", 1);
 	cert_col(r, &l);
 	put_bytes(&l, "\n", 1);
-	fwrite(l.buf, 1, l.n, out);
+	o->n += l.n;
 }
 
 int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_stats *fs,
 			const struct cap_file_stats *cs)
 {
-	const struct row **order = NULL;
+	struct sort_ent *order = NULL;
 	struct row_txt *txt = NULL, other_txt;
+	struct outbuf o = { .out = out };
 	char *arena = NULL;
 	size_t i, used = 0;
 
+	o.buf = malloc(OUT_BLOCK);
 	if (rs->n) {
 		order = util_reallocarray(NULL, rs->n, sizeof(*order));
 		txt = util_reallocarray(NULL, rs->n, sizeof(*txt));
 		/* Sized for the longest columns; only what the rows use is ever touched. */
 		arena = util_reallocarray(NULL, rs->n, TXT_MAX);
-		if (!order || !txt || !arena) {
-			free(order);
-			free(txt);
-			free(arena);
-			return -ENOMEM;
-		}
-		for (i = 0; i < rs->n; i++) {
-			order[i] = &rs->rows[i];
+	}
+	if (!o.buf || (rs->n && (!order || !txt || !arena))) {
+		free(o.buf);
+		free(order);
+		free(txt);
+		free(arena);
+		return -ENOMEM;
+	}
+	if (rs->n) {
+		for (i = 0; i < rs->n; i++)
 			fill_txt(rs, &rs->rows[i], false, arena, &used, &txt[i]);
-		}
-		qsort_r(order, rs->n, sizeof(*order), row_cmp, rs);
+		sort_rows(rs, order);
 	}
 	if (rs->n || rs->have_other) {
 		struct widths w = { 6, 3, 6 }; /* the header words */
@@ -547,13 +662,15 @@ int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_st
 			"TLS1.1", "TLS1.2", "TLS1.3", "OTHER", "LEGACY", "WEAK", "LIMITED_BY",
 			"FAILED", "PLAIN", "CERT");
 		for (i = 0; i < rs->n; i++)
-			print_row(out, &w, order[i], &txt[order[i] - rs->rows]);
+			print_row(&o, &w, order[i].r, &txt[order[i].r - rs->rows]);
 		if (rs->have_other)
-			print_row(out, &w, &rs->other, &other_txt);
+			print_row(&o, &w, &rs->other, &other_txt);
+		fwrite(o.buf, 1, o.n, out);
 		fputc('\n', out);
 	} else {
 		fprintf(out, "no TLS handshakes or SMTP sessions on the watched ports\n\n");
 	}
+	free(o.buf);
 	free(order);
 	free(txt);
 	free(arena);
