@@ -212,11 +212,13 @@ void attrib_join__local_end(struct attrib_join *j, const struct hs_endpoint *cli
 			    const struct hs_endpoint *server, enum hs_role local);
 
 /*
- * attrib_join__connect - the kernel saw @o's process connect @client (local) to @server:
- * the client end's owner, read in /proc at once while the process surely lives.
+ * attrib_join__kernel_owner - the kernel saw @o's process own the @local end of
+ * @client -> @server (libpcap: the perf tracepoints); read in /proc at once while the
+ * process surely lives, and its pid and name kept if it is gone by the record.
  */
-void attrib_join__connect(struct attrib_join *j, const struct hs_endpoint *client,
-			  const struct hs_endpoint *server, const struct hs_owner *o);
+void attrib_join__kernel_owner(struct attrib_join *j, const struct hs_endpoint *client,
+			       const struct hs_endpoint *server, enum hs_role local,
+			       const struct hs_owner *o);
 
 /*
  * attrib_join__record - fill @rec->proc for its local end (rec->role); @hint is the

@@ -49,9 +49,12 @@ struct cap_live_ops {
 	/* libpcap: payload left the @local end of @client -> @server. */
 	void (*local_end)(const struct hs_endpoint *client, const struct hs_endpoint *server,
 			  enum hs_role local, void *ctx);
-	/* libpcap: the kernel saw @o connect @client (the local end) to @server. */
-	void (*connect_owner)(const struct hs_endpoint *client, const struct hs_endpoint *server,
-			      const struct hs_owner *o, void *ctx);
+	/*
+	 * libpcap: the kernel saw @o own the @local end of @client -> @server (connect()
+	 * for a client's end, the first read for a server's or an inheriting reader's).
+	 */
+	void (*kernel_owner)(const struct hs_endpoint *client, const struct hs_endpoint *server,
+			     enum hs_role local, const struct hs_owner *o, void *ctx);
 	void *ctx;
 };
 
@@ -140,12 +143,12 @@ int cap_pcap__poll(struct cap_pcap *p);
 /* cap_pcap__drops - packets the kernel dropped for the capture. */
 uint64_t cap_pcap__drops(struct cap_pcap *p);
 /*
- * The owners of outgoing connections for the libpcap backend, from the
- * sock:inet_sock_set_state tracepoint as a perf event (no eBPF): see perf_owner.c.
+ * The owners of watched connections' local ends for the libpcap backend, from the
+ * connect and read tracepoints as perf events (no eBPF): see perf_owner.c.
  */
 typedef void (*cap_perf_owner_fn)(const struct hs_endpoint *client,
-				  const struct hs_endpoint *server, const struct hs_owner *o,
-				  void *ctx);
+				  const struct hs_endpoint *server, enum hs_role local,
+				  const struct hs_owner *o, void *ctx);
 
 struct cap_perf;
 
@@ -153,7 +156,7 @@ struct cap_perf;
 struct cap_perf *cap_perf__new(const struct flow_config *cfg, cap_perf_owner_fn owner,
 			       void *ctx, char *err, size_t errlen);
 void cap_perf__free(struct cap_perf *p);
-/* cap_perf__poll - hand on the connects the rings hold; never blocks, no syscall. */
+/* cap_perf__poll - hand on the owners the rings hold; never blocks, no syscall. */
 void cap_perf__poll(struct cap_perf *p);
 /* cap_perf__stats - events the kernel lost (ring full), records that did not parse. */
 void cap_perf__stats(const struct cap_perf *p, uint64_t *lost, uint64_t *bad);

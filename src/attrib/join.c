@@ -44,8 +44,8 @@ struct tuple_slot {
 	uint32_t pid[2]; /* [0] client end, [1] server end; 0: not found */
 	uint8_t tries[2];
 	bool used;
-	bool kernel_owner; /* owner[0] is what the kernel saw connect (attrib_join__connect) */
-	struct hs_owner owner;
+	bool kernel[2];	   /* owner[] is what the kernel saw (attrib_join__kernel_owner) */
+	struct hs_owner owner[2];
 };
 
 struct attrib_join {
@@ -212,24 +212,26 @@ static struct tuple_slot *tuple_claim(struct attrib_join *j, const struct hs_end
 	return t;
 }
 
-void attrib_join__connect(struct attrib_join *j, const struct hs_endpoint *client,
-			  const struct hs_endpoint *server, const struct hs_owner *o)
+void attrib_join__kernel_owner(struct attrib_join *j, const struct hs_endpoint *client,
+			       const struct hs_endpoint *server, enum hs_role local,
+			       const struct hs_owner *o)
 {
 	struct tuple_slot *t = tuple_claim(j, client, server);
+	int side = local == HS_ROLE_CLIENT ? 0 : 1;
 	struct hs_proc p;
 
-	/* A new connect on a reused 4-tuple: the old connection's lookups do not count. */
-	t->tries[0] = 0;
-	t->pid[0] = o->tgid;
-	t->owner = *o;
-	t->kernel_owner = true;
+	/* A new owner (a new connect on a reused 4-tuple, a reader): earlier lookups do not count. */
+	t->tries[side] = 0;
+	t->pid[side] = o->tgid;
+	t->owner[side] = *o;
+	t->kernel[side] = true;
 	resolve_pid(j, o->tgid, o, &p);
 	/*
 	 * No exec seen since the capture started: the name /proc gave, so that the
 	 * record finds the cached entry even once the process is gone.
 	 */
-	if (!t->owner.comm[0] && p.known && p.pid == o->tgid)
-		util_strlcpy(t->owner.comm, p.comm, sizeof(t->owner.comm));
+	if (!o->comm[0] && p.known && p.pid == o->tgid)
+		util_strlcpy(t->owner[side].comm, p.comm, sizeof(t->owner[side].comm));
 }
 
 void attrib_join__local_end(struct attrib_join *j, const struct hs_endpoint *client,
@@ -281,7 +283,7 @@ void attrib_join__record(struct attrib_join *j, struct hs_record *rec,
 	t = tuple_of(j, &rec->client, &rec->server);
 	if (t->used && t->pid[side] && endpoint_eq(&t->client, &rec->client) &&
 	    endpoint_eq(&t->server, &rec->server))
-		resolve_pid(j, t->pid[side], side == 0 && t->kernel_owner ? &t->owner : NULL,
+		resolve_pid(j, t->pid[side], t->kernel[side] ? &t->owner[side] : NULL,
 			    &rec->proc);
 	else
 		owner_by_tuple(j, local, remote, rec->role, &rec->proc);

@@ -273,9 +273,9 @@ static void on_pcap_segment(const struct flow_segment *seg, void *ctx)
 	cl->st.events++;
 	if (cl->ops.local_end && (seg->len || syn) && cap_addr_is_local(seg->family, seg->saddr)) {
 		/*
-		 * With the kernel's connect owners, a client's SYN needs no lookup: its
-		 * 4-tuple is in the perf rings once the handshake moves on, read here before
-		 * its first payload asks.
+		 * With the kernel's owners, a client's SYN needs no lookup: its 4-tuple is
+		 * in the perf rings once the handshake moves on, read here before its first
+		 * payload asks (and a server's read of the hello, before its answer).
 		 */
 		if (cl->perf)
 			cap_perf__poll(cl->perf);
@@ -285,14 +285,13 @@ static void on_pcap_segment(const struct flow_segment *seg, void *ctx)
 	flow_table__segment(cl->ft, seg);
 }
 
-static void on_connect(const struct hs_endpoint *client, const struct hs_endpoint *server,
-		       const struct hs_owner *o, void *ctx)
+static void on_kernel_owner(const struct hs_endpoint *client, const struct hs_endpoint *server,
+			    enum hs_role local, const struct hs_owner *o, void *ctx)
 {
 	struct cap_live *cl = ctx;
 
 	cl->st.owner_events++;
-	if (cl->ops.connect_owner)
-		cl->ops.connect_owner(client, server, o, cl->ops.ctx);
+	cl->ops.kernel_owner(client, server, local, o, cl->ops.ctx);
 }
 
 static int bpf_poll_setup(struct cap_live *cl)
@@ -377,14 +376,14 @@ struct cap_live *cap_live__new(const struct cap_live_opts *opts, const struct ca
 		snprintf(cl->why, sizeof(cl->why), "eBPF unavailable: %s", bpf_err);
 	else
 		snprintf(cl->why, sizeof(cl->why), "requested");
-	if (cl->ops.connect_owner) {
+	if (cl->ops.kernel_owner) {
 		char perf_err[200];
 		size_t used = strlen(cl->why);
 
-		cl->perf = cap_perf__new(&opts->flow, on_connect, cl, perf_err, sizeof(perf_err));
+		cl->perf = cap_perf__new(&opts->flow, on_kernel_owner, cl, perf_err, sizeof(perf_err));
 		if (!cl->perf)
-			log_info("owners of outgoing connections from /proc only: %s", perf_err);
-		snprintf(cl->why + used, sizeof(cl->why) - used, "; client owners: %s",
+			log_info("socket owners from /proc only: %s", perf_err);
+		snprintf(cl->why + used, sizeof(cl->why) - used, "; socket owners: %s",
 			 cl->perf ? "kernel perf events" : "/proc scan");
 	}
 	return cl;

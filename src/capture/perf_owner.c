@@ -1,26 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The process behind each outgoing connection, for the libpcap backend, told by the
- * kernel rather than found in /proc afterwards: the sock:inet_sock_set_state tracepoint
- * opened as a plain perf event on every CPU (perf_event_open(2), no eBPF needed).
+ * The processes at the local ends of watched connections, for the libpcap backend,
+ * told by the kernel rather than found in /proc afterwards: two tracepoints opened as
+ * plain perf events on every CPU (perf_event_open(2), no eBPF needed).
  *
  * Why: a client that sends one ClientHello, gets an alert and exits lives about a
  * millisecond after its SYN. A /proc scan started at the SYN loses that race whenever
- * the daemon waits that long for a CPU (two cores, a busy host). The kernel's record of
- * the connect cannot be late:
- *  - CLOSE -> SYN_SENT runs inside connect(), in the connecting process: the sample's
+ * the daemon waits that long for a CPU (two cores, a busy host); a forking server's
+ * child is as short-lived. The kernel's record cannot be late:
+ *  - sock:inet_sock_set_state: CLOSE -> SYN_SENT runs inside connect(), so the sample's
  *    pid is the client. The local port may still be 0 there (tcp_v4_connect picks it
- *    after the state change), so the socket is remembered by its kernel address;
- *  - the next transition of that socket (SYN_SENT -> ESTABLISHED, or -> CLOSE when
- *    refused) carries the whole 4-tuple, and the pair is handed on.
- * The command name comes from the PERF_RECORD_COMM side-band records of exec(), kept
- * per pid, so a client gone before /proc is read is still named.
+ *    after the state change), so the socket is remembered by its kernel address until
+ *    its next transition (established, refused, reset) carries the whole 4-tuple;
+ *  - tcp:tcp_rcv_space_adjust runs in tcp_recvmsg(), in the reading process: a server's
+ *    (or a pre-fork server child's) end is named when it reads the ClientHello, and a
+ *    client's end passes to a process that inherited it and reads, as with eBPF.
+ * Command names come from the PERF_RECORD_COMM side-band records of exec(), kept per
+ * pid (a fork's child inherits its parent's), so a process gone before /proc is read
+ * is still named.
  *
- * The tracepoint's id and field offsets are read from tracefs (events/sock/
- * inet_sock_set_state/{id,format}); where tracefs is not mounted in this mount namespace
- * (`ip netns exec` mounts a fresh /sys), a child process mounts it in a private mount
- * namespace of its own and reports the two files. A kernel filter keeps the events to
- * connects to the watched ports.
+ * The tracepoints' ids and field offsets are read from tracefs (events/.../{id,format});
+ * where tracefs is not mounted in this mount namespace (`ip netns exec` mounts a fresh
+ * /sys), a child process mounts it in a private mount namespace of its own and reports
+ * the files. Kernel filters keep the events to the watched ports.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,10 +45,10 @@
 #include "tlsaudit/log.h"
 #include "tlsaudit/util.h"
 
-/* Data pages per CPU: 128 KiB, about 1,500 connects between two drains. */
+/* Data pages per CPU: 128 KiB, about 1,500 events between two drains. */
 #define RING_PAGES 32
-/* Sockets between connect() and their 4-tuple; a collision loses one owner. */
-#define CONNECT_SLOTS 1024
+/* Sockets between connect() and their 4-tuple, and the owner last handed on per socket. */
+#define SOCK_SLOTS 4096
 /* Command names of processes that exec'd since the capture started. */
 #define COMM_SLOTS 4096
 /* The tracefs files read; the format of this event is about 3 KiB. */
@@ -55,45 +57,67 @@
 /* include/net/tcp_states.h */
 enum { TCP_ESTABLISHED_ = 1, TCP_SYN_SENT_ = 2, TCP_CLOSE_ = 7 };
 
-static const char *const event_dir = "events/sock/inet_sock_set_state";
+enum tp_kind { TP_STATE, TP_READ, TP_N };
+
+static const char *const event_dirs[TP_N] = {
+	[TP_STATE] = "events/sock/inet_sock_set_state",
+	[TP_READ] = "events/tcp/tcp_rcv_space_adjust",
+};
 static const char *const tracefs_mounts[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 
-/* Offsets of the fields read in the raw sample, from the event's format file. */
+/* What tracefs says of one tracepoint. */
+struct tp_files {
+	char id[32];
+	char fmt[FILE_MAX];
+};
+
+/*
+ * Offsets of the fields read in a raw sample, from the event's format file; the read
+ * event has no states and no protocol (it is TCP's own).
+ */
 struct tp_layout {
-	uint32_t skaddr, oldstate, newstate, sport, dport, family, protocol;
+	uint64_t id; /* common_type of its samples */
+	uint32_t type, skaddr, oldstate, newstate, sport, dport, family, protocol;
 	uint32_t saddr, daddr, saddr_v6, daddr_v6;
 	uint32_t need; /* bytes a sample must have */
+	bool have;
 };
 
 struct perf_ring {
-	int fd;
-	uint8_t *base; /* the control page, then the data pages */
+	int fd;		/* the state event; its ring holds both events' samples */
+	int fd_read;	/* the read event, -1 when the kernel has none */
+	uint8_t *base;	/* the control page, then the data pages */
 };
 
-struct connect_slot {
-	uint64_t skaddr; /* 0: empty */
-	uint32_t pid, tid;
+struct sock_slot {
+	uint64_t skaddr;    /* 0: empty */
+	uint32_t conn_pid;  /* connect()'s process until the 4-tuple is known, else 0 */
+	uint32_t conn_tid;
+	uint32_t told_pid;  /* the owner last handed on */
 };
 
 struct comm_slot {
 	uint32_t pid; /* 0: empty */
-	char comm[16];
+	uint64_t time; /* of the exec or fork that set it: rings are read CPU by CPU */
+	char comm[16]; /* "" when the process forked from one not known here */
 };
 
-/* Connects completed in this drain, handed on once every CPU's ring was read. */
+/* Owners found in this drain, handed on once every CPU's ring was read. */
 #define PENDING_MAX 256
 
 struct pending {
 	struct hs_endpoint client, server;
 	uint32_t pid, tid;
+	enum hs_role local;
 };
 
 struct cap_perf {
 	struct perf_ring *rings;
 	int n_rings;
 	size_t page, data_len;
-	struct tp_layout tl;
-	struct connect_slot conns[CONNECT_SLOTS];
+	struct tp_layout tl[TP_N];
+	uint8_t ports[65536 / 8]; /* watched ports, a bit each */
+	struct sock_slot socks[SOCK_SLOTS];
 	struct comm_slot comms[COMM_SLOTS];
 	struct pending pending[PENDING_MAX];
 	unsigned int n_pending;
@@ -103,15 +127,15 @@ struct cap_perf {
 	uint8_t wrap[65536]; /* a record cut by the end of the ring, joined */
 };
 
-/* read_small - the whole of @dir/@name into @buf (NUL-terminated); bytes or -errno. */
-static ssize_t read_small(const char *dir, const char *name, char *buf, size_t len)
+/* read_small - the whole of @dir/@event/@name into @buf (NUL-terminated); bytes or -errno. */
+static ssize_t read_small(const char *dir, const char *event, const char *name, char *buf,
+			  size_t len)
 {
 	char path[256];
 	ssize_t n, got = 0;
 	int fd;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s", dir, event_dir, name) >=
-	    sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s", dir, event, name) >= sizeof(path))
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -131,26 +155,35 @@ static ssize_t read_small(const char *dir, const char *name, char *buf, size_t l
 	return got;
 }
 
-static int read_event(const char *dir, char *id, char *fmt)
+/* read_events - both tracepoints' files under @dir; the read one may be missing (""). */
+static int read_events(const char *dir, struct tp_files *f)
 {
-	ssize_t n = read_small(dir, "id", id, 32);
+	ssize_t n;
+	int k;
 
-	if (n < 0)
-		return (int)n;
-	n = read_small(dir, "format", fmt, FILE_MAX);
-	return n < 0 ? (int)n : 0;
+	for (k = 0; k < TP_N; k++) {
+		f[k].id[0] = f[k].fmt[0] = '\0';
+		n = read_small(dir, event_dirs[k], "id", f[k].id, sizeof(f[k].id));
+		if (n >= 0)
+			n = read_small(dir, event_dirs[k], "format", f[k].fmt, sizeof(f[k].fmt));
+		if (n < 0 && k == TP_STATE)
+			return (int)n;
+		if (n < 0)
+			f[k].id[0] = '\0';
+	}
+	return 0;
 }
 
 /*
- * read_event_private - tracefs mounted by a child in a mount namespace of its own, so
+ * read_events_private - tracefs mounted by a child in a mount namespace of its own, so
  * nothing is mounted where anyone else could see it (propagation made private first).
+ * The child hands the files back whole, as the struct they are read into.
  */
-static int read_event_private(char *id, char *fmt)
+static int read_events_private(struct tp_files *f)
 {
-	static char both[32 + FILE_MAX];
+	size_t want = TP_N * sizeof(*f), got = 0;
 	int pipefd[2], status, err = -ENOENT;
-	ssize_t n, got = 0;
-	size_t idlen;
+	ssize_t n;
 	pid_t pid;
 
 	if (pipe2(pipefd, O_CLOEXEC))
@@ -167,31 +200,33 @@ static int read_event_private(char *id, char *fmt)
 		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
 		    mount("tracefs", tracefs_mounts[0], "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  NULL) ||
-		    read_event(tracefs_mounts[0], id, fmt))
+		    read_events(tracefs_mounts[0], f))
 			_exit(1);
-		/* "ID\0FORMAT": the id file ends in a newline, never holds a NUL. */
-		if (write(pipefd[1], id, strlen(id) + 1) < 0 ||
-		    write(pipefd[1], fmt, strlen(fmt)) < 0)
-			_exit(1);
+		for (got = 0; got < want; got += (size_t)n) {
+			n = write(pipefd[1], (const uint8_t *)f + got, want - got);
+			if (n <= 0)
+				_exit(1);
+		}
 		_exit(0);
 	}
 	close(pipefd[1]);
-	while ((size_t)got < sizeof(both) - 1) {
-		n = read(pipefd[0], both + got, sizeof(both) - 1 - (size_t)got);
+	while (got < want) {
+		n = read(pipefd[0], (uint8_t *)f + got, want - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		got += n;
+		got += (size_t)n;
 	}
 	close(pipefd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	both[got] = '\0';
-	idlen = strnlen(both, (size_t)got);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && idlen < 32 && idlen < (size_t)got) {
-		memcpy(id, both, idlen + 1);
-		util_strlcpy(fmt, both + idlen + 1, FILE_MAX);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == want) {
+		/* From a child of ours, but still only strings once terminated here. */
+		for (n = 0; n < TP_N; n++) {
+			f[n].id[sizeof(f[n].id) - 1] = '\0';
+			f[n].fmt[sizeof(f[n].fmt) - 1] = '\0';
+		}
 		err = 0;
 	}
 	return err;
@@ -240,32 +275,43 @@ static long field_of(const char *fmt, const char *name, unsigned long size)
 	return -1;
 }
 
-static int parse_layout(const char *fmt, struct tp_layout *tl)
+static int parse_layout(const struct tp_files *f, enum tp_kind kind, struct tp_layout *tl)
 {
 	static const struct {
 		const char *name;
 		unsigned long size;
 		size_t at;
+		bool state_only;
 	} fields[] = {
-		{ "skaddr", 8, offsetof(struct tp_layout, skaddr) },
-		{ "oldstate", 4, offsetof(struct tp_layout, oldstate) },
-		{ "newstate", 4, offsetof(struct tp_layout, newstate) },
-		{ "sport", 2, offsetof(struct tp_layout, sport) },
-		{ "dport", 2, offsetof(struct tp_layout, dport) },
-		{ "family", 2, offsetof(struct tp_layout, family) },
-		{ "protocol", 2, offsetof(struct tp_layout, protocol) },
-		{ "saddr", 4, offsetof(struct tp_layout, saddr) },
-		{ "daddr", 4, offsetof(struct tp_layout, daddr) },
-		{ "saddr_v6", 16, offsetof(struct tp_layout, saddr_v6) },
-		{ "daddr_v6", 16, offsetof(struct tp_layout, daddr_v6) },
+		{ "common_type", 2, offsetof(struct tp_layout, type), false },
+		{ "skaddr", 8, offsetof(struct tp_layout, skaddr), false },
+		{ "oldstate", 4, offsetof(struct tp_layout, oldstate), true },
+		{ "newstate", 4, offsetof(struct tp_layout, newstate), true },
+		{ "sport", 2, offsetof(struct tp_layout, sport), false },
+		{ "dport", 2, offsetof(struct tp_layout, dport), false },
+		{ "family", 2, offsetof(struct tp_layout, family), false },
+		{ "protocol", 2, offsetof(struct tp_layout, protocol), true },
+		{ "saddr", 4, offsetof(struct tp_layout, saddr), false },
+		{ "daddr", 4, offsetof(struct tp_layout, daddr), false },
+		{ "saddr_v6", 16, offsetof(struct tp_layout, saddr_v6), false },
+		{ "daddr_v6", 16, offsetof(struct tp_layout, daddr_v6), false },
 	};
+	unsigned long long id;
 	uint32_t off;
 	size_t i;
+	char *e;
 	long o;
 
-	tl->need = 0;
+	memset(tl, 0, sizeof(*tl));
+	errno = 0;
+	id = strtoull(f->id, &e, 10);
+	if (errno || e == f->id || (*e && *e != '\n') || !id || id > UINT16_MAX)
+		return -EPROTO;
+	tl->id = id;
 	for (i = 0; i < ARRAY_SIZE(fields); i++) {
-		o = field_of(fmt, fields[i].name, fields[i].size);
+		if (fields[i].state_only && kind != TP_STATE)
+			continue;
+		o = field_of(f->fmt, fields[i].name, fields[i].size);
 		if (o < 0)
 			return -EPROTO;
 		off = (uint32_t)o;
@@ -273,32 +319,40 @@ static int parse_layout(const char *fmt, struct tp_layout *tl)
 		if (off + fields[i].size > tl->need)
 			tl->need = off + (uint32_t)fields[i].size;
 	}
+	tl->have = true;
 	return 0;
 }
 
-/* build_filter - the kernel keeps only connects to the watched ports. */
-static void build_filter(const struct flow_config *cfg, char *buf, size_t len)
+/*
+ * build_filter - the kernel keeps only the watched ports' events: connects to them, and
+ * reads on sockets with one at either end.
+ */
+static void build_filter(const struct flow_config *cfg, enum tp_kind kind, char *buf,
+			 size_t len)
 {
 	size_t off;
-	int i, n;
+	int i, n, end;
 
-	n = snprintf(buf, len, "(newstate == %d || oldstate == %d) && (", TCP_SYN_SENT_,
-		     TCP_SYN_SENT_);
+	if (kind == TP_STATE)
+		n = snprintf(buf, len, "(newstate == %d || oldstate == %d) && (", TCP_SYN_SENT_,
+			     TCP_SYN_SENT_);
+	else
+		n = snprintf(buf, len, "(");
 	off = n > 0 ? (size_t)n : 0;
-	for (i = 0; i < cfg->n_ports && i < (int)ARRAY_SIZE(cfg->ports) && off < len; i++) {
-		n = snprintf(buf + off, len - off, "%sdport == %u", i ? " || " : "",
-			     (unsigned int)cfg->ports[i]);
-		off += n > 0 ? (size_t)n : 0;
+	for (end = 0; end < (kind == TP_STATE ? 1 : 2); end++) {
+		for (i = 0; i < cfg->n_ports && i < (int)ARRAY_SIZE(cfg->ports) && off < len; i++) {
+			n = snprintf(buf + off, len - off, "%s%s == %u", end || i ? " || " : "",
+				     end ? "sport" : "dport", (unsigned int)cfg->ports[i]);
+			off += n > 0 ? (size_t)n : 0;
+		}
 	}
 	if (off < len)
 		snprintf(buf + off, len - off, ")");
 }
 
-static int open_ring(struct cap_perf *p, uint64_t id, int cpu, const char *filter,
-		     struct perf_ring *r)
+static int open_event(uint64_t id, int cpu, bool comm, const char *filter)
 {
 	struct perf_event_attr attr;
-	size_t len = p->page + p->data_len;
 	int fd;
 
 	memset(&attr, 0, sizeof(attr));
@@ -306,42 +360,70 @@ static int open_ring(struct cap_perf *p, uint64_t id, int cpu, const char *filte
 	attr.size = sizeof(attr);
 	attr.config = id;
 	attr.sample_period = 1;
-	attr.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_RAW;
-	/* exec()'s new command names, on the CPU that ran the exec. */
-	attr.comm = 1;
-	attr.comm_exec = 1;
+	attr.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_RAW;
+	/* Side-band records end with pid, tid and time too: exec and fork put in order. */
+	attr.sample_id_all = 1;
+	/* exec()'s new command names and fork()'s children, on the CPU that ran them. */
+	attr.comm = comm;
+	attr.comm_exec = comm;
+	attr.task = comm;
 	/* Read on the daemon's own schedule (cap_perf__poll), never woken for. */
 	attr.watermark = 1;
-	attr.wakeup_watermark = (uint32_t)(p->data_len / 2);
+	attr.wakeup_watermark = 1u << 30;
 	fd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	/* Without the filter every state change of every TCP socket would be read. */
+	/* Without the filter every event of every TCP socket would be read here. */
 	if (ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter))
-		log_info("perf filter refused (%s); connects filtered here", strerror(errno));
+		log_info("perf filter refused (%s); events filtered here", strerror(errno));
+	return fd;
+}
+
+static int open_ring(struct cap_perf *p, int cpu, const char *const filters[TP_N],
+		     struct perf_ring *r)
+{
+	size_t len = p->page + p->data_len;
+	int fd, err;
+
+	r->fd = r->fd_read = -1;
+	fd = open_event(p->tl[TP_STATE].id, cpu, true, filters[TP_STATE]);
+	if (fd < 0)
+		return fd;
+	r->fd = fd;
 	r->base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (r->base == MAP_FAILED) {
+		err = -errno;
 		r->base = NULL;
-		close(fd);
-		return -errno;
+		return err;
 	}
-	r->fd = fd;
+	if (!p->tl[TP_READ].have)
+		return 0;
+	/* Into the same ring: samples tell their event apart by common_type. */
+	fd = open_event(p->tl[TP_READ].id, cpu, false, filters[TP_READ]);
+	if (fd < 0 || ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, r->fd)) {
+		log_info("tcp_rcv_space_adjust on CPU %d: %s; servers from /proc", cpu,
+			 strerror(fd < 0 ? -fd : errno));
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	r->fd_read = fd;
 	return 0;
 }
 
 struct cap_perf *cap_perf__new(const struct flow_config *cfg, cap_perf_owner_fn owner,
 			       void *ctx, char *err, size_t errlen)
 {
-	char id[32], *fmt = NULL, filter[1024];
+	char filters[TP_N][1024];
+	const char *const fl[TP_N] = { filters[TP_STATE], filters[TP_READ] };
+	struct tp_files *files = NULL;
 	struct cap_perf *p;
-	int cpu, n_cpus, rc = -ENOENT;
-	unsigned long long event;
+	int cpu, n_cpus, k, rc = -ENOENT;
 	size_t i;
-	char *e;
 
 	p = calloc(1, sizeof(*p));
-	fmt = malloc(FILE_MAX);
-	if (!p || !fmt) {
+	files = calloc(TP_N, sizeof(*files));
+	if (!p || !files) {
 		snprintf(err, errlen, "out of memory");
 		goto cleanup;
 	}
@@ -349,21 +431,25 @@ struct cap_perf *cap_perf__new(const struct flow_config *cfg, cap_perf_owner_fn 
 	p->ctx = ctx;
 	p->page = (size_t)sysconf(_SC_PAGESIZE);
 	p->data_len = RING_PAGES * p->page;
+	for (i = 0; i < (size_t)cfg->n_ports && i < ARRAY_SIZE(cfg->ports); i++)
+		p->ports[cfg->ports[i] / 8] |= (uint8_t)(1u << (cfg->ports[i] % 8));
 	for (i = 0; i < ARRAY_SIZE(tracefs_mounts) && rc; i++)
-		rc = read_event(tracefs_mounts[i], id, fmt);
+		rc = read_events(tracefs_mounts[i], files);
 	if (rc)
-		rc = read_event_private(id, fmt);
+		rc = read_events_private(files);
 	if (rc) {
-		snprintf(err, errlen, "tracefs: %s/inet_sock_set_state not readable", event_dir);
+		snprintf(err, errlen, "tracefs: %s not readable", event_dirs[TP_STATE]);
 		goto cleanup;
 	}
-	errno = 0;
-	event = strtoull(id, &e, 10);
-	if (errno || e == id || (*e && *e != '\n') || parse_layout(fmt, &p->tl)) {
-		snprintf(err, errlen, "tracefs: inet_sock_set_state has an unknown layout");
-		goto cleanup;
+	for (k = 0; k < TP_N; k++) {
+		if (!files[k].id[0] && k != TP_STATE)
+			continue;
+		if (parse_layout(&files[k], (enum tp_kind)k, &p->tl[k])) {
+			snprintf(err, errlen, "tracefs: %s has an unknown layout", event_dirs[k]);
+			goto cleanup;
+		}
+		build_filter(cfg, (enum tp_kind)k, filters[k], sizeof(filters[k]));
 	}
-	build_filter(cfg, filter, sizeof(filter));
 	n_cpus = (int)sysconf(_SC_NPROCESSORS_CONF);
 	p->rings = calloc((size_t)(n_cpus > 0 ? n_cpus : 1), sizeof(*p->rings));
 	if (!p->rings) {
@@ -371,27 +457,28 @@ struct cap_perf *cap_perf__new(const struct flow_config *cfg, cap_perf_owner_fn 
 		goto cleanup;
 	}
 	for (cpu = 0; cpu < n_cpus; cpu++) {
-		rc = open_ring(p, event, cpu, filter, &p->rings[p->n_rings]);
+		rc = open_ring(p, cpu, fl, &p->rings[p->n_rings]);
 		/* An offline CPU runs nothing: no connect to miss there. */
 		if (rc == -ENODEV)
 			continue;
+		/* Kept for cap_perf__free even when it failed half-way. */
+		p->n_rings++;
 		if (rc) {
 			snprintf(err, errlen, "perf_event_open on CPU %d: %s%s", cpu,
 				 strerror(-rc),
 				 rc == -EACCES || rc == -EPERM ? " (needs CAP_PERFMON)" : "");
 			goto cleanup;
 		}
-		p->n_rings++;
 	}
 	if (!p->n_rings) {
 		snprintf(err, errlen, "perf_event_open: no CPU online");
 		goto cleanup;
 	}
-	free(fmt);
+	free(files);
 	return p;
 
 cleanup:
-	free(fmt);
+	free(files);
 	cap_perf__free(p);
 	return NULL;
 }
@@ -403,16 +490,20 @@ void cap_perf__free(struct cap_perf *p)
 	if (!p)
 		return;
 	for (i = 0; i < p->n_rings; i++) {
-		munmap(p->rings[i].base, p->page + p->data_len);
-		close(p->rings[i].fd);
+		if (p->rings[i].base)
+			munmap(p->rings[i].base, p->page + p->data_len);
+		if (p->rings[i].fd_read >= 0)
+			close(p->rings[i].fd_read);
+		if (p->rings[i].fd >= 0)
+			close(p->rings[i].fd);
 	}
 	free(p->rings);
 	free(p);
 }
 
-static struct connect_slot *conn_of(struct cap_perf *p, uint64_t skaddr)
+static struct sock_slot *sock_of(struct cap_perf *p, uint64_t skaddr)
 {
-	return &p->conns[(skaddr >> 6 ^ skaddr >> 16) & (CONNECT_SLOTS - 1)];
+	return &p->socks[(skaddr >> 6 ^ skaddr >> 18) & (SOCK_SLOTS - 1)];
 }
 
 static struct comm_slot *comm_of(struct cap_perf *p, uint32_t pid)
@@ -420,25 +511,73 @@ static struct comm_slot *comm_of(struct cap_perf *p, uint32_t pid)
 	return &p->comms[pid & (COMM_SLOTS - 1)];
 }
 
+static bool port_watched(const struct cap_perf *p, uint16_t port)
+{
+	return p->ports[port / 8] & (1u << (port % 8));
+}
+
+/*
+ * note_comm - @pid's name is @comm since @time, unless the slot already holds a later
+ * word about the same pid (a fork read after the exec that followed it, from another
+ * CPU's ring).
+ */
+static void note_comm(struct cap_perf *p, uint32_t pid, uint64_t time, const char *comm,
+		      size_t len)
+{
+	struct comm_slot *c = comm_of(p, pid);
+
+	if (c->pid == pid && c->time > time)
+		return;
+	c->pid = pid;
+	c->time = time;
+	memset(c->comm, 0, sizeof(c->comm));
+	memcpy(c->comm, comm, len < sizeof(c->comm) - 1 ? len : sizeof(c->comm) - 1);
+}
+
+/* PERF_RECORD_COMM: pid, tid, the name (NUL-padded), then sample_id's pid, tid, time. */
 static void on_comm(struct cap_perf *p, const uint8_t *body, size_t len)
 {
-	struct comm_slot *c;
 	uint32_t pid, tid;
+	uint64_t time;
 
-	if (len < 8)
-		goto bad;
+	if (len < 8 + 16) {
+		p->bad++;
+		return;
+	}
 	memcpy(&pid, body, 4);
 	memcpy(&tid, body + 4, 4);
+	memcpy(&time, body + len - 8, 8);
 	/* A thread's own name (prctl) is not the process's. */
 	if (!pid || pid != tid)
 		return;
-	c = comm_of(p, pid);
-	c->pid = pid;
-	memset(c->comm, 0, sizeof(c->comm));
-	memcpy(c->comm, body + 8, len - 8 < sizeof(c->comm) - 1 ? len - 8 : sizeof(c->comm) - 1);
-	return;
-bad:
-	p->bad++;
+	note_comm(p, pid, time, (const char *)body + 8, strnlen((const char *)body + 8, len - 24));
+}
+
+/*
+ * PERF_RECORD_FORK: pid, ppid, tid, ptid, time. A new process (not a thread) starts
+ * with its parent's name, or none known, which still hides an older process's.
+ */
+static void on_fork(struct cap_perf *p, const uint8_t *body, size_t len)
+{
+	const struct comm_slot *parent;
+	uint32_t pid, ppid, tid;
+	uint64_t time;
+
+	if (len < 24) {
+		p->bad++;
+		return;
+	}
+	memcpy(&pid, body, 4);
+	memcpy(&ppid, body + 4, 4);
+	memcpy(&tid, body + 8, 4);
+	memcpy(&time, body + 16, 8);
+	if (!pid || pid != tid || pid == ppid)
+		return;
+	parent = comm_of(p, ppid);
+	if (parent->pid == ppid)
+		note_comm(p, pid, time, parent->comm, strnlen(parent->comm, sizeof(parent->comm)));
+	else
+		note_comm(p, pid, time, "", 0);
 }
 
 static void endpoint_at(struct hs_endpoint *ep, int family, const uint8_t *raw, uint32_t off4,
@@ -452,14 +591,14 @@ static void endpoint_at(struct hs_endpoint *ep, int family, const uint8_t *raw, 
 		memcpy(ep->addr, raw + off4, 4);
 	else
 		memcpy(ep->addr, raw + off6, 16);
-	/* The tracepoint stores ports in host order (ntohs in TP_fast_assign). */
+	/* The tracepoints store ports in host order (ntohs in TP_fast_assign). */
 	memcpy(&port, raw + port_off, 2);
 	ep->port = port;
 }
 
 /*
- * flush - hand on the connects read so far, each with its process's name: exec()'s
- * name may have been on another CPU's ring, read after the connect's.
+ * flush - hand on the owners read so far, each with its process's name: exec()'s
+ * name may have been on another CPU's ring, read after the event's.
  */
 static void flush(struct cap_perf *p)
 {
@@ -477,55 +616,125 @@ static void flush(struct cap_perf *p)
 		cs = comm_of(p, q->pid);
 		if (cs->pid == q->pid)
 			memcpy(o.comm, cs->comm, sizeof(o.comm));
-		p->owner(&q->client, &q->server, &o, p->ctx);
+		p->owner(&q->client, &q->server, q->local, &o, p->ctx);
 	}
 	p->n_pending = 0;
 }
 
+/*
+ * tell - @pid owns the @local end of the socket at @skaddr, whose 4-tuple is in @raw;
+ * handed on unless that was the last word about this socket already (every read of a
+ * watched socket is an event).
+ */
+static void tell(struct cap_perf *p, const struct tp_layout *tl, const uint8_t *raw,
+		 struct sock_slot *s, uint32_t pid, uint32_t tid, enum hs_role local)
+{
+	uint16_t family;
+	struct pending *q;
+
+	if (s->told_pid == pid)
+		return;
+	s->told_pid = pid;
+	if (p->n_pending == PENDING_MAX)
+		flush(p);
+	memcpy(&family, raw + tl->family, 2);
+	q = &p->pending[p->n_pending++];
+	/* The socket's own view: source is the local end. */
+	if (local == HS_ROLE_CLIENT) {
+		endpoint_at(&q->client, family, raw, tl->saddr, tl->saddr_v6, tl->sport);
+		endpoint_at(&q->server, family, raw, tl->daddr, tl->daddr_v6, tl->dport);
+	} else {
+		endpoint_at(&q->server, family, raw, tl->saddr, tl->saddr_v6, tl->sport);
+		endpoint_at(&q->client, family, raw, tl->daddr, tl->daddr_v6, tl->dport);
+	}
+	q->pid = pid;
+	q->tid = tid;
+	q->local = local;
+}
+
+static void on_state(struct cap_perf *p, const uint8_t *raw, uint32_t pid, uint32_t tid,
+		     struct sock_slot *s, uint64_t skaddr)
+{
+	const struct tp_layout *tl = &p->tl[TP_STATE];
+	uint16_t protocol;
+	int32_t old, new;
+
+	memcpy(&old, raw + tl->oldstate, 4);
+	memcpy(&new, raw + tl->newstate, 4);
+	memcpy(&protocol, raw + tl->protocol, 2);
+	if (protocol != IPPROTO_TCP)
+		return;
+	if (old == TCP_CLOSE_ && new == TCP_SYN_SENT_) {
+		/* Inside connect(); pid 0: a process this pid namespace does not number. */
+		*s = (struct sock_slot){ .skaddr = pid ? skaddr : 0, .conn_pid = pid,
+					 .conn_tid = tid };
+		return;
+	}
+	if (old != TCP_SYN_SENT_ || s->skaddr != skaddr || !s->conn_pid)
+		return;
+	/* Any way out of SYN_SENT (established, refused, reset): the 4-tuple is final. */
+	tell(p, tl, raw, s, s->conn_pid, s->conn_tid, HS_ROLE_CLIENT);
+	s->conn_pid = 0;
+}
+
+static void on_read(struct cap_perf *p, const uint8_t *raw, uint32_t pid, uint32_t tid,
+		    struct sock_slot *s, uint64_t skaddr)
+{
+	const struct tp_layout *tl = &p->tl[TP_READ];
+	uint16_t sport, dport;
+	enum hs_role local;
+
+	memcpy(&sport, raw + tl->sport, 2);
+	memcpy(&dport, raw + tl->dport, 2);
+	/* A watched local port is a server's end; a watched remote one, a client's. */
+	if (port_watched(p, sport))
+		local = HS_ROLE_SERVER;
+	else if (port_watched(p, dport))
+		local = HS_ROLE_CLIENT;
+	else
+		return;
+	if (!pid)
+		return;
+	if (s->skaddr != skaddr)
+		*s = (struct sock_slot){ .skaddr = skaddr };
+	tell(p, tl, raw, s, pid, tid, local);
+}
+
 static void on_sample(struct cap_perf *p, const uint8_t *body, size_t len)
 {
-	const struct tp_layout *tl = &p->tl;
-	struct connect_slot *c;
-	struct pending *q;
+	const struct tp_layout *tl;
 	uint32_t pid, tid, size;
-	int32_t old, new;
-	uint16_t family, protocol;
+	uint16_t type, family;
 	uint64_t skaddr;
 	const uint8_t *raw;
+	int k;
 
-	/* PERF_SAMPLE_TID | PERF_SAMPLE_RAW: pid, tid, then a u32 size and the record. */
-	if (len < 12)
+	/* TID | TIME | RAW: pid, tid, time, then a u32 size and the record. */
+	if (len < 20)
 		goto bad;
 	memcpy(&pid, body, 4);
 	memcpy(&tid, body + 4, 4);
-	memcpy(&size, body + 8, 4);
-	if (size > len - 12 || size < tl->need)
+	memcpy(&size, body + 16, 4);
+	if (size > len - 20 || size < 2)
 		goto bad;
-	raw = body + 12;
+	raw = body + 20;
+	/* Both events share the ring: common_type (the first field) says whose it is. */
+	memcpy(&type, raw, 2);
+	for (k = 0; k < TP_N && !(p->tl[k].have && p->tl[k].id == type); k++)
+		;
+	if (k == TP_N)
+		goto bad;
+	tl = &p->tl[k];
+	if (size < tl->need)
+		goto bad;
 	memcpy(&skaddr, raw + tl->skaddr, 8);
-	memcpy(&old, raw + tl->oldstate, 4);
-	memcpy(&new, raw + tl->newstate, 4);
 	memcpy(&family, raw + tl->family, 2);
-	memcpy(&protocol, raw + tl->protocol, 2);
-	if (protocol != IPPROTO_TCP || (family != AF_INET && family != AF_INET6) || !skaddr)
+	if ((family != AF_INET && family != AF_INET6) || !skaddr)
 		return;
-	c = conn_of(p, skaddr);
-	if (old == TCP_CLOSE_ && new == TCP_SYN_SENT_) {
-		/* Inside connect(); pid 0: a process this pid namespace does not number. */
-		*c = (struct connect_slot){ .skaddr = pid ? skaddr : 0, .pid = pid, .tid = tid };
-		return;
-	}
-	if (old != TCP_SYN_SENT_ || c->skaddr != skaddr)
-		return;
-	/* Any way out of SYN_SENT (established, refused, reset): the 4-tuple is final. */
-	if (p->n_pending == PENDING_MAX)
-		flush(p);
-	q = &p->pending[p->n_pending++];
-	endpoint_at(&q->client, family, raw, tl->saddr, tl->saddr_v6, tl->sport);
-	endpoint_at(&q->server, family, raw, tl->daddr, tl->daddr_v6, tl->dport);
-	q->pid = c->pid;
-	q->tid = c->tid;
-	c->skaddr = 0;
+	if (k == TP_STATE)
+		on_state(p, raw, pid, tid, sock_of(p, skaddr), skaddr);
+	else
+		on_read(p, raw, pid, tid, sock_of(p, skaddr), skaddr);
 	return;
 bad:
 	p->bad++;
@@ -542,6 +751,9 @@ static void on_event(struct cap_perf *p, const struct perf_event_header *h, cons
 		break;
 	case PERF_RECORD_COMM:
 		on_comm(p, body, len);
+		break;
+	case PERF_RECORD_FORK:
+		on_fork(p, body, len);
 		break;
 	case PERF_RECORD_LOST:
 		if (len >= 16) {

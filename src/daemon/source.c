@@ -59,12 +59,12 @@ static void on_local_end(const struct hs_endpoint *client, const struct hs_endpo
 	attrib_join__local_end(ls->join, client, server, local);
 }
 
-static void on_connect(const struct hs_endpoint *client, const struct hs_endpoint *server,
-		       const struct hs_owner *o, void *ctx)
+static void on_kernel_owner(const struct hs_endpoint *client, const struct hs_endpoint *server,
+			    enum hs_role local, const struct hs_owner *o, void *ctx)
 {
 	struct live_source *ls = ctx;
 
-	attrib_join__connect(ls->join, client, server, o);
+	attrib_join__kernel_owner(ls->join, client, server, local, o);
 }
 
 struct live_source *live_source__new(const struct cap_live_opts *opts,
@@ -76,7 +76,7 @@ struct live_source *live_source__new(const struct cap_live_opts *opts,
 		.owner = on_owner,
 		.close = on_close,
 		.local_end = on_local_end,
-		.connect_owner = on_connect,
+		.kernel_owner = on_kernel_owner,
 	};
 	struct live_source *ls;
 

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The libpcap backend's connect owners (src/capture/perf_owner.c) on real loopback
- * sockets: a child exec's this binary, connects to a watched port and exits, and only
- * then are the perf rings read. The owner handed on must be that child (its pid and
- * the command name of its exec), with the 4-tuple its socket had; a refused connect is
- * reported too, and a connect to an unwatched port is not.
+ * The libpcap backend's kernel owners (src/capture/perf_owner.c) on real loopback
+ * sockets: a child exec's this binary, connects to a watched port, sends a byte and
+ * exits, and only then are the perf rings read. The client end's owner handed on must
+ * be that child (its pid and the command name of its exec), with the 4-tuple its
+ * socket had; the server end's is the process that read the byte (a forked child of
+ * the listener here, as in a pre-fork server); a refused connect is reported too, and a
+ * connect to an unwatched port is not.
  *
  * Needs root (CAP_PERFMON, tracefs); otherwise exits 249 (skipped).
  */
@@ -31,6 +33,7 @@
 
 struct seen {
 	struct hs_endpoint client, server;
+	enum hs_role local;
 	struct hs_owner o;
 };
 
@@ -41,11 +44,11 @@ static uint16_t watched, unwatched, closed_port;
 static int lsn_watched = -1, lsn_unwatched = -1;
 
 static void on_owner(const struct hs_endpoint *client, const struct hs_endpoint *server,
-		     const struct hs_owner *o, void *ctx)
+		     enum hs_role local, const struct hs_owner *o, void *ctx)
 {
 	(void)ctx;
 	if (n_seen < MAX_SEEN)
-		seen[n_seen++] = (struct seen){ *client, *server, *o };
+		seen[n_seen++] = (struct seen){ *client, *server, local, *o };
 }
 
 /* listen_any - a listener on 127.0.0.1 and a free port; its port in @port. */
@@ -107,7 +110,9 @@ static int client_main(const char *portarg, const char *fdarg)
 	a.sin_port = htons((uint16_t)atoi(portarg));
 	if (fd < 0)
 		return 1;
-	(void)!connect(fd, (struct sockaddr *)&a, sizeof(a));
+	/* The byte is what the server end's reader reads. */
+	if (!connect(fd, (struct sockaddr *)&a, sizeof(a)))
+		(void)!write(fd, "x", 1);
 	/* A refused connect leaves the port it used bound, so getsockname still says it. */
 	if (!getsockname(fd, (struct sockaddr *)&a, &alen))
 		local = ntohs(a.sin_port);
@@ -116,15 +121,34 @@ static int client_main(const char *portarg, const char *fdarg)
 	return 0;
 }
 
-static const struct seen *find(uint16_t client_port, uint16_t server_port)
+static const struct seen *find(uint16_t client_port, uint16_t server_port, enum hs_role local)
 {
 	int i;
 
 	for (i = 0; i < n_seen; i++) {
-		if (seen[i].client.port == client_port && seen[i].server.port == server_port)
+		if (seen[i].client.port == client_port && seen[i].server.port == server_port &&
+		    seen[i].local == local)
 			return &seen[i];
 	}
 	return NULL;
+}
+
+/* read_in_child - accept on @lsn and read in a forked child (a pre-fork server's way). */
+static pid_t read_in_child(int lsn)
+{
+	int conn = accept(lsn, NULL, NULL), status;
+	char b;
+	pid_t pid;
+
+	assert_true(conn >= 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(read(conn, &b, 1) == 1 ? 0 : 1);
+	close(conn);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return pid;
 }
 
 static int setup(void **state)
@@ -160,20 +184,24 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void test_gone_client_named(void **state)
+static void test_gone_ends_named(void **state)
 {
 	const struct seen *s;
 	uint64_t lost, bad;
 	uint16_t local;
-	pid_t pid;
+	pid_t pid, reader;
 
 	(void)state;
 	n_seen = 0;
 	local = run_client(watched, &pid);
 	assert_int_not_equal(local, 0);
-	/* The child is gone and reaped: only the kernel's record can name it now. */
+	reader = read_in_child(lsn_watched);
+	/* Both are gone and reaped: only the kernel's record can name them now. */
 	cap_perf__poll(perf);
-	s = find(local, watched);
+	s = find(local, watched, HS_ROLE_SERVER);
+	assert_non_null(s);
+	assert_int_equal(s->o.tgid, (uint32_t)reader);
+	s = find(local, watched, HS_ROLE_CLIENT);
 	assert_non_null(s);
 	assert_int_equal(s->o.tgid, (uint32_t)pid);
 	assert_string_equal(s->o.comm, "test_perf_owner");
@@ -195,7 +223,7 @@ static void test_refused_connect_named(void **state)
 	n_seen = 0;
 	local = run_client(closed_port, &pid);
 	cap_perf__poll(perf);
-	s = find(local, closed_port);
+	s = find(local, closed_port, HS_ROLE_CLIENT);
 	assert_non_null(s);
 	assert_int_equal(s->o.tgid, (uint32_t)pid);
 }
@@ -218,7 +246,7 @@ static void test_unwatched_port_silent(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_gone_client_named),
+		cmocka_unit_test(test_gone_ends_named),
 		cmocka_unit_test(test_refused_connect_named),
 		cmocka_unit_test(test_unwatched_port_silent),
 	};

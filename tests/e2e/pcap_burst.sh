@@ -4,9 +4,11 @@
 # The libpcap backend names short-lived clients as reliably as eBPF does. Bursts of
 # clients that each make one TLS connection and exit at once, all started together:
 # curl and openssl s_client over IPv4 and IPv6, and a Python client, against s_server
-# (IPv4 and IPv6), with the daemon on --backend pcap in the same network namespace.
-# Every client's record must be there and carry that client's pid; the servers' ends
-# must be named too. PCAP_BURST_ROUNDS bursts (default 20, about 5 s).
+# (IPv4 and IPv6), and a curl against a forking server (socat fork: a child per
+# connection, gone with it), with the daemon on --backend pcap in the same network
+# namespace. Every client's record must be there and carry that client's pid; the
+# servers' ends must be named too, the forking server's by the child that served the
+# connection. PCAP_BURST_ROUNDS bursts (default 20, about 6 s).
 #
 # The clients' owners come from the kernel's connect tracepoint read as perf events
 # (src/capture/perf_owner.c), so how late the daemon gets a CPU does not matter; the
@@ -15,7 +17,7 @@
 source "$(dirname "$0")/../lib/common.sh"
 
 require_root
-for t in openssl curl python3 ss; do
+for t in openssl curl python3 ss socat; do
 	command -v "$t" >/dev/null || skip "$t not installed (./configure --test-deps)"
 done
 [ -x "$TLSAUDIT" ] || fail "$TLSAUDIT not built (make)"
@@ -33,12 +35,29 @@ for addr in 127.0.0.1 "[::1]"; do
 	echo "$!" >>"$TEST_TMP/servers"
 	on_exit "kill $!"
 done
+# A forking server: socat's child for each connection is the server end, and lives
+# only as long as it. Each connection's command notes the chain of its ancestors.
+P2=8444
+cat >"$TEST_TMP/child.sh" <<EOF
+p=\$\$
+while [ "\$p" -gt 1 ]; do
+	pp=\$(awk '{ print \$4 }' /proc/\$p/stat)
+	echo "\$p \$pp"
+	p=\$pp
+done >>$TEST_TMP/socat-chains
+echo hello
+EOF
+ip netns exec "$NS" socat \
+	"OPENSSL-LISTEN:$P2,bind=127.0.0.1,fork,reuseaddr,cert=$TEST_TMP/server.crt,key=$TEST_TMP/server.key,verify=0" \
+	"SYSTEM:sh $TEST_TMP/child.sh" >>"$TEST_TMP/socat.log" 2>&1 &
+SOCAT=$!
+on_exit "kill $SOCAT"
 for ((i = 0; i < 200; i++)); do
-	[ "$(in_ns ss -Htln "sport = :$P" | wc -l)" -eq 2 ] && break
+	[ "$(in_ns ss -Htln "( sport = :$P or sport = :$P2 )" | wc -l)" -eq 3 ] && break
 	sleep 0.025
 done
 
-ip netns exec "$NS" "$TLSAUDIT" daemon --backend pcap --ports="$P" --socket="$TEST_TMP/s" \
+ip netns exec "$NS" "$TLSAUDIT" daemon --backend pcap --ports="$P,$P2" --socket="$TEST_TMP/s" \
 	--state-file="$TEST_TMP/state" --textfile=none --handshake-log="$WATCH_OUT" \
 	>"$TEST_TMP/daemon.log" 2>&1 &
 DPID=$!
@@ -78,6 +97,8 @@ for ((r = 0; r < ROUNDS; r++)); do
 	# s_client ends its connection at once on the end of its input (-brief: no prompts).
 	start "ossl4.$n" openssl s_client -brief -connect "127.0.0.1:$P" -servername "ossl4.$n"
 	start "ossl6.$n" openssl s_client -brief -connect "[::1]:$P" -servername "ossl6.$n"
+	start "socat.$n" curl -sSk -o /dev/null --http0.9 --resolve "socat.$n:$P2:127.0.0.1" \
+		"https://socat.$n:$P2/"
 	wait "${BURST[@]}" 2>/dev/null
 done
 total=$(wc -l <"$TEST_TMP/expect")
@@ -89,10 +110,13 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.1
 done
 sleep 0.5
-$PY - "$WATCH_OUT" "$TEST_TMP/expect" "$TEST_TMP/servers" <<'EOF' || fail "$(cat "$TEST_TMP/verdict")"
+$PY - "$WATCH_OUT" "$TEST_TMP/expect" "$TEST_TMP/servers" "$TEST_TMP/socat-chains" "$SOCAT" \
+	<<'EOF' || fail "$(cat "$TEST_TMP/verdict")"
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 servers = {int(l) for l in open(sys.argv[3])}
+# socat's children: the processes whose parent is the listener.
+children = {int(l.split()[0]) for l in open(sys.argv[4]) if int(l.split()[1]) == int(sys.argv[5])}
 bad, named = [], 0
 for line in open(sys.argv[2]):
     sni, pid = line.split()
@@ -107,7 +131,11 @@ for line in open(sys.argv[2]):
                                                            cli[0]["comm"]))
     else:
         named += 1
-    if srv[0]["pid"] not in servers:
+    if sni.startswith("socat."):
+        if srv[0]["pid"] not in children:
+            bad.append("%s: server pid %s, want the listener's child of that connection "
+                       "(listener %s)" % (sni, srv[0]["pid"], sys.argv[5]))
+    elif srv[0]["pid"] not in servers:
         bad.append("%s: server pid %s, want one of %s" % (sni, srv[0]["pid"], sorted(servers)))
 msg = "%d of %d short-lived clients named" % (named, sum(1 for _ in open(sys.argv[2])))
 open(sys.argv[1] + ".verdict", "w").write(msg + "\n")
@@ -117,12 +145,12 @@ if bad:
     open(sys.argv[1].rsplit("/", 1)[0] + "/verdict", "w").write("\n".join([msg] + bad[:20]))
     sys.exit(1)
 EOF
-grep -q "client owners: kernel perf events" <("$TLSAUDIT" status -S "$TEST_TMP/s") ||
-	fail "the daemon does not take client owners from the kernel: $("$TLSAUDIT" status -S \
+grep -q "socket owners: kernel perf events" <("$TLSAUDIT" status -S "$TEST_TMP/s") ||
+	fail "the daemon does not take socket owners from the kernel: $("$TLSAUDIT" status -S \
 		"$TEST_TMP/s" | grep backend)"
 grep -q "capture:.* 0 unattributed" <("$TLSAUDIT" status -S "$TEST_TMP/s") ||
 	fail "unattributed records: $("$TLSAUDIT" status -S "$TEST_TMP/s" | grep capture)"
 kill -TERM "$DPID"
 wait "$DPID"
 expect_eq "exit status after SIGTERM" "$?" 0
-echo "ok: $total short-lived clients in $ROUNDS bursts, every one named (pcap backend)"
+echo "ok: $total short-lived clients in $ROUNDS bursts, every one named, and every forked server child (pcap backend)"
