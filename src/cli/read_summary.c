@@ -317,14 +317,29 @@ static int row_cmp(const void *a, const void *b, void *arg)
 /*
  * The order of row_cmp(), sorted through a compact array: its first fields packed
  * into one word where their values fit (each counted down from the largest a row has,
- * as they sort descending), then the key's first 8 bytes in memcmp() order. Only rows
- * equal in both are compared in full: the rows themselves, 150 bytes each in
- * insertion order, were a cache miss at every comparison.
+ * as they sort descending), then the key as words in memcmp() order. Only rows equal
+ * in all (one server and client, two names) are compared in full: the rows
+ * themselves, 150 bytes each in insertion order, were a cache miss at every
+ * comparison.
  */
+#define KEY_WORDS ((sizeof(struct row_key) + 7) / 8)
+
 struct sort_ent {
-	uint64_t prim, sec;
+	uint64_t prim;
+	uint64_t key[KEY_WORDS];
 	const struct row *r;
 };
+
+/* Big-endian, whatever the host: word order is then memcmp() order. */
+static uint64_t load_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
 
 static int bits_of(uint64_t v)
 {
@@ -335,10 +350,13 @@ static int sort_ent_cmp(const void *a, const void *b, void *arg)
 {
 	const struct sort_ent *x = a, *y = b;
 
+	size_t i;
+
 	if (x->prim != y->prim)
 		return x->prim < y->prim ? -1 : 1;
-	if (x->sec != y->sec)
-		return x->sec < y->sec ? -1 : 1;
+	for (i = 0; i < KEY_WORDS; i++)
+		if (x->key[i] != y->key[i])
+			return x->key[i] < y->key[i] ? -1 : 1;
 	return row_cmp(&x->r, &y->r, arg);
 }
 
@@ -367,8 +385,8 @@ static void sort_rows(const struct read_summary *rs, struct sort_ent *order)
 	packed = bf + 1 + bl + bw + bp + bh <= 64;
 	for (i = 0; i < rs->n; i++) {
 		const struct row *r = &rs->rows[i];
-		const uint8_t *k = (const uint8_t *)&r->key;
-		int j;
+		uint8_t k[KEY_WORDS * 8] = { 0 };
+		size_t j;
 
 		p = 0;
 		if (packed) {
@@ -380,9 +398,10 @@ static void sort_rows(const struct read_summary *rs, struct sort_ent *order)
 			p = bh ? (p << bh) | (mh - r->handshakes) : p;
 		}
 		order[i].prim = p;
-		order[i].sec = 0;
-		for (j = 0; j < 8; j++)
-			order[i].sec = (order[i].sec << 8) | k[j];
+		/* Zero-padded: equal keys stay equal, and memcmp() order is kept. */
+		memcpy(k, &r->key, sizeof(r->key));
+		for (j = 0; j < KEY_WORDS; j++)
+			order[i].key[j] = load_be64(k + j * 8);
 		order[i].r = r;
 	}
 	qsort_r(order, rs->n, sizeof(*order), sort_ent_cmp, (void *)rs);
