@@ -36,22 +36,9 @@ for addr in 127.0.0.1 "[::1]"; do
 	on_exit "kill $!"
 done
 # A forking server: socat's child for each connection is the server end, and lives
-# only as long as it. Each connection's command notes the chain of its ancestors.
+# only as long as it (each connection's command notes its ancestry).
 P2=8444
-cat >"$TEST_TMP/child.sh" <<EOF
-p=\$\$
-while [ "\$p" -gt 1 ]; do
-	pp=\$(awk '{ print \$4 }' /proc/\$p/stat)
-	echo "\$p \$pp"
-	p=\$pp
-done >>$TEST_TMP/socat-chains
-echo hello
-EOF
-ip netns exec "$NS" socat \
-	"OPENSSL-LISTEN:$P2,bind=127.0.0.1,fork,reuseaddr,cert=$TEST_TMP/server.crt,key=$TEST_TMP/server.key,verify=0" \
-	"SYSTEM:sh $TEST_TMP/child.sh" >>"$TEST_TMP/socat.log" 2>&1 &
-SOCAT=$!
-on_exit "kill $SOCAT"
+CRT=$TEST_TMP/server.crt KEY=$TEST_TMP/server.key socat_fork_server "$P2"
 for ((i = 0; i < 200; i++)); do
 	[ "$(in_ns ss -Htln "( sport = :$P or sport = :$P2 )" | wc -l)" -eq 3 ] && break
 	sleep 0.025
@@ -110,7 +97,7 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.1
 done
 sleep 0.5
-$PY - "$WATCH_OUT" "$TEST_TMP/expect" "$TEST_TMP/servers" "$TEST_TMP/socat-chains" "$SOCAT" \
+$PY - "$WATCH_OUT" "$TEST_TMP/expect" "$TEST_TMP/servers" "$TEST_TMP/socat-chain" "$SOCAT_LISTENER" \
 	<<'EOF' || fail "$(cat "$TEST_TMP/verdict")"
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]

@@ -83,9 +83,9 @@ fg() {
 }
 
 # socat_fork_server PORT [HOLD] - a forking TLS server on 127.0.0.1:PORT (CRT and KEY set)
-# whose per-connection command writes its ancestry (pid, parent pid), then keeps the
-# connection HOLD seconds (default 0). socat_child prints the pid of the listener's child
-# that served the connection.
+# whose per-connection command adds its ancestry (pid, parent pid lines) to
+# $TEST_TMP/socat-chain, then keeps the connection HOLD seconds (default 0). socat_child
+# prints the pids of the listener's children that served connections.
 socat_fork_server() {
 	cat >"$TEST_TMP/child.sh" <<EOF
 p=\$\$
@@ -93,7 +93,7 @@ while [ "\$p" -gt 1 ]; do
 	pp=\$(awk '{ print \$4 }' /proc/\$p/stat)
 	echo "\$p \$pp"
 	p=\$pp
-done >$TEST_TMP/socat-chain
+done >>$TEST_TMP/socat-chain
 echo hello
 sleep ${2:-0}
 EOF
