@@ -41,9 +41,53 @@ void flow_reasm_ack(struct reasm *r, uint32_t ack)
 		r->isn_doubt = false;
 }
 
+/* A buffer of @n bytes, from the pool when one waits there. */
+static uint8_t *buf_get(struct flow_mem *mem, uint32_t n)
+{
+	void *p;
+
+	if (n % REASM_ALIGN || n > REASM_POOL_SIZE || !mem->pool[n / REASM_ALIGN])
+		return malloc(n);
+	p = mem->pool[n / REASM_ALIGN];
+	memcpy(&mem->pool[n / REASM_ALIGN], p, sizeof(p));
+	mem->pooled -= n;
+	return p;
+}
+
+/* Give back a buffer of @n bytes: kept while the pool has room, else freed. */
+static void buf_put(struct flow_mem *mem, uint8_t *p, uint32_t n)
+{
+	if (!p)
+		return;
+	if (n % REASM_ALIGN || n > REASM_POOL_SIZE || n < sizeof(void *) ||
+	    mem->pooled + n > REASM_POOL_MAX) {
+		free(p);
+		return;
+	}
+	/* The list runs through the buffers' first bytes. */
+	memcpy(p, &mem->pool[n / REASM_ALIGN], sizeof(void *));
+	mem->pool[n / REASM_ALIGN] = p;
+	mem->pooled += n;
+}
+
+void flow_reasm_pool_free(struct flow_mem *mem)
+{
+	size_t i;
+	void *p, *next;
+
+	for (i = 0; i < sizeof(mem->pool) / sizeof(mem->pool[0]); i++) {
+		for (p = mem->pool[i]; p; p = next) {
+			memcpy(&next, p, sizeof(next));
+			free(p);
+		}
+		mem->pool[i] = NULL;
+	}
+	mem->pooled = 0;
+}
+
 void flow_reasm_free(struct reasm *r, struct flow_mem *mem)
 {
-	free(r->buf);
+	buf_put(mem, r->buf, r->alloc);
 	mem->used -= r->alloc;
 	r->buf = NULL;
 	r->alloc = 0;
@@ -75,9 +119,13 @@ static int grow(struct reasm *r, struct flow_mem *mem, uint32_t cap, uint32_t en
 	n = flow_reasm_need(r, cap, end);
 	if (mem->used + (n - r->alloc) > mem->budget)
 		return -ENOBUFS;
-	p = realloc(r->buf, n);
+	p = buf_get(mem, n);
 	if (!p)
 		return -ENOBUFS;
+	/* Every byte, as realloc() would: ranges past the prefix are held too. */
+	if (r->alloc)
+		memcpy(p, r->buf, r->alloc);
+	buf_put(mem, r->buf, r->alloc);
 	mem->used += n - r->alloc;
 	r->buf = p;
 	r->alloc = n;

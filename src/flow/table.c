@@ -644,6 +644,7 @@ void flow_table__free(struct flow_table *ft)
 	free(ft->buckets);
 	free(ft->scratch);
 	flow_sess_fini(ft);
+	flow_reasm_pool_free(&ft->mem);
 	tls_cert_cache_free(ft->certs);
 	tls_fp_cache_free(ft->fps);
 	free(ft);
