@@ -156,32 +156,30 @@ static bool suite_is_ecdhe_by_name(uint16_t s)
  * no ECDHE suite lives outside these pages.
  */
 static const uint8_t ecdhe_page_hi[] = { 0xc0, 0xcc, 0xd0, 0xe4 };
-static uint64_t ecdhe_bits[sizeof(ecdhe_page_hi)][4];
+/* One bit per suite (8 KiB): a load and a shift, not a search of the pages. */
+static uint64_t ecdhe_bits[65536 / 64];
 static bool ecdhe_ready;
 
 static void ecdhe_build(void)
 {
 	size_t i;
 	unsigned int lo;
+	uint16_t s;
 
 	for (i = 0; i < sizeof(ecdhe_page_hi); i++)
-		for (lo = 0; lo < 256; lo++)
-			if (suite_is_ecdhe_by_name((uint16_t)(ecdhe_page_hi[i] << 8 | lo)))
-				ecdhe_bits[i][lo >> 6] |= 1ULL << (lo & 63);
+		for (lo = 0; lo < 256; lo++) {
+			s = (uint16_t)(ecdhe_page_hi[i] << 8 | lo);
+			if (suite_is_ecdhe_by_name(s))
+				ecdhe_bits[s / 64] |= 1ULL << (s % 64);
+		}
 	ecdhe_ready = true;
 }
 
 static bool suite_uses_ec_group(uint16_t s)
 {
-	uint8_t hi = (uint8_t)(s >> 8), lo = (uint8_t)s;
-	size_t i;
-
 	if (!ecdhe_ready)
 		ecdhe_build();
-	for (i = 0; i < sizeof(ecdhe_page_hi); i++)
-		if (ecdhe_page_hi[i] == hi)
-			return (ecdhe_bits[i][lo >> 6] >> (lo & 63)) & 1;
-	return false;
+	return (ecdhe_bits[s / 64] >> (s % 64)) & 1;
 }
 
 bool tls_policy_ecdhe_pages_ok(void)
