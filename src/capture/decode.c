@@ -38,6 +38,15 @@
 #define ETHERTYPE_QINQ 0x88a8
 #define ETHERTYPE_QINQ_OLD 0x9100
 
+/*
+ * Fixed headers are taken whole as a sub-cursor first: one bounds check, and the
+ * compiler folds the checks of each read from it, whose offsets it then knows.
+ */
+#define ETHER_HDR 14
+#define IPV4_HDR 20
+#define IPV6_HDR 40
+#define TCP_HDR_READ 14 /* ports, sequence and ack numbers, data offset, flags */
+
 /* More tags than this is not a frame any switch forwards: give up on it. */
 #define MAX_VLAN_TAGS 4
 /* Extension headers before TCP; real packets carry one or two. */
@@ -84,11 +93,14 @@ static enum net_proto from_ethertype(uint16_t ethertype)
 /* Ethernet II: dst, src, then an ethertype, possibly behind a bounded stack of tags. */
 static int link_ether(struct tls_cursor *c, enum net_proto *net)
 {
+	struct tls_cursor h;
 	uint16_t ethertype;
 	int tags = 0;
 
-	cur_skip(c, 12);
-	ethertype = cur_u16(c);
+	if (!cur_sub(c, ETHER_HDR, &h))
+		return CAP_DECODE_INVALID;
+	cur_skip(&h, 12);
+	ethertype = cur_u16(&h);
 	while (ethertype == ETHERTYPE_VLAN || ethertype == ETHERTYPE_QINQ ||
 	       ethertype == ETHERTYPE_QINQ_OLD) {
 		if (++tags > MAX_VLAN_TAGS)
@@ -174,21 +186,24 @@ static int ipv4_decode(struct tls_cursor *c, struct flow_segment *seg, struct tl
 {
 	const uint8_t *start = cur_ptr(c);
 	size_t avail = cur_left(c);
+	struct tls_cursor h;
 	uint8_t vihl, l4_proto;
 	uint16_t total, frag;
 	size_t hlen;
 
-	vihl = cur_u8(c);
-	cur_skip(c, 1); /* DSCP/ECN */
-	total = cur_u16(c);
-	cur_skip(c, 2); /* identification */
-	frag = cur_u16(c);
-	cur_skip(c, 1); /* TTL */
-	l4_proto = cur_u8(c);
-	cur_skip(c, 2); /* header checksum */
-	cur_bytes(c, seg->saddr, 4);
-	cur_bytes(c, seg->daddr, 4);
-	if (!cur_ok(c) || vihl >> 4 != 4)
+	if (!cur_sub(c, IPV4_HDR, &h))
+		return CAP_DECODE_INVALID;
+	vihl = cur_u8(&h);
+	cur_skip(&h, 1); /* DSCP/ECN */
+	total = cur_u16(&h);
+	cur_skip(&h, 2); /* identification */
+	frag = cur_u16(&h);
+	cur_skip(&h, 1); /* TTL */
+	l4_proto = cur_u8(&h);
+	cur_skip(&h, 2); /* header checksum */
+	cur_bytes(&h, seg->saddr, 4);
+	cur_bytes(&h, seg->daddr, 4);
+	if (vihl >> 4 != 4)
 		return CAP_DECODE_INVALID;
 	hlen = (size_t)(vihl & 0x0f) * 4;
 	/* A total length of 0 is what segmentation offload leaves in captured packets. */
@@ -220,20 +235,22 @@ static int ipv4_decode(struct tls_cursor *c, struct flow_segment *seg, struct tl
 static int ipv6_decode(struct tls_cursor *c, struct flow_segment *seg, struct tls_cursor *l4,
 		       uint32_t *snapped)
 {
-	struct tls_cursor pl;
+	struct tls_cursor pl, h;
 	uint8_t vtc, nh, hdr_len;
 	uint16_t plen;
 	size_t avail, ext_len;
 	int i;
 
-	vtc = cur_u8(c);
-	cur_skip(c, 3); /* traffic class, flow label */
-	plen = cur_u16(c);
-	nh = cur_u8(c);
-	cur_skip(c, 1); /* hop limit */
-	cur_bytes(c, seg->saddr, 16);
-	cur_bytes(c, seg->daddr, 16);
-	if (!cur_ok(c) || vtc >> 4 != 6)
+	if (!cur_sub(c, IPV6_HDR, &h))
+		return CAP_DECODE_INVALID;
+	vtc = cur_u8(&h);
+	cur_skip(&h, 3); /* traffic class, flow label */
+	plen = cur_u16(&h);
+	nh = cur_u8(&h);
+	cur_skip(&h, 1); /* hop limit */
+	cur_bytes(&h, seg->saddr, 16);
+	cur_bytes(&h, seg->daddr, 16);
+	if (vtc >> 4 != 6)
 		return CAP_DECODE_INVALID;
 	avail = cur_left(c);
 	/* Zero means a jumbogram or segmentation offload: the capture decides. */
@@ -279,17 +296,18 @@ static int ipv6_decode(struct tls_cursor *c, struct flow_segment *seg, struct tl
 /* TCP (RFC 9293 section 3.1): ports, sequence number, data offset, flags; then payload. */
 static int tcp_decode(struct tls_cursor *c, struct flow_segment *seg)
 {
+	struct tls_cursor h;
 	uint8_t doff, flags;
 	size_t hlen;
 
-	seg->sport = cur_u16(c);
-	seg->dport = cur_u16(c);
-	seg->seq = cur_u32(c);
-	seg->ack = cur_u32(c);
-	doff = cur_u8(c);
-	flags = cur_u8(c);
-	if (!cur_ok(c))
+	if (!cur_sub(c, TCP_HDR_READ, &h))
 		return CAP_DECODE_INVALID;
+	seg->sport = cur_u16(&h);
+	seg->dport = cur_u16(&h);
+	seg->seq = cur_u32(&h);
+	seg->ack = cur_u32(&h);
+	doff = cur_u8(&h);
+	flags = cur_u8(&h);
 	hlen = (size_t)(doff >> 4) * 4;
 	if (hlen < 20)
 		return CAP_DECODE_INVALID;
