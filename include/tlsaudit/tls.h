@@ -229,8 +229,14 @@ enum tls_sniff {
 /* tls_sniff_hello - the bytes start a ClientHello (TLS or SSLv2) or a ServerHello. */
 enum tls_sniff tls_sniff_hello(const uint8_t *p, size_t len);
 
-/* tls_is_grease - RFC 8701 reserved value (0x?A?A with equal bytes). */
-bool tls_is_grease(uint16_t v);
+/*
+ * tls_is_grease - RFC 8701 reserved value (0x?A?A with equal bytes). Inline: it is
+ * asked of every suite, group and extension of every hello, a million calls a capture.
+ */
+static inline bool tls_is_grease(uint16_t v)
+{
+	return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff);
+}
 
 /* Names (IANA registries). Unknown values give NULL. */
 const char *tls_version_name(uint16_t v);	/* "TLSv1.2", "SSLv3", ... */

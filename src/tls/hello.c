@@ -32,11 +32,6 @@ enum {
 	EXT_KEY_SHARE = 51,
 };
 
-bool tls_is_grease(uint16_t v)
-{
-	return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff);
-}
-
 static void list_add(struct tls_u16_list *l, uint16_t v)
 {
 	if (l->n < TLS_MAX_LIST)
