@@ -477,13 +477,19 @@ static __always_inline void note_owner(struct sock *sk)
 	struct ta_owner *e;
 	__u64 cookie;
 
+	cookie = bpf_get_socket_cookie(sk);
 	if (owner_sk_storage) {
+		/*
+		 * The storage is the owner map's entry for this socket: the same tgid is
+		 * nothing new, and none or another means the map has no such entry either.
+		 */
 		seen = bpf_sk_storage_get(&owner_seen, sk, 0, 0);
 		if (seen && *seen == tgid)
 			return;
+		cur = NULL;
+	} else {
+		cur = bpf_map_lookup_elem(&owners, &cookie);
 	}
-	cookie = bpf_get_socket_cookie(sk);
-	cur = bpf_map_lookup_elem(&owners, &cookie);
 	if (cur && cur->tgid == tgid) {
 		if (owner_sk_storage) {
 			seen = bpf_sk_storage_get(&owner_seen, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
