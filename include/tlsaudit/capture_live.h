@@ -156,6 +156,8 @@ struct cap_perf;
 struct cap_perf *cap_perf__new(const struct flow_config *cfg, cap_perf_owner_fn owner,
 			       void *ctx, char *err, size_t errlen);
 void cap_perf__free(struct cap_perf *p);
+/* cap_perf__watch - add the rings to epoll @efd: readable when one is half full. */
+int cap_perf__watch(struct cap_perf *p, int efd);
 /* cap_perf__poll - hand on the owners the rings hold; never blocks, no syscall. */
 void cap_perf__poll(struct cap_perf *p);
 /* cap_perf__stats - events the kernel lost (ring full), records that did not parse. */

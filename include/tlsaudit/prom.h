@@ -17,7 +17,7 @@
  */
 enum prom_drop {
 	PROM_DROP_RINGBUF_DATA = 0, /* bpf: ring buffer full for a payload sample */
-	PROM_DROP_RINGBUF_OWNER,    /* bpf: ring buffer full for a socket-owner sample */
+	PROM_DROP_RINGBUF_OWNER,    /* socket-owner samples lost: BPF ring buffer, pcap's perf rings */
 	PROM_DROP_RINGBUF_CLOSE,    /* bpf: ring buffer full for a close sample */
 	PROM_DROP_SKB_LOAD,	    /* bpf: the payload could not be read from the packet */
 	PROM_DROP_PCAP_KERNEL,	    /* pcap: packets the kernel dropped (pcap_stats) */

@@ -54,7 +54,7 @@ struct cap_live {
 	struct cap_bpf *bpf;
 	struct cap_pcap *pcap;
 	struct cap_perf *perf; /* libpcap: connect owners from the kernel, when it allows */
-	int efd;   /* bpf: ring buffer + poll timer, the fd callers wait on */
+	int efd;   /* bpf: ring buffer + poll timer; libpcap with perf: capture + rings */
 	int tfd;
 	struct flow_table *ft;
 	struct sock_slot *slots;
@@ -315,6 +315,27 @@ static int bpf_poll_setup(struct cap_live *cl)
 	return 0;
 }
 
+/*
+ * libpcap with the perf rings: one fd for callers to wait on, readable when packets wait
+ * or a ring is half full (a host forking fast fills it with exec and fork records while
+ * no watched packet comes to have it read).
+ */
+static int pcap_perf_poll_setup(struct cap_live *cl)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	cl->efd = epoll_create1(EPOLL_CLOEXEC);
+	if (cl->efd < 0)
+		return -1;
+	ev.data.fd = cap_pcap__fd(cl->pcap);
+	if (epoll_ctl(cl->efd, EPOLL_CTL_ADD, ev.data.fd, &ev) || cap_perf__watch(cl->perf, cl->efd)) {
+		close(cl->efd);
+		cl->efd = -1;
+		return -1;
+	}
+	return 0;
+}
+
 struct cap_live *cap_live__new(const struct cap_live_opts *opts, const struct cap_live_ops *lops,
 			       char *err, size_t errlen)
 {
@@ -383,6 +404,8 @@ struct cap_live *cap_live__new(const struct cap_live_opts *opts, const struct ca
 		cl->perf = cap_perf__new(&opts->flow, on_kernel_owner, cl, perf_err, sizeof(perf_err));
 		if (!cl->perf)
 			log_info("socket owners from /proc only: %s", perf_err);
+		else if (pcap_perf_poll_setup(cl))
+			log_warn("perf rings read only with packets: %s", strerror(errno));
 		snprintf(cl->why + used, sizeof(cl->why) - used, "; socket owners: %s",
 			 cl->perf ? "kernel perf events" : "/proc scan");
 	}
@@ -412,7 +435,7 @@ void cap_live__free(struct cap_live *cl)
 
 int cap_live__fd(const struct cap_live *cl)
 {
-	return cl->bpf ? cl->efd : cap_pcap__fd(cl->pcap);
+	return cl->efd >= 0 ? cl->efd : cap_pcap__fd(cl->pcap);
 }
 
 int cap_live__process(struct cap_live *cl)

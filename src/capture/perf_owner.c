@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -367,9 +368,9 @@ static int open_event(uint64_t id, int cpu, bool comm, const char *filter)
 	attr.comm = comm;
 	attr.comm_exec = comm;
 	attr.task = comm;
-	/* Read on the daemon's own schedule (cap_perf__poll), never woken for. */
+	/* Read with every batch of packets; woken for only when half full. */
 	attr.watermark = 1;
-	attr.wakeup_watermark = 1u << 30;
+	attr.wakeup_watermark = RING_PAGES * (uint32_t)sysconf(_SC_PAGESIZE) / 2;
 	fd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -805,6 +806,19 @@ static void drain(struct cap_perf *p, struct perf_ring *r)
 		tail += h.size;
 	}
 	__atomic_store_n(&meta->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+int cap_perf__watch(struct cap_perf *p, int efd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int i;
+
+	for (i = 0; i < p->n_rings; i++) {
+		ev.data.fd = p->rings[i].fd;
+		if (epoll_ctl(efd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+			return -1;
+	}
+	return 0;
 }
 
 void cap_perf__poll(struct cap_perf *p)

@@ -154,6 +154,7 @@ static void write_textfile(struct daemon *d)
 	info.ringbuf_drops = st.cap.ringbuf_drops;
 	if (d->src && !strcmp(info.backend, "pcap")) {
 		info.drops[PROM_DROP_PCAP_KERNEL] = st.cap.ringbuf_drops;
+		info.drops[PROM_DROP_RINGBUF_OWNER] = st.cap.owner_lost;
 	} else {
 		info.drops[PROM_DROP_RINGBUF_DATA] = st.cap.ringbuf_drops_by_reason[TA_DROP_DATA];
 		info.drops[PROM_DROP_RINGBUF_OWNER] = st.cap.ringbuf_drops_by_reason[TA_DROP_OWNER];

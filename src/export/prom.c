@@ -200,14 +200,15 @@ static void render_drops(FILE *f, const struct prom_info *info)
 
 	header(f, "tlsaudit_capture_drops_total", "counter",
 	       "What the capture lost, by backend (bpf, pcap) and reason: ringbuf_full_data, "
-	       "ringbuf_full_owner, ringbuf_full_close, packet_unreadable (bpf), pcap_kernel "
-	       "(pcap), flow_table_full (flows evicted), budget_spent (hellos past the bytes kept).");
+	       "ringbuf_full_owner (both), ringbuf_full_close, packet_unreadable (bpf), "
+	       "pcap_kernel (pcap), flow_table_full (flows evicted), budget_spent (hellos past the bytes kept).");
 	if (!bpf && !pcap)
 		return;
 	for (i = 0; i < PROM_DROP_N; i++) {
 		if (bpf && i == PROM_DROP_PCAP_KERNEL)
 			continue;
-		if (pcap && i <= PROM_DROP_SKB_LOAD)
+		/* pcap's perf rings carry socket owners too (src/capture/perf_owner.c). */
+		if (pcap && i <= PROM_DROP_SKB_LOAD && i != PROM_DROP_RINGBUF_OWNER)
 			continue;
 		fprintf(f, "tlsaudit_capture_drops_total{backend=\"%s\",reason=\"%s\"} %llu\n",
 			backend, reasons[i], (unsigned long long)info->drops[i]);
