@@ -56,7 +56,7 @@
 #define FILE_MAX 8192
 
 /* include/net/tcp_states.h */
-enum { TCP_ESTABLISHED_ = 1, TCP_SYN_SENT_ = 2, TCP_CLOSE_ = 7 };
+enum { TCP_SYN_SENT_ = 2, TCP_CLOSE_ = 7 };
 
 enum tp_kind { TP_STATE, TP_READ, TP_N };
 
@@ -716,11 +716,11 @@ static void on_sample(struct cap_perf *p, const uint8_t *body, size_t len)
 	memcpy(&pid, body, 4);
 	memcpy(&tid, body + 4, 4);
 	memcpy(&size, body + 16, 4);
-	if (size > len - 20 || size < 2)
-		goto bad;
 	raw = body + 20;
-	/* Both events share the ring: common_type (the first field) says whose it is. */
-	memcpy(&type, raw, 2);
+	/* Both events share the ring: common_type, where every event has it, says whose. */
+	if (size > len - 20 || size < p->tl[TP_STATE].type + 2)
+		goto bad;
+	memcpy(&type, raw + p->tl[TP_STATE].type, 2);
 	for (k = 0; k < TP_N && !(p->tl[k].have && p->tl[k].id == type); k++)
 		;
 	if (k == TP_N)
