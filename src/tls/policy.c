@@ -640,16 +640,23 @@ const char *tls_policy_reason_name(enum tls_policy_reason r)
 	}
 }
 
-static bool put(char *buf, size_t len, size_t *off, const char *s)
+static bool put_n(char *buf, size_t len, size_t *off, const char *s, size_t n)
 {
-	size_t n = strlen(s);
-
 	if (n >= len - *off)
 		return false;
-	memcpy(buf + *off, s, n + 1);
+	memcpy(buf + *off, s, n);
+	buf[*off + n] = '\0';
 	*off += n;
 	return true;
 }
+
+static bool put(char *buf, size_t len, size_t *off, const char *s)
+{
+	return put_n(buf, len, off, s, strlen(s));
+}
+
+/* A string literal: its length is known when the code is built. */
+#define PUT_LIT(buf, len, off, lit) put_n(buf, len, off, lit, sizeof(lit) - 1)
 
 int tls_verdicts_json(const struct tls_policy_set *ps, const struct tls_verdict *v, char *buf,
 		      size_t len)
@@ -661,7 +668,7 @@ int tls_verdicts_json(const struct tls_policy_set *ps, const struct tls_verdict 
 	if (len == 0)
 		return -1;
 	buf[0] = '\0';
-	if (!put(buf, len, &off, "{"))
+	if (!PUT_LIT(buf, len, &off, "{"))
 		goto overflow;
 	for (i = 0; i < ps->n_active; i++) {
 		const char *by = tls_policy_by_name(v[i].by);
@@ -670,15 +677,15 @@ int tls_verdicts_json(const struct tls_policy_set *ps, const struct tls_verdict 
 		if (!by || !why)
 			continue;
 		/* Policy names are checked to [a-z0-9._-]: nothing to escape. */
-		if (!put(buf, len, &off, first ? "\"" : ",\"") ||
+		if (!(first ? PUT_LIT(buf, len, &off, "\"") : PUT_LIT(buf, len, &off, ",\"")) ||
 		    !put(buf, len, &off, ps->pol[ps->active[i]].name) ||
-		    !put(buf, len, &off, "\":{\"by\":\"") || !put(buf, len, &off, by) ||
-		    !put(buf, len, &off, "\",\"reason\":\"") || !put(buf, len, &off, why) ||
-		    !put(buf, len, &off, "\"}"))
+		    !PUT_LIT(buf, len, &off, "\":{\"by\":\"") || !put(buf, len, &off, by) ||
+		    !PUT_LIT(buf, len, &off, "\",\"reason\":\"") || !put(buf, len, &off, why) ||
+		    !PUT_LIT(buf, len, &off, "\"}"))
 			goto overflow;
 		first = false;
 	}
-	if (!put(buf, len, &off, "}"))
+	if (!PUT_LIT(buf, len, &off, "}"))
 		goto overflow;
 	return (int)off;
 overflow:
