@@ -36,7 +36,6 @@
  * (a 16-byte header and 262144 bytes), so a record is always contiguous.
  */
 #define SRC_BUF_SIZE (1U << 20)
-#define SRC_READ_STEP (64U << 10)
 #define PCAP_MAX_CAPLEN 262144U
 #define PCAP_FILE_HDR 24
 #define PCAP_REC_HDR 16
@@ -239,16 +238,7 @@ static bool src_need(struct src *s, size_t want)
 		s->pos = 0;
 	}
 	while (s->end < want && !s->eof) {
-		size_t n = SRC_BUF_SIZE - s->end;
-
-		/*
-		 * In steps that stay in the CPU's cache: a 1 MiB read() writes over about
-		 * all of a core's L2 (the flow table's hot lines with it) before the
-		 * packets are read back. Records longer than a step still get their room.
-		 */
-		if (n > SRC_READ_STEP && want - s->end <= SRC_READ_STEP)
-			n = SRC_READ_STEP;
-		r = src_raw_read(s, s->buf + s->end, n);
+		r = src_raw_read(s, s->buf + s->end, SRC_BUF_SIZE - s->end);
 		if (r <= 0) {
 			s->eof = true;
 			break;
