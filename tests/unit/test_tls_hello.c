@@ -1102,10 +1102,10 @@ static size_t reframe(const uint8_t *in, size_t len, size_t frag, uint8_t *out, 
 {
 	static uint8_t hs[8192];
 	size_t off = 0, n = 0, o = 0, k;
-	uint8_t ver[2] = { in[1], in[2] };
+	uint8_t ver[2] = { flights[1], flights[2] };
 
-	while (off + 5 <= len && in[off] == 22) {
-		size_t rl = (size_t)in[off + 3] << 8 | in[off + 4];
+	while (off + 5 <= len && flights[off] == 22) {
+		size_t rl = (size_t)flights[off + 3] << 8 | flights[off + 4];
 
 		assert_true(off + 5 + rl <= len && n + rl <= sizeof(hs));
 		memcpy(hs + n, in + off + 5, rl);
@@ -1206,34 +1206,36 @@ static void resume_walk(const uint8_t *buf, size_t len, bool from_client, size_t
 	}
 }
 
+/* Every flight of the tests above, each direction on its own. */
+static const struct {
+	const uint8_t *p;
+	size_t len;
+	bool client;
+} flights[] = {
+	{ s13_cli, sizeof(s13_cli), true },  { s13_srv, sizeof(s13_srv), false },
+	{ s12_cli, sizeof(s12_cli), true },  { s12_srv, sizeof(s12_srv), false },
+	{ s10_cli, sizeof(s10_cli), true },  { s10_srv, sizeof(s10_srv), false },
+	{ hrr_cli, sizeof(hrr_cli), true },  { hrr_srv, sizeof(hrr_srv), false },
+	{ v2_hello, sizeof(v2_hello), true },
+};
+
 static void test_resume(void **state)
 {
 	static const size_t steps[] = { 1, 3, 5, 7, 64, 300, 65536 };
 	static const size_t frags[] = { 1, 4, 7, 64, 16384 };
 	static uint8_t buf[65536];
-	const struct {
-		const uint8_t *p;
-		size_t len;
-		bool client;
-	} in[] = {
-		{ s13_cli, sizeof(s13_cli), true },  { s13_srv, sizeof(s13_srv), false },
-		{ s12_cli, sizeof(s12_cli), true },  { s12_srv, sizeof(s12_srv), false },
-		{ s10_cli, sizeof(s10_cli), true },  { s10_srv, sizeof(s10_srv), false },
-		{ hrr_cli, sizeof(hrr_cli), true },  { hrr_srv, sizeof(hrr_srv), false },
-		{ v2_hello, sizeof(v2_hello), true },
-	};
 	size_t i, j, f, n;
 
 	(void)state;
-	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+	for (i = 0; i < sizeof(in) / sizeof(flights[0]); i++) {
 		for (j = 0; j < sizeof(steps) / sizeof(steps[0]); j++)
-			resume_walk(in[i].p, in[i].len, in[i].client, steps[j]);
-		if (in[i].p[0] != 22)
+			resume_walk(flights[i].p, flights[i].len, flights[i].client, steps[j]);
+		if (flights[i].p[0] != 22)
 			continue;
 		for (f = 0; f < sizeof(frags) / sizeof(frags[0]); f++) {
-			n = reframe(in[i].p, in[i].len, frags[f], buf, sizeof(buf));
+			n = reframe(flights[i].p, flights[i].len, frags[f], buf, sizeof(buf));
 			for (j = 0; j < sizeof(steps) / sizeof(steps[0]); j++)
-				resume_walk(buf, n, in[i].client, steps[j]);
+				resume_walk(buf, n, flights[i].client, steps[j]);
 		}
 	}
 }
@@ -1431,17 +1433,6 @@ static void mutate_one(const uint8_t *src, size_t len, uint8_t *buf, bool from_c
 
 static void test_mutations(void **state)
 {
-	static const struct {
-		const uint8_t *p;
-		size_t len;
-		bool client;
-	} in[] = {
-		{ s13_cli, sizeof(s13_cli), true },  { s13_srv, sizeof(s13_srv), false },
-		{ s12_cli, sizeof(s12_cli), true },  { s12_srv, sizeof(s12_srv), false },
-		{ s10_cli, sizeof(s10_cli), true },  { s10_srv, sizeof(s10_srv), false },
-		{ hrr_cli, sizeof(hrr_cli), true },  { hrr_srv, sizeof(hrr_srv), false },
-		{ v2_hello, sizeof(v2_hello), true },
-	};
 	static uint8_t buf[4096];
 	const char *env = getenv("TLS_TEST_SEED");
 	unsigned int seed = env ? (unsigned int)strtoul(env, NULL, 0) : (unsigned int)time(NULL);
@@ -1451,11 +1442,11 @@ static void test_mutations(void **state)
 	print_message("mutation seed %u (set TLS_TEST_SEED to replay)\n", seed);
 	srand(seed);
 	for (i = 0; i < 30000; i++) {
-		size_t k = (size_t)rand() % (sizeof(in) / sizeof(in[0]));
+		size_t k = (size_t)rand() % (sizeof(in) / sizeof(flights[0]));
 
-		mutate_one(in[k].p, in[k].len, buf, in[k].client);
+		mutate_one(flights[k].p, flights[k].len, buf, flights[k].client);
 		/* The same bytes read as the other direction must not crash either. */
-		parse(buf, in[k].len, !in[k].client);
+		parse(buf, flights[k].len, !flights[k].client);
 	}
 }
 
