@@ -1102,10 +1102,10 @@ static size_t reframe(const uint8_t *in, size_t len, size_t frag, uint8_t *out, 
 {
 	static uint8_t hs[8192];
 	size_t off = 0, n = 0, o = 0, k;
-	uint8_t ver[2] = { flights[1], flights[2] };
+	uint8_t ver[2] = { in[1], in[2] };
 
-	while (off + 5 <= len && flights[off] == 22) {
-		size_t rl = (size_t)flights[off + 3] << 8 | flights[off + 4];
+	while (off + 5 <= len && in[off] == 22) {
+		size_t rl = (size_t)in[off + 3] << 8 | in[off + 4];
 
 		assert_true(off + 5 + rl <= len && n + rl <= sizeof(hs));
 		memcpy(hs + n, in + off + 5, rl);
@@ -1227,7 +1227,7 @@ static void test_resume(void **state)
 	size_t i, j, f, n;
 
 	(void)state;
-	for (i = 0; i < sizeof(in) / sizeof(flights[0]); i++) {
+	for (i = 0; i < sizeof(flights) / sizeof(flights[0]); i++) {
 		for (j = 0; j < sizeof(steps) / sizeof(steps[0]); j++)
 			resume_walk(flights[i].p, flights[i].len, flights[i].client, steps[j]);
 		if (flights[i].p[0] != 22)
@@ -1442,7 +1442,7 @@ static void test_mutations(void **state)
 	print_message("mutation seed %u (set TLS_TEST_SEED to replay)\n", seed);
 	srand(seed);
 	for (i = 0; i < 30000; i++) {
-		size_t k = (size_t)rand() % (sizeof(in) / sizeof(flights[0]));
+		size_t k = (size_t)rand() % (sizeof(flights) / sizeof(flights[0]));
 
 		mutate_one(flights[k].p, flights[k].len, buf, flights[k].client);
 		/* The same bytes read as the other direction must not crash either. */
