@@ -577,17 +577,6 @@ int BPF_PROG(tlsaudit_set_state, struct sock *sk, int oldstate, int newstate)
 SEC("tp_btf/tcp_rcv_space_adjust")
 int BPF_PROG(tlsaudit_rcv, struct sock *sk)
 {
-	__u32 *seen;
-
-	/*
-	 * Most reads are by the owner already told: only watched sockets have the
-	 * storage, so finding it with this reader's tgid settles it before any other test.
-	 */
-	if (owner_sk_storage) {
-		seen = bpf_sk_storage_get(&owner_seen, sk, 0, 0);
-		if (seen && *seen == (__u32)(current_ids() >> 32))
-			return 0;
-	}
 	if (sk_is_watched_tcp(sk))
 		note_owner(sk);
 	return 0;
