@@ -28,11 +28,7 @@ expect_eq "TLSAUDIT_SOCKET is used" "$out" \
 	--ports=9 >"$TEST_TMP/daemon.log" 2>&1 &
 DPID=$!
 on_exit "kill $DPID"
-for ((i = 0; i < 200; i++)); do
-	"$TLSAUDIT" status -S "$S" >/dev/null 2>&1 && break
-	sleep 0.05
-done
-"$TLSAUDIT" status -S "$S" >/dev/null || fail "daemon did not come up: $(cat "$TEST_TMP/daemon.log")"
+daemon_wait_up "$S" "$DPID" "$TEST_TMP/daemon.log"
 
 # A second daemon on the same socket refuses to start and leaves the first alone.
 "$TLSAUDIT" daemon --socket="$S" --state-file="$TEST_TMP/state2" --textfile=none \

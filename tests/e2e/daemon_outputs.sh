@@ -36,13 +36,7 @@ start_daemon() {
 		>"$log" 2>&1 &
 	DPID=$!
 	on_exit "kill -9 $DPID"
-	for ((i = 0; i < 200; i++)); do
-		"$TLSAUDIT" status -S "$S" >/dev/null 2>&1 && return 0
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$log" >&2
-	fail "daemon did not come up"
+	daemon_wait_up "$S" "$DPID" "$log"
 }
 
 stop_daemon() {

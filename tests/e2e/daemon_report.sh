@@ -35,20 +35,7 @@ daemon_start() {
 		--handshake-log="$TEST_TMP/hs.jsonl" >>"$TEST_TMP/daemon.log" 2>&1 &
 	DPID=$!
 	on_exit "kill $DPID"
-	local i
-	for ((i = 0; i < 200; i++)); do
-		"$TLSAUDIT" status -S "$S" >/dev/null 2>&1 && return 0
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$TEST_TMP/daemon.log" >&2
-	fail "daemon did not come up"
-}
-
-daemon_stop() {
-	kill -TERM "$DPID"
-	wait "$DPID"
-	expect_eq "daemon exit status after SIGTERM" "$?" 0
+	daemon_wait_up "$S" "$DPID" "$TEST_TMP/daemon.log"
 }
 
 # row FIELD PYEXPR - FIELD of the one `report --json` row matching the expression on r.

@@ -27,13 +27,7 @@ bpf_daemon() {
 		>>"$LOG" 2>&1 &
 	DPID=$!
 	on_exit "kill -9 $DPID"
-	for ((i = 0; i < 300; i++)); do
-		"$TLSAUDIT" status -S "$S" >/dev/null 2>&1 && return 0
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.02
-	done
-	cat "$LOG" >&2
-	fail "daemon did not come up"
+	daemon_wait_up "$S" "$DPID" "$LOG"
 }
 
 # A size the kernel would refuse: logged, the default kept, the daemon runs.

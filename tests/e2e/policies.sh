@@ -216,14 +216,7 @@ daemon_start() {
 		--export-interval=1s --ports="$P_DAEMON" >>"$TEST_TMP/daemon.log" 2>&1 &
 	DPID=$!
 	on_exit "kill $DPID"
-	local i
-	for ((i = 0; i < 200; i++)); do
-		"$TLSAUDIT" status -S "$S" >/dev/null 2>&1 && return 0
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$TEST_TMP/daemon.log" >&2
-	fail "daemon did not come up"
+	daemon_wait_up "$S" "$DPID" "$TEST_TMP/daemon.log"
 }
 daemon_start
 grep -q "policies tls12,intake-gcm,anything-goes" "$TEST_TMP/daemon.log" ||

@@ -40,11 +40,7 @@ make_cert "$TEST_TMP"
 	>"$LOG" 2>&1 &
 DPID=$!
 on_exit "kill -9 $DPID"
-for ((i = 0; i < 300; i++)); do
-	"$TLSAUDIT" status -S "$S" >/dev/null 2>&1 && break
-	sleep 0.02
-done
-"$TLSAUDIT" status -S "$S" >/dev/null || fail "daemon did not come up: $(cat "$LOG")"
+daemon_wait_up "$S" "$DPID" "$LOG"
 
 # --- 1. the storm ---------------------------------------------------------------------
 ip netns exec "$NS" openssl s_server -accept "127.0.0.1:$PORT" -naccept 1000000000 \

@@ -76,6 +76,26 @@ wait_port() {
 	fail "nothing listens on port $port"
 }
 
+# daemon_wait_up SOCKET PID LOG - until `tlsaudit status` answers on SOCKET (10 s at
+# most); fails with LOG's last lines when PID exits first or the time runs out.
+daemon_wait_up() {
+	local i
+	for ((i = 0; i < 500; i++)); do
+		"$TLSAUDIT" status -S "$1" >/dev/null 2>&1 && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.02
+	done
+	tail -n 20 "$3" >&2
+	fail "daemon did not come up"
+}
+
+# daemon_stop - SIGTERM to the daemon $DPID, which must exit 0 (a signal is a clean stop).
+daemon_stop() {
+	kill -TERM "$DPID"
+	wait "$DPID"
+	expect_eq "daemon exit status after SIGTERM" "$?" 0
+}
+
 expect_eq() {
 	[ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
 }

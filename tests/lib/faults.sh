@@ -49,13 +49,7 @@ daemon_start() {
 		>>"$log" 2>&1 &
 	DPID=$!
 	on_exit "kill -9 $DPID"
-	for ((i = 0; i < 500; i++)); do
-		"$TLSAUDIT" status -S "$S" >/dev/null 2>&1 && return 0
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.01
-	done
-	tail -n 20 "$log" >&2
-	fail "daemon did not come up"
+	daemon_wait_up "$S" "$DPID" "$log"
 }
 
 status_num() {
