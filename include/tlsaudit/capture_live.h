@@ -28,7 +28,7 @@ struct cap_live_stats {
 	uint64_t ringbuf_drops;	       /* samples the kernel could not reserve */
 	uint64_t ringbuf_drops_by_reason[4];
 	uint64_t owner_events;	       /* socket-owner updates */
-	uint64_t owner_lost;	       /* libpcap: connect owners the perf rings lost */
+	uint64_t owner_lost;	       /* libpcap: owner events the perf rings lost or garbled */
 	struct flow_stats flow;
 };
 

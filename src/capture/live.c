@@ -53,7 +53,7 @@ struct cap_live {
 	char why[256];
 	struct cap_bpf *bpf;
 	struct cap_pcap *pcap;
-	struct cap_perf *perf; /* libpcap: connect owners from the kernel, when it allows */
+	struct cap_perf *perf; /* libpcap: socket owners from the kernel, when it allows */
 	int efd;   /* bpf: ring buffer + poll timer; libpcap with perf: capture + rings */
 	int tfd;
 	struct flow_table *ft;
@@ -329,8 +329,11 @@ static int pcap_perf_poll_setup(struct cap_live *cl)
 		return -1;
 	ev.data.fd = cap_pcap__fd(cl->pcap);
 	if (epoll_ctl(cl->efd, EPOLL_CTL_ADD, ev.data.fd, &ev) || cap_perf__watch(cl->perf, cl->efd)) {
+		int err = errno;
+
 		close(cl->efd);
 		cl->efd = -1;
+		errno = err;
 		return -1;
 	}
 	return 0;
@@ -490,9 +493,11 @@ void cap_live__stats(const struct cap_live *cl, struct cap_live_stats *st)
 	else if (cl->pcap)
 		st->ringbuf_drops = cap_pcap__drops(cl->pcap);
 	if (cl->perf) {
-		uint64_t bad;
+		uint64_t lost, bad;
 
-		cap_perf__stats(cl->perf, &st->owner_lost, &bad);
+		/* Either way an owner the kernel told is not known here. */
+		cap_perf__stats(cl->perf, &lost, &bad);
+		st->owner_lost = lost + bad;
 	}
 	st->flow = *flow_table__stats(cl->ft);
 }
