@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,19 @@ static void copy_str(const struct ctl_json *j, const char *key, char *dst, size_
 	util_strlcpy(dst, ctl_json_str(j, key, ""), len);
 }
 
+/*
+ * add_num - @*sum plus the number at @key, saturating: the counts come from a daemon's
+ * answer (from its state file, which any bytes may have become), and summing two huge
+ * ones must not overflow.
+ */
+static void add_num(const struct ctl_json *j, const char *key, int64_t *sum)
+{
+	int64_t v = ctl_json_num(j, key, 0);
+
+	if (__builtin_add_overflow(*sum, v, sum))
+		*sum = v > 0 ? INT64_MAX : INT64_MIN;
+}
+
 /* parse_failures - the failure fields of a row (agg_row_json, put_failures). */
 static void parse_failures(const struct ctl_json *j, struct ctl_row *row)
 {
@@ -286,13 +300,13 @@ static void parse_failures(const struct ctl_json *j, struct ctl_row *row)
 	row->failures = ctl_json_num(j, "failures", 0);
 	for (i = 0; i < 4; i++) {
 		snprintf(key, sizeof(key), "failures_by_outcome.%s.client", outcomes[i]);
-		row->failed_by_client += ctl_json_num(j, key, 0);
-		row->failed[i] += ctl_json_num(j, key, 0);
+		add_num(j, key, &row->failed_by_client);
+		add_num(j, key, &row->failed[i]);
 		snprintf(key, sizeof(key), "failures_by_outcome.%s.server", outcomes[i]);
-		row->failed_by_server += ctl_json_num(j, key, 0);
-		row->failed[i] += ctl_json_num(j, key, 0);
+		add_num(j, key, &row->failed_by_server);
+		add_num(j, key, &row->failed[i]);
 		snprintf(key, sizeof(key), "failures_by_outcome.%s.unknown", outcomes[i]);
-		row->failed[i] += ctl_json_num(j, key, 0);
+		add_num(j, key, &row->failed[i]);
 	}
 	row->failed[3] = ctl_json_num(j, "failures_by_outcome.timeout", 0);
 	row->failures_legacy_offer = ctl_json_num(j, "failures_legacy_offer", 0);

@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -249,6 +250,28 @@ static void test_server_reply(void **state)
 	ctl_close(c);
 }
 
+/*
+ * A row whose failure counts sum past INT64_MAX (a state file may have become any
+ * bytes, and the daemon answers what it loaded): the totals saturate, where the sum
+ * overflowed before (found by fuzz_state).
+ */
+static void test_row_counts_saturate(void **state)
+{
+	static const char line[] =
+		"{\"exe\":\"/usr/bin/curl\",\"failures_by_outcome\":{\"alert\":{"
+		"\"client\":9000000000000000000,\"server\":9000000000000000000,"
+		"\"unknown\":5}}}";
+	struct ctl_row row;
+
+	(void)state;
+	memset(&row, 0, sizeof(row));
+	assert_int_equal(ctl_row_parse(line, &row), 0);
+	assert_string_equal(ctl_row_name(&row), "/usr/bin/curl");
+	assert_true(row.failed_by_client == 9000000000000000000LL);
+	assert_true(row.failed_by_server == 9000000000000000000LL);
+	assert_true(row.failed[0] == INT64_MAX);
+}
+
 static void test_server_oversized_request(void **state)
 {
 	struct srv *sv = *state;
@@ -446,6 +469,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_socket_takeover, srv_setup, srv_teardown),
 		cmocka_unit_test_setup_teardown(test_server_group_check, srv_setup, srv_teardown),
 		cmocka_unit_test(test_client_no_daemon),
+		cmocka_unit_test(test_row_counts_saturate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
