@@ -190,6 +190,9 @@ bool hs_failed(const struct hs_record *r);
 /* hs_outcome_name - "established", "alert", ...; NULL for HS_OUTCOME_NONE. */
 const char *hs_outcome_name(enum hs_outcome o);
 
+/* hs_end_name - 1 "client", 2 "server", else NULL: the value of every enum below naming an end. */
+const char *hs_end_name(unsigned int end);
+
 /* hs_side_name - "client", "server"; NULL for HS_SIDE_NONE. */
 const char *hs_side_name(enum hs_side s);
 

@@ -1082,7 +1082,6 @@ static int put_ep(char *buf, size_t len, size_t *off, const struct hs_endpoint *
  */
 static int put_failures(const struct agg_row *row, char *buf, size_t len, size_t *off)
 {
-	static const char *const sides[AGG_SIDES] = { "unknown", "client", "server" };
 	const struct agg_last_fail *lf = &row->last_fail;
 	char when[32], code[8];
 	bool any = false;
@@ -1117,7 +1116,8 @@ static int put_failures(const struct agg_row *row, char *buf, size_t len, size_t
 
 		if (!row->failed[AGG_F_ALERT][s])
 			continue;
-		err |= put_fmt(buf, len, off, "%s\"%s\":{", any ? "," : "", sides[s]);
+		err |= put_fmt(buf, len, off, "%s\"%s\":{", any ? "," : "",
+			       hs_side_name((enum hs_side)s) ?: "unknown");
 		any = true;
 		for (i = 0; i < row->n_alerts && i < AGG_ALERT_SLOTS; i++) {
 			const struct agg_alert *al = &row->alerts[i];

@@ -608,14 +608,7 @@ void tls_policy_judge_record(const struct tls_policy_set *ps, struct hs_record *
 
 const char *tls_policy_by_name(enum tls_policy_by by)
 {
-	switch (by) {
-	case TLS_POLICY_BY_CLIENT:
-		return "client";
-	case TLS_POLICY_BY_SERVER:
-		return "server";
-	default:
-		return NULL;
-	}
+	return hs_end_name(by);
 }
 
 const char *tls_policy_reason_name(enum tls_policy_reason r)

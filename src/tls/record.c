@@ -31,28 +31,26 @@ bool hs_weak_cipher(const struct hs_record *r)
 	return r->has_cipher && tls_cipher_weak(r->cipher_id);
 }
 
+/*
+ * One table for every "which end" enum (role, limited_by, outcome_by, policy blame): each
+ * numbers none/unknown 0, client 1, server 2, so the JSON, the control protocol and the
+ * textfile can never spell an end two ways.
+ */
+const char *hs_end_name(unsigned int end)
+{
+	static const char *const names[] = { NULL, "client", "server" };
+
+	return end < ARRAY_SIZE(names) ? names[end] : NULL;
+}
+
 const char *hs_role_name(enum hs_role role)
 {
-	switch (role) {
-	case HS_ROLE_CLIENT:
-		return "client";
-	case HS_ROLE_SERVER:
-		return "server";
-	default:
-		return NULL;
-	}
+	return hs_end_name(role);
 }
 
 const char *hs_limited_name(enum hs_limited l)
 {
-	switch (l) {
-	case HS_LIMITED_CLIENT:
-		return "client";
-	case HS_LIMITED_SERVER:
-		return "server";
-	default:
-		return NULL;
-	}
+	return hs_end_name(l);
 }
 
 bool hs_failed(const struct hs_record *r)
@@ -74,7 +72,7 @@ const char *hs_outcome_name(enum hs_outcome o)
 
 const char *hs_side_name(enum hs_side s)
 {
-	return s == HS_SIDE_CLIENT ? "client" : s == HS_SIDE_SERVER ? "server" : NULL;
+	return hs_end_name(s);
 }
 
 const char *hs_smtp_tls_name(enum hs_smtp_tls t)
