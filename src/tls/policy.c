@@ -597,7 +597,12 @@ void tls_policy_judge_record(const struct tls_policy_set *ps, struct hs_record *
 	memset(r->verdicts, 0, sizeof(r->verdicts));
 	r->n_verdicts = 0;
 	r->judged = false;
-	if (r->kind != HS_KIND_TLS)
+	/*
+	 * Without the ClientHello (lost to a full ring, or a capture that began mid-flow)
+	 * neither the offer nor the blame can be known: a server's choice alone would read
+	 * as a pass and could make "safe to enforce" a lie. Such a record is not judged.
+	 */
+	if (r->kind != HS_KIND_TLS || !(r->offer.flags & TLS_OFFER_CLIENT))
 		return;
 	tls_policy_judge_active(ps, &r->offer, r->verdicts);
 	r->n_verdicts = ps->n_active;

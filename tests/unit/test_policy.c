@@ -1189,6 +1189,34 @@ static void test_json(void **state)
 	tls_policy_set_init(&ps);
 }
 
+/*
+ * A record whose ClientHello was never seen (a full ring, a capture begun mid-flow) is
+ * not judged: a TLS 1.0 RC4 ServerHello alone must not count as a pass under tls12, or
+ * "safe to enforce" could be claimed on no evidence.
+ */
+static void test_server_only_not_judged(void **state)
+{
+	struct hs_record r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.kind = HS_KIND_TLS;
+	server(&r.offer, TLS_V_10, 0x0005, -1, false);
+	assert_false(r.offer.flags & TLS_OFFER_CLIENT);
+	tls_policy_judge_record(&ps, &r);
+	assert_false(r.judged);
+	assert_int_equal(r.n_verdicts, 0);
+
+	/* The same server answering a ClientHello is judged, and blamed. */
+	offer12(&r.offer, 0xc02f);
+	server(&r.offer, TLS_V_10, 0x0005, -1, false);
+	tls_policy_judge_record(&ps, &r);
+	assert_true(r.judged);
+	assert_int_equal(r.n_verdicts, ps.n_active);
+	assert_int_equal(r.verdicts[0].by, TLS_POLICY_BY_SERVER);
+	assert_int_equal(r.verdicts[0].reason, TLS_REASON_VERSION);
+}
+
 /* ---- randomised ---------------------------------------------------------------- */
 
 static uint16_t pick(const uint16_t *v, size_t n)
@@ -1358,6 +1386,7 @@ int main(void)
 		cmocka_unit_test_setup(test_custom_policies, setup),
 		cmocka_unit_test_setup(test_config_errors, setup),
 		cmocka_unit_test_setup(test_json, setup),
+		cmocka_unit_test_setup(test_server_only_not_judged, setup),
 		cmocka_unit_test_setup(test_random, setup),
 		cmocka_unit_test_setup(test_cost, setup),
 	};
