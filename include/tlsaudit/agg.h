@@ -101,6 +101,8 @@ struct agg_peer {
 
 struct agg_policy {
 	char name[TLS_POLICY_NAME_MAX]; /* "" for a free slot */
+	/* tls_policy_digest() of the definition counted; 0: unknown (older state file) */
+	uint64_t digest;
 	uint64_t passed;
 	uint64_t failed[2][AGG_REASONS]; /* [0] by client, [1] by server; by reason */
 	uint64_t first_ns;		 /* the first handshake judged under it */

@@ -191,6 +191,7 @@ struct tls_policy {
 	struct tls_u16_set suites12; /* TLS_PCHK_SUITES12 */
 	struct tls_u16_set suites13; /* TLS_PCHK_SUITES13 */
 	struct tls_u16_set groups;   /* TLS_PCHK_GROUPS */
+	uint64_t digest; /* tls_policy_digest(), kept by tls_policy_set_finish(); 0 before */
 };
 
 /*
@@ -280,6 +281,13 @@ int tls_policy_set_finish(struct tls_policy_set *ps, char *err, size_t errlen);
  */
 int tls_policy_config_fn(void *ps, const char *key, const char *value, char *err,
 			 size_t errlen);
+
+/*
+ * tls_policy_digest - a non-zero 64-bit digest of what @p checks (not its name): two
+ * definitions with the same digest judge every handshake alike, so counts kept under a
+ * name can be told apart from counts of an edited policy of the same name.
+ */
+uint64_t tls_policy_digest(const struct tls_policy *p);
 
 /* tls_policy_list_string - the active names "tls12,fips-ems" ("none") into @buf. */
 void tls_policy_list_string(const struct tls_policy_set *ps, char *buf, size_t len);

@@ -366,20 +366,33 @@ static uint64_t policy_last_ns(const struct agg_policy *p)
 }
 
 /*
- * policy_slot - the row's slot for policy @name: its own, a free one, else the one of
- * a policy no longer active that was judged the longest ago (its counts are dropped:
- * they describe a policy nobody asks about any more). NULL only when every slot holds
- * an active policy, which cannot happen while slots >= active policies.
+ * policy_slot - the row's slot for @pol: its own, a free one, else the one of a policy
+ * no longer active that was judged the longest ago (its counts are dropped: they
+ * describe a policy nobody asks about any more). A slot of the same name whose counts
+ * were made under another definition starts again: "safe to enforce since" must speak
+ * of the policy as it is now. NULL only when every slot holds an active policy, which
+ * cannot happen while slots >= active policies.
  */
-static struct agg_policy *policy_slot(const struct agg *a, struct agg_row *row, const char *name)
+static struct agg_policy *policy_slot(const struct agg *a, struct agg_row *row,
+				      const char *name, uint64_t digest)
 {
 	struct agg_policy *p = NULL;
 	size_t i;
 
-	for (i = 0; i < row->n_pol; i++)
-		if (!strcmp(row->pol[i].name, name))
-			return &row->pol[i];
-	if (row->n_pol < AGG_POLICY_SLOTS) {
+	for (i = 0; i < row->n_pol; i++) {
+		if (strcmp(row->pol[i].name, name))
+			continue;
+		p = &row->pol[i];
+		if (p->digest && digest && p->digest != digest)
+			break;
+		/* A digest of 0 (a state file from before digests) is taken as the other's. */
+		if (!p->digest)
+			p->digest = digest;
+		return p;
+	}
+	if (p) {
+		/* Redefined: reuse the slot with fresh counts. */
+	} else if (row->n_pol < AGG_POLICY_SLOTS) {
 		p = &row->pol[row->n_pol++];
 	} else {
 		for (i = 0; i < row->n_pol; i++) {
@@ -393,6 +406,7 @@ static struct agg_policy *policy_slot(const struct agg *a, struct agg_row *row, 
 	}
 	memset(p, 0, sizeof(*p));
 	util_strlcpy(p->name, name, sizeof(p->name));
+	p->digest = digest;
 	return p;
 }
 
@@ -401,6 +415,7 @@ static void count_policies(struct agg *a, struct agg_row *row, const struct hs_r
 			   const struct hs_endpoint *peer, uint64_t t)
 {
 	const struct tls_policy_set *ps = a->policies;
+	const struct tls_policy *pol;
 	struct agg_policy *p;
 	uint8_t i;
 
@@ -410,7 +425,8 @@ static void count_policies(struct agg *a, struct agg_row *row, const struct hs_r
 	for (i = 0; i < ps->n_active; i++) {
 		const struct tls_verdict *v = &r->verdicts[i];
 
-		p = policy_slot(a, row, tls_policy_active(ps, i)->name);
+		pol = tls_policy_active(ps, i);
+		p = policy_slot(a, row, pol->name, pol->digest);
 		if (!p)
 			continue;
 		if (!p->first_ns || t < p->first_ns)
@@ -645,11 +661,44 @@ uint64_t agg_smtp_unknown(const struct agg_row *row)
 	return row->plaintext > known ? row->plaintext - known : 0;
 }
 
+/*
+ * forget_redefined - clear every row's counts for an active policy whose definition
+ * changed under the same name (edited in tlsaudit.conf, then reloaded), now rather than
+ * at the row's next handshake, so that report and the textfile never mix definitions.
+ */
+static void forget_redefined(struct agg *a)
+{
+	const struct tls_policy_set *ps = a->policies;
+	size_t r, i;
+	uint8_t k;
+
+	for (k = 0; ps && k < ps->n_active; k++) {
+		const struct tls_policy *pol = tls_policy_active(ps, k);
+		uint64_t digest = pol->digest;
+
+		for (r = 0; r < a->n_rows; r++) {
+			struct agg_row *row = &a->rows[r];
+
+			for (i = 0; i < row->n_pol && i < AGG_POLICY_SLOTS; i++) {
+				struct agg_policy *p = &row->pol[i];
+
+				if (strcmp(p->name, pol->name) || !p->digest || !digest ||
+				    p->digest == digest)
+					continue;
+				memset(p, 0, sizeof(*p));
+				util_strlcpy(p->name, pol->name, sizeof(p->name));
+				p->digest = digest;
+			}
+		}
+	}
+}
+
 void agg__set_policies(struct agg *a, const struct tls_policy_set *ps)
 {
 	size_t i;
 
 	a->policies = ps;
+	forget_redefined(a);
 	/* The ring fills slots 0..count-1 first and then wraps: those are the records. */
 	for (i = 0; ps && i < a->ring_count; i++)
 		tls_policy_judge_record(ps, &a->ring[i]);
@@ -744,7 +793,7 @@ static void merge_policies(struct agg *a, struct agg_row *row, const struct agg_
 	for (i = 0; i < src->n_pol && i < AGG_POLICY_SLOTS; i++) {
 		const struct agg_policy *s = &src->pol[i];
 
-		p = policy_slot(a, row, s->name);
+		p = policy_slot(a, row, s->name, s->digest);
 		if (!p)
 			continue;
 		p->passed += s->passed;

@@ -4,7 +4,7 @@
  *
  * Layout (all integers big-endian):
  *   "TLSAUDST"  magic, 8 bytes
- *   u32         format version (5; versions 1 to 4 still load)
+ *   u32         format version (6; versions 1 to 5 still load)
  *   u32         payload length before compression
  *   u32         compressed length
  *   u32         CRC-32 of the 20 bytes above and the compressed payload
@@ -16,6 +16,8 @@
  * count, then that many u64 (put_counters()); a reader takes the ones it knows and
  * skips the rest, so later builds may add more. Version 5 adds to each row the server
  * certificates: problems, bad ones accepted, a local server's own (put_row_v5()).
+ * Version 6 adds to each row the digest of each policy slot's definition (put_row_v6()):
+ * slots loaded from older files take the definition in force as theirs.
  *
  * The file is untrusted on the way in (a disk error, an older build, an edit by hand):
  * the checksum is tested before inflating, inflation is bounded by the stated length,
@@ -38,7 +40,7 @@
 #include "tlsaudit/util.h"
 
 #define STATE_MAGIC "TLSAUDST"
-#define STATE_VERSION 5
+#define STATE_VERSION 6
 #define STATE_VERSION_MIN 1
 #define STATE_HDR_LEN 24
 #define STATE_RAW_MAX (64u << 20)
@@ -223,6 +225,16 @@ static void put_row_v5(struct wbuf *w, const struct agg_row *r)
 	}
 }
 
+/* put_row_v6 - u8 count, then the digest of each policy slot's definition, in slot order. */
+static void put_row_v6(struct wbuf *w, const struct agg_row *r)
+{
+	int i;
+
+	put_u8(w, r->n_pol);
+	for (i = 0; i < r->n_pol && i < AGG_POLICY_SLOTS; i++)
+		put_u64(w, r->pol[i].digest);
+}
+
 static void put_row(struct wbuf *w, const struct agg_row *r)
 {
 	int i;
@@ -260,6 +272,7 @@ static void put_row(struct wbuf *w, const struct agg_row *r)
 	put_row_v2(w, r);
 	put_row_v3(w, r);
 	put_row_v5(w, r);
+	put_row_v6(w, r);
 }
 
 /*
@@ -514,6 +527,21 @@ static bool get_row_v3(struct tls_cursor *c, struct agg_row *r, const char **why
 	return true;
 }
 
+/* get_row_v6 - the policy slots' digests (see put_row_v6()); one per slot of v3. */
+static bool get_row_v6(struct tls_cursor *c, struct agg_row *r, const char **why)
+{
+	uint8_t n = cur_u8(c);
+	int i;
+
+	*why = "policy digests do not match the policy slots";
+	if (n != r->n_pol)
+		return false;
+	for (i = 0; i < n; i++)
+		r->pol[i].digest = get_u64(c);
+	*why = "truncated row";
+	return cur_ok(c);
+}
+
 /*
  * get_row_v5 - the certificates (see put_row_v5()). Problems this build does not know
  * are skipped; counts that contradict each other refuse the row.
@@ -651,7 +679,9 @@ static bool get_row(struct tls_cursor *c, struct agg_row *r, uint32_t version, c
 		return false;
 	if (version >= 3 && !get_row_v3(c, r, why))
 		return false;
-	return version < 5 || get_row_v5(c, r, why);
+	if (version >= 5 && !get_row_v5(c, r, why))
+		return false;
+	return version < 6 || get_row_v6(c, r, why);
 }
 
 int agg__load_buf(struct agg *a, const uint8_t *buf, size_t len, char *err, size_t errlen)

@@ -634,6 +634,48 @@ static void count_verdict(const struct hs_record *r, void *ctx)
  * policies keeps each name's counts, judges the ring again, and a new name takes the
  * slot of one no longer active.
  */
+/*
+ * A policy edited under the same name (tlsaudit.conf, then a reload): the counts made
+ * under the old definition are dropped at once, not mixed into "safe to enforce since";
+ * the same definition reloaded keeps them, as does another policy's slot.
+ */
+static void test_policy_redefined(void **state)
+{
+	static struct tls_policy_set ps, same, edited;
+	struct agg *a = agg__new(16, 8);
+	struct hs_record r;
+	char err[256];
+
+	(void)state;
+	set_of(&ps, "p1,p2");
+	set_of(&same, "p1,p2");
+	set_of(&edited, "p1,p2");
+	assert_int_equal(tls_policy_set(&edited, "p1", "min_version", "TLSv1.2", err,
+					sizeof(err)), 0);
+	assert_int_equal(tls_policy_set_finish(&edited, err, sizeof(err)), 0);
+	assert_true(tls_policy_find(&ps, "p1")->digest == tls_policy_find(&same, "p1")->digest);
+	assert_true(tls_policy_find(&ps, "p1")->digest != tls_policy_find(&edited, "p1")->digest);
+	assert_true(tls_policy_find(&ps, "p2")->digest == tls_policy_find(&edited, "p2")->digest);
+
+	agg__set_policies(a, &ps);
+	r = rec("/usr/bin/curl", "", HS_ROLE_CLIENT, 443, TLS_V_10, TLS_V_10, "198.51.100.7");
+	judged(&r, &ps, TLS_POLICY_BY_CLIENT, TLS_REASON_VERSION, TLS_POLICY_PASS,
+	       TLS_REASON_NONE);
+	agg__add(a, &r, T0);
+	agg__set_policies(a, &same);
+	assert_int_equal(agg_policy_failures(agg_row_policy(agg__row(a, 0), "p1")), 1);
+	agg__set_policies(a, &edited);
+	assert_int_equal(agg_policy_failures(agg_row_policy(agg__row(a, 0), "p1")), 0);
+	assert_int_equal(agg_row_policy(agg__row(a, 0), "p1")->last_fail_ns, 0);
+	assert_int_equal(agg_row_policy(agg__row(a, 0), "p2")->passed, 1);
+	/* Counting goes on under the new definition. */
+	judged(&r, &edited, TLS_POLICY_PASS, TLS_REASON_NONE, TLS_POLICY_PASS, TLS_REASON_NONE);
+	agg__add(a, &r, T0);
+	assert_int_equal(agg_row_policy(agg__row(a, 0), "p1")->passed, 1);
+	assert_int_equal(agg_row_policy(agg__row(a, 0), "p2")->passed, 2);
+	agg__free(a);
+}
+
 static void test_policies(void **state)
 {
 	static struct tls_policy_set ps, ps2, many;
@@ -648,6 +690,7 @@ static void test_policies(void **state)
 	set_of(&ps, "tls12,fips-ems");
 	agg__set_policies(a, &ps);
 	r = rec("/usr/bin/curl", "", HS_ROLE_CLIENT, 443, TLS_V_12, TLS_V_12, "198.51.100.7");
+	r.offer.flags = TLS_OFFER_CLIENT; /* an (empty) ClientHello: the ring can be judged again */
 	judged(&r, &ps, TLS_POLICY_PASS, TLS_REASON_NONE, TLS_POLICY_PASS, TLS_REASON_NONE);
 	agg__add(a, &r, T0);
 	r.time_ns = T0 + 60 * SEC;
@@ -714,7 +757,7 @@ static void test_policies(void **state)
 	assert_non_null(strstr(buf, "\"last_failure\":null}"));
 	assert_int_equal(agg_policy_json(agg__row(a, 0), "tls12", buf, 50), -1);
 
-	/* A reload to tls13 alone: the ring is judged again (its empty offers pass). */
+	/* A reload to tls13 alone: the ring is judged again (its empty offers fail it). */
 	set_of(&ps2, "tls13");
 	agg__set_policies(a, &ps2);
 	n = 0;
@@ -952,6 +995,7 @@ int main(void)
 		cmocka_unit_test(test_row_json),
 		cmocka_unit_test(test_row_json_failures),
 		cmocka_unit_test(test_policies),
+		cmocka_unit_test(test_policy_redefined),
 		cmocka_unit_test(test_certs),
 	};
 

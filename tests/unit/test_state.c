@@ -170,7 +170,7 @@ static void test_round_trip_failures(void **state)
 	(void)state;
 	add_failures(a);
 	assert_int_equal(agg__save_buf(a, &buf, &len), 0);
-	assert_int_equal(buf[11], 5); /* format version */
+	assert_int_equal(buf[11], 6); /* format version */
 	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
 	assert_int_equal(agg__n_rows(b), 3);
 	check_failures(agg__row(b, 2), 1);
@@ -215,10 +215,10 @@ static void test_v1_file_loads(void **state)
 	assert_int_equal(agg_smtp_unknown(r), 1);
 	assert_int_equal(agg__totals(b)->handshakes, 4);
 
-	/* The counters go on and the next save is format 5, which loads back the same. */
+	/* The counters go on and the next save is format 6, which loads back the same. */
 	add_failures(b);
 	assert_int_equal(agg__save_buf(b, &buf, &len), 0);
-	assert_int_equal(buf[11], 5);
+	assert_int_equal(buf[11], 6);
 	agg__free(b);
 	b = agg__new(16, 4);
 	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
@@ -290,6 +290,8 @@ static void test_policies_round_trip(void **state)
 	assert_string_equal(p->fail_sni, "intake.example.test");
 	assert_int_equal(agg_row_policy(agg__row(b, 2), "tls12")->passed, 2);
 	assert_null(agg_row_policy(agg__row(b, 0), "tls12"));
+	/* The definition it was counted under comes back too (format 6). */
+	assert_true(p->digest != 0 && p->digest == tls_policy_find(&ps, "intake-2026")->digest);
 	/* A restart that loads the same file again adds up, by name. */
 	agg__set_policies(b, &ps);
 	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
@@ -549,7 +551,7 @@ static void test_unknown_version(void **state)
 
 	(void)state;
 	memcpy(copy, state_v1, sizeof(copy));
-	copy[11] = 6;
+	copy[11] = 7;
 	expect_bad(copy, sizeof(copy), "unsupported format version");
 	copy[11] = 0;
 	expect_bad(copy, sizeof(copy), "unsupported format version");
@@ -727,7 +729,7 @@ static size_t craft_v(uint32_t version, const uint8_t *raw, size_t raw_len, uint
 static size_t craft(const uint8_t *raw, size_t raw_len, uint32_t claim_raw, uint8_t *out,
 		    size_t cap)
 {
-	return craft_v(5, raw, raw_len, claim_raw, out, cap);
+	return craft_v(6, raw, raw_len, claim_raw, out, cap);
 }
 
 static void test_hostile_payloads(void **state)
@@ -817,10 +819,12 @@ static void test_fold_counters_round_trip(void **state)
 	assert_int_equal(uncompress(raw, &rlen, buf + 24, len - 24), Z_OK);
 	/*
 	 * Format 3: the same row without the counters (52 bytes) and without its format 5
-	 * certificate fields, which end it: 142 bytes when it saw no certificate.
+	 * certificate fields and format 6 policy digests, which end it: 142 + 1 bytes when
+	 * it saw no certificate and no policy.
 	 */
 	assert_int_equal(agg__row(a, 0)->cert_bad + agg__row(a, 0)->n_own, 0);
-	n = craft_v(3, raw, rlen - 52 - 142, (uint32_t)rlen - 52 - 142, file, sizeof(file));
+	assert_int_equal(agg__row(a, 0)->n_pol, 0);
+	n = craft_v(3, raw, rlen - 52 - 143, (uint32_t)rlen - 52 - 143, file, sizeof(file));
 	b = agg__new(16, 4);
 	assert_int_equal(agg__load_buf(b, file, n, err, sizeof(err)), 0);
 	assert_int_equal(agg__row(b, 0)->handshakes, 4);
