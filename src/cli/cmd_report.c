@@ -5,7 +5,7 @@
  * when), then answers "what breaks if TLS < 1.2 is switched off" (for each process,
  * whether the process itself must be upgraded or only its peer), then the SMTP sessions
  * that stayed plaintext and why, then every process key. --legacy keeps the first two,
- * then the tls12 policy's report; --policy NAME is that report for any policy the
+ * then the tls12 policy's report; --policy LIST is that report for each policy the
  * daemon judges: which process keys would break if peers enforced it, and since when
  * nothing has.
  */
@@ -23,7 +23,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: tlsaudit report [--json] [--legacy | --policy NAME] [--handshakes]\n"
+		"Usage: tlsaudit report [--json] [--legacy | --policy LIST] [--handshakes]\n"
 		"                       [--since DUR] [-S PATH]\n"
 		"\n"
 		"Counters of the running daemon, one row per process (exe, unit, container),\n"
@@ -40,10 +40,11 @@ static void usage(FILE *f)
 		"                     TLS 1.2 or had an offer of nothing newer refused, and whether\n"
 		"                     the process or its peer must be upgraded; then the tls12\n"
 		"                     policy's report\n"
-		"  --policy NAME      what breaks if peers enforced policy NAME (one the daemon\n"
-		"                     judges: policies in tlsaudit.conf): every process key FAILS\n"
-		"                     (by whom, why, a peer, when last), passes or was not seen,\n"
-		"                     and since when enforcing it is safe\n"
+		"  --policy LIST      what breaks if peers enforced each policy of the comma-\n"
+		"                     separated LIST (ones the daemon judges: policies in\n"
+		"                     tlsaudit.conf): every process key FAILS (by whom, why, a\n"
+		"                     peer, when last), passes or was not seen, and since when\n"
+		"                     enforcing it is safe\n"
 		"  --handshakes       the recent handshakes (the last 1000) instead of counters\n"
 		"  --since DUR        only what was seen in the last DUR (30s, 15m, 1h, 2d)\n"
 		"  --json             one JSON object per line (rows, or handshake records)\n"
@@ -53,6 +54,7 @@ static void usage(FILE *f)
 		"Examples:\n"
 		"  tlsaudit report --legacy              what breaks if TLS < 1.2 is switched off\n"
 		"  tlsaudit report --policy fips-ems     what breaks if peers require EMS\n"
+		"  tlsaudit report --policy tls13,pq-hybrid\n"
 		"  tlsaudit report --policy tls12 --since 7d --json\n"
 		"  tlsaudit report --handshakes --since 1h --json\n"
 		"\n"
@@ -909,6 +911,26 @@ static int print_policies(struct ctl_conn *c, const char *sock, const struct ctl
 	return ret;
 }
 
+/*
+ * report_policies - `--policy LIST`: the report of each policy in turn, tables apart by
+ * a blank line; JSON lines name their policy. Stops at the first policy that fails.
+ */
+static int report_policies(struct ctl_conn *c, const char *sock, const char *list,
+			   bool json, uint64_t since_ns)
+{
+	char names[600], *save = NULL, *tok;
+	int ret = CLI_OK, k = 0;
+
+	util_strlcpy(names, list, sizeof(names));
+	for (tok = strtok_r(names, ",", &save); tok && ret == CLI_OK;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!json && k++)
+			putchar('\n');
+		ret = report_policy(c, sock, tok, json ? POL_JSON : POL_TABLE, since_ns);
+	}
+	return ret;
+}
+
 /* policy_judged - the daemon's header lists @name among the policies it judges. */
 static bool policy_judged(const struct ctl_json *h, const char *name)
 {
@@ -986,7 +1008,7 @@ int cmd_report(int argc, char **argv)
 	if (!c)
 		return ret;
 	if (policy) {
-		ret = report_policy(c, sock, policy, json ? POL_JSON : POL_TABLE, since_ns);
+		ret = report_policies(c, sock, policy, json, since_ns);
 		goto cleanup;
 	}
 	snprintf(req, sizeof(req),
@@ -1033,6 +1055,10 @@ int cmd_report(int argc, char **argv)
 		ret = report_policy(c, sock, "tls12", POL_TABLE, since_ns);
 		goto cleanup;
 	}
+	if (legacy)
+		printf("\nThe daemon does not judge the tls12 policy (policies = %s): add tls12 to "
+		       "`policies` in tlsaudit.conf to see which whole offers would fail it.\n",
+		       ctl_json_str(rep.header, "policies", "none"));
 	if (!legacy) {
 		putchar('\n');
 		print_smtp(rows, n);

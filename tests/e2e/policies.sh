@@ -375,6 +375,23 @@ expect_eq "after restart: python3 intake-gcm failures" \
 	"$(pol_row "$TEST_TMP/intake-gcm.json" "$PYQ" failures)" 1
 report_json fips-ems
 expect_eq "after restart: fips-ems keys failing (client and server)" "$(summary fips-ems fails)" 2
+
+# intake-gcm judged again, but edited under the same name: its old counts would speak of
+# another policy, so they start again; fips-ems, unchanged, keeps its own.
+sed -i 's/^policies = .*/policies = tls12, intake-gcm, fips-ems/
+	s/^policy.intake-gcm.min_version = .*/policy.intake-gcm.min_version = TLSv1.0/' \
+	"$TEST_TMP/tlsaudit.conf"
+kill -HUP "$DPID"
+wait_line "$TEST_TMP/daemon.log" "reload: policies tls12,intake-gcm,fips-ems" "$DPID" ||
+	fail "second reload: no policies line: $(cat "$TEST_TMP/daemon.log")"
+report_json intake-gcm
+expect_eq "redefined intake-gcm: keys failing" "$(summary intake-gcm fails)" 0
+report_json fips-ems
+expect_eq "unchanged fips-ems: keys failing" "$(summary fips-ems fails)" 2
+# A list: one report per policy, in the order asked.
+out=$("$TLSAUDIT" report --policy fips-ems,tls12 -S "$S") || fail "report --policy LIST exited $?"
+expect_eq "report --policy LIST: the policies reported" \
+	"$(grep -o '^Policy [a-z0-9-]*:' <<<"$out" | tr '\n' ' ')" "Policy fips-ems: Policy tls12: "
 kill -TERM "$DPID"
 wait "$DPID"
 echo "policies ok"

@@ -292,6 +292,28 @@ static void test_policies_round_trip(void **state)
 	assert_null(agg_row_policy(agg__row(b, 0), "tls12"));
 	/* The definition it was counted under comes back too (format 6). */
 	assert_true(p->digest != 0 && p->digest == tls_policy_find(&ps, "intake-2026")->digest);
+	{
+		/* Restarted without it, then edited and judged again: its counts start again. */
+		static struct tls_policy_set other, edited;
+		struct agg *c = agg__new(16, 4);
+
+		tls_policy_set_init(&other);
+		assert_int_equal(tls_policy_set(&other, "intake-2026", "min_version", "TLSv1.0",
+						err, sizeof(err)), 0);
+		assert_int_equal(tls_policy_set_list(&other, "tls12", err, sizeof(err)), 0);
+		assert_int_equal(tls_policy_set_finish(&other, err, sizeof(err)), 0);
+		agg__set_policies(c, &other);
+		assert_int_equal(agg__load_buf(c, buf, len, err, sizeof(err)), 0);
+		assert_int_equal(agg_policy_failures(agg_row_policy(agg__row(c, 2), "intake-2026")), 1);
+		edited = other;
+		assert_int_equal(tls_policy_set_list(&edited, "tls12,intake-2026", err,
+						     sizeof(err)), 0);
+		assert_int_equal(tls_policy_set_finish(&edited, err, sizeof(err)), 0);
+		agg__set_policies(c, &edited);
+		assert_int_equal(agg_policy_failures(agg_row_policy(agg__row(c, 2), "intake-2026")), 0);
+		assert_int_equal(agg_row_policy(agg__row(c, 2), "tls12")->passed, 2);
+		agg__free(c);
+	}
 	/* A restart that loads the same file again adds up, by name. */
 	agg__set_policies(b, &ps);
 	assert_int_equal(agg__load_buf(b, buf, len, err, sizeof(err)), 0);
