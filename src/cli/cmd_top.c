@@ -187,8 +187,9 @@ static const char *reason_short(const char *r)
 }
 
 /*
- * policy_cell - "FAIL c ver", "FAIL s ckey" (11 at most), "pass" or "-": the row's
- * latest verdict under the policy.
+ * policy_cell - "FAIL c ver", "FAIL s ckey" (11 at most), "pass" or "-": FAIL when any
+ * handshake of the row failed the policy (who and why of the latest failure), as
+ * `report --policy` says FAILS; pass when every one judged passed; "-" when none was.
  */
 static void policy_cell(const struct ctl_row *r, char *buf, size_t len)
 {

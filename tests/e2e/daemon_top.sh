@@ -3,7 +3,8 @@
 #
 # `tlsaudit top` on a real 80x24 terminal (tmux): the header, the failing row (a TLS 1.0
 # client refused by a TLS 1.2-only server) and the legacy openssl row in bold ahead of the
-# others, and the keys: f (failing only), l (legacy only), s (sort), p (pause), q (quit).
+# others, and the keys: f (failing only), l (legacy only), s (sort), p (pause), P (policy
+# column: cycles the daemon's policies, then none), q (quit).
 source "$(dirname "$0")/../lib/common.sh"
 source "$(dirname "$0")/../lib/peers.sh"
 
@@ -89,6 +90,18 @@ tmux send-keys -t "$TMUX_NAME" s
 wait_screen "sort recent"
 tmux send-keys -t "$TMUX_NAME" s
 wait_screen "sort name"
+# P: the daemon judges tls12 only (the default): its column, then none again.
+tmux send-keys -t "$TMUX_NAME" P
+# At 80 columns the column's room comes out of the process name ("op~").
+wait_screen "^PROCESS .* SEEN tls12 "
+wait_screen "^op[^ ]* +- +cli +$PORT +1 +0 +0 +1 .* FAIL c ver "
+[ "$(screen | awk 'length > 80' | wc -l)" -eq 0 ] || fail "policy column: wider than 80 columns"
+tmux send-keys -t "$TMUX_NAME" P
+for ((i = 0; i < 30; i++)); do
+	screen | grep -q "SEEN tls12" || break
+	sleep 0.1
+done
+screen | grep -q "SEEN tls12" && fail "P did not cycle back to no policy: $(screen)"
 tmux send-keys -t "$TMUX_NAME" p
 wait_screen "\[PAUSED\]"
 tmux send-keys -t "$TMUX_NAME" p
