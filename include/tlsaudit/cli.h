@@ -6,6 +6,8 @@
 #ifndef TLSAUDIT_CLI_H
 #define TLSAUDIT_CLI_H
 
+#include <stdint.h>
+
 enum cli_exit { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 int cmd_read(int argc, char **argv);
@@ -28,10 +30,12 @@ struct tls_policy_set;
 /*
  * cli_policies - the policies `read` and `watch` judge records against: the built-in
  * profiles, the `policy.*` definitions and `policies` list of @config (NULL: none),
- * then @list (--policy, NULL: the file's list, else tls12). 0, or -1 after one line on
- * stderr naming @cmd and the file line or option.
+ * then @list (--policy, NULL: the file's list, else tls12). @window_ns, when not NULL,
+ * is the fallback window: 0 (no --fallback-window) becomes @config's fallback_window,
+ * else the default. 0, or -1 after one line on stderr naming @cmd and the file line or
+ * option.
  */
 int cli_policies(const char *cmd, const char *config, const char *list,
-		 struct tls_policy_set *ps);
+		 struct tls_policy_set *ps, uint64_t *window_ns);
 
 #endif /* TLSAUDIT_CLI_H */

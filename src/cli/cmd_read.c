@@ -47,7 +47,8 @@ static const struct read_opt {
 	{ { "fallback-window", required_argument, NULL, 'w' }, "DUR",
 	  "a plaintext SMTP session this soon after a failed TLS\n"
 	  "                     handshake of the same client and server is a fallback\n"
-	  "                     (default 1h; 's', 'm', 'h', 'd')" },
+	  "                     (default: --config's fallback_window, else 1h;\n"
+	  "                     's', 'm', 'h', 'd')" },
 	{ { "ports", required_argument, NULL, 'p' }, "LIST",
 	  "server ports to analyse, comma-separated (default 443,25,587;\n"
 	  "                     25 and 587 are followed through SMTP STARTTLS)" },
@@ -315,7 +316,7 @@ static int parse_args(int argc, char **argv, struct read_ctx *ctx, struct flow_c
 		fprintf(stderr, "tlsaudit read: no capture file given\n");
 		return -EINVAL;
 	}
-	if (cli_policies("read", ctx->config, ctx->policy_list, &ctx->policies))
+	if (cli_policies("read", ctx->config, ctx->policy_list, &ctx->policies, window_ns))
 		return -EINVAL;
 	return 0;
 }
@@ -326,7 +327,7 @@ int cmd_read(int argc, char **argv)
 	struct read_ctx *ctx = NULL;
 	struct flow_table *ft = NULL;
 	struct flow_config cfg;
-	uint64_t window_ns = CFG_DEFAULT_FALLBACK_WINDOW_NS;
+	uint64_t window_ns = 0; /* --fallback-window, else --config's, else the default */
 	char err[512];
 	int ret = CLI_FAIL, i;
 

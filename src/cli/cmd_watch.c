@@ -27,6 +27,7 @@ struct watch_ctx {
 	bool legacy_only;
 	const char *policy_list, *config; /* --policy, --config */
 	struct tls_policy_set policies;
+	uint64_t window_ns; /* --fallback-window, else --config's, else the default */
 	uint64_t printed;
 	bool write_failed;
 };
@@ -51,7 +52,12 @@ static const struct watch_opt {
 	  "judge each handshake against these policies (would_fail;\n"
 	  "                               none, or default: --config's, else tls12)" },
 	{ { "config", required_argument, NULL, 'c' }, "FILE",
-	  "policy.NAME.* definitions and policies from FILE" },
+	  "policy.NAME.* definitions, policies and fallback_window\n"
+	  "                               from FILE" },
+	{ { "fallback-window", required_argument, NULL, 'w' }, "DUR",
+	  "a plaintext SMTP session this soon after a failed TLS\n"
+	  "                               handshake of the same process and server is a\n"
+	  "                               FALLBACK (default: --config's, else 1h)" },
 	{ { "verbose", no_argument, NULL, 'v' }, NULL,
 	  "more diagnostics on stderr (twice: debug, with libbpf's messages)" },
 	{ { "help", no_argument, NULL, 'h' }, NULL, "this help" },
@@ -212,6 +218,14 @@ static int parse_args(int argc, char **argv, struct cap_live_opts *opts, struct 
 		case 'c':
 			w->config = optarg;
 			break;
+		case 'w':
+			if (util_parse_duration(optarg, &w->window_ns) ||
+			    w->window_ns < NSEC_PER_SEC) {
+				fprintf(stderr, "tlsaudit watch: --fallback-window: '%s' is not a "
+						"duration of 1s or more (e.g. 1h)\n", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'v':
 			(*verbose)++;
 			break;
@@ -226,7 +240,7 @@ static int parse_args(int argc, char **argv, struct cap_live_opts *opts, struct 
 		fprintf(stderr, "tlsaudit watch: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (cli_policies("watch", w->config, w->policy_list, &w->policies))
+	if (cli_policies("watch", w->config, w->policy_list, &w->policies, &w->window_ns))
 		return -EINVAL;
 	return 0;
 }
@@ -280,8 +294,7 @@ int cmd_watch(int argc, char **argv)
 		goto cleanup;
 	}
 
-	cl = live_source__new(&opts, CFG_DEFAULT_FALLBACK_WINDOW_NS, on_record, &w, err,
-			      sizeof(err));
+	cl = live_source__new(&opts, w.window_ns, on_record, &w, err, sizeof(err));
 	if (!cl) {
 		fprintf(stderr, "tlsaudit watch: %s\n", err);
 		goto cleanup;
