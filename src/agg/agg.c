@@ -598,8 +598,10 @@ int agg__add(struct agg *a, const struct hs_record *r, uint64_t now_ns)
 		count_policies(a, row, r, peer, t);
 		if (r->cert.state == HS_CERT_OK)
 			count_cert(a, row, r, peer, t);
-		if (r->sni[0])
-			util_strlcpy(row->last_sni, r->sni, sizeof(row->last_sni));
+		/* SMTP has no SNI: the greeting's host name stands for it. */
+		if (r->sni[0] || r->mx_host[0])
+			util_strlcpy(row->last_sni, r->sni[0] ? r->sni : r->mx_host,
+				     sizeof(row->last_sni));
 	}
 	if (!row->first_seen_ns || t < row->first_seen_ns)
 		row->first_seen_ns = t;

@@ -86,8 +86,9 @@ static void usage(void)
 	}
 	fprintf(f, "\n"
 		   "Output:\n"
-		   "  The summary has one row per server, SNI and client, with handshakes counted\n"
-		   "  by negotiated version (OTHER: SSLv2, unanswered or unknown), LEGACY (below\n"
+		   "  The summary has one row per server, SNI (SMTP: the greeting's host name)\n"
+		   "  and client, with handshakes counted by negotiated version (OTHER: SSLv2,\n"
+		   "  unanswered or unknown), LEGACY (below\n"
 		   "  TLS 1.2), WEAK cipher, LIMITED_BY (client: it offered nothing newer; server:\n"
 		   "  the client offered TLS 1.2+ and the server chose older), FAILED (refused by\n"
 		   "  an alert, reset, closed or unanswered), PLAIN (SMTP sessions that never\n"

@@ -330,7 +330,9 @@ static void render(struct top *t)
 		const struct ctl_row *r = &t->rows[i];
 		const char *lim = r->limited_client && r->limited_server ? "C+S" :
 				  r->limited_client ? "C" : r->limited_server ? "S" : "-";
-		const char *pv = r->last_sni[0] ? r->last_sni : r->last_peer[0] ? r->last_peer : "-";
+		/* The server's name (SNI, else its SMTP greeting's), else the peer's address. */
+		const char *pv = r->last_sni[0] ? r->last_sni : r->mx_host[0] ? r->mx_host :
+				 r->last_peer[0] ? r->last_peer : "-";
 
 		/* A refused offer of TLS < 1.2 is the legacy problem too, already broken. */
 		if (t->legacy_only && !r->legacy && !r->failures_legacy_offer)

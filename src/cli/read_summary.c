@@ -319,6 +319,7 @@ static void drain(struct read_summary *rs)
 void read_summary__add(struct read_summary *rs, const struct hs_record *rec)
 {
 	struct pending *p;
+	const char *name;
 
 	if (rs->n_pend - rs->n_done == PEND_N)
 		count(rs, &rs->pend[rs->n_done++ % PEND_N]);
@@ -329,9 +330,13 @@ void read_summary__add(struct read_summary *rs, const struct hs_record *rec)
 	memcpy(p->key.server_addr, rec->server.addr, sizeof(p->key.server_addr));
 	p->key.client_family = rec->client.family;
 	memcpy(p->key.client_addr, rec->client.addr, sizeof(p->key.client_addr));
-	/* As a copy into a HS_SNI_MAX buffer would keep it. */
-	p->sni_len = (uint32_t)strnlen(rec->sni, HS_SNI_MAX - 1);
-	memcpy(p->sni, rec->sni, p->sni_len);
+	/*
+	 * As a copy into a HS_SNI_MAX buffer would keep it. SMTP has no SNI: the server's
+	 * greeting names it (mx_host), as a provider's delivery log does.
+	 */
+	name = rec->sni[0] ? rec->sni : rec->mx_host;
+	p->sni_len = (uint32_t)strnlen(name, HS_SNI_MAX - 1);
+	memcpy(p->sni, name, p->sni_len);
 	p->hash = key_hash(&p->key, p->sni, p->sni_len);
 	p->plain_smtp = rec->kind == HS_KIND_PLAINTEXT_SMTP;
 	if (!p->plain_smtp) {
@@ -745,7 +750,7 @@ int read_summary__print(struct read_summary *rs, FILE *out, const struct flow_st
 			fit_row(&w, &other_txt);
 		}
 		fprintf(out, "%-*s %-*s %-*s %5s %6s %6s %6s %6s %5s %6s %4s %-10s %6s %5s %s\n",
-			w.server, "SERVER", w.sni, "SNI", w.client, "CLIENT", "SSLv3", "TLS1.0",
+			w.server, "SERVER", w.sni, "SNI/MX", w.client, "CLIENT", "SSLv3", "TLS1.0",
 			"TLS1.1", "TLS1.2", "TLS1.3", "OTHER", "LEGACY", "WEAK", "LIMITED_BY",
 			"FAILED", "PLAIN", "CERT");
 		for (i = 0; i < rs->n; i++) {
