@@ -467,10 +467,31 @@ static uint8_t client_tls13(const struct tls_policy *p, const struct tls_offer *
 }
 
 /* client_legacy - the same for the TLS 1.2-and-older part of the offer. */
+/*
+ * suite_needs_tls12 - an AEAD suite (GCM, CCM, ChaCha20-Poly1305: RFC 5288, 6655, 7905)
+ * or one with a SHA-256/384 MAC and PRF (RFC 5246, 5289): TLS 1.2 and newer only. The
+ * PSK families defined their SHA-256/384 CBC suites for TLS 1.0 too (RFC 5487).
+ */
+static bool suite_needs_tls12(uint16_t s)
+{
+	const char *name = tls_cipher_name(s);
+	size_t n;
+
+	if (!name)
+		return false;
+	if (strstr(name, "_GCM_") || strstr(name, "_CCM") || strstr(name, "CHACHA20_POLY1305"))
+		return true;
+	n = strlen(name);
+	return n > 7 && !strstr(name, "PSK") &&
+	       (!strcmp(name + n - 7, "_SHA256") || !strcmp(name + n - 7, "_SHA384"));
+}
+
 static uint8_t client_legacy(const struct tls_policy *p, const struct tls_offer *o)
 {
 	bool cipher = false, group = false;
 	int ec_ok = -1; /* an allowed curve offered: computed on first need */
+	/* A policy whose versions stop below TLS 1.2 cannot be met by a 1.2-only suite. */
+	bool below12 = !(o->versions & p->vmask & TLS_OFFER_V_TLS12);
 	uint8_t i;
 
 	if (!(o->versions & p->vmask & LEGACY_VERSIONS))
@@ -479,6 +500,8 @@ static uint8_t client_legacy(const struct tls_policy *p, const struct tls_offer 
 		if ((o->suite_tls13 >> i) & 1)
 			continue;
 		if ((p->checks & TLS_PCHK_SUITES12) && !set_has(&p->suites12, o->suites[i]))
+			continue;
+		if (below12 && suite_needs_tls12(o->suites[i]))
 			continue;
 		cipher = true;
 		/*

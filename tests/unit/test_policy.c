@@ -1190,6 +1190,35 @@ static void test_json(void **state)
 }
 
 /*
+ * A policy whose versions stop at TLS 1.1 cannot be met by a suite that exists only
+ * from TLS 1.2 on (AEAD, SHA-256 MAC): a TLS 1.2 client offering only those fails it by
+ * cipher, one that also offers a CBC-SHA suite passes.
+ */
+static void test_suites_need_tls12(void **state)
+{
+	struct tls_offer o;
+	char err[256];
+
+	(void)state;
+	cfg_ok("policy.old-intake.max_version", "TLSv1.1");
+	cfg_ok("policies", "old-intake");
+	assert_int_equal(tls_policy_set_finish(&ps, err, sizeof(err)), 0);
+	offer12(&o, 0xc02f); /* ECDHE-RSA-AES128-GCM-SHA256 */
+	expect("old-intake", &o, TLS_POLICY_BY_CLIENT, TLS_REASON_CIPHER);
+	offer12(&o, 0xc027); /* ECDHE-RSA-AES128-SHA256 (CBC, SHA-256 MAC) */
+	expect("old-intake", &o, TLS_POLICY_BY_CLIENT, TLS_REASON_CIPHER);
+	offer12(&o, 0xcca8); /* ECDHE-RSA-CHACHA20-POLY1305 */
+	expect("old-intake", &o, TLS_POLICY_BY_CLIENT, TLS_REASON_CIPHER);
+	offer12(&o, 0xc013); /* ECDHE-RSA-AES128-SHA: TLS 1.0 on */
+	expect_pass("old-intake", &o);
+	offer12(&o, 0x00ae); /* PSK-AES128-CBC-SHA256: defined for TLS 1.0 too */
+	expect_pass("old-intake", &o);
+	/* With TLS 1.2 allowed the GCM suite is fine. */
+	offer12(&o, 0xc02f);
+	expect_pass("tls12", &o);
+}
+
+/*
  * A record whose ClientHello was never seen (a full ring, a capture begun mid-flow) is
  * not judged: a TLS 1.0 RC4 ServerHello alone must not count as a pass under tls12, or
  * "safe to enforce" could be claimed on no evidence.
@@ -1387,6 +1416,7 @@ int main(void)
 		cmocka_unit_test_setup(test_config_errors, setup),
 		cmocka_unit_test_setup(test_json, setup),
 		cmocka_unit_test_setup(test_server_only_not_judged, setup),
+		cmocka_unit_test_setup(test_suites_need_tls12, setup),
 		cmocka_unit_test_setup(test_random, setup),
 		cmocka_unit_test_setup(test_cost, setup),
 	};
