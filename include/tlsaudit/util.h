@@ -32,6 +32,15 @@ size_t util_strlcpy(char *dst, const char *src, size_t size);
 /* util_now_ns - CLOCK_REALTIME in ns. */
 uint64_t util_now_ns(void);
 
+/*
+ * FNV-1a, 64 bits: util_fnv1a(UTIL_FNV1A_INIT, buf, len), chained over several fields.
+ * For tables keyed by local identities and for telling definitions apart; no defence
+ * against keys an attacker chooses.
+ */
+#define UTIL_FNV1A_INIT 0xcbf29ce484222325ULL
+#define UTIL_FNV1A_PRIME 0x100000001b3ULL
+uint64_t util_fnv1a(uint64_t h, const void *buf, size_t len);
+
 /* util_mono_ns - CLOCK_MONOTONIC in ns: intervals, timeouts, uptime. */
 uint64_t util_mono_ns(void);
 

@@ -106,25 +106,20 @@ static bool key_eq(const struct agg_key *a, const struct agg_key *b)
 
 static uint64_t fnv_str(uint64_t h, const char *s)
 {
-	for (; *s; s++) {
-		h ^= (uint8_t)*s;
-		h *= 0x100000001b3ULL;
-	}
-	/* A separator, so ("ab","c") and ("a","bc") hash apart. */
-	h ^= 0xff;
-	return h * 0x100000001b3ULL;
+	/* With its NUL, so ("ab","c") and ("a","bc") hash apart. */
+	return util_fnv1a(h, s, strlen(s) + 1);
 }
 
 static uint64_t key_hash(const struct agg_key *k)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = UTIL_FNV1A_INIT;
 
 	h = fnv_str(h, k->exe);
 	h = fnv_str(h, k->comm);
 	h = fnv_str(h, k->unit);
 	h = fnv_str(h, k->container);
 	h ^= ((uint64_t)k->role << 17) ^ ((uint64_t)k->port << 1) ^ (uint64_t)k->other;
-	return h * 0x100000001b3ULL;
+	return h * UTIL_FNV1A_PRIME;
 }
 
 struct agg *agg__new(size_t max_keys, size_t ring_size)

@@ -43,35 +43,25 @@ void agg_fallback__free(struct agg_fallback *f)
 	free(f);
 }
 
-static uint64_t mix(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	/* FNV-1a, 64 bits: keys are local identities, not chosen by a peer. */
-	for (i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
 
 static uint64_t key_of(const struct hs_record *r, bool by_process)
 {
 	size_t alen = r->server.family == AF_INET ? 4 : 16;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = UTIL_FNV1A_INIT; /* keys are local identities, not chosen by a peer */
 
 	if (by_process) {
-		h = mix(h, "p", 1);
-		h = mix(h, r->proc.exe, strnlen(r->proc.exe, sizeof(r->proc.exe)) + 1);
-		h = mix(h, r->proc.unit, strnlen(r->proc.unit, sizeof(r->proc.unit)) + 1);
-		h = mix(h, r->proc.container,
+		h = util_fnv1a(h, "p", 1);
+		h = util_fnv1a(h, r->proc.exe, strnlen(r->proc.exe, sizeof(r->proc.exe)) + 1);
+		h = util_fnv1a(h, r->proc.unit, strnlen(r->proc.unit, sizeof(r->proc.unit)) + 1);
+		h = util_fnv1a(h, r->proc.container,
 			strnlen(r->proc.container, sizeof(r->proc.container)) + 1);
 	} else {
-		h = mix(h, "a", 1);
-		h = mix(h, &r->client.family, 1);
-		h = mix(h, r->client.addr, alen);
+		h = util_fnv1a(h, "a", 1);
+		h = util_fnv1a(h, &r->client.family, 1);
+		h = util_fnv1a(h, r->client.addr, alen);
 	}
-	h = mix(h, &r->server.family, 1);
-	h = mix(h, r->server.addr, alen);
+	h = util_fnv1a(h, &r->server.family, 1);
+	h = util_fnv1a(h, r->server.addr, alen);
 	return h ? h : 1;
 }
 

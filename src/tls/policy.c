@@ -632,42 +632,32 @@ void tls_policy_judge_record(const struct tls_policy_set *ps, struct hs_record *
 	r->judged = true;
 }
 
-/* FNV-1a: the digest only tells definitions apart, it guards nothing. */
-static uint64_t fnv(uint64_t h, const void *buf, size_t len)
-{
-	const uint8_t *b = buf;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 static uint64_t fnv_set(uint64_t h, const struct tls_u16_set *set)
 {
 	uint8_t i;
 
-	h = fnv(h, &set->n_pages, sizeof(set->n_pages));
+	h = util_fnv1a(h, &set->n_pages, sizeof(set->n_pages));
 	for (i = 0; i < set->n_pages && i < TLS_U16_SET_PAGES; i++) {
-		h = fnv(h, &set->hi[i], sizeof(set->hi[i]));
-		h = fnv(h, set->bits[i], sizeof(set->bits[i]));
+		h = util_fnv1a(h, &set->hi[i], sizeof(set->hi[i]));
+		h = util_fnv1a(h, set->bits[i], sizeof(set->bits[i]));
 	}
 	return h;
 }
 
+/* FNV-1a: the digest only tells definitions apart, it guards nothing. */
 uint64_t tls_policy_digest(const struct tls_policy *p)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = UTIL_FNV1A_INIT;
 
 	/* Field by field: padding bytes must not make equal rules differ. */
-	h = fnv(h, &p->checks, sizeof(p->checks));
-	h = fnv(h, &p->min_version, sizeof(p->min_version));
-	h = fnv(h, &p->max_version, sizeof(p->max_version));
-	h = fnv(h, &p->min_rsa_bits, sizeof(p->min_rsa_bits));
-	h = fnv(h, &p->min_ec_bits, sizeof(p->min_ec_bits));
-	h = fnv(h, &p->cert_keys, sizeof(p->cert_keys));
-	h = fnv(h, &p->forbid_hash, sizeof(p->forbid_hash));
-	h = fnv(h, &p->cert_sigs, sizeof(p->cert_sigs));
+	h = util_fnv1a(h, &p->checks, sizeof(p->checks));
+	h = util_fnv1a(h, &p->min_version, sizeof(p->min_version));
+	h = util_fnv1a(h, &p->max_version, sizeof(p->max_version));
+	h = util_fnv1a(h, &p->min_rsa_bits, sizeof(p->min_rsa_bits));
+	h = util_fnv1a(h, &p->min_ec_bits, sizeof(p->min_ec_bits));
+	h = util_fnv1a(h, &p->cert_keys, sizeof(p->cert_keys));
+	h = util_fnv1a(h, &p->forbid_hash, sizeof(p->forbid_hash));
+	h = util_fnv1a(h, &p->cert_sigs, sizeof(p->cert_sigs));
 	h = fnv_set(h, &p->suites12);
 	h = fnv_set(h, &p->suites13);
 	h = fnv_set(h, &p->groups);

@@ -112,6 +112,16 @@ uint64_t util_now_ns(void)
 	return clock_ns(CLOCK_REALTIME);
 }
 
+uint64_t util_fnv1a(uint64_t h, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ b[i]) * UTIL_FNV1A_PRIME;
+	return h;
+}
+
 uint64_t util_mono_ns(void)
 {
 	return clock_ns(CLOCK_MONOTONIC);
