@@ -370,6 +370,12 @@ int tls_parse_client_hello(const uint8_t *body, size_t len, struct tls_client_he
 	memset(&d, 0, sizeof(d));
 	cur_init(&c, body, len);
 	ch->legacy_version = cur_u16(&c);
+	/*
+	 * Every SSLv3 and TLS client_version has major 3 (TLS 1.3 freezes it at 0x0303):
+	 * anything else is no hello, and would leave the offer at 0, "no ClientHello".
+	 */
+	if ((ch->legacy_version >> 8) != 3)
+		return TLS_INVALID;
 	cur_skip(&c, 32); /* random */
 	n = cur_u8(&c);
 	if (!cur_ok(&c) || n > 32 || !cur_skip(&c, n))

@@ -992,6 +992,33 @@ static void test_no_extensions(void **state)
 	assert_false(hs_legacy(&r));
 }
 
+/*
+ * A client_version whose major is not 3 is no SSLv3 or TLS hello: read as one, it
+ * would make a record whose offer is 0, the value that says no ClientHello was seen.
+ */
+static void test_client_version(void **state)
+{
+	static const uint16_t bad[] = { 0x0000, 0x0002, 0x0200, 0x0403, 0xfefd };
+	static const uint16_t good[] = { TLS_V_SSL3, TLS_V_10, TLS_V_12, 0x0304, 0x03ff };
+	uint8_t buf[sizeof(noext_hello)];
+	size_t i;
+
+	(void)state;
+	memcpy(buf, noext_hello, sizeof(buf));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf[9] = (uint8_t)(bad[i] >> 8);
+		buf[10] = (uint8_t)bad[i];
+		assert_int_equal(parse(buf, sizeof(buf), true), TLS_INVALID);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		buf[9] = (uint8_t)(good[i] >> 8);
+		buf[10] = (uint8_t)good[i];
+		assert_int_equal(parse(buf, sizeof(buf), true), TLS_TRUNCATED);
+		assert_int_equal(st.n_client_hellos, 1);
+		assert_int_equal(st.first.max_version, good[i]);
+	}
+}
+
 /* SSLv2-format CLIENT-HELLO offering TLS 1.0 (what old OpenSSL sent with SSLv23). */
 static const uint8_t v2_hello[] = {
 	0x80, 0x28, 0x01, 0x03, 0x01, 0x00, 0x0f, 0x00, 0x00, 0x00, 0x10,
@@ -1848,7 +1875,7 @@ int main(void)
 		cmocka_unit_test(test_tls13),	      cmocka_unit_test(test_tls12),
 		cmocka_unit_test(test_tls10),	      cmocka_unit_test(test_hrr),
 		cmocka_unit_test(test_hrr_alone),     cmocka_unit_test(test_sealed_finished),
-		cmocka_unit_test(test_no_extensions),
+		cmocka_unit_test(test_no_extensions), cmocka_unit_test(test_client_version),
 		cmocka_unit_test(test_sslv2),	      cmocka_unit_test(test_not_tls),
 		cmocka_unit_test(test_prefixes),      cmocka_unit_test(test_fragmentation),
 		cmocka_unit_test(test_length_shifts), cmocka_unit_test(test_mutations),
