@@ -209,7 +209,10 @@ struct tls_tail {
 /* tls_tail_scan - walk record headers of @buf from t->scanned; TLS_TRUNCATED or INVALID. */
 int tls_tail_scan(const uint8_t *buf, size_t len, struct tls_tail *t);
 
-/* tls_version_is_13 - TLS 1.3 or one of its drafts (0x7fNN, Facebook's 0x7e01..0x7e02). */
+/*
+ * tls_version_is_13 - TLS 1.3 or a pre-RFC build of it: drafts 0x7fNN, BoringSSL's
+ * experiments 0x7e01..0x7e03, Facebook's 0xfb17 and 0xfb1a.
+ */
 bool tls_version_is_13(uint16_t v);
 
 /* tls_looks_like_start - the first bytes could begin a TLS or SSLv2 hello (for sniffing). */

@@ -28,8 +28,22 @@ enum {
 	EXT_EC_POINT_FORMATS = 11,
 	EXT_SIGNATURE_ALGORITHMS = 13,
 	EXT_ALPN = 16,
+	EXT_KEY_SHARE_DRAFT = 40, /* key_share until draft-ietf-tls-tls13-22 */
 	EXT_SUPPORTED_VERSIONS = 43,
-	EXT_KEY_SHARE = 51,
+	EXT_KEY_SHARE = 51, /* renumbered in draft-ietf-tls-tls13-23 */
+};
+
+/*
+ * Extension 40 is a key_share only when the version in force says so, and the
+ * ServerHello's supported_versions may follow it: its reading waits aside here until
+ * the whole block has been walked.
+ */
+struct draft_share {
+	bool seen;		    /* extension 40 was present */
+	bool bad;		    /* and malformed as a key_share */
+	bool new_seen;		    /* extension 51 was present (ClientHello) */
+	uint16_t group;		    /* ServerHello: its group */
+	struct tls_u16_list groups; /* ClientHello: its KeyShareEntry groups */
 };
 
 static void list_add(struct tls_u16_list *l, uint16_t v)
@@ -41,8 +55,8 @@ static void list_add(struct tls_u16_list *l, uint16_t v)
 }
 
 /*
- * Order versions for "highest offered": TLS 1.3 drafts (0x7fNN) count as TLS 1.3;
- * values outside SSLv3..TLS 1.3 (GREASE, DTLS, private) do not count at all.
+ * Order versions for "highest offered": TLS 1.3's pre-RFC builds (tls_version_is_13())
+ * count as TLS 1.3; values outside SSLv3..TLS 1.3 (GREASE, DTLS, private) do not count.
  */
 static uint16_t version_rank(uint16_t v)
 {
@@ -53,19 +67,37 @@ static uint16_t version_rank(uint16_t v)
 	return 0;
 }
 
+/* BoringSSL's TLS 1.3 experiments 1 to 3 (Chrome's 2017 trials, draft-18 based). */
+static bool tls13_experiment(uint16_t v)
+{
+	return v >= 0x7e01 && v <= 0x7e03;
+}
+
 bool tls_version_is_13(uint16_t v)
 {
-	/* Drafts 0x7fNN (RFC 8446 appendix E), and 0x7e01..0x7e02 some stacks shipped. */
-	return v == TLS_V_13 || (v >> 8) == 0x7f || v == 0x7e01 || v == 0x7e02;
+	/*
+	 * Drafts send 0x7f00 | draft (the "Draft Version Indicator" of
+	 * draft-ietf-tls-tls13-16 to -28); Facebook's Fizz sent 0xfb17 and 0xfb1a for its
+	 * builds of drafts 23 and 26.
+	 */
+	return v == TLS_V_13 || (v >> 8) == 0x7f || tls13_experiment(v) || v == 0xfb17 ||
+	       v == 0xfb1a;
 }
 
 /*
  * Drafts before -22 put the version in the ServerHello's first field and had neither a
  * session id echo nor a compression method (draft-ietf-tls-tls13-21 section 4.1.3).
+ * The experiments had both from the start; draft-22 took them from there.
  */
 static bool draft_server_hello(uint16_t v)
 {
 	return (v >> 8) == 0x7f && (v & 0xff) < 22;
+}
+
+/* Versions whose key_share is extension 40: drafts before -23 and the experiments. */
+static bool draft_key_share(uint16_t v)
+{
+	return ((v >> 8) == 0x7f && (v & 0xff) < 23) || tls13_experiment(v);
 }
 
 /* A vector of 16-bit values filling @c exactly, with a length of @len_bytes (1 or 2). */
@@ -153,7 +185,7 @@ static int parse_client_alpn(struct tls_cursor *c, struct tls_client_hello *ch)
 }
 
 /* key_share in a ClientHello (RFC 8446 section 4.2.8): KeyShareEntry list. */
-static int parse_client_key_share(struct tls_cursor *c, struct tls_client_hello *ch)
+static int parse_client_key_share(struct tls_cursor *c, struct tls_u16_list *out)
 {
 	struct tls_cursor list;
 	size_t len;
@@ -168,12 +200,29 @@ static int parse_client_key_share(struct tls_cursor *c, struct tls_client_hello 
 		len = cur_u16(&list);
 		if (!cur_ok(&list) || len > cur_left(&list) || !cur_skip(&list, len))
 			return TLS_INVALID;
-		list_add(&ch->key_shares, group);
+		list_add(out, group);
 	}
 	return cur_left(&list) == 0 ? TLS_OK : TLS_INVALID;
 }
 
-static int parse_client_ext(uint16_t type, struct tls_cursor *e, struct tls_client_hello *ch)
+/* key_share in a ServerHello: one KeyShareEntry; in a HelloRetryRequest only the group. */
+static int parse_server_key_share(struct tls_cursor *c, bool hrr, uint16_t *group)
+{
+	size_t len;
+
+	*group = cur_u16(c);
+	if (!cur_ok(c))
+		return TLS_INVALID;
+	if (hrr)
+		return cur_left(c) == 0 ? TLS_OK : TLS_INVALID;
+	len = cur_u16(c);
+	if (!cur_ok(c) || len != cur_left(c) || len == 0)
+		return TLS_INVALID;
+	return TLS_OK;
+}
+
+static int parse_client_ext(uint16_t type, struct tls_cursor *e, struct tls_client_hello *ch,
+			    struct draft_share *d)
 {
 	size_t len;
 
@@ -188,7 +237,12 @@ static int parse_client_ext(uint16_t type, struct tls_cursor *e, struct tls_clie
 	case EXT_SUPPORTED_VERSIONS:
 		return parse_u16_vector(e, 1, &ch->versions);
 	case EXT_KEY_SHARE:
-		return parse_client_key_share(e, ch);
+		d->new_seen = true;
+		return parse_client_key_share(e, &ch->key_shares);
+	case EXT_KEY_SHARE_DRAFT:
+		d->seen = true;
+		d->bad = parse_client_key_share(e, &d->groups) != TLS_OK;
+		return TLS_OK;
 	case EXT_ALPN:
 		return parse_client_alpn(e, ch);
 	case EXT_EC_POINT_FORMATS:
@@ -207,7 +261,8 @@ static int parse_client_ext(uint16_t type, struct tls_cursor *e, struct tls_clie
 	}
 }
 
-static int parse_server_ext(uint16_t type, struct tls_cursor *e, struct tls_server_hello *sh)
+static int parse_server_ext(uint16_t type, struct tls_cursor *e, struct tls_server_hello *sh,
+			    struct draft_share *d)
 {
 	struct tls_cursor list;
 	size_t len;
@@ -218,16 +273,13 @@ static int parse_server_ext(uint16_t type, struct tls_cursor *e, struct tls_serv
 		sh->version = cur_u16(e);
 		return cur_ok(e) && cur_left(e) == 0 ? TLS_OK : TLS_INVALID;
 	case EXT_KEY_SHARE:
-		sh->group = cur_u16(e);
-		if (!cur_ok(e))
+		if (parse_server_key_share(e, sh->hrr, &sh->group) != TLS_OK)
 			return TLS_INVALID;
 		sh->has_group = true;
-		if (sh->hrr)
-			/* HRR carries only selected_group. */
-			return cur_left(e) == 0 ? TLS_OK : TLS_INVALID;
-		len = cur_u16(e);
-		if (!cur_ok(e) || len != cur_left(e) || len == 0)
-			return TLS_INVALID;
+		return TLS_OK;
+	case EXT_KEY_SHARE_DRAFT:
+		d->seen = true;
+		d->bad = parse_server_key_share(e, sh->hrr, &d->group) != TLS_OK;
 		return TLS_OK;
 	case EXT_ALPN:
 		/* RFC 7301 section 3.1: exactly one protocol name in the server's list. */
@@ -253,7 +305,8 @@ static int parse_server_ext(uint16_t type, struct tls_cursor *e, struct tls_serv
  * hello the bodies belong to.
  */
 static int parse_extensions(struct tls_cursor *c, struct tls_u16_list *types,
-			    struct tls_client_hello *ch, struct tls_server_hello *sh)
+			    struct tls_client_hello *ch, struct tls_server_hello *sh,
+			    struct draft_share *d)
 {
 	struct tls_cursor block, e;
 	size_t len;
@@ -275,7 +328,7 @@ static int parse_extensions(struct tls_cursor *c, struct tls_u16_list *types,
 		if (!cur_ok(&block) || len > cur_left(&block) || !cur_sub(&block, len, &e))
 			return TLS_INVALID;
 		list_add(types, type);
-		ret = ch ? parse_client_ext(type, &e, ch) : parse_server_ext(type, &e, sh);
+		ret = ch ? parse_client_ext(type, &e, ch, d) : parse_server_ext(type, &e, sh, d);
 		if (ret != TLS_OK)
 			return ret;
 	}
@@ -296,15 +349,33 @@ static uint16_t max_offered(const struct tls_client_hello *ch)
 	return best ? best : ch->legacy_version;
 }
 
+static bool offers_draft_key_share(const struct tls_client_hello *ch)
+{
+	uint16_t i;
+
+	for (i = 0; i < ch->versions.n; i++)
+		if (draft_key_share(ch->versions.v[i]))
+			return true;
+	return false;
+}
+
 int tls_parse_client_hello(const uint8_t *body, size_t len, struct tls_client_hello *ch)
 {
+	struct draft_share d;
 	struct tls_cursor c, v;
 	size_t n;
 	int ret;
 
 	memset(ch, 0, sizeof(*ch));
+	memset(&d, 0, sizeof(d));
 	cur_init(&c, body, len);
 	ch->legacy_version = cur_u16(&c);
+	/*
+	 * Every SSLv3 and TLS client_version has major 3 (TLS 1.3 freezes it at 0x0303):
+	 * anything else is no hello, and would leave the offer at 0, "no ClientHello".
+	 */
+	if ((ch->legacy_version >> 8) != 3)
+		return TLS_INVALID;
 	cur_skip(&c, 32); /* random */
 	n = cur_u8(&c);
 	if (!cur_ok(&c) || n > 32 || !cur_skip(&c, n))
@@ -319,21 +390,33 @@ int tls_parse_client_hello(const uint8_t *body, size_t len, struct tls_client_he
 	n = cur_u8(&c);
 	if (!cur_ok(&c) || n == 0 || !cur_skip(&c, n))
 		return TLS_INVALID;
-	ret = parse_extensions(&c, &ch->exts, ch, NULL);
+	ret = parse_extensions(&c, &ch->exts, ch, NULL, &d);
 	if (ret != TLS_OK)
 		return ret;
+	/*
+	 * A client offering a draft before -23 sent its shares as extension 40; one that
+	 * also offered a later version sent both, and then 51, the lasting number, is kept.
+	 */
+	if (d.seen && offers_draft_key_share(ch)) {
+		if (d.bad)
+			return TLS_INVALID;
+		if (!d.new_seen)
+			ch->key_shares = d.groups;
+	}
 	ch->max_version = max_offered(ch);
 	return TLS_OK;
 }
 
 int tls_parse_server_hello(const uint8_t *body, size_t len, struct tls_server_hello *sh)
 {
+	struct draft_share d;
 	struct tls_cursor c;
 	uint8_t random[32];
 	size_t n;
 	int ret;
 
 	memset(sh, 0, sizeof(*sh));
+	memset(&d, 0, sizeof(d));
 	cur_init(&c, body, len);
 	sh->legacy_version = cur_u16(&c);
 	cur_bytes(&c, random, sizeof(random));
@@ -349,7 +432,7 @@ int tls_parse_server_hello(const uint8_t *body, size_t len, struct tls_server_he
 	if (!cur_ok(&c))
 		return TLS_INVALID;
 	sh->hrr = memcmp(random, hrr_random, sizeof(random)) == 0;
-	ret = parse_extensions(&c, &sh->exts, NULL, sh);
+	ret = parse_extensions(&c, &sh->exts, NULL, sh, &d);
 	if (ret != TLS_OK)
 		return ret;
 	/* supported_versions overrides the frozen 0x0303 legacy field (RFC 8446 4.2.1). */
@@ -357,6 +440,13 @@ int tls_parse_server_hello(const uint8_t *body, size_t len, struct tls_server_he
 		sh->version = sh->legacy_version;
 	if (version_rank(sh->version) == 0)
 		return TLS_INVALID;
+	/* For a version before the renumbering, 40 is the key_share and 51 meant nothing. */
+	if (draft_key_share(sh->version)) {
+		if (d.seen && d.bad)
+			return TLS_INVALID;
+		sh->group = d.seen ? d.group : 0;
+		sh->has_group = d.seen;
+	}
 	return TLS_OK;
 }
 

@@ -681,7 +681,12 @@ static const struct name_entry extensions[] = {
 	{ 0xffce, "encrypted_server_name" },
 };
 
-/* TLS Alert descriptions (IANA "TLS Alerts" registry, RFC 8446 section 6). */
+/*
+ * TLS Alert descriptions: the whole IANA "TLS Alerts" registry (RFC 9846 section 6,
+ * RFC 9146 for 52, RFC 9849 for 121). The values IANA now lists as "_RESERVED" (21, 30,
+ * 41, 60, 100, 111, 114) keep the names of the versions that send them: an old peer
+ * still does.
+ */
 static const struct name_entry alerts[] = {
 	{ 0, "close_notify" },
 	{ 10, "unexpected_message" },
@@ -701,6 +706,7 @@ static const struct name_entry alerts[] = {
 	{ 49, "access_denied" },
 	{ 50, "decode_error" },
 	{ 51, "decrypt_error" },
+	{ 52, "too_many_cids_requested" },
 	{ 60, "export_restriction" },
 	{ 70, "protocol_version" },
 	{ 71, "insufficient_security" },
@@ -716,6 +722,7 @@ static const struct name_entry alerts[] = {
 	{ 114, "bad_certificate_hash_value" },
 	{ 115, "unknown_psk_identity" },
 	{ 116, "certificate_required" },
+	{ 117, "general_error" },
 	{ 120, "no_application_protocol" },
 	{ 121, "ech_required" },
 };

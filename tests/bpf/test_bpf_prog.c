@@ -2,8 +2,8 @@
 /*
  * The real cgroup_skb programs of bpf/tlsaudit.bpf.c, driven with bpf_prog_test_run on
  * crafted packets: what reaches the ring buffer for watched and unwatched ports, how a
- * segment is cut into chunks, where the per-direction budget stops forwarding and that
- * a socket marked done costs nothing more.
+ * segment is cut into chunks, where the per-direction budget stops forwarding (but not
+ * the FIN and RST that end the flow) and that a socket marked done costs nothing more.
  *
  * Needs root and kernel BTF; otherwise exits 249 (skipped).
  */
@@ -307,6 +307,108 @@ static void test_budget_stops_forwarding(void **state)
 	assert_int_equal(total, TEST_BUDGET);
 }
 
+/*
+ * A flow whose budget is spent still sends its FIN and RST, without payload: they say
+ * how the handshake ended (outcome closed or reset) however long the stream ran.
+ * Within one socket (repeat): three copies of a FIN carrying 1200 bytes spend the 3000
+ * bytes; the fourth comes through as a bare FIN. Likewise a RST.
+ */
+static void spend_then_flag(uint8_t flags)
+{
+	struct pkt_spec s = { .sport = 40006, .dport = 443, .seq = 11, .flags = flags,
+			      .payload_len = 1200 };
+	uint32_t total = 0;
+	int i;
+
+	run(skel->progs.tlsaudit_egress, &s, 4);
+	assert_int_equal(drain(), 4);
+	for (i = 0; i < 3; i++)
+		total += samples[i].d.len;
+	assert_int_equal(total, TEST_BUDGET);
+	assert_int_equal(samples[3].d.len, 0);
+	assert_int_equal(samples[3].d.tcp_flags, flags);
+	assert_int_equal(samples[3].d.hdr.cookie, samples[0].d.hdr.cookie);
+}
+
+/* The next runs' sockets (see test_done_flow_forwards_nothing) with the budget spent. */
+static void spend_next_cookies(uint64_t *first, uint64_t *last)
+{
+	struct pkt_spec s = { .sport = 40007, .dport = 443, .seq = 1, .flags = 0x18,
+			      .payload_len = 10 };
+	struct ta_flow_val spent = { .sent = { TEST_BUDGET, TEST_BUDGET } };
+	int fd = bpf_map__fd(skel->maps.flows);
+	uint64_t c, c1;
+
+	run(skel->progs.tlsaudit_egress, &s, 1);
+	assert_int_equal(drain(), 1);
+	c1 = samples[0].d.hdr.cookie;
+	run(skel->progs.tlsaudit_egress, &s, 1);
+	assert_int_equal(drain(), 1);
+	/* The range assumption itself, so a failure below means what it says. */
+	assert_true(samples[0].d.hdr.cookie > c1 && samples[0].d.hdr.cookie - c1 < 64);
+	*first = samples[0].d.hdr.cookie + 1;
+	*last = *first + 255;
+	for (c = *first; c <= *last; c++)
+		assert_int_equal(bpf_map_update_elem(fd, &c, &spent, BPF_ANY), 0);
+}
+
+/* One sample, of a socket whose budget was spent, with @flags and no payload. */
+static void expect_bare(uint64_t first, uint64_t last, uint8_t flags, uint8_t egress)
+{
+	struct ta_flow_val v;
+
+	assert_int_equal(drain(), 1);
+	assert_true(samples[0].d.hdr.cookie >= first && samples[0].d.hdr.cookie <= last);
+	assert_int_equal(samples[0].d.len, 0);
+	assert_int_equal(samples[0].d.tcp_flags, flags);
+	assert_int_equal(samples[0].d.egress, egress);
+	/* Nothing more was counted as sent either. */
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.flows),
+					     &samples[0].d.hdr.cookie, &v), 0);
+	assert_int_equal(v.sent[0], TEST_BUDGET);
+	assert_int_equal(v.sent[1], TEST_BUDGET);
+}
+
+static void test_spent_budget_still_forwards_fin_and_rst(void **state)
+{
+	struct pkt_spec data = { .sport = 40008, .dport = 443, .seq = 5000, .flags = 0x18,
+				 .payload_len = 500 };
+	struct pkt_spec ctl = { .sport = 40008, .dport = 443, .seq = 5500 };
+	int fd = bpf_map__fd(skel->maps.flows);
+	uint64_t first, last, c;
+
+	(void)state;
+	spend_then_flag(0x19); /* FIN|PSH|ACK */
+	spend_then_flag(0x14); /* RST|ACK */
+
+	spend_next_cookies(&first, &last);
+	/* More data, either way: nothing. */
+	run(skel->progs.tlsaudit_egress, &data, 1);
+	run(skel->progs.tlsaudit_ingress, &data, 1);
+	assert_int_equal(drain(), 0);
+	/* A bare FIN, and a FIN on data: the flag without the bytes. */
+	ctl.flags = 0x11;
+	run(skel->progs.tlsaudit_egress, &ctl, 1);
+	expect_bare(first, last, 0x11, 1);
+	assert_int_equal(samples[0].d.seq, 5500);
+	data.flags = 0x19;
+	run(skel->progs.tlsaudit_egress, &data, 1);
+	expect_bare(first, last, 0x19, 1);
+	/* The peer's FIN and RST (ingress), and a RST of our own. */
+	ctl.sport = 443, ctl.dport = 40008;
+	run(skel->progs.tlsaudit_ingress, &ctl, 1);
+	expect_bare(first, last, 0x11, 0);
+	ctl.flags = 0x14;
+	run(skel->progs.tlsaudit_ingress, &ctl, 1);
+	expect_bare(first, last, 0x14, 0);
+	ctl.flags = 0x04;
+	ctl.sport = 40008, ctl.dport = 443;
+	run(skel->progs.tlsaudit_egress, &ctl, 1);
+	expect_bare(first, last, 0x04, 1);
+	for (c = first; c <= last; c++)
+		bpf_map_delete_elem(fd, &c);
+}
+
 static void test_control_segments(void **state)
 {
 	struct pkt_spec syn = { .sport = 40003, .dport = 443, .seq = 99, .flags = 0x02 };
@@ -416,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_large_segment_is_chunked),
 		cmocka_unit_test(test_syn_with_data_is_chunked),
 		cmocka_unit_test(test_budget_stops_forwarding),
+		cmocka_unit_test(test_spent_budget_still_forwards_fin_and_rst),
 		cmocka_unit_test(test_control_segments),
 		cmocka_unit_test(test_done_flow_forwards_nothing),
 		cmocka_unit_test(test_no_drops),

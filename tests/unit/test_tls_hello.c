@@ -992,6 +992,33 @@ static void test_no_extensions(void **state)
 	assert_false(hs_legacy(&r));
 }
 
+/*
+ * A client_version whose major is not 3 is no SSLv3 or TLS hello: read as one, it
+ * would make a record whose offer is 0, the value that says no ClientHello was seen.
+ */
+static void test_client_version(void **state)
+{
+	static const uint16_t bad[] = { 0x0000, 0x0002, 0x0200, 0x0403, 0xfefd };
+	static const uint16_t good[] = { TLS_V_SSL3, TLS_V_10, TLS_V_12, 0x0304, 0x03ff };
+	uint8_t buf[sizeof(noext_hello)];
+	size_t i;
+
+	(void)state;
+	memcpy(buf, noext_hello, sizeof(buf));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf[9] = (uint8_t)(bad[i] >> 8);
+		buf[10] = (uint8_t)bad[i];
+		assert_int_equal(parse(buf, sizeof(buf), true), TLS_INVALID);
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		buf[9] = (uint8_t)(good[i] >> 8);
+		buf[10] = (uint8_t)good[i];
+		assert_int_equal(parse(buf, sizeof(buf), true), TLS_TRUNCATED);
+		assert_int_equal(st.n_client_hellos, 1);
+		assert_int_equal(st.first.max_version, good[i]);
+	}
+}
+
 /* SSLv2-format CLIENT-HELLO offering TLS 1.0 (what old OpenSSL sent with SSLv23). */
 static const uint8_t v2_hello[] = {
 	0x80, 0x28, 0x01, 0x03, 0x01, 0x00, 0x0f, 0x00, 0x00, 0x00, 0x10,
@@ -1450,17 +1477,412 @@ static void test_mutations(void **state)
 	}
 }
 
+/*
+ * Pre-RFC TLS 1.3, built from the drafts' own structs (draft-ietf-tls-tls13-18, -21,
+ * -22, -23, -28) and BoringSSL's experiment encoding: before draft-22 the ServerHello
+ * was version, random, cipher_suite, extensions and carried the version itself; from
+ * draft-22 (and in the experiments) it has the session id echo and compression byte
+ * and a supported_versions extension; before draft-23 key_share was extension 40.
+ */
+struct wbuf {
+	uint8_t b[2048];
+	size_t n;
+};
+
+static void put8(struct wbuf *w, unsigned int v)
+{
+	assert_true(w->n < sizeof(w->b));
+	w->b[w->n++] = (uint8_t)v;
+}
+
+static void put16(struct wbuf *w, unsigned int v)
+{
+	put8(w, v >> 8);
+	put8(w, v & 0xff);
+}
+
+static void put_fill(struct wbuf *w, uint8_t byte, size_t n)
+{
+	while (n--)
+		put8(w, byte);
+}
+
+/* Open a length field of @width bytes; close_len() writes what followed it. */
+static size_t open_len(struct wbuf *w, unsigned int width)
+{
+	size_t at = w->n;
+
+	put_fill(w, 0, width);
+	return at;
+}
+
+static void close_len(struct wbuf *w, size_t at, unsigned int width)
+{
+	size_t v = w->n - at - width;
+	unsigned int i;
+
+	for (i = 0; i < width; i++)
+		w->b[at + i] = (uint8_t)(v >> (8 * (width - 1 - i)));
+}
+
+/* A KeyShareEntry for @group with a key of its size (none when @empty). */
+static void put_share(struct wbuf *w, uint16_t group, bool empty)
+{
+	size_t l;
+
+	put16(w, group);
+	l = open_len(w, 2);
+	if (!empty)
+		put_fill(w, 0x42, group == 0x0017 ? 65 : group == 0x0018 ? 97 : 32);
+	close_len(w, l, 2);
+}
+
+struct draft_ch {
+	uint16_t versions[3];
+	size_t n_versions;
+	uint16_t share_ext[2]; /* 40 and/or 51 */
+	size_t n_share_ext;
+	uint16_t share_group;
+	bool session_id;
+	bool bad_shares; /* client_shares one byte shorter than its entries */
+	const char *sni;
+};
+
+/* A ClientHello record of @c. */
+static void build_ch(const struct draft_ch *c, struct wbuf *w)
+{
+	size_t rec, msg, exts, e, l, l2, i;
+
+	w->n = 0;
+	put8(w, 0x16);
+	put16(w, TLS_V_10);
+	rec = open_len(w, 2);
+	put8(w, 1);
+	msg = open_len(w, 3);
+	put16(w, TLS_V_12);
+	put_fill(w, 0x11, 32);
+	put8(w, c->session_id ? 32 : 0);
+	put_fill(w, 0x22, c->session_id ? 32 : 0);
+	put16(w, 4);
+	put16(w, 0x1301);
+	put16(w, 0x1303);
+	put8(w, 1);
+	put8(w, 0);
+	exts = open_len(w, 2);
+	put16(w, 0); /* server_name */
+	e = open_len(w, 2);
+	l = open_len(w, 2);
+	put8(w, 0);
+	l2 = open_len(w, 2);
+	memcpy(w->b + w->n, c->sni, strlen(c->sni));
+	w->n += strlen(c->sni);
+	close_len(w, l2, 2);
+	close_len(w, l, 2);
+	close_len(w, e, 2);
+	put16(w, 10); /* supported_groups */
+	e = open_len(w, 2);
+	put16(w, 4);
+	put16(w, 0x001d);
+	put16(w, 0x0017);
+	close_len(w, e, 2);
+	for (i = 0; i < c->n_share_ext; i++) {
+		put16(w, c->share_ext[i]);
+		e = open_len(w, 2);
+		l = open_len(w, 2);
+		put_share(w, c->share_group, false);
+		close_len(w, l, 2);
+		if (c->bad_shares)
+			w->b[l + 1]--;
+		close_len(w, e, 2);
+	}
+	put16(w, 43); /* supported_versions */
+	e = open_len(w, 2);
+	put8(w, (unsigned int)(2 * c->n_versions));
+	for (i = 0; i < c->n_versions; i++)
+		put16(w, c->versions[i]);
+	close_len(w, e, 2);
+	close_len(w, exts, 2);
+	close_len(w, msg, 3);
+	close_len(w, rec, 2);
+}
+
+struct draft_sh {
+	bool old_layout;      /* version, random, cipher_suite, extensions */
+	uint16_t legacy;      /* the first field */
+	uint16_t selected;    /* supported_versions, 0 for none */
+	uint16_t share_ext;   /* 40 or 51 */
+	uint16_t share_group;
+	uint16_t other_ext;   /* a second share under the other number, 0 for none */
+	bool empty_key;	      /* a KeyShareEntry with no key */
+	uint16_t cipher;
+};
+
+/* A ServerHello record of @s, then 5 bytes of a sealed record it must stop before. */
+static void build_sh(const struct draft_sh *s, struct wbuf *w)
+{
+	size_t rec, msg, exts, e;
+
+	w->n = 0;
+	put8(w, 0x16);
+	put16(w, TLS_V_12);
+	rec = open_len(w, 2);
+	put8(w, 2);
+	msg = open_len(w, 3);
+	put16(w, s->legacy);
+	put_fill(w, 0x33, 32);
+	if (!s->old_layout) {
+		put8(w, 32);
+		put_fill(w, 0x22, 32);
+	}
+	put16(w, s->cipher);
+	if (!s->old_layout)
+		put8(w, 0);
+	exts = open_len(w, 2);
+	if (s->other_ext) {
+		put16(w, s->other_ext);
+		e = open_len(w, 2);
+		put_share(w, 0x0018, false);
+		close_len(w, e, 2);
+	}
+	put16(w, s->share_ext);
+	e = open_len(w, 2);
+	put_share(w, s->share_group, s->empty_key);
+	close_len(w, e, 2);
+	if (s->selected) {
+		put16(w, 43);
+		put16(w, 2);
+		put16(w, s->selected);
+	}
+	close_len(w, exts, 2);
+	close_len(w, msg, 3);
+	close_len(w, rec, 2);
+	put8(w, 0x17);
+	put16(w, TLS_V_12);
+	put16(w, 0x20);
+}
+
+/* The ServerHello fields and group a record gets from @s, and the walk stopping there. */
+static void check_draft_sh(const struct draft_sh *s, uint16_t version, const char *group)
+{
+	struct wbuf w;
+
+	build_sh(s, &w);
+	assert_int_equal(parse(w.b, w.n, false), TLS_OK);
+	assert_true(st.have_server_hello);
+	assert_false(st.hrr);
+	assert_int_equal(st.sh.legacy_version, s->legacy);
+	assert_int_equal(st.sh.version, version);
+	assert_true(tls_version_is_13(st.sh.version));
+	assert_int_equal(st.sh.cipher, s->cipher);
+	assert_true(st.sh.has_group);
+	assert_string_equal(tls_group_name(st.sh.group), group);
+	/* Everything after a TLS 1.3 ServerHello is sealed: the walk ends with its record. */
+	assert_true(st.done);
+	assert_int_equal(st.consumed, w.n - 5);
+	/* And every prefix of it is a beginning, never garbage. */
+	prefix_walk(w.b, w.n - 5, false);
+}
+
+static void check_draft_ch(const struct draft_ch *c, uint16_t share)
+{
+	struct wbuf w;
+	size_t i;
+
+	build_ch(c, &w);
+	assert_int_equal(parse(w.b, w.n, true), TLS_TRUNCATED);
+	assert_int_equal(st.n_client_hellos, 1);
+	assert_string_equal(st.first.sni, c->sni);
+	assert_int_equal(st.first.legacy_version, TLS_V_12);
+	assert_int_equal(st.first.max_version, TLS_V_13);
+	for (i = 0; i < c->n_versions; i++)
+		assert_true(has_u16(&st.first.versions, c->versions[i]));
+	assert_int_equal(st.first.ciphers.n, 2);
+	assert_int_equal(st.first.key_shares.n, 1);
+	assert_int_equal(st.first.key_shares.v[0], share);
+	/* A ClientHello alone is never done: a second one may follow an HRR. */
+	for (i = 0; i < w.n; i++)
+		assert_int_equal(parse(w.b, i, true), TLS_TRUNCATED);
+}
+
+/* Draft-18 (0x7f12): the old ServerHello layout, the version in it, key_share 40. */
+static void test_draft18(void **state)
+{
+	static const struct draft_ch ch = {
+		.versions = { 0x7f12 }, .n_versions = 1,
+		.share_ext = { 40 }, .n_share_ext = 1, .share_group = 0x001d,
+		.sni = "draft18.example",
+	};
+	struct draft_sh sh = {
+		.old_layout = true, .legacy = 0x7f12, .share_ext = 40,
+		.share_group = 0x001d, .cipher = 0x1301,
+	};
+
+	(void)state;
+	check_draft_ch(&ch, 0x001d);
+	check_draft_sh(&sh, 0x7f12, "x25519");
+	/* Draft-21 (0x7f15), the last with that layout. */
+	sh.legacy = 0x7f15;
+	sh.share_group = 0x0017;
+	check_draft_sh(&sh, 0x7f15, "secp256r1");
+}
+
+/* Draft-22 (0x7f16): the RFC's ServerHello layout, key_share still 40. */
+static void test_draft22(void **state)
+{
+	static const struct draft_ch ch = {
+		.versions = { 0x7f16 }, .n_versions = 1,
+		.share_ext = { 40 }, .n_share_ext = 1, .share_group = 0x0017,
+		.session_id = true, .sni = "draft22.example",
+	};
+	static const struct draft_sh sh = {
+		.legacy = TLS_V_12, .selected = 0x7f16, .share_ext = 40,
+		.share_group = 0x0017, .cipher = 0x1303,
+	};
+
+	(void)state;
+	check_draft_ch(&ch, 0x0017);
+	check_draft_sh(&sh, 0x7f16, "secp256r1");
+}
+
+/* Draft-23 (0x7f17): key_share renumbered to 51; an extension 40 is nothing. */
+static void test_draft23(void **state)
+{
+	static const struct draft_ch ch = {
+		.versions = { 0x7f17 }, .n_versions = 1,
+		.share_ext = { 51 }, .n_share_ext = 1, .share_group = 0x001d,
+		.session_id = true, .sni = "draft23.example",
+	};
+	static const struct draft_sh sh = {
+		.legacy = TLS_V_12, .selected = 0x7f17, .share_ext = 51,
+		.share_group = 0x001d, .other_ext = 40, .cipher = 0x1301,
+	};
+
+	(void)state;
+	check_draft_ch(&ch, 0x001d);
+	check_draft_sh(&sh, 0x7f17, "x25519");
+}
+
+/* Draft-28 (0x7f1c), the last draft: read as TLS 1.3 itself. */
+static void test_draft28(void **state)
+{
+	static const struct draft_ch ch = {
+		.versions = { 0x7f1c, TLS_V_12 }, .n_versions = 2,
+		.share_ext = { 51 }, .n_share_ext = 1, .share_group = 0x0017,
+		.session_id = true, .sni = "draft28.example",
+	};
+	static const struct draft_sh sh = {
+		.legacy = TLS_V_12, .selected = 0x7f1c, .share_ext = 51,
+		.share_group = 0x0017, .cipher = 0x1303,
+	};
+
+	(void)state;
+	check_draft_ch(&ch, 0x0017);
+	check_draft_sh(&sh, 0x7f1c, "secp256r1");
+}
+
+/*
+ * BoringSSL's experiment 1 (0x7e01, Chrome's 2017 trial): draft-18 with the session id
+ * echo, compression byte and supported_versions in the ServerHello, key_share 40.
+ */
+static void test_experiment(void **state)
+{
+	static const struct draft_ch ch = {
+		.versions = { 0x7e01, TLS_V_12 }, .n_versions = 2,
+		.share_ext = { 40 }, .n_share_ext = 1, .share_group = 0x001d,
+		.session_id = true, .sni = "experiment.example",
+	};
+	struct draft_sh sh = {
+		.legacy = TLS_V_12, .selected = 0x7e01, .share_ext = 40,
+		.share_group = 0x001d, .cipher = 0x1301,
+	};
+
+	(void)state;
+	check_draft_ch(&ch, 0x001d);
+	check_draft_sh(&sh, 0x7e01, "x25519");
+	sh.selected = 0x7e02;
+	check_draft_sh(&sh, 0x7e02, "x25519");
+	sh.selected = 0x7e03;
+	check_draft_sh(&sh, 0x7e03, "x25519");
+	/* Facebook's Fizz builds of drafts 23 and 26: the renumbered key_share. */
+	sh.selected = 0xfb1a;
+	sh.share_ext = 51;
+	check_draft_sh(&sh, 0xfb1a, "x25519");
+}
+
+/*
+ * Extension 40 against the version in force: a client offering draft-22 and draft-23
+ * sends both numbers and 51 is kept; a TLS 1.3 ServerHello's 40 is no group; a
+ * malformed 40 is only an error where it is the key_share.
+ */
+static void test_draft_key_share_number(void **state)
+{
+	static const struct draft_ch both = {
+		.versions = { 0x7f17, 0x7f16 }, .n_versions = 2,
+		.share_ext = { 40, 51 }, .n_share_ext = 2, .share_group = 0x001d,
+		.session_id = true, .sni = "both.example",
+	};
+	struct draft_ch only40 = {
+		.versions = { TLS_V_13 }, .n_versions = 1,
+		.share_ext = { 40 }, .n_share_ext = 1, .share_group = 0x001d,
+		.session_id = true, .sni = "final.example",
+	};
+	struct draft_sh sh = {
+		.legacy = TLS_V_12, .selected = TLS_V_13, .share_ext = 40,
+		.share_group = 0x001d, .cipher = 0x1301,
+	};
+	struct wbuf w;
+
+	(void)state;
+	check_draft_ch(&both, 0x001d);
+
+	/* TLS 1.3 proper with only an extension 40: no key_share offered at all. */
+	build_ch(&only40, &w);
+	assert_int_equal(parse(w.b, w.n, true), TLS_TRUNCATED);
+	assert_int_equal(st.n_client_hellos, 1);
+	assert_int_equal(st.first.key_shares.n, 0);
+	assert_true(has_u16(&st.first.exts, 40));
+	/* Its body malformed is nobody's business there... */
+	only40.bad_shares = true;
+	build_ch(&only40, &w);
+	assert_int_equal(parse(w.b, w.n, true), TLS_TRUNCATED);
+	assert_int_equal(st.n_client_hellos, 1);
+	/* ...but where a draft offered reads it as the key_share, that hello is none. */
+	only40.versions[0] = 0x7f12;
+	build_ch(&only40, &w);
+	assert_int_equal(parse(w.b, w.n, true), TLS_INVALID);
+
+	build_sh(&sh, &w);
+	assert_int_equal(parse(w.b, w.n, false), TLS_OK);
+	assert_int_equal(st.sh.version, TLS_V_13);
+	assert_false(st.sh.has_group);
+	/* A draft-18 ServerHello whose key_share has no key is not a ServerHello. */
+	sh.old_layout = true;
+	sh.legacy = 0x7f12;
+	sh.selected = 0;
+	sh.empty_key = true;
+	build_sh(&sh, &w);
+	assert_int_equal(parse(w.b, w.n, false), TLS_INVALID);
+	/* Nor is one that reads as the new layout. */
+	sh.empty_key = false;
+	sh.old_layout = false;
+	build_sh(&sh, &w);
+	assert_int_equal(parse(w.b, w.n, false), TLS_INVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tls13),	      cmocka_unit_test(test_tls12),
 		cmocka_unit_test(test_tls10),	      cmocka_unit_test(test_hrr),
 		cmocka_unit_test(test_hrr_alone),     cmocka_unit_test(test_sealed_finished),
-		cmocka_unit_test(test_no_extensions),
+		cmocka_unit_test(test_no_extensions), cmocka_unit_test(test_client_version),
 		cmocka_unit_test(test_sslv2),	      cmocka_unit_test(test_not_tls),
 		cmocka_unit_test(test_prefixes),      cmocka_unit_test(test_fragmentation),
 		cmocka_unit_test(test_length_shifts), cmocka_unit_test(test_mutations),
-		cmocka_unit_test(test_resume),
+		cmocka_unit_test(test_resume),	      cmocka_unit_test(test_draft18),
+		cmocka_unit_test(test_draft22),	      cmocka_unit_test(test_draft23),
+		cmocka_unit_test(test_draft28),	      cmocka_unit_test(test_experiment),
+		cmocka_unit_test(test_draft_key_share_number),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

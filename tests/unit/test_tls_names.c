@@ -2,13 +2,16 @@
 /*
  * Name tables against two independent sources: every suite OpenSSL knows
  * (`openssl ciphers -V -stdname`, with its Enc/Au/Mac columns checking the weak
- * verdict) and every suite Wireshark knows (`tshark -G values`). Without either tool
- * the test is skipped (exit 249), which CI=true turns into a failure.
+ * verdict) and every suite and alert Wireshark knows (`tshark -G values`). Without
+ * either tool those checks are skipped (exit 249), which CI=true turns into a failure;
+ * the checks against the registries written out here run first, always.
  *
  * Known spelling differences from Wireshark, allowed and nothing else:
  * - GREASE values: Wireshark "Reserved (GREASE)", here "GREASE";
  * - 0xcc13..0xcc15 (pre-RFC 7905 ChaCha20): Wireshark reuses the final names of
- *   0xcca8..0xccaa, here they carry an "_OLD" suffix so every name is unique.
+ *   0xcca8..0xccaa, here they carry an "_OLD" suffix so every name is unique;
+ * - alerts: Wireshark writes "Unknown CA" for unknown_ca and names alert 1 ("End of
+ *   Early Data", a TLS 1.3 draft's, never registered), which has no name here.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,6 +75,78 @@ static void test_sorted_and_basics(void **state)
 	assert_string_equal(tls_cipher_name(0xc03c), "TLS_RSA_WITH_ARIA_128_CBC_SHA256");
 	assert_string_equal(tls_cipher_name(0xc09c), "TLS_RSA_WITH_AES_128_CCM");
 	assert_null(tls_cipher_name(0x1234));
+}
+
+/*
+ * The whole IANA "TLS Alerts" registry: RFC 9846 appendix B.2 with the reserved values
+ * under the names of the versions that defined them, 52 from RFC 9146, 121 from RFC
+ * 9849. Every other value must have no name.
+ */
+static const struct {
+	uint8_t id;
+	const char *name;
+} iana_alerts[] = {
+	{ 0, "close_notify" },
+	{ 10, "unexpected_message" },
+	{ 20, "bad_record_mac" },
+	{ 21, "decryption_failed" },
+	{ 22, "record_overflow" },
+	{ 30, "decompression_failure" },
+	{ 40, "handshake_failure" },
+	{ 41, "no_certificate" },
+	{ 42, "bad_certificate" },
+	{ 43, "unsupported_certificate" },
+	{ 44, "certificate_revoked" },
+	{ 45, "certificate_expired" },
+	{ 46, "certificate_unknown" },
+	{ 47, "illegal_parameter" },
+	{ 48, "unknown_ca" },
+	{ 49, "access_denied" },
+	{ 50, "decode_error" },
+	{ 51, "decrypt_error" },
+	{ 52, "too_many_cids_requested" },
+	{ 60, "export_restriction" },
+	{ 70, "protocol_version" },
+	{ 71, "insufficient_security" },
+	{ 80, "internal_error" },
+	{ 86, "inappropriate_fallback" },
+	{ 90, "user_canceled" },
+	{ 100, "no_renegotiation" },
+	{ 109, "missing_extension" },
+	{ 110, "unsupported_extension" },
+	{ 111, "certificate_unobtainable" },
+	{ 112, "unrecognized_name" },
+	{ 113, "bad_certificate_status_response" },
+	{ 114, "bad_certificate_hash_value" },
+	{ 115, "unknown_psk_identity" },
+	{ 116, "certificate_required" },
+	{ 117, "general_error" },
+	{ 120, "no_application_protocol" },
+	{ 121, "ech_required" },
+};
+
+#define N_IANA_ALERTS (sizeof(iana_alerts) / sizeof(iana_alerts[0]))
+
+static void test_alerts(void **state)
+{
+	unsigned int v;
+	size_t k = 0;
+
+	(void)state;
+	for (v = 0; v < 256; v++) {
+		const char *ours = tls_alert_name((uint8_t)v);
+
+		if (k < N_IANA_ALERTS && iana_alerts[k].id == v) {
+			if (!ours || strcmp(ours, iana_alerts[k].name) != 0)
+				fail_msg("alert %u: IANA %s, ours %s", v, iana_alerts[k].name,
+					 ours ? ours : "(none)");
+			k++;
+		} else if (ours) {
+			fail_msg("alert %u: ours %s, unregistered", v, ours);
+		}
+	}
+	assert_int_equal(k, N_IANA_ALERTS);
+	assert_int_equal(N_IANA_ALERTS, 37);
 }
 
 /* The weak verdict per DESIGN.md: NULL, EXPORT, anon, RC4, DES/3DES, MD5. */
@@ -151,11 +226,39 @@ static bool allowed_difference(unsigned int id, const char *theirs, const char *
 	return false;
 }
 
+/* Wireshark's alert title ("Unknown CA", "No application Protocol") as an IANA name. */
+static void alert_title_to_name(const char *title, char *out, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; title[i] && i + 1 < cap; i++)
+		out[i] = title[i] == ' ' ? '_' : (char)(title[i] | 0x20);
+	out[i] = '\0';
+}
+
+static void check_tshark_alert(unsigned long id, const char *title)
+{
+	char name[128];
+	const char *ours;
+
+	assert_true(id <= 0xff);
+	ours = tls_alert_name((uint8_t)id);
+	if (id == 1) {
+		assert_null(ours);
+		return;
+	}
+	alert_title_to_name(title, name, sizeof(name));
+	if (!ours || strcmp(ours, name) != 0)
+		fail_msg("alert %lu: tshark %s, ours %s", id, title, ours ? ours : "(none)");
+}
+
 static void test_tshark(void **state)
 {
+	static const char suite_key[] = "V\ttls.handshake.ciphersuite\t";
+	static const char alert_key[] = "V\ttls.alert_message.desc\t";
 	FILE *f;
 	char line[512];
-	int n = 0;
+	int n = 0, n_alerts = 0;
 
 	(void)state;
 	f = popen("tshark -G values 2>/dev/null", "r");
@@ -164,8 +267,9 @@ static void test_tshark(void **state)
 		char *field, *val, *name, *save = NULL;
 		const char *ours;
 		unsigned long id;
+		bool alert = strncmp(line, alert_key, sizeof(alert_key) - 1) == 0;
 
-		if (strncmp(line, "V\ttls.handshake.ciphersuite\t", 28) != 0)
+		if (!alert && strncmp(line, suite_key, sizeof(suite_key) - 1) != 0)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
 		strtok_r(line, "\t", &save);
@@ -176,6 +280,11 @@ static void test_tshark(void **state)
 		assert_non_null(val);
 		assert_non_null(name);
 		id = strtoul(val, NULL, 0);
+		if (alert) {
+			check_tshark_alert(id, name);
+			n_alerts++;
+			continue;
+		}
 		assert_true(id <= 0xffff);
 		ours = tls_cipher_name((uint16_t)id);
 		if (!ours)
@@ -186,23 +295,31 @@ static void test_tshark(void **state)
 	}
 	pclose(f);
 	assert_true(n > 300);
+	assert_true(n_alerts > 30);
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest own[] = {
 		cmocka_unit_test(test_sorted_and_basics),
+		cmocka_unit_test(test_alerts),
 		cmocka_unit_test(test_weak),
+	};
+	const struct CMUnitTest tools[] = {
 		cmocka_unit_test(test_openssl),
 		cmocka_unit_test(test_tshark),
 	};
 	const char *ci = getenv("CI");
+	int failed;
 
+	failed = cmocka_run_group_tests(own, NULL, NULL);
+	if (failed)
+		return failed;
 	if (!have_tool("openssl") || !have_tool("tshark")) {
 		printf("openssl or tshark not installed: cannot cross-check the name tables\n");
 		if (ci && strcmp(ci, "true") == 0)
 			return 1;
 		return SKIP_EXIT;
 	}
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tools, NULL, NULL);
 }
