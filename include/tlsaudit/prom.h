@@ -26,6 +26,16 @@ enum prom_drop {
 	PROM_DROP_N,
 };
 
+/*
+ * Server certificate chains in the clear that could not be read, so their problems went
+ * unseen (tlsaudit_certificates_unread_total{reason}); both reasons are always written.
+ */
+enum prom_cert_unread {
+	PROM_CERT_CUT = 0,   /* the bytes ended inside it: the per-direction budget, the connection */
+	PROM_CERT_MALFORMED, /* a Certificate message or leaf that does not parse */
+	PROM_CERT_UNREAD_N,
+};
+
 /* Daemon-wide values that are not per row. */
 struct prom_info {
 	const char *version;   /* tlsaudit version */
@@ -36,6 +46,7 @@ struct prom_info {
 	uint64_t drops[PROM_DROP_N];
 	uint64_t flow_evictions;
 	uint64_t malformed;
+	uint64_t certs_unread[PROM_CERT_UNREAD_N];
 };
 
 /*

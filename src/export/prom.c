@@ -356,13 +356,35 @@ size_t prom_row_series(const struct agg_row *r, void *ctx)
 size_t prom_fixed_series(const char *backend)
 {
 	/* info, start time, ringbuf drops, flow evictions, malformed, export time */
-	size_t n = 6 + AGG_FOLD_N;
+	size_t n = 6 + AGG_FOLD_N + PROM_CERT_UNREAD_N;
 
 	if (backend && !strcmp(backend, "bpf"))
 		n += PROM_DROP_N - 1;
 	else if (backend && !strcmp(backend, "pcap"))
 		n += PROM_DROP_N - 3; /* not the BPF ring's data, close and load reasons */
 	return n;
+}
+
+/*
+ * render_certs_unread - chains whose certificate fields stayed null: the certificate
+ * families cannot count what they never saw, so say how much that was.
+ */
+static void render_certs_unread(FILE *f, const struct prom_info *info)
+{
+	static const char *const why[PROM_CERT_UNREAD_N] = {
+		[PROM_CERT_CUT] = "cut",
+		[PROM_CERT_MALFORMED] = "malformed",
+	};
+	int i;
+
+	header(f, "tlsaudit_certificates_unread_total", "counter",
+	       "Server certificate chains in the clear (TLS 1.2 and older) whose leaf could not "
+	       "be read, so its problems went uncounted, by reason: cut (the bytes ended inside "
+	       "it: the bytes kept per direction, a lost segment, the connection's end), "
+	       "malformed (a Certificate message or leaf that does not parse).");
+	for (i = 0; i < PROM_CERT_UNREAD_N; i++)
+		fprintf(f, "tlsaudit_certificates_unread_total{reason=\"%s\"} %llu\n", why[i],
+			(unsigned long long)info->certs_unread[i]);
 }
 
 /* render_folded - what max_series, the key cap and row_ttl moved into "other". */
@@ -488,6 +510,7 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	fprintf(f, "tlsaudit_start_time_seconds %llu\n",
 		(unsigned long long)(info->start_time_ns / NSEC_PER_SEC));
 	render_drops(f, info);
+	render_certs_unread(f, info);
 	header(f, "tlsaudit_ringbuf_drops_total", "counter",
 	       "Deprecated: use tlsaudit_capture_drops_total. Capture events lost because the "
 	       "kernel ring buffer was full (with libpcap: the kernel's packet drops).");

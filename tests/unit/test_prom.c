@@ -202,6 +202,7 @@ static char *render(struct agg *a)
 			   [PROM_DROP_FLOW_TABLE] = 4, [PROM_DROP_BUDGET] = 6 },
 		.flow_evictions = 4,
 		.malformed = 5,
+		.certs_unread = { [PROM_CERT_CUT] = 7, [PROM_CERT_MALFORMED] = 8 },
 	};
 	char *data = NULL;
 	size_t len = 0;
@@ -244,6 +245,9 @@ static void test_samples(void **state)
 		"tlsaudit_capture_drops_total{backend=\"bpf\",reason=\"budget_spent\"} 6\n",
 		"tlsaudit_flow_evictions_total 4\n",
 		"tlsaudit_malformed_handshakes_total 5\n",
+		"# TYPE tlsaudit_certificates_unread_total counter\n",
+		"tlsaudit_certificates_unread_total{reason=\"cut\"} 7\n",
+		"tlsaudit_certificates_unread_total{reason=\"malformed\"} 8\n",
 		"tlsaudit_export_timestamp_seconds 1795400100\n",
 		"tlsaudit_handshake_failures_total{exe=\"/usr/lib/postfix/sbin/smtp\","
 		"unit=\"postfix@-.service\",container=\"\",role=\"client\",port=\"25\","
@@ -568,6 +572,9 @@ static void test_write_file(void **state)
 				    "reason=\"ringbuf_full_owner\"} 0\n"));
 	assert_null(strstr(buf, "reason=\"ringbuf_full_data"));
 	assert_null(strstr(buf, "reason=\"ringbuf_full_close"));
+	/* Chains that could not be read are counted from zero on, whatever the backend. */
+	assert_non_null(strstr(buf, "tlsaudit_certificates_unread_total{reason=\"cut\"} 0\n"));
+	assert_non_null(strstr(buf, "tlsaudit_certificates_unread_total{reason=\"malformed\"} 0\n"));
 	unlink(path);
 	*strrchr(path, '/') = '\0';
 	rmdir(path);
