@@ -50,8 +50,10 @@ struct prom_info {
 };
 
 /*
- * prom_row_series - the samples prom_render writes for @row (an agg_series_fn, so the
- * aggregation can bound the file's series); prom_fixed_series - the samples that are
+ * prom_row_series - the samples prom_render writes for @row when no other row shares
+ * its program and role (an agg_series_fn, so the aggregation can bound the file's
+ * series): the families without a port sum such rows into one series, so the file's
+ * samples are at most the sum over its rows. prom_fixed_series - the samples that are
  * not per row, for a daemon on @backend ("bpf", "pcap" or "none").
  */
 size_t prom_row_series(const struct agg_row *row, void *ctx);
