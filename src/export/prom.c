@@ -94,9 +94,26 @@ void prom_escape(const char *s, char *out, size_t len)
 		PROM_ESCAPED_MAX(sizeof(((struct agg_key *)0)->unit)) + \
 		PROM_ESCAPED_MAX(sizeof(((struct agg_key *)0)->container)) + 32)
 
+/*
+ * row_exe - the exe label's value before escaping. A key whose executable could not be
+ * read is named by its comm, which a process sets to anything: shown as is, the comm
+ * "/usr/bin/curl" gave the same label set as the real /usr/bin/curl, and node_exporter
+ * drops one of two identical series without a word. So a comm is shown in brackets, as
+ * ps(1) shows processes without a command line: "[curl]". A path read from /proc
+ * always starts with '/', so no path, nor "other", nor "?", ever looks like that.
+ */
+static const char *row_exe(const struct agg_row *r, char *buf, size_t len)
+{
+	if (r->key.other || r->key.exe[0] || !r->key.comm[0])
+		return agg_row_name(r);
+	snprintf(buf, len, "[%s]", r->key.comm);
+	return buf;
+}
+
 /* row_id - a malloc'd exe="...",unit="...",container="..." for the row, or NULL. */
 static char *row_id(const struct agg_row *r)
 {
+	char comm[sizeof(r->key.comm) + 2];
 	char exe[PROM_ESCAPED_MAX(sizeof(r->key.exe))];
 	char unit[PROM_ESCAPED_MAX(sizeof(r->key.unit))];
 	char cont[PROM_ESCAPED_MAX(sizeof(r->key.container))];
@@ -104,7 +121,7 @@ static char *row_id(const struct agg_row *r)
 
 	if (!l)
 		return NULL;
-	prom_escape(agg_row_name(r), exe, sizeof(exe));
+	prom_escape(row_exe(r, comm, sizeof(comm)), exe, sizeof(exe));
 	prom_escape(r->key.unit, unit, sizeof(unit));
 	prom_escape(r->key.container, cont, sizeof(cont));
 	snprintf(l, ID_MAX, "exe=\"%s\",unit=\"%s\",container=\"%s\"", exe, unit, cont);

@@ -156,6 +156,39 @@ static void add_certs(struct agg *a)
 	agg__add(a, &r, r.time_ns);
 }
 
+/*
+ * add_comm_rows - processes whose executable could not be read, so their comm names
+ * them: one whose comm is the path of a real program in the file (/usr/bin/curl, a
+ * client on 443 with the same certificate problems), one named "other" like the row of
+ * folded keys, one named like a bracketed comm already.
+ */
+static void add_comm_rows(struct agg *a)
+{
+	struct hs_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400000ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	r.server.port = 443;
+	r.version = TLS_V_12;
+	r.offered_max = TLS_V_13;
+	r.proc.known = true;
+	util_strlcpy(r.proc.comm, "/usr/bin/curl", sizeof(r.proc.comm));
+	r.cert.state = HS_CERT_OK;
+	r.cert.problems = TLS_CERT_SELF_SIGNED;
+	r.cert.accepted_bad = HS_TRI_TRUE;
+	agg__add(a, &r, r.time_ns);
+	r.cert.problems = 0;
+	r.cert.accepted_bad = HS_TRI_NULL;
+	util_strlcpy(r.proc.comm, "other", sizeof(r.proc.comm));
+	agg__add(a, &r, r.time_ns);
+	util_strlcpy(r.proc.comm, "[curl]", sizeof(r.proc.comm));
+	agg__add(a, &r, r.time_ns);
+	util_strlcpy(r.proc.comm, "curl", sizeof(r.proc.comm));
+	agg__add(a, &r, r.time_ns);
+}
+
 static struct agg *filled(void)
 {
 	struct agg *a = agg__new(16, 0);
@@ -187,7 +220,43 @@ static struct agg *filled(void)
 	add_failures(a);
 	add_verdicts(a);
 	add_certs(a);
+	add_comm_rows(a);
 	return a;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * assert_no_duplicate_series - no two samples of @out have the same name and label set:
+ * node_exporter keeps one of them and drops the other without a word.
+ */
+static void assert_no_duplicate_series(const char *out)
+{
+	char *copy = strdup(out), *line, *save = NULL, **ser = NULL;
+	size_t n = 0, cap = 0, i;
+
+	assert_non_null(copy);
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#')
+			continue;
+		/* The series is everything before the value. */
+		*strrchr(line, ' ') = '\0';
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ser = realloc(ser, cap * sizeof(*ser));
+			assert_non_null(ser);
+		}
+		ser[n++] = line;
+	}
+	qsort(ser, n, sizeof(*ser), cmp_str);
+	for (i = 1; i < n; i++)
+		if (!strcmp(ser[i - 1], ser[i]))
+			fail_msg("two samples of the series %s", ser[i]);
+	free(ser);
+	free(copy);
 }
 
 static char *render(struct agg *a)
@@ -210,6 +279,8 @@ static char *render(struct agg *a)
 
 	assert_int_equal(prom_render(a, &info, f), 0);
 	fclose(f);
+	/* Whatever the test: a file with a series twice loses one of them. */
+	assert_no_duplicate_series(data);
 	return data;
 }
 
@@ -289,6 +360,17 @@ static void test_samples(void **state)
 		"tlsaudit_server_certificate_expiry_timestamp_seconds{exe=\"/usr/sbin/nginx\","
 		"unit=\"nginx.service\",container=\"\",port=\"443\","
 		"subject=\"www.\\\"example\\\".test\"} 1797000000\n",
+		/* Named by their comm: in brackets, never like a path or the folded row. */
+		"tlsaudit_handshakes_total{exe=\"[/usr/bin/curl]\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",version=\"TLSv1.2\"} 1\n",
+		"tlsaudit_bad_certificate_accepted_total{exe=\"[/usr/bin/curl]\",unit=\"\","
+		"container=\"\",role=\"client\",problem=\"self_signed\"} 1\n",
+		"tlsaudit_handshakes_total{exe=\"[other]\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",version=\"TLSv1.2\"} 1\n",
+		"tlsaudit_handshakes_total{exe=\"[[curl]]\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",version=\"TLSv1.2\"} 1\n",
+		"tlsaudit_handshakes_total{exe=\"[curl]\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",version=\"TLSv1.2\"} 1\n",
 		"# TYPE tlsaudit_certificate_problems_total counter\n",
 		"# TYPE tlsaudit_bad_certificate_accepted_total counter\n",
 		"# TYPE tlsaudit_server_certificate_expiry_timestamp_seconds gauge\n",
