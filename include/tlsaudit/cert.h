@@ -6,7 +6,12 @@
  * keyed by the SHA-256 of the DER so that each distinct certificate is decoded once.
  *
  * The message is walked with the bounded cursor (cursor.h); the DER itself goes only
- * to d2i_X509() with its length. Nothing in this module parses ASN.1 by hand.
+ * to libcrypto: the certificate to d2i_X509() with its length, and, for a leaf a CA
+ * issued, the subjectPublicKey bits d2i_X509() hands back to the decoder of that key
+ * type (d2i_PublicKey() for RSA, EC_POINT_oct2point() for a named curve's point, the raw
+ * EdDSA key), the same routines libcrypto's full key decode uses, so both describe a
+ * key alike and one neither can load is "unknown". Nothing in this module parses
+ * ASN.1 by hand.
  *
  * How the stream and session layers use it:
  *

@@ -26,6 +26,16 @@ enum prom_drop {
 	PROM_DROP_N,
 };
 
+/*
+ * Server certificate chains in the clear that could not be read, so their problems went
+ * unseen (tlsaudit_certificates_unread_total{reason}); both reasons are always written.
+ */
+enum prom_cert_unread {
+	PROM_CERT_CUT = 0,   /* the bytes ended inside it: the per-direction budget, the connection */
+	PROM_CERT_MALFORMED, /* a Certificate message or leaf that does not parse */
+	PROM_CERT_UNREAD_N,
+};
+
 /* Daemon-wide values that are not per row. */
 struct prom_info {
 	const char *version;   /* tlsaudit version */
@@ -36,11 +46,14 @@ struct prom_info {
 	uint64_t drops[PROM_DROP_N];
 	uint64_t flow_evictions;
 	uint64_t malformed;
+	uint64_t certs_unread[PROM_CERT_UNREAD_N];
 };
 
 /*
- * prom_row_series - the samples prom_render writes for @row (an agg_series_fn, so the
- * aggregation can bound the file's series); prom_fixed_series - the samples that are
+ * prom_row_series - the samples prom_render writes for @row when no other row shares
+ * its program and role (an agg_series_fn, so the aggregation can bound the file's
+ * series): the families without a port sum such rows into one series, so the file's
+ * samples are at most the sum over its rows. prom_fixed_series - the samples that are
  * not per row, for a daemon on @backend ("bpf", "pcap" or "none").
  */
 size_t prom_row_series(const struct agg_row *row, void *ctx);

@@ -62,6 +62,12 @@ static void print_status(const struct ctl_json *h)
 	       num(h, "events"), num(h, "flows"), num(h, "not_tls"), num(h, "unattributed"));
 	printf("drops:           ring buffer %lld, flow evictions %lld, malformed %lld\n",
 	       num(h, "ringbuf_drops"), num(h, "flow_evictions"), num(h, "malformed"));
+	/* A daemon before this member did not count them: no line rather than zeros. */
+	if (ctl_json_get(h, "certificates_unread.cut"))
+		printf("certificates:    %lld server chains unread (cut short %lld, malformed "
+		       "%lld)\n",
+		       num(h, "certificates_unread.cut") + num(h, "certificates_unread.malformed"),
+		       num(h, "certificates_unread.cut"), num(h, "certificates_unread.malformed"));
 	printf("state file:      %s\n", ctl_json_str(h, "state_file", "?"));
 	printf("textfile:        %s\n", ctl_json_str(h, "textfile", "?"));
 	printf("handshake log:   %s\n", ctl_json_str(h, "handshake_log", "none"));

@@ -251,10 +251,14 @@ static void log_summary(struct live_source *cl, const struct watch_ctx *w)
 
 	live_source__stats(cl, &st);
 	log_info("%llu records shown, %llu handshakes, %llu events, %llu dropped samples, "
-		 "%llu unattributed",
+		 "%llu unattributed, %llu server certificate chains unread (%llu cut short, "
+		 "%llu malformed)",
 		 (unsigned long long)w->printed, (unsigned long long)st.cap.flow.records,
 		 (unsigned long long)st.cap.events, (unsigned long long)st.cap.ringbuf_drops,
-		 (unsigned long long)st.unattributed);
+		 (unsigned long long)st.unattributed,
+		 (unsigned long long)(st.cap.flow.cert_truncated + st.cap.flow.cert_invalid),
+		 (unsigned long long)st.cap.flow.cert_truncated,
+		 (unsigned long long)st.cap.flow.cert_invalid);
 }
 
 int cmd_watch(int argc, char **argv)

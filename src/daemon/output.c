@@ -165,6 +165,8 @@ static void write_textfile(struct daemon *d)
 	info.drops[PROM_DROP_BUDGET] = st.cap.flow.cap_reached;
 	info.flow_evictions = st.cap.flow.evicted_flows;
 	info.malformed = st.cap.flow.invalid_tls;
+	info.certs_unread[PROM_CERT_CUT] = st.cap.flow.cert_truncated;
+	info.certs_unread[PROM_CERT_MALFORMED] = st.cap.flow.cert_invalid;
 	if (prom_write(d->agg, &info, d->cfg.textfile, err, sizeof(err)))
 		note_failure(LOG_LVL_WARN, "textfile export failed (optional: the counters "
 			     "are still kept)", err, d->textfile_err, sizeof(d->textfile_err));

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Prometheus text exposition format 0.0.4 for the node_exporter textfile collector.
- * One file per host; every per-process series carries exe, unit, container, role and
- * port, so fleet queries can group by any of them.
+ * One file per host; every per-process series carries exe, unit and container, and as
+ * docs/metrics.md lists them role and port, so fleet queries can group by any of them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -89,27 +89,148 @@ void prom_escape(const char *s, char *out, size_t len)
 	out[o] = '\0';
 }
 
-/* One row's label set, exe to port, each value escaped (see prom_escape). */
-#define LABELS_MAX (PROM_ESCAPED_MAX(sizeof(((struct agg_key *)0)->exe)) + \
-		    PROM_ESCAPED_MAX(sizeof(((struct agg_key *)0)->unit)) + \
-		    PROM_ESCAPED_MAX(sizeof(((struct agg_key *)0)->container)) + 64)
+/* One row's identity labels, exe to container, each value escaped (see prom_escape). */
+#define ID_MAX (PROM_ESCAPED_MAX(sizeof(((struct agg_key *)0)->exe)) + \
+		PROM_ESCAPED_MAX(sizeof(((struct agg_key *)0)->unit)) + \
+		PROM_ESCAPED_MAX(sizeof(((struct agg_key *)0)->container)) + 32)
 
-/* row_labels - a malloc'd copy of the row's label set, or NULL. */
-static char *row_labels(const struct agg_row *r)
+/*
+ * row_exe - the exe label's value before escaping. A key whose executable could not be
+ * read is named by its comm, which a process sets to anything: shown as is, the comm
+ * "/usr/bin/curl" gave the same label set as the real /usr/bin/curl, and node_exporter
+ * drops one of two identical series without a word. So a comm is shown in brackets, as
+ * ps(1) shows processes without a command line: "[curl]". A path read from /proc
+ * always starts with '/', so no path, nor "other", nor "?", ever looks like that.
+ */
+static const char *row_exe(const struct agg_row *r, char *buf, size_t len)
 {
+	if (r->key.other || r->key.exe[0] || !r->key.comm[0])
+		return agg_row_name(r);
+	snprintf(buf, len, "[%s]", r->key.comm);
+	return buf;
+}
+
+/* row_id - a malloc'd exe="...",unit="...",container="..." for the row, or NULL. */
+static char *row_id(const struct agg_row *r)
+{
+	char comm[sizeof(r->key.comm) + 2];
 	char exe[PROM_ESCAPED_MAX(sizeof(r->key.exe))];
 	char unit[PROM_ESCAPED_MAX(sizeof(r->key.unit))];
 	char cont[PROM_ESCAPED_MAX(sizeof(r->key.container))];
-	char *l = malloc(LABELS_MAX);
+	char *l = malloc(ID_MAX);
 
 	if (!l)
 		return NULL;
-	prom_escape(agg_row_name(r), exe, sizeof(exe));
+	prom_escape(row_exe(r, comm, sizeof(comm)), exe, sizeof(exe));
 	prom_escape(r->key.unit, unit, sizeof(unit));
 	prom_escape(r->key.container, cont, sizeof(cont));
-	snprintf(l, LABELS_MAX, "exe=\"%s\",unit=\"%s\",container=\"%s\",role=\"%s\",port=\"%u\"",
-		 exe, unit, cont, agg_role_name(r->key.role), r->key.port);
+	snprintf(l, ID_MAX, "exe=\"%s\",unit=\"%s\",container=\"%s\"", exe, unit, cont);
 	return l;
+}
+
+/*
+ * The label sets of one render. Most families carry a row's whole key (lab: id, role,
+ * port); the certificate and policy families leave the port out, so the rows that
+ * differ only in port are summed into one series, and @order lists the rows by (id,
+ * role) to make those rows neighbours.
+ */
+struct labels {
+	char **id;	/* per row: exe, unit, container */
+	char **lab;	/* per row: id, role, port */
+	size_t *order;	/* row indexes sorted by (id, role, index) */
+	size_t n;
+};
+
+struct order_ent {
+	const char *id;
+	int role;
+	size_t idx;
+};
+
+static int order_cmp(const void *pa, const void *pb)
+{
+	const struct order_ent *a = pa, *b = pb;
+	int c = strcmp(a->id, b->id);
+
+	if (c)
+		return c;
+	if (a->role != b->role)
+		return a->role < b->role ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static void labels_free(struct labels *L)
+{
+	size_t i;
+
+	for (i = 0; i < L->n; i++) {
+		if (L->id)
+			free(L->id[i]);
+		if (L->lab)
+			free(L->lab[i]);
+	}
+	free(L->id);
+	free(L->lab);
+	free(L->order);
+}
+
+/* labels_make - every row's label sets and the grouping order; 0 or -ENOMEM. */
+static int labels_make(const struct agg *a, struct labels *L)
+{
+	struct order_ent *ent = NULL;
+	size_t i, n = agg__n_rows(a), len;
+	int ret = -ENOMEM;
+
+	memset(L, 0, sizeof(*L));
+	L->n = n;
+	L->id = calloc(n ? n : 1, sizeof(*L->id));
+	L->lab = calloc(n ? n : 1, sizeof(*L->lab));
+	L->order = calloc(n ? n : 1, sizeof(*L->order));
+	ent = calloc(n ? n : 1, sizeof(*ent));
+	if (!L->id || !L->lab || !L->order || !ent)
+		goto cleanup;
+	for (i = 0; i < n; i++) {
+		const struct agg_row *r = agg__row(a, i);
+
+		L->id[i] = row_id(r);
+		if (!L->id[i])
+			goto cleanup;
+		len = strlen(L->id[i]) + 48;
+		L->lab[i] = malloc(len);
+		if (!L->lab[i])
+			goto cleanup;
+		snprintf(L->lab[i], len, "%s,role=\"%s\",port=\"%u\"", L->id[i],
+			 agg_role_name(r->key.role), r->key.port);
+		ent[i] = (struct order_ent){ .id = L->id[i], .role = (int)r->key.role, .idx = i };
+	}
+	qsort(ent, n, sizeof(*ent), order_cmp);
+	for (i = 0; i < n; i++)
+		L->order[i] = ent[i].idx;
+	ret = 0;
+cleanup:
+	free(ent);
+	if (ret)
+		labels_free(L);
+	return ret;
+}
+
+/* group_end - past the last of the rows from order[@k] on that share its id and role. */
+static size_t group_end(const struct agg *a, const struct labels *L, size_t k)
+{
+	const struct agg_row *first = agg__row(a, L->order[k]);
+	size_t e;
+
+	for (e = k + 1; e < L->n; e++)
+		if (agg__row(a, L->order[e])->key.role != first->key.role ||
+		    strcmp(L->id[L->order[e]], L->id[L->order[k]]))
+			break;
+	return e;
+}
+
+/* Counts summed over rows never wrap: a state file's counts may be near the top. */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
 static void header(FILE *f, const char *name, const char *type, const char *help)
@@ -216,59 +337,110 @@ static void render_drops(FILE *f, const struct prom_info *info)
 }
 
 /*
- * render_policies - the failures under each policy the row was judged against, one
- * series per (policy, by, reason) that happened: at most 11 kinds per policy, and a row
- * holds AGG_POLICY_SLOTS policies. Policy names are [a-z0-9._-]: nothing to escape.
+ * policy_seen - an earlier row of the group (order[@g0] up to order[@k]) was judged under
+ * @name, so its series are written already.
  */
-static void render_policies(FILE *f, const struct agg_row *r, const char *labels)
+static bool policy_seen(const struct agg *a, const struct labels *L, size_t g0, size_t k,
+			const char *name)
 {
-	size_t i;
-	int by, why;
-
-	for (i = 0; i < r->n_pol && i < AGG_POLICY_SLOTS; i++)
-		for (by = TLS_POLICY_BY_CLIENT; by <= TLS_POLICY_BY_SERVER; by++)
-			for (why = TLS_REASON_VERSION; why < AGG_REASONS; why++)
-				if (r->pol[i].failed[by - 1][why])
-					fprintf(f, "tlsaudit_policy_failures_total{%s,policy=\"%s\","
-						   "by=\"%s\",reason=\"%s\"} %llu\n",
-						labels, r->pol[i].name,
-						tls_policy_by_name((enum tls_policy_by)by),
-						tls_policy_reason_name((enum tls_policy_reason)why),
-						(unsigned long long)r->pol[i].failed[by - 1][why]);
+	for (; g0 < k; g0++)
+		if (agg_row_policy(agg__row(a, L->order[g0]), name))
+			return true;
+	return false;
 }
 
 /*
- * render_cert_problems, render_bad_certs - the certificates a row met: one series per
- * problem that happened (at most 7), and per problem a verifying client refuses, the
- * handshakes whose client went on regardless (at most 4).
+ * render_policies - the failures under each policy the rows of one group (one program
+ * and role, any port) were judged against, one series per (policy, by, reason) that
+ * happened: at most 11 kinds per policy. Policy names are [a-z0-9._-]: nothing to
+ * escape.
  */
-static void render_cert_problems(FILE *f, const struct agg_row *r, const char *labels)
+static void render_policies(FILE *f, const struct agg *a, const struct labels *L, size_t g0,
+			    size_t g1)
 {
-	int i;
+	const struct agg_row *r0 = agg__row(a, L->order[g0]);
+	const struct agg_policy *p;
+	size_t k, m, i;
+	uint64_t sum;
+	int by, why;
 
-	for (i = 0; i < TLS_CERT_N_PROBLEMS; i++)
-		if (r->cert_problems[i])
-			fprintf(f, "tlsaudit_certificate_problems_total{%s,problem=\"%s\"} %llu\n",
-				labels, tls_cert_problem_name(1u << i),
-				(unsigned long long)r->cert_problems[i]);
+	for (k = g0; k < g1; k++) {
+		const struct agg_row *r = agg__row(a, L->order[k]);
+
+		for (i = 0; i < r->n_pol && i < AGG_POLICY_SLOTS; i++) {
+			if (policy_seen(a, L, g0, k, r->pol[i].name))
+				continue;
+			for (by = TLS_POLICY_BY_CLIENT; by <= TLS_POLICY_BY_SERVER; by++)
+				for (why = TLS_REASON_VERSION; why < AGG_REASONS; why++) {
+					sum = 0;
+					for (m = k; m < g1; m++) {
+						p = agg_row_policy(agg__row(a, L->order[m]),
+								   r->pol[i].name);
+						if (p)
+							sum = sat_add(sum, p->failed[by - 1][why]);
+					}
+					if (sum)
+						fprintf(f, "tlsaudit_policy_failures_total{%s,role=\"%s\","
+							   "policy=\"%s\",by=\"%s\",reason=\"%s\"} %llu\n",
+							L->id[L->order[g0]], agg_role_name(r0->key.role),
+							r->pol[i].name,
+							tls_policy_by_name((enum tls_policy_by)by),
+							tls_policy_reason_name((enum tls_policy_reason)why),
+							(unsigned long long)sum);
+				}
+		}
+	}
 }
 
-static void render_bad_certs(FILE *f, const struct agg_row *r, const char *labels)
+/*
+ * render_cert_problems, render_bad_certs - the certificates the rows of one group met:
+ * one series per problem that happened (at most 7), and per problem a verifying client
+ * refuses, the handshakes whose client went on regardless (at most 4).
+ */
+static void render_cert_problems(FILE *f, const struct agg *a, const struct labels *L,
+				 size_t g0, size_t g1)
 {
+	const struct agg_row *r0 = agg__row(a, L->order[g0]);
+	uint64_t sum;
+	size_t k;
 	int i;
 
-	for (i = 0; i < AGG_VERIFY_PROBLEMS; i++)
-		if (r->bad_cert_accepted[i])
-			fprintf(f, "tlsaudit_bad_certificate_accepted_total{%s,problem=\"%s\"} %llu\n",
-				labels, tls_cert_problem_name(1u << i),
-				(unsigned long long)r->bad_cert_accepted[i]);
+	for (i = 0; i < TLS_CERT_N_PROBLEMS; i++) {
+		for (sum = 0, k = g0; k < g1; k++)
+			sum = sat_add(sum, agg__row(a, L->order[k])->cert_problems[i]);
+		if (sum)
+			fprintf(f, "tlsaudit_certificate_problems_total{%s,role=\"%s\",problem=\"%s\"} "
+				   "%llu\n",
+				L->id[L->order[g0]], agg_role_name(r0->key.role),
+				tls_cert_problem_name(1u << i), (unsigned long long)sum);
+	}
+}
+
+static void render_bad_certs(FILE *f, const struct agg *a, const struct labels *L, size_t g0,
+			     size_t g1)
+{
+	const struct agg_row *r0 = agg__row(a, L->order[g0]);
+	uint64_t sum;
+	size_t k;
+	int i;
+
+	for (i = 0; i < AGG_VERIFY_PROBLEMS; i++) {
+		for (sum = 0, k = g0; k < g1; k++)
+			sum = sat_add(sum, agg__row(a, L->order[k])->bad_cert_accepted[i]);
+		if (sum)
+			fprintf(f, "tlsaudit_bad_certificate_accepted_total{%s,role=\"%s\","
+				   "problem=\"%s\"} %llu\n",
+				L->id[L->order[g0]], agg_role_name(r0->key.role),
+				tls_cert_problem_name(1u << i), (unsigned long long)sum);
+	}
 }
 
 /*
  * render_expiry - a local server's own certificates, by subject (at most AGG_OWN_CERTS
- * per row): the subject is the operator's own name, bounded, never a peer's.
+ * per row): the subject is the operator's own name, bounded, never a peer's. Only
+ * server rows have them, so role is no label; one row per (id, port) among those.
  */
-static void render_expiry(FILE *f, const struct agg_row *r, const char *labels)
+static void render_expiry(FILE *f, const struct agg_row *r, const char *id)
 {
 	char subj[PROM_ESCAPED_MAX(HS_CERT_NAME_MAX)];
 	size_t i;
@@ -277,9 +449,9 @@ static void render_expiry(FILE *f, const struct agg_row *r, const char *labels)
 		return;
 	for (i = 0; i < r->n_own && i < AGG_OWN_CERTS; i++) {
 		prom_escape(r->own[i].subject, subj, sizeof(subj));
-		fprintf(f, "tlsaudit_server_certificate_expiry_timestamp_seconds{%s,subject=\"%s\"} "
-			   "%lld\n",
-			labels, subj, (long long)r->own[i].not_after);
+		fprintf(f, "tlsaudit_server_certificate_expiry_timestamp_seconds{%s,port=\"%u\","
+			   "subject=\"%s\"} %lld\n",
+			id, r->key.port, subj, (long long)r->own[i].not_after);
 	}
 }
 
@@ -356,13 +528,35 @@ size_t prom_row_series(const struct agg_row *r, void *ctx)
 size_t prom_fixed_series(const char *backend)
 {
 	/* info, start time, ringbuf drops, flow evictions, malformed, export time */
-	size_t n = 6 + AGG_FOLD_N;
+	size_t n = 6 + AGG_FOLD_N + PROM_CERT_UNREAD_N;
 
 	if (backend && !strcmp(backend, "bpf"))
 		n += PROM_DROP_N - 1;
 	else if (backend && !strcmp(backend, "pcap"))
 		n += PROM_DROP_N - 3; /* not the BPF ring's data, close and load reasons */
 	return n;
+}
+
+/*
+ * render_certs_unread - chains whose certificate fields stayed null: the certificate
+ * families cannot count what they never saw, so say how much that was.
+ */
+static void render_certs_unread(FILE *f, const struct prom_info *info)
+{
+	static const char *const why[PROM_CERT_UNREAD_N] = {
+		[PROM_CERT_CUT] = "cut",
+		[PROM_CERT_MALFORMED] = "malformed",
+	};
+	int i;
+
+	header(f, "tlsaudit_certificates_unread_total", "counter",
+	       "Server certificate chains in the clear (TLS 1.2 and older) whose leaf could not "
+	       "be read, so its problems went uncounted, by reason: cut (the bytes ended inside "
+	       "it: the bytes kept per direction, a lost segment, the connection's end), "
+	       "malformed (a Certificate message or leaf that does not parse).");
+	for (i = 0; i < PROM_CERT_UNREAD_N; i++)
+		fprintf(f, "tlsaudit_certificates_unread_total{reason=\"%s\"} %llu\n", why[i],
+			(unsigned long long)info->certs_unread[i]);
 }
 
 /* render_folded - what max_series, the key cap and row_ttl moved into "other". */
@@ -387,18 +581,15 @@ static void render_folded(FILE *f, const struct agg *a)
 
 int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 {
-	size_t i, n = agg__n_rows(a);
-	char **lab, ver[64], backend[64];
-	int v, ret = -ENOMEM;
+	size_t i, k, g1, n = agg__n_rows(a);
+	char ver[64], backend[64], **lab;
+	struct labels L;
+	int v, ret;
 
-	lab = calloc(n ? n : 1, sizeof(*lab));
-	if (!lab)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		lab[i] = row_labels(agg__row(a, i));
-		if (!lab[i])
-			goto cleanup;
-	}
+	ret = labels_make(a, &L);
+	if (ret)
+		return ret;
+	lab = L.lab;
 
 	header(f, "tlsaudit_handshakes_total", "counter",
 	       "TLS handshakes seen, by local process, role, service port and negotiated version.");
@@ -455,25 +646,31 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	       "Handshakes that would fail if the peer enforced policy (the policies judged: "
 	       "tlsaudit.conf policies), by whose offer or choice fails it (client or server) "
 	       "and reason (version, cipher, group, ems, sni, cert_key, cert_sig).");
-	for (i = 0; i < n; i++)
-		render_policies(f, agg__row(a, i), lab[i]);
+	for (k = 0; k < n; k = g1) {
+		g1 = group_end(a, &L, k);
+		render_policies(f, a, &L, k, g1);
+	}
 	header(f, "tlsaudit_certificate_problems_total", "counter",
 	       "TLS 1.2 and older handshakes whose server certificate had a problem, by problem "
 	       "(expired, not_yet_valid, self_signed, name_mismatch, weak_key, sha1_signature, "
 	       "md5_signature); a handshake with several counts once for each.");
-	for (i = 0; i < n; i++)
-		render_cert_problems(f, agg__row(a, i), lab[i]);
+	for (k = 0; k < n; k = g1) {
+		g1 = group_end(a, &L, k);
+		render_cert_problems(f, a, &L, k, g1);
+	}
 	header(f, "tlsaudit_bad_certificate_accepted_total", "counter",
 	       "Handshakes whose client went on past a certificate problem a verifying client "
 	       "refuses (expired, not_yet_valid, self_signed, name_mismatch): a program that "
 	       "does not verify certificates.");
-	for (i = 0; i < n; i++)
-		render_bad_certs(f, agg__row(a, i), lab[i]);
+	for (k = 0; k < n; k = g1) {
+		g1 = group_end(a, &L, k);
+		render_bad_certs(f, a, &L, k, g1);
+	}
 	header(f, "tlsaudit_server_certificate_expiry_timestamp_seconds", "gauge",
 	       "Unix time the certificate a local server presents expires, by its subject (the "
 	       "latest seen for that subject).");
 	for (i = 0; i < n; i++)
-		render_expiry(f, agg__row(a, i), lab[i]);
+		render_expiry(f, agg__row(a, i), L.id[i]);
 	header(f, "tlsaudit_last_seen_timestamp_seconds", "gauge",
 	       "Unix time of the latest handshake or session of this process key.");
 	for (i = 0; i < n; i++)
@@ -488,6 +685,7 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	fprintf(f, "tlsaudit_start_time_seconds %llu\n",
 		(unsigned long long)(info->start_time_ns / NSEC_PER_SEC));
 	render_drops(f, info);
+	render_certs_unread(f, info);
 	header(f, "tlsaudit_ringbuf_drops_total", "counter",
 	       "Deprecated: use tlsaudit_capture_drops_total. Capture events lost because the "
 	       "kernel ring buffer was full (with libpcap: the kernel's packet drops).");
@@ -505,10 +703,7 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	fprintf(f, "tlsaudit_export_timestamp_seconds %llu\n",
 		(unsigned long long)(info->export_time_ns / NSEC_PER_SEC));
 	ret = ferror(f) ? -EIO : 0;
-cleanup:
-	for (i = 0; i < n; i++)
-		free(lab[i]);
-	free(lab);
+	labels_free(&L);
 	return ret;
 }
 

@@ -5,17 +5,18 @@
  * per-handshake problem bits of DESIGN.md, and a cache keyed by the SHA-256 of the DER.
  *
  * The message is walked with the bounded cursor; the DER goes to d2i_X509() with its
- * length and nothing else reads it (but for the public key's bytes libcrypto hands back,
- * read with the cursor too). What is kept afterwards is plain data (strings, numbers, a
- * bounded name list), so judging a handshake needs no libcrypto call and the X509
- * object is freed before the decode returns.
+ * length, and the public key's bits that libcrypto hands back go to libcrypto's decoder
+ * for that key type: nothing here reads DER by hand. What is kept afterwards is plain
+ * data (strings, numbers, a bounded name list), so judging a handshake needs no
+ * libcrypto call and the X509 object is freed before the decode returns.
  *
  * OpenSSL 3 decodes the public key inside d2i_X509() through its provider decoders,
- * which costs 185 us a certificate here, nine tenths of the decode: a server's
+ * which costs about 90 us a certificate here, nine tenths of the decode: a server's
  * certificate is decoded in a library context without providers (quick_ctx()), and its
- * key described from the SubjectPublicKeyInfo (spki_info()). A leaf whose subject is
- * its issuer (self-signed, whose signature must be checked with the key) or whose key
- * that cannot describe is decoded the full way.
+ * key decoded and described by the key type's own routine (spki_info(), about 1 us for
+ * RSA, a few for EC and EdDSA). A leaf whose subject is its issuer (self-signed, whose
+ * signature must be checked with the key) or whose key that does not cover or refuses is
+ * decoded the full way, so a key either decode cannot load is "unknown" in both.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -295,18 +296,26 @@ static int asn1_secs(const ASN1_TIME *t, int64_t *out)
 	return 0;
 }
 
-static void key_info(const X509 *x, struct tls_cert_info *info)
+/*
+ * The name of an EC key on the named curve @group (libcrypto's short name): the NIST
+ * name where there is one (prime256v1 is "P-256"), else the short name. One function
+ * for both decodes, so they cannot name a curve differently.
+ */
+static void ec_key_name(struct tls_cert_info *info, const char *group)
 {
-	/* X509_get0_pubkey() takes a non-const X509 in OpenSSL 3.0 but does not change it. */
-	EVP_PKEY *pk = X509_get0_pubkey((X509 *)x);
-	const char *curve, *type;
+	const char *nist = EC_curve_nid2nist(OBJ_txt2nid(group));
+
+	memcpy(info->key, "EC-", 3);
+	util_strlcpy(info->key + 3, nist ? nist : group, sizeof(info->key) - 3);
+}
+
+/* Describe a public key libcrypto loaded: the strings and sizes of the record's cert_key. */
+static void key_describe(EVP_PKEY *pk, struct tls_cert_info *info)
+{
+	const char *type;
 	char group[64];
 	int bits;
 
-	util_strlcpy(info->key, "unknown", sizeof(info->key));
-	if (!pk)
-		/* A key type no provider loads (GOST, say): shown as unknown, never judged. */
-		return;
 	bits = EVP_PKEY_get_bits(pk);
 	info->key_bits = bits > 0 ? (uint32_t)bits : 0;
 	if (EVP_PKEY_is_a(pk, "RSA")) {
@@ -320,15 +329,11 @@ static void key_info(const X509 *x, struct tls_cert_info *info)
 		snprintf(info->key, sizeof(info->key), "DSA-%u", info->key_bits);
 	} else if (EVP_PKEY_is_a(pk, "EC")) {
 		info->key_kind = TLS_CERT_KEY_EC;
-		if (EVP_PKEY_get_group_name(pk, group, sizeof(group), NULL)) {
-			/* The NIST name where there is one (prime256v1 is "P-256"). */
-			curve = EC_curve_nid2nist(OBJ_txt2nid(group));
-			memcpy(info->key, "EC-", 3);
-			util_strlcpy(info->key + 3, curve ? curve : group, sizeof(info->key) - 3);
-		} else {
+		if (EVP_PKEY_get_group_name(pk, group, sizeof(group), NULL))
+			ec_key_name(info, group);
+		else
 			/* Explicit curve parameters: no name to give, only the size. */
 			snprintf(info->key, sizeof(info->key), "EC-%u", info->key_bits);
-		}
 	} else if (EVP_PKEY_is_a(pk, "ED25519")) {
 		info->key_kind = TLS_CERT_KEY_ED25519;
 		util_strlcpy(info->key, "Ed25519", sizeof(info->key));
@@ -340,6 +345,18 @@ static void key_info(const X509 *x, struct tls_cert_info *info)
 		if (type)
 			util_strlcpy(info->key, type, sizeof(info->key));
 	}
+}
+
+/* The full decode's key: whatever the certificate's EVP_PKEY is, or "unknown". */
+static void key_info(const X509 *x, struct tls_cert_info *info)
+{
+	/* X509_get0_pubkey() takes a non-const X509 in OpenSSL 3.0 but does not change it. */
+	EVP_PKEY *pk = X509_get0_pubkey((X509 *)x);
+
+	util_strlcpy(info->key, "unknown", sizeof(info->key));
+	if (pk)
+		key_describe(pk, info);
+	/* Else a key no provider loads (GOST, a malformed one): unknown, never judged. */
 }
 
 /*
@@ -363,123 +380,104 @@ static OSSL_LIB_CTX *quick_ctx(void)
 	return ctx;
 }
 
-/* The next DER element of @tag in @c (definite lengths up to 2^24-1), in @out. */
-static bool der_next(struct tls_cursor *c, uint8_t tag, struct tls_cursor *out)
-{
-	uint8_t t = cur_u8(c), l = cur_u8(c);
-	size_t len;
-
-	if (!cur_ok(c) || t != tag)
-		return false;
-	if (l < 0x80)
-		len = l;
-	else if (l == 0x81)
-		len = cur_u8(c);
-	else if (l == 0x82)
-		len = cur_u16(c);
-	else if (l == 0x83)
-		len = cur_u24(c);
-	else
-		return false;
-	return cur_ok(c) && cur_sub(c, len, out);
-}
-
-/* Significant bits of a DER INTEGER's content (positive, as a modulus is). */
-static uint32_t int_bits(struct tls_cursor *v)
-{
-	const uint8_t *p = cur_ptr(v);
-	size_t n = cur_left(v);
-	uint32_t bits;
-	uint8_t b;
-
-	while (n && *p == 0) {
-		p++;
-		n--;
-	}
-	if (!n || n > 0xffffff / 8)
-		return 0;
-	bits = (uint32_t)(n - 1) * 8;
-	for (b = *p; b; b >>= 1)
-		bits++;
-	return bits;
-}
-
-/* Named curves and their order's bits, as EVP_PKEY_get_bits() gives them. */
-static const struct {
-	int nid;
-	uint32_t bits;
-} curves[] = {
-	{ NID_X9_62_prime192v1, 192 }, { NID_secp224r1, 224 },	     { NID_X9_62_prime256v1, 256 },
-	{ NID_secp384r1, 384 },	       { NID_secp521r1, 521 },	     { NID_secp256k1, 256 },
-	{ NID_brainpoolP256r1, 256 },  { NID_brainpoolP384r1, 384 }, { NID_brainpoolP512r1, 512 },
+/*
+ * The named curves the quick decode knows; a leaf on any other curve is decoded in full.
+ * Each group is made once (making one is most of the cost of checking a point) and kept
+ * for the life of the process, like quick_ctx().
+ */
+static const int curve_nids[] = {
+	NID_X9_62_prime256v1, NID_secp384r1,	 NID_secp521r1,	       NID_secp224r1,
+	NID_X9_62_prime192v1, NID_secp256k1,	 NID_brainpoolP256r1, NID_brainpoolP384r1,
+	NID_brainpoolP512r1,
 };
 
+static const EC_GROUP *curve_group(int nid)
+{
+	static EC_GROUP *groups[ARRAY_SIZE(curve_nids)];
+	static bool tried[ARRAY_SIZE(curve_nids)];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(curve_nids); i++) {
+		if (curve_nids[i] != nid)
+			continue;
+		if (!tried[i]) {
+			tried[i] = true;
+			groups[i] = EC_GROUP_new_by_curve_name(nid);
+		}
+		return groups[i];
+	}
+	return NULL;
+}
+
 /*
- * key_info() from the SubjectPublicKeyInfo alone (RFC 5280 4.1.2.7; RSA RFC 8017 A.1.1,
- * EC RFC 5480 2.1.1, EdDSA RFC 8410 3): the same strings and sizes for RSA, RSA-PSS,
- * the named curves above, Ed25519 and Ed448. False for anything else, which the full
- * decode describes.
+ * The quick decode's key: the subjectPublicKey bits of the SubjectPublicKeyInfo
+ * (RFC 5280 4.1.2.7), decoded by libcrypto with the same routine its own decoder of that
+ * key type uses, so a key the full decode cannot load is not described here either:
+ * RSA with d2i_PublicKey() (the RSAPublicKey of RFC 8017 A.1.1), a named curve's point
+ * with EC_POINT_oct2point() (which checks it is on the curve, RFC 5480 2.2), EdDSA as a
+ * raw key of the algorithm's exact length and without parameters (RFC 8410 3).
+ * key_describe() then names it, as it does for the full decode. False for what this
+ * does not cover (RSA-PSS, whose parameters the full decode checks; DSA; explicit or
+ * other curves; unknown types) and for a key libcrypto refuses: the leaf is then decoded
+ * in full, which describes it, or says "unknown" for a key it cannot load.
  */
 static bool spki_info(X509 *x, struct tls_cert_info *info)
 {
 	const X509_PUBKEY *xpk = X509_get_X509_PUBKEY(x);
-	const unsigned char *kp = NULL;
-	const ASN1_OBJECT *curve_obj;
+	const unsigned char *kp = NULL, *p;
+	const EC_GROUP *group;
 	const void *pval = NULL;
-	struct tls_cursor c, seq, n;
 	ASN1_OBJECT *alg = NULL;
 	X509_ALGOR *pa = NULL;
-	const char *nist;
-	int kl = 0, ptype = 0, nid, cnid;
-	size_t i;
+	EC_POINT *point = NULL;
+	EVP_PKEY *pk = NULL;
+	int kl = 0, ptype = V_ASN1_UNDEF, nid, cnid, bits;
+	bool ok = false;
 
 	if (!xpk || !X509_PUBKEY_get0_param(&alg, &kp, &kl, &pa, xpk) || !alg || !kp || kl <= 0)
-		return false;
+		goto cleanup;
+	if (pa)
+		X509_ALGOR_get0(NULL, &ptype, &pval, pa);
 	nid = OBJ_obj2nid(alg);
 	switch (nid) {
 	case NID_rsaEncryption:
-	case NID_rsassaPss:
-		/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
-		cur_init(&c, kp, (size_t)kl);
-		if (!der_next(&c, 0x30, &seq) || cur_left(&c) || !der_next(&seq, 0x02, &n))
-			return false;
-		info->key_bits = int_bits(&n);
-		if (!info->key_bits)
-			return false;
-		info->key_kind = nid == NID_rsaEncryption ? TLS_CERT_KEY_RSA : TLS_CERT_KEY_RSA_PSS;
-		snprintf(info->key, sizeof(info->key), "%s-%u",
-			 nid == NID_rsaEncryption ? "RSA" : "RSA-PSS", info->key_bits);
-		return true;
-	case NID_X9_62_id_ecPublicKey:
-		if (pa)
-			X509_ALGOR_get0(NULL, &ptype, &pval, pa);
-		if (ptype != V_ASN1_OBJECT || !pval)
-			return false;
-		curve_obj = pval;
-		cnid = OBJ_obj2nid(curve_obj);
-		for (i = 0; i < ARRAY_SIZE(curves) && curves[i].nid != cnid; i++)
-			;
-		if (i == ARRAY_SIZE(curves))
-			return false;
-		info->key_kind = TLS_CERT_KEY_EC;
-		info->key_bits = curves[i].bits;
-		nist = EC_curve_nid2nist(cnid);
-		memcpy(info->key, "EC-", 3);
-		util_strlcpy(info->key + 3, nist ? nist : OBJ_nid2sn(cnid), sizeof(info->key) - 3);
-		return true;
+		p = kp;
+		pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, kl);
+		break;
 	case NID_ED25519:
-		info->key_kind = TLS_CERT_KEY_ED25519;
-		info->key_bits = 256;
-		util_strlcpy(info->key, "Ed25519", sizeof(info->key));
-		return true;
 	case NID_ED448:
-		info->key_kind = TLS_CERT_KEY_ED448;
-		info->key_bits = 456;
-		util_strlcpy(info->key, "Ed448", sizeof(info->key));
-		return true;
+		if (ptype == V_ASN1_UNDEF)
+			pk = EVP_PKEY_new_raw_public_key(nid == NID_ED25519 ? EVP_PKEY_ED25519 :
+								      EVP_PKEY_ED448,
+							 NULL, kp, (size_t)kl);
+		break;
+	case NID_X9_62_id_ecPublicKey:
+		if (ptype != V_ASN1_OBJECT || !pval)
+			goto cleanup;
+		cnid = OBJ_obj2nid(pval);
+		group = curve_group(cnid);
+		if (!group)
+			goto cleanup;
+		point = EC_POINT_new(group);
+		if (!point || !EC_POINT_oct2point(group, point, kp, (size_t)kl, NULL))
+			goto cleanup;
+		bits = EC_GROUP_order_bits(group);
+		info->key_kind = TLS_CERT_KEY_EC;
+		info->key_bits = bits > 0 ? (uint32_t)bits : 0;
+		ec_key_name(info, OBJ_nid2sn(cnid));
+		ok = true;
+		goto cleanup;
 	default:
-		return false;
+		goto cleanup;
 	}
+	if (pk) {
+		key_describe(pk, info);
+		ok = true;
+	}
+cleanup:
+	EC_POINT_free(point);
+	EVP_PKEY_free(pk);
+	return ok;
 }
 
 /* DESIGN.md: RSA (and DSA) under 2048 bits, EC under 224. EdDSA keys are never weak. */

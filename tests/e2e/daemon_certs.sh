@@ -6,8 +6,9 @@
 # presenting a certificate that expires in ten days to a verifying Python client. Checks
 # `report` ("Programs that accept bad certificates", "Certificates that expire within
 # 30 days"), the `report --json` rows, top's BADC column, the three textfile families
-# (against openssl x509; promtool check metrics where installed), and that a restart
-# keeps the counters (state file).
+# (against openssl x509; promtool check metrics where installed), a chain over the bytes
+# kept per direction counted as unread in the textfile and in watch's exit summary, and
+# that a restart keeps the counters (state file).
 #
 # Other tests may run TLS on this host at the same time, so the ports are this test's own.
 source "$(dirname "$0")/../lib/common.sh"
@@ -23,6 +24,7 @@ PY=python3
 
 PORT=$((20000 + $$ % 20000))
 PORT2=$((PORT + 1))
+PORT3=$((PORT + 2))
 S=$TEST_TMP/s
 PKI=$TEST_TMP/pki
 mkdir -p "$PKI"
@@ -39,10 +41,16 @@ openssl req -newkey rsa:2048 -nodes -subj "/CN=soon.certs.test" -keyout "$PKI/so
 openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=self.certs.test" \
 	-addext "subjectAltName=DNS:self.certs.test" -keyout "$PKI/self.key" \
 	-out "$PKI/self.crt" 2>/dev/null || fail "openssl: self-signed certificate"
+# Over the 32 KiB kept per direction (1500 names): the chain is cut, its fields stay null.
+openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=huge.certs.test" \
+	-addext "subjectAltName=$(seq -f "DNS:host-%04g.huge.certs.test" 1 1500 | paste -sd,)" \
+	-keyout "$PKI/huge.key" -out "$PKI/huge.crt" 2>/dev/null || fail "openssl: huge certificate"
+[ "$(openssl x509 -in "$PKI/huge.crt" -outform der | wc -c)" -gt 33000 ] ||
+	fail "the huge certificate is not over the budget"
 
 daemon_start() {
 	"$TLSAUDIT" daemon --foreground --socket="$S" --state-file="$TEST_TMP/state" \
-		--textfile="$TEST_TMP/t.prom" --export-interval=1s --ports="$PORT,$PORT2" \
+		--textfile="$TEST_TMP/t.prom" --export-interval=1s --ports="$PORT,$PORT2,$PORT3" \
 		>>"$TEST_TMP/daemon.log" 2>&1 &
 	DPID=$!
 	on_exit "kill $DPID"
@@ -146,20 +154,51 @@ grep -Eq "^[^ ]*openssl +$PORT2 +self\.certs\.test" "$TEST_TMP/report.txt" &&
 grep -Eq "^curl +- +cli +$PORT2 +0 +0 +2 +0 +1 +0 +1 " "$TEST_TMP/top.txt" ||
 	fail "top: no BADC for curl: $(cat "$TEST_TMP/top.txt")"
 
-# The textfile: the three families, against openssl x509.
+# The textfile: the three families, against openssl x509, with the labels
+# docs/metrics.md gives them (no port on the counters, no role on the expiry).
 for ((i = 0; i < 50; i++)); do
 	grep -q "tlsaudit_bad_certificate_accepted_total{.*curl" "$TEST_TMP/t.prom" 2>/dev/null && break
 	sleep 0.1
 done
-grep -Eq "^tlsaudit_bad_certificate_accepted_total\{exe=\"[^\"]*curl\",unit=\"[^\"]*\",container=\"\",role=\"client\",port=\"$PORT2\",problem=\"self_signed\"\} 1$" \
+grep -Eq "^tlsaudit_bad_certificate_accepted_total\{exe=\"[^\"]*curl\",unit=\"[^\"]*\",container=\"\",role=\"client\",problem=\"self_signed\"\} 1$" \
 	"$TEST_TMP/t.prom" || fail "textfile: no bad certificate accepted: $(grep certif "$TEST_TMP/t.prom")"
-grep -Eq "^tlsaudit_certificate_problems_total\{exe=\"[^\"]*curl\",.*,port=\"$PORT2\",problem=\"self_signed\"\} 2$" \
+grep -Eq "^tlsaudit_certificate_problems_total\{exe=\"[^\"]*curl\",unit=\"[^\"]*\",container=\"\",role=\"client\",problem=\"self_signed\"\} 2$" \
 	"$TEST_TMP/t.prom" || fail "textfile: no certificate problems: $(grep certif "$TEST_TMP/t.prom")"
-grep -Eq "^tlsaudit_server_certificate_expiry_timestamp_seconds\{exe=\"[^\"]*openssl\",.*,role=\"server\",port=\"$PORT\",subject=\"soon\.certs\.test\"\} $NOT_AFTER$" \
+grep -Eq "^tlsaudit_server_certificate_expiry_timestamp_seconds\{exe=\"[^\"]*openssl\",unit=\"[^\"]*\",container=\"\",port=\"$PORT\",subject=\"soon\.certs\.test\"\} $NOT_AFTER$" \
 	"$TEST_TMP/t.prom" || fail "textfile: no expiry for soon.certs.test: $(grep expiry "$TEST_TMP/t.prom")"
 if command -v promtool >/dev/null; then
 	promtool check metrics <"$TEST_TMP/t.prom" || fail "promtool check metrics"
 fi
+
+# A chain over the budget: nothing to judge, and the textfile says so. Both ends are
+# local, so the client's and the server's socket each lose one; `watch`, which sees the
+# same two sockets, says the same when it stops (-v: its summary is an info line).
+grep -q '^tlsaudit_certificates_unread_total{reason="cut"} 0$' "$TEST_TMP/t.prom" ||
+	fail "textfile: chains cut before any was: $(grep unread "$TEST_TMP/t.prom")"
+WERR=$TEST_TMP/watch.err
+"$TLSAUDIT" watch -v --ports="$PORT3" >"$TEST_TMP/watch.txt" 2>"$WERR" &
+WPID=$!
+on_exit "kill $WPID"
+wait_line "$WERR" "capturing with" "$WPID" || fail "watch did not start: $(cat "$WERR")"
+server 127.0.0.4 "$PORT3" huge
+in_ns timeout 10 curl -sS -k -o /dev/null --resolve "huge.certs.test:$PORT3:127.0.0.4" \
+	"https://huge.certs.test:$PORT3/" || fail "curl -k to the huge chain"
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+HUGE="r['role'] == 'client' and r['port'] == $PORT3"
+wait_for handshakes "$HUGE" 1
+expect_eq "huge chain: no problems counted" "$(row "cert_problems/self_signed" "$HUGE")" 0
+for ((i = 0; i < 50; i++)); do
+	grep -q '^tlsaudit_certificates_unread_total{reason="cut"} 2$' "$TEST_TMP/t.prom" && break
+	sleep 0.1
+done
+grep -q '^tlsaudit_certificates_unread_total{reason="cut"} 2$' "$TEST_TMP/t.prom" &&
+	grep -q '^tlsaudit_certificates_unread_total{reason="malformed"} 0$' "$TEST_TMP/t.prom" ||
+	fail "textfile: the cut chain is not counted: $(grep unread "$TEST_TMP/t.prom")"
+kill -INT "$WPID"
+wait "$WPID"
+expect_eq "watch exit status" "$?" 0
+grep -q "2 server certificate chains unread (2 cut short, 0 malformed)" "$WERR" ||
+	fail "watch's summary does not count the cut chain: $(cat "$WERR")"
 
 # A restart keeps the counters (state file, format 5).
 daemon_stop

@@ -156,6 +156,39 @@ static void add_certs(struct agg *a)
 	agg__add(a, &r, r.time_ns);
 }
 
+/*
+ * add_comm_rows - processes whose executable could not be read, so their comm names
+ * them: one whose comm is the path of a real program in the file (/usr/bin/curl, a
+ * client on 443 with the same certificate problems), one named "other" like the row of
+ * folded keys, one named like a bracketed comm already.
+ */
+static void add_comm_rows(struct agg *a)
+{
+	struct hs_record r;
+
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400000ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	r.server.port = 443;
+	r.version = TLS_V_12;
+	r.offered_max = TLS_V_13;
+	r.proc.known = true;
+	util_strlcpy(r.proc.comm, "/usr/bin/curl", sizeof(r.proc.comm));
+	r.cert.state = HS_CERT_OK;
+	r.cert.problems = TLS_CERT_SELF_SIGNED;
+	r.cert.accepted_bad = HS_TRI_TRUE;
+	agg__add(a, &r, r.time_ns);
+	r.cert.problems = 0;
+	r.cert.accepted_bad = HS_TRI_NULL;
+	util_strlcpy(r.proc.comm, "other", sizeof(r.proc.comm));
+	agg__add(a, &r, r.time_ns);
+	util_strlcpy(r.proc.comm, "[curl]", sizeof(r.proc.comm));
+	agg__add(a, &r, r.time_ns);
+	util_strlcpy(r.proc.comm, "curl", sizeof(r.proc.comm));
+	agg__add(a, &r, r.time_ns);
+}
+
 static struct agg *filled(void)
 {
 	struct agg *a = agg__new(16, 0);
@@ -187,7 +220,43 @@ static struct agg *filled(void)
 	add_failures(a);
 	add_verdicts(a);
 	add_certs(a);
+	add_comm_rows(a);
 	return a;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * assert_no_duplicate_series - no two samples of @out have the same name and label set:
+ * node_exporter keeps one of them and drops the other without a word.
+ */
+static void assert_no_duplicate_series(const char *out)
+{
+	char *copy = strdup(out), *line, *save = NULL, **ser = NULL;
+	size_t n = 0, cap = 0, i;
+
+	assert_non_null(copy);
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#')
+			continue;
+		/* The series is everything before the value. */
+		*strrchr(line, ' ') = '\0';
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ser = realloc(ser, cap * sizeof(*ser));
+			assert_non_null(ser);
+		}
+		ser[n++] = line;
+	}
+	qsort(ser, n, sizeof(*ser), cmp_str);
+	for (i = 1; i < n; i++)
+		if (!strcmp(ser[i - 1], ser[i]))
+			fail_msg("two samples of the series %s", ser[i]);
+	free(ser);
+	free(copy);
 }
 
 static char *render(struct agg *a)
@@ -202,6 +271,7 @@ static char *render(struct agg *a)
 			   [PROM_DROP_FLOW_TABLE] = 4, [PROM_DROP_BUDGET] = 6 },
 		.flow_evictions = 4,
 		.malformed = 5,
+		.certs_unread = { [PROM_CERT_CUT] = 7, [PROM_CERT_MALFORMED] = 8 },
 	};
 	char *data = NULL;
 	size_t len = 0;
@@ -209,6 +279,8 @@ static char *render(struct agg *a)
 
 	assert_int_equal(prom_render(a, &info, f), 0);
 	fclose(f);
+	/* Whatever the test: a file with a series twice loses one of them. */
+	assert_no_duplicate_series(data);
 	return data;
 }
 
@@ -230,9 +302,9 @@ static void test_samples(void **state)
 		"tlsaudit_last_seen_timestamp_seconds{exe=\"/usr/bin/openssl\",unit=\"\",container=\"\","
 		"role=\"client\",port=\"443\"} 1795400000\n",
 		"tlsaudit_policy_failures_total{exe=\"/usr/bin/openssl\",unit=\"\",container=\"\","
-		"role=\"client\",port=\"443\",policy=\"tls12\",by=\"client\",reason=\"version\"} 3\n",
+		"role=\"client\",policy=\"tls12\",by=\"client\",reason=\"version\"} 3\n",
 		"tlsaudit_policy_failures_total{exe=\"/usr/bin/openssl\",unit=\"\",container=\"\","
-		"role=\"client\",port=\"443\",policy=\"fips-ems\",by=\"server\",reason=\"ems\"} 1\n",
+		"role=\"client\",policy=\"fips-ems\",by=\"server\",reason=\"ems\"} 1\n",
 		"tlsaudit_info{version=\"0.1.0\",backend=\"bpf\"} 1\n",
 		"tlsaudit_start_time_seconds 1795390000\n",
 		"tlsaudit_ringbuf_drops_total 3\n",
@@ -244,6 +316,9 @@ static void test_samples(void **state)
 		"tlsaudit_capture_drops_total{backend=\"bpf\",reason=\"budget_spent\"} 6\n",
 		"tlsaudit_flow_evictions_total 4\n",
 		"tlsaudit_malformed_handshakes_total 5\n",
+		"# TYPE tlsaudit_certificates_unread_total counter\n",
+		"tlsaudit_certificates_unread_total{reason=\"cut\"} 7\n",
+		"tlsaudit_certificates_unread_total{reason=\"malformed\"} 8\n",
 		"tlsaudit_export_timestamp_seconds 1795400100\n",
 		"tlsaudit_handshake_failures_total{exe=\"/usr/lib/postfix/sbin/smtp\","
 		"unit=\"postfix@-.service\",container=\"\",role=\"client\",port=\"25\","
@@ -273,18 +348,29 @@ static void test_samples(void **state)
 		"container=\"\",role=\"server\",port=\"587\",smtp_tls=\"unknown\","
 		"plaintext_fallback=\"false\"} 1\n",
 		"tlsaudit_certificate_problems_total{exe=\"/usr/bin/curl\",unit=\"\",container=\"\","
-		"role=\"client\",port=\"443\",problem=\"self_signed\"} 1\n",
+		"role=\"client\",problem=\"self_signed\"} 1\n",
 		"tlsaudit_certificate_problems_total{exe=\"/usr/bin/curl\",unit=\"\",container=\"\","
-		"role=\"client\",port=\"443\",problem=\"name_mismatch\"} 1\n",
+		"role=\"client\",problem=\"name_mismatch\"} 1\n",
 		"tlsaudit_certificate_problems_total{exe=\"/usr/bin/curl\",unit=\"\",container=\"\","
-		"role=\"client\",port=\"443\",problem=\"weak_key\"} 1\n",
+		"role=\"client\",problem=\"weak_key\"} 1\n",
 		"tlsaudit_bad_certificate_accepted_total{exe=\"/usr/bin/curl\",unit=\"\","
-		"container=\"\",role=\"client\",port=\"443\",problem=\"self_signed\"} 1\n",
+		"container=\"\",role=\"client\",problem=\"self_signed\"} 1\n",
 		"tlsaudit_bad_certificate_accepted_total{exe=\"/usr/bin/curl\",unit=\"\","
-		"container=\"\",role=\"client\",port=\"443\",problem=\"name_mismatch\"} 1\n",
+		"container=\"\",role=\"client\",problem=\"name_mismatch\"} 1\n",
 		"tlsaudit_server_certificate_expiry_timestamp_seconds{exe=\"/usr/sbin/nginx\","
-		"unit=\"nginx.service\",container=\"\",role=\"server\",port=\"443\","
+		"unit=\"nginx.service\",container=\"\",port=\"443\","
 		"subject=\"www.\\\"example\\\".test\"} 1797000000\n",
+		/* Named by their comm: in brackets, never like a path or the folded row. */
+		"tlsaudit_handshakes_total{exe=\"[/usr/bin/curl]\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",version=\"TLSv1.2\"} 1\n",
+		"tlsaudit_bad_certificate_accepted_total{exe=\"[/usr/bin/curl]\",unit=\"\","
+		"container=\"\",role=\"client\",problem=\"self_signed\"} 1\n",
+		"tlsaudit_handshakes_total{exe=\"[other]\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",version=\"TLSv1.2\"} 1\n",
+		"tlsaudit_handshakes_total{exe=\"[[curl]]\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",version=\"TLSv1.2\"} 1\n",
+		"tlsaudit_handshakes_total{exe=\"[curl]\",unit=\"\",container=\"\","
+		"role=\"client\",port=\"443\",version=\"TLSv1.2\"} 1\n",
 		"# TYPE tlsaudit_certificate_problems_total counter\n",
 		"# TYPE tlsaudit_bad_certificate_accepted_total counter\n",
 		"# TYPE tlsaudit_server_certificate_expiry_timestamp_seconds gauge\n",
@@ -306,8 +392,7 @@ static void test_samples(void **state)
 	assert_null(strstr(out, "reason=\"pcap_kernel\""));
 	/* A weak key is a problem, not one a verifying client refuses; a client has no own. */
 	assert_null(strstr(out, "tlsaudit_bad_certificate_accepted_total{exe=\"/usr/bin/curl\","
-				"unit=\"\",container=\"\",role=\"client\",port=\"443\","
-				"problem=\"weak_key\"}"));
+				"unit=\"\",container=\"\",role=\"client\",problem=\"weak_key\"}"));
 	assert_null(strstr(out, "expiry_timestamp_seconds{exe=\"/usr/bin/curl\""));
 	free(out);
 	agg__free(a);
@@ -444,6 +529,109 @@ static void test_series_count(void **state)
 }
 
 /*
+ * The label sets docs/metrics.md promises: the certificate and policy families name
+ * the program and role but no port, so one program's rows on several ports are one
+ * series with their counts summed (a server role with the same exe stays apart); the
+ * expiry gauge names exe, unit, container, port and subject; every other per-program
+ * family keeps the port.
+ */
+static void test_port_folded(void **state)
+{
+	struct agg *a = agg__new(16, 0);
+	struct hs_record r;
+	char *out, *p;
+	int n;
+
+	(void)state;
+	tls_policy_set_init(&policies);
+	{
+		char err[128];
+
+		assert_int_equal(tls_policy_set_list(&policies, "tls12", err, sizeof(err)), 0);
+		assert_int_equal(tls_policy_set_finish(&policies, err, sizeof(err)), 0);
+	}
+	agg__set_policies(a, &policies);
+	memset(&r, 0, sizeof(r));
+	r.time_ns = 1795400000ULL * SEC;
+	r.role = HS_ROLE_CLIENT;
+	r.server.family = AF_INET;
+	r.version = TLS_V_10;
+	r.offered_max = TLS_V_10;
+	r.proc.known = true;
+	util_strlcpy(r.proc.exe, "/usr/lib/postfix/sbin/smtp", sizeof(r.proc.exe));
+	r.cert.state = HS_CERT_OK;
+	r.cert.problems = TLS_CERT_SELF_SIGNED;
+	r.cert.accepted_bad = HS_TRI_TRUE;
+	r.judged = true;
+	r.n_verdicts = 1;
+	r.verdicts[0].by = TLS_POLICY_BY_CLIENT;
+	r.verdicts[0].reason = TLS_REASON_VERSION;
+	r.server.port = 25;
+	agg__add(a, &r, r.time_ns);
+	agg__add(a, &r, r.time_ns);
+	r.server.port = 587;
+	agg__add(a, &r, r.time_ns);
+	r.server.port = 465;
+	agg__add(a, &r, r.time_ns);
+	/* The same program as a server: its own series. */
+	r.role = HS_ROLE_SERVER;
+	r.server.port = 25;
+	r.cert.not_after = 1797000000;
+	util_strlcpy(r.cert.subject, "mx.example.test", sizeof(r.cert.subject));
+	agg__add(a, &r, r.time_ns);
+	assert_int_equal(agg__n_rows(a), 4);
+	out = render(a);
+	/* Per port where the spec keeps it. */
+	assert_non_null(strstr(out, "tlsaudit_handshakes_total{exe=\"/usr/lib/postfix/sbin/smtp\","
+				    "unit=\"\",container=\"\",role=\"client\",port=\"25\","
+				    "version=\"TLSv1.0\"} 2\n"));
+	assert_non_null(strstr(out, "tlsaudit_handshakes_total{exe=\"/usr/lib/postfix/sbin/smtp\","
+				    "unit=\"\",container=\"\",role=\"client\",port=\"587\","
+				    "version=\"TLSv1.0\"} 1\n"));
+	/* Summed over the ports where it does not. */
+	assert_non_null(strstr(out, "tlsaudit_certificate_problems_total{exe=\"/usr/lib/postfix/"
+				    "sbin/smtp\",unit=\"\",container=\"\",role=\"client\","
+				    "problem=\"self_signed\"} 4\n"));
+	assert_non_null(strstr(out, "tlsaudit_certificate_problems_total{exe=\"/usr/lib/postfix/"
+				    "sbin/smtp\",unit=\"\",container=\"\",role=\"server\","
+				    "problem=\"self_signed\"} 1\n"));
+	assert_non_null(strstr(out, "tlsaudit_bad_certificate_accepted_total{exe=\"/usr/lib/"
+				    "postfix/sbin/smtp\",unit=\"\",container=\"\",role=\"client\","
+				    "problem=\"self_signed\"} 4\n"));
+	assert_non_null(strstr(out, "tlsaudit_policy_failures_total{exe=\"/usr/lib/postfix/sbin/"
+				    "smtp\",unit=\"\",container=\"\",role=\"client\",policy=\"tls12\","
+				    "by=\"client\",reason=\"version\"} 4\n"));
+	assert_non_null(strstr(out, "tlsaudit_server_certificate_expiry_timestamp_seconds{exe=\""
+				    "/usr/lib/postfix/sbin/smtp\",unit=\"\",container=\"\","
+				    "port=\"25\",subject=\"mx.example.test\"} 1797000000\n"));
+	for (n = 0, p = out; (p = strstr(p, "\ntlsaudit_certificate_problems_total{")); p++)
+		n++;
+	assert_int_equal(n, 2);
+	for (n = 0, p = out; (p = strstr(p, "\ntlsaudit_policy_failures_total{")); p++)
+		n++;
+	assert_int_equal(n, 2); /* client and server */
+	/* None of the folded families names a port, and the gauge names no role. */
+	for (p = out; (p = strstr(p, "\ntlsaudit_")); p++) {
+		if (!strncmp(p + 1, "tlsaudit_certificate_problems_total{", 36) ||
+		    !strncmp(p + 1, "tlsaudit_bad_certificate_accepted_total{", 40) ||
+		    !strncmp(p + 1, "tlsaudit_policy_failures_total{", 31))
+			assert_null(memmem(p, (size_t)(strchr(p + 1, '\n') - p), "port=", 5));
+		if (!strncmp(p + 1, "tlsaudit_server_certificate_expiry", 34))
+			assert_null(memmem(p, (size_t)(strchr(p + 1, '\n') - p), "role=", 5));
+	}
+	/* The file may hold fewer samples than the rows' weights, never more. */
+	{
+		size_t i, rows = 0;
+
+		for (i = 0; i < agg__n_rows(a); i++)
+			rows += prom_row_series(agg__row(a, i), NULL);
+		assert_true(count_samples(out) < rows + prom_fixed_series("bpf"));
+	}
+	free(out);
+	agg__free(a);
+}
+
+/*
  * The file at max_series (2000, the default): size and write time with rows as a busy
  * container host has them (realistic paths, units, container names; two versions,
  * legacy, a failure kind and SMTP for some). Measured, printed, and bounded loosely.
@@ -568,6 +756,9 @@ static void test_write_file(void **state)
 				    "reason=\"ringbuf_full_owner\"} 0\n"));
 	assert_null(strstr(buf, "reason=\"ringbuf_full_data"));
 	assert_null(strstr(buf, "reason=\"ringbuf_full_close"));
+	/* Chains that could not be read are counted from zero on, whatever the backend. */
+	assert_non_null(strstr(buf, "tlsaudit_certificates_unread_total{reason=\"cut\"} 0\n"));
+	assert_non_null(strstr(buf, "tlsaudit_certificates_unread_total{reason=\"malformed\"} 0\n"));
 	unlink(path);
 	*strrchr(path, '/') = '\0';
 	rmdir(path);
@@ -666,6 +857,7 @@ int main(void)
 		cmocka_unit_test(test_line_shape),
 		cmocka_unit_test(test_label_sets_bounded),
 		cmocka_unit_test(test_series_count),
+		cmocka_unit_test(test_port_folded),
 		cmocka_unit_test(test_promtool),
 		cmocka_unit_test(test_max_series_measure),
 		cmocka_unit_test(test_write_file),

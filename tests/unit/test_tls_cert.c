@@ -54,6 +54,9 @@ struct spec {
 	bool no_md;		   /* EdDSA signs without a separate digest */
 	int64_t nb, na;		   /* validity; both 0: T0 - 1 day .. T0 + 30 days */
 	bool dup_san;		   /* a second subjectAltName extension */
+	const uint8_t *key_bits;   /* non-NULL: these subjectPublicKey bits instead of key's */
+	size_t key_bits_len;
+	bool key_null_params;	   /* with key_bits: the algorithm's parameters set to NULL */
 };
 
 static EVP_PKEY *keygen_bits(const char *type, unsigned int bits)
@@ -101,6 +104,38 @@ static ASN1_IA5STRING *ia5(const char *s, size_t n)
 	return v;
 }
 
+/*
+ * Replace the subjectPublicKey bits of @x (keeping key's algorithm and, unless
+ * key_null_params, its parameters): a key as a hostile or broken server may present it.
+ */
+static void set_key_bits(X509 *x, const struct spec *s)
+{
+	X509_PUBKEY *xpk = X509_get_X509_PUBKEY(x);
+	ASN1_OBJECT *alg = NULL;
+	X509_ALGOR *pa = NULL;
+	const void *pval = NULL;
+	void *param = NULL;
+	unsigned char *bits;
+	int ptype = V_ASN1_UNDEF;
+
+	assert_non_null(xpk);
+	assert_int_equal(X509_PUBKEY_get0_param(&alg, NULL, NULL, &pa, xpk), 1);
+	X509_ALGOR_get0(NULL, &ptype, &pval, pa);
+	if (s->key_null_params)
+		ptype = V_ASN1_NULL;
+	else if (ptype == V_ASN1_OBJECT)
+		param = OBJ_dup(pval);
+	else
+		/* Every key this file makes has an OID or no parameter at all. */
+		ptype = ptype == V_ASN1_NULL ? V_ASN1_NULL : V_ASN1_UNDEF;
+	bits = OPENSSL_malloc(s->key_bits_len ? s->key_bits_len : 1);
+	assert_non_null(bits);
+	memcpy(bits, s->key_bits, s->key_bits_len);
+	assert_int_equal(X509_PUBKEY_set0_param(xpk, OBJ_dup(alg), ptype, param, bits,
+						(int)s->key_bits_len),
+			 1);
+}
+
 static X509 *make_cert(const struct spec *s)
 {
 	X509 *x = X509_new();
@@ -124,6 +159,8 @@ static X509 *make_cert(const struct spec *s)
 				 1);
 	assert_int_equal(X509_set_issuer_name(x, s->issuer ? X509_get_subject_name(s->issuer) : name), 1);
 	assert_int_equal(X509_set_pubkey(x, s->key), 1);
+	if (s->key_bits)
+		set_key_bits(x, s);
 	if (s->dns || s->ips || s->raw_dns) {
 		gens = sk_GENERAL_NAME_new_null();
 		assert_non_null(gens);
@@ -540,8 +577,8 @@ static void test_keys(void **state)
 		assert_int_equal(info->fixed_problems & (TLS_CERT_SHA1_SIGNATURE | TLS_CERT_MD5_SIGNATURE), 0);
 
 		/*
-		 * Issued by a CA: the quick decode, which describes the key from its
-		 * SubjectPublicKeyInfo, must say the same (DSA takes the full decode).
+		 * Issued by a CA: the quick decode, which decodes only the key with
+		 * libcrypto, must say the same (DSA and RSA-PSS take the full decode).
 		 */
 		s = leaf("k.example.com", NULL, *cases[i].key);
 		assert_int_equal(decode_spec(&s, info), 0);
@@ -551,6 +588,174 @@ static void test_keys(void **state)
 		assert_false(info->self_signed);
 		assert_int_equal(!!(info->fixed_problems & TLS_CERT_WEAK_KEY), cases[i].weak);
 	}
+	free(info);
+}
+
+/* The subjectPublicKey bits of @key (an RSAPublicKey, an EC point, a raw EdDSA key). */
+static uint8_t *key_bits_of(EVP_PKEY *key, size_t *len)
+{
+	X509_PUBKEY *xpk = NULL;
+	const unsigned char *kp = NULL;
+	uint8_t *out;
+	int kl = 0;
+
+	assert_int_equal(X509_PUBKEY_set(&xpk, key), 1);
+	assert_int_equal(X509_PUBKEY_get0_param(NULL, &kp, &kl, NULL, xpk), 1);
+	assert_true(kl > 0);
+	out = malloc((size_t)kl);
+	assert_non_null(out);
+	memcpy(out, kp, (size_t)kl);
+	*len = (size_t)kl;
+	X509_PUBKEY_free(xpk);
+	return out;
+}
+
+/*
+ * Decode @bits as @key's kind of key twice: in a leaf issued by the CA (the quick decode)
+ * and in one whose subject is its issuer (the full decode: its own key does not verify
+ * it, so it is not self-signed either). Both must describe the key the same way; the
+ * quick one is left in @info.
+ */
+static void decode_both(EVP_PKEY *key, const uint8_t *bits, size_t len, bool null_params,
+			struct tls_cert_info *info)
+{
+	struct tls_cert_info *full = malloc(sizeof(*full));
+	struct spec s = leaf("k.example.com", NULL, key);
+
+	assert_non_null(full);
+	s.key_bits = bits;
+	s.key_bits_len = len;
+	s.key_null_params = null_params;
+	assert_int_equal(decode_spec(&s, info), 0);
+	s.issuer = NULL;
+	assert_int_equal(decode_spec(&s, full), 0);
+	assert_string_equal(full->subject, full->issuer);
+	assert_false(full->self_signed);
+	assert_string_equal(info->key, full->key);
+	assert_int_equal(info->key_kind, full->key_kind);
+	assert_int_equal(info->key_bits, full->key_bits);
+	assert_int_equal(info->fixed_problems, full->fixed_problems);
+	free(full);
+}
+
+static void assert_unknown_key(const struct tls_cert_info *info)
+{
+	assert_string_equal(info->key, "unknown");
+	assert_int_equal(info->key_kind, TLS_CERT_KEY_UNKNOWN);
+	assert_int_equal(info->key_bits, 0);
+	assert_int_equal(info->fixed_problems & TLS_CERT_WEAK_KEY, 0);
+}
+
+/*
+ * A key libcrypto cannot load is "unknown" and never weak, whichever way the leaf is
+ * decoded: an RSA key without its exponent used to be read as "RSA-1024" (and weak) when
+ * a CA issued it, and as "unknown" when it was self-issued.
+ */
+static void test_malformed_keys(void **state)
+{
+	struct tls_cert_info *info = malloc(sizeof(*info));
+	unsigned char nbuf[128];
+	uint8_t rsa[140], *bits;
+	size_t n, len;
+	BIGNUM *mod = NULL;
+
+	(void)state;
+	assert_non_null(info);
+	/* RSAPublicKey ::= SEQUENCE { modulus INTEGER } with the publicExponent left out. */
+	assert_int_equal(EVP_PKEY_get_bn_param(K.rsa1024, "n", &mod), 1);
+	assert_int_equal(BN_bn2binpad(mod, nbuf, sizeof(nbuf)), 128);
+	assert_true(nbuf[0] & 0x80);
+	n = 0;
+	rsa[n++] = 0x30;
+	rsa[n++] = 0x81;
+	rsa[n++] = 3 + 1 + 128;
+	rsa[n++] = 0x02;
+	rsa[n++] = 0x81;
+	rsa[n++] = 1 + 128;
+	rsa[n++] = 0x00;
+	memcpy(rsa + n, nbuf, 128);
+	n += 128;
+	decode_both(K.rsa1024, rsa, n, false, info);
+	assert_unknown_key(info);
+	/* The modulus declared one byte longer than the bytes there are. */
+	rsa[5]++;
+	rsa[2]++;
+	decode_both(K.rsa1024, rsa, n, false, info);
+	assert_unknown_key(info);
+	BN_free(mod);
+
+	/* The well-formed key, for contrast: described and weak either way. */
+	bits = key_bits_of(K.rsa1024, &len);
+	decode_both(K.rsa1024, bits, len, false, info);
+	assert_string_equal(info->key, "RSA-1024");
+	assert_true(info->fixed_problems & TLS_CERT_WEAK_KEY);
+	free(bits);
+
+	/* A P-256 point moved off the curve. */
+	bits = key_bits_of(K.p256, &len);
+	assert_int_equal(bits[0], 0x04);
+	bits[len - 1] ^= 1;
+	decode_both(K.p256, bits, len, false, info);
+	assert_unknown_key(info);
+	free(bits);
+
+	/* Ed25519: a byte short, and with parameters RFC 8410 says must be absent. */
+	bits = key_bits_of(K.ed25519, &len);
+	decode_both(K.ed25519, bits, len - 1, false, info);
+	assert_unknown_key(info);
+	decode_both(K.ed25519, bits, len, true, info);
+	assert_unknown_key(info);
+	decode_both(K.ed25519, bits, len, false, info);
+	assert_string_equal(info->key, "Ed25519");
+	free(bits);
+	free(info);
+}
+
+/* Random damage to the key's bits: both decodes always say the same. */
+static void test_mutated_keys_agree(void **state)
+{
+	EVP_PKEY **keys[] = { &K.rsa1024, &K.p256, &K.k256, &K.ed25519 };
+	struct tls_cert_info *info = malloc(sizeof(*info));
+	const char *env = getenv("TLS_TEST_SEED");
+	unsigned int seed = env ? (unsigned int)strtoul(env, NULL, 0) : (unsigned int)time(NULL);
+	uint8_t *orig, *buf;
+	size_t k, len, blen;
+	int i, described = 0;
+
+	(void)state;
+	assert_non_null(info);
+	print_message("key mutation seed %u (set TLS_TEST_SEED to replay)\n", seed);
+	srand(seed);
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		orig = key_bits_of(*keys[k], &len);
+		buf = malloc(len + 4);
+		assert_non_null(buf);
+		for (i = 0; i < 150; i++) {
+			memcpy(buf, orig, len);
+			blen = len;
+			switch (rand() % 4) {
+			case 0: /* a few bytes anywhere */
+				buf[(size_t)rand() % len] = (uint8_t)rand();
+				buf[(size_t)rand() % len] = (uint8_t)rand();
+				break;
+			case 1: /* cut short */
+				blen = 1 + (size_t)rand() % (len - 1);
+				break;
+			case 2: /* bytes after the key */
+				blen = len + 1 + (size_t)rand() % 4;
+				memset(buf + len, rand(), blen - len);
+				break;
+			default: /* the first bytes: DER headers, the EC point's form */
+				buf[(size_t)rand() % 6] ^= (uint8_t)(1u << (rand() % 8));
+				break;
+			}
+			decode_both(*keys[k], buf, blen, false, info);
+			described += strcmp(info->key, "unknown") != 0;
+		}
+		free(buf);
+		free(orig);
+	}
+	print_message("%d of %zu mutated keys still described\n", described, 150 * k);
 	free(info);
 }
 
@@ -1254,7 +1459,8 @@ int main(void)
 		cmocka_unit_test(test_msg_chain),	cmocka_unit_test(test_msg_edges),
 		cmocka_unit_test(test_self_signed_rsa), cmocka_unit_test(test_leaf_from_ca),
 		cmocka_unit_test(test_validity),	cmocka_unit_test(test_far_times),
-		cmocka_unit_test(test_keys),		cmocka_unit_test(test_weak_signatures),
+		cmocka_unit_test(test_keys),		cmocka_unit_test(test_malformed_keys),
+		cmocka_unit_test(test_mutated_keys_agree), cmocka_unit_test(test_weak_signatures),
 		cmocka_unit_test(test_fingerprint),	cmocka_unit_test(test_wildcards),
 		cmocka_unit_test(test_name_check),	cmocka_unit_test(test_hostile_names),
 		cmocka_unit_test(test_huge_san_list),	cmocka_unit_test(test_hostile_der),
