@@ -630,7 +630,7 @@ static void test_alert_names(void **state)
 		{ 44, "certificate_revoked" }, { 45, "certificate_expired" },
 		{ 46, "certificate_unknown" }, { 47, "illegal_parameter" },
 		{ 48, "unknown_ca" },	       { 49, "access_denied" },
-		{ 50, "decode_error" },	       { 51, "decrypt_error" },
+		{ 50, "decode_error" },	       { 51, "decrypt_error" }, { 52, "too_many_cids_requested" },
 		{ 60, "export_restriction" },  { 70, "protocol_version" },
 		{ 71, "insufficient_security" }, { 80, "internal_error" },
 		{ 86, "inappropriate_fallback" }, { 90, "user_canceled" },
@@ -638,8 +638,8 @@ static void test_alert_names(void **state)
 		{ 110, "unsupported_extension" }, { 111, "certificate_unobtainable" },
 		{ 112, "unrecognized_name" },  { 113, "bad_certificate_status_response" },
 		{ 114, "bad_certificate_hash_value" }, { 115, "unknown_psk_identity" },
-		{ 116, "certificate_required" }, { 120, "no_application_protocol" },
-		{ 121, "ech_required" },
+		{ 116, "certificate_required" }, { 117, "general_error" },
+		{ 120, "no_application_protocol" }, { 121, "ech_required" },
 	};
 	size_t i;
 	unsigned int v;
