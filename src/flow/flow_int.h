@@ -63,6 +63,24 @@ struct reasm {
 	uint32_t want; /* the end the last insert could not grow the buffer to (-ENOBUFS) */
 };
 
+/*
+ * The application_data records of one direction begun at or after @mark, a stream
+ * offset taken at a point of the other direction's progress (outcome.c): TLS 1.3 seals
+ * everything after the hellos, so the order of the two sides' records and their
+ * lengths are all the evidence there is.
+ */
+struct flow_since {
+	uint32_t mark;
+	bool set;
+	uint32_t n;	    /* records begun at or after @mark (counted from their header) */
+	uint32_t first_len; /* the first one's length */
+};
+
+/* flow_dir.since[]: the client's after the ServerHello, the server's after its hello. */
+#define SINCE_HELLO 0
+/* The server's after the client's sealed flight; the client's after the server's reply. */
+#define SINCE_PEER 1
+
 enum dir_status {
 	DIR_PENDING = 0,
 	DIR_DONE,   /* the parser saw everything it wants from this direction */
@@ -91,6 +109,11 @@ struct flow_dir {
 	bool fin;
 	bool rst;
 	bool invalid;	   /* bytes the TLS parser could not read (counted once) */
+	bool full;	   /* dir_cap reached: no later byte of this direction is seen */
+	/* outcome.c's walk of the tail's record headers */
+	uint32_t rec_pos;  /* stream offset of the next record header */
+	bool rec_open;	   /* the record at rec_pos was counted; its body is not whole */
+	struct flow_since since[2];
 };
 
 /* How the handshake ended, once the wire has shown it (outcome.c). */

@@ -727,6 +727,9 @@ enum flow_act flow_sess_segment(struct flow_table *ft, struct flow_entry *e, int
 	/* Nothing below has run yet, so the table may feed this segment again. */
 	if (len && store(ft, st, &dir->r, seq, seg->payload, len) == -ENOBUFS)
 		return FLOW_ACT_NEED_MEM;
+	/* Past the cap nothing more of this direction is seen (the outcome knows). */
+	if (dir->r.contig >= ft->cfg.dir_cap)
+		dir->full = true;
 	if (seg->tcp_flags & (FLOW_TCP_FIN | FLOW_TCP_RST))
 		dir->fin = true;
 	if (seg->tcp_flags & FLOW_TCP_RST)
