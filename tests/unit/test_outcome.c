@@ -663,6 +663,68 @@ static void test_accepted_client_flight_tls13(void **state)
 	finish_conn(&c);
 }
 
+/* TLS 1.3: a server that seals one short record right after its hello and closes. */
+static void test_server_sealed_alert_tls13(void **state)
+{
+	struct sink s;
+	struct conn c;
+	struct buf b = { 0 };
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch13);
+	server_hello(&b, TLS_V_13);
+	ccs(&b);
+	sealed(&b, 23, 19);
+	seg(&c, false, &b, 0);
+	assert_int_equal(s.n, 0);
+	seg(&c, false, NULL, FLOW_TCP_FIN);
+	expect(&s, HS_OUTCOME_ALERT, HS_SIDE_SERVER, -1);
+	finish_conn(&c);
+
+	/* The flow ends right after it: the same. */
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch13);
+	b.n = 0;
+	server_hello(&b, TLS_V_13);
+	sealed(&b, 23, 19);
+	seg(&c, false, &b, 0);
+	assert_int_equal(s.n, 0);
+	flow_table__flush(c.ft);
+	expect(&s, HS_OUTCOME_ALERT, HS_SIDE_SERVER, -1);
+	flow_table__free(c.ft);
+
+	/* One long record is no alert; nor a short one with more begun after it. */
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch13);
+	b.n = 0;
+	server_hello(&b, TLS_V_13);
+	sealed(&b, 23, 900);
+	seg(&c, false, &b, FLOW_TCP_FIN);
+	expect(&s, HS_OUTCOME_CLOSED, HS_SIDE_SERVER, -1);
+	finish_conn(&c);
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch13);
+	b.n = 0;
+	server_hello(&b, TLS_V_13);
+	sealed(&b, 23, 19);
+	put(&b, "\x17\x03", 2);
+	seg(&c, false, &b, FLOW_TCP_RST);
+	expect(&s, HS_OUTCOME_RESET, HS_SIDE_SERVER, -1);
+	finish_conn(&c);
+
+	/* A short first record followed by the rest of its flight is no alert. */
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch13);
+	b.n = 0;
+	server_hello(&b, TLS_V_13);
+	sealed(&b, 23, 23); /* EncryptedExtensions, empty */
+	sealed(&b, 23, 900);
+	seg(&c, false, &b, FLOW_TCP_FIN);
+	expect(&s, HS_OUTCOME_CLOSED, HS_SIDE_SERVER, -1);
+	finish_conn(&c);
+}
+
 /*
  * 0-RTT: a resumed client sends early data (3 bytes: a 20-byte record) before the
  * ServerHello. It is no alert, and does not stand for the client's flight.
@@ -809,6 +871,71 @@ static void test_short_client_record_not_last(void **state)
 	finish_conn(&c);
 }
 
+/* TLS 1.2: alerts sealed after a side's own ChangeCipherSpec, their text unknown. */
+static void test_sealed_alerts_tls12(void **state)
+{
+	struct sink s;
+	struct conn c;
+	struct buf b = { 0 }, cke = { 0 };
+
+	(void)state;
+	/* The server finished first (resumption) and then refuses: sealed, by server. */
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch12);
+	server_hello_only(&b, TLS_V_12);
+	server_finish12(&b);
+	sealed(&b, 21, 26);
+	seg(&c, false, &b, 0);
+	expect(&s, HS_OUTCOME_ALERT, HS_SIDE_SERVER, -1);
+	finish_conn(&c);
+
+	/*
+	 * A sealed alert after the client's Finished: it had the server's Finished (a
+	 * client that checks the host name after the handshake). Established.
+	 */
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch12);
+	send_tls(&c, false, sh12);
+	b.n = 0;
+	client_finish12(&b);
+	sealed(&b, 21, 26);
+	seg(&c, true, &b, 0);
+	expect(&s, HS_OUTCOME_ESTABLISHED, HS_SIDE_NONE, -1);
+	finish_conn(&c);
+
+	/* Warnings in the clear from either side end nothing. */
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch12);
+	b.n = 0;
+	server_hello(&b, TLS_V_12);
+	alert(&b, 1, 112);
+	seg(&c, false, &b, 0);
+	b.n = 0;
+	alert(&b, 1, 41); /* no_certificate (SSLv3) */
+	client_finish12(&b);
+	seg(&c, true, &b, 0);
+	assert_int_equal(s.n, 0);
+	send_tls(&c, false, server_finish12);
+	expect(&s, HS_OUTCOME_ESTABLISHED, HS_SIDE_NONE, -1);
+	finish_conn(&c);
+
+	/* The client's ChangeCipherSpec, then an alert instead of its Finished. */
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch12);
+	send_tls(&c, false, sh12);
+	b.n = 0;
+	put8(&cke, 16);
+	put24(&cke, 33);
+	memset(cke.b + cke.n, 0x20, 33);
+	cke.n += 33;
+	record(&b, 22, &cke);
+	ccs(&b);
+	sealed(&b, 21, 26);
+	seg(&c, true, &b, 0);
+	expect(&s, HS_OUTCOME_ALERT, HS_SIDE_CLIENT, -1);
+	finish_conn(&c);
+}
+
 /*
  * The server's first flight is longer than what is kept of a direction: its
  * ChangeCipherSpec can never be seen, and the client's Finished decides.
@@ -833,6 +960,39 @@ static void test_tls12_server_past_cap(void **state)
 	send_tls(&c, true, client_finish12);
 	expect(&s, HS_OUTCOME_ESTABLISHED, HS_SIDE_NONE, -1);
 	assert_int_equal(s.rec[0].version, TLS_V_12);
+	finish_conn(&c);
+}
+
+static void test_reset_by_client(void **state)
+{
+	struct sink s;
+	struct conn c;
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch13);
+	send_tls(&c, false, sh13);
+	seg(&c, true, NULL, FLOW_TCP_RST);
+	expect(&s, HS_OUTCOME_RESET, HS_SIDE_CLIENT, -1);
+	assert_int_equal(s.rec[0].version, TLS_V_13);
+	finish_conn(&c);
+}
+
+/* A ServerHello, then nothing until the flow expires. */
+static void test_timeout_after_server_hello(void **state)
+{
+	struct sink s;
+	struct conn c;
+
+	(void)state;
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch12);
+	send_tls(&c, false, sh12);
+	assert_int_equal(s.n, 0);
+	flow_table__expire(c.ft, T0 + 200 * NSEC_PER_SEC);
+	expect(&s, HS_OUTCOME_TIMEOUT, HS_SIDE_NONE, -1);
+	assert_int_equal(s.rec[0].version, TLS_V_12);
+	assert_true(hs_failed(&s.rec[0]));
 	finish_conn(&c);
 }
 
@@ -897,26 +1057,49 @@ static void test_close_notify_and_warnings(void **state)
 }
 
 /* A ServerHello the parser rejects: the record keeps the client's side, counted. */
+static void bad_server_hello(struct buf *b)
+{
+	struct buf hs = { 0 };
+
+	put8(&hs, 2);
+	put24(&hs, 3);
+	put(&hs, "\x03\x03\x00", 3);
+	record(b, 22, &hs);
+}
+
 static void test_bad_server_hello_keeps_client(void **state)
 {
 	struct sink s;
 	struct conn c;
-	struct buf b = { 0 }, hs = { 0 };
 
 	(void)state;
 	open_conn(&c, &s, 443);
 	send_tls(&c, true, ch12);
-	put8(&hs, 2);
-	put24(&hs, 3);
-	put(&hs, "\x03\x03\x00", 3);
-	record(&b, 22, &hs);
-	seg(&c, false, &b, 0);
+	send_tls(&c, false, bad_server_hello);
 	seg(&c, false, NULL, FLOW_TCP_FIN);
 	expect(&s, HS_OUTCOME_CLOSED, HS_SIDE_SERVER, -1);
 	assert_int_equal(s.rec[0].version, 0);
 	assert_int_equal(s.rec[0].offered_max, TLS_V_12);
 	assert_int_equal(strlen(s.rec[0].ja3), 32);
 	assert_int_equal(flow_table__stats(c.ft)->invalid_tls, 1);
+	finish_conn(&c);
+
+	/* The client went on regardless: its flight says the handshake went through. */
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch13);
+	send_tls(&c, false, bad_server_hello);
+	assert_int_equal(s.n, 0);
+	send_sealed(&c, true, 53, 0);
+	expect(&s, HS_OUTCOME_ESTABLISHED, HS_SIDE_NONE, -1);
+	assert_int_equal(s.rec[0].version, 0);
+	finish_conn(&c);
+
+	/* Or it sealed one short record and closed: its alert. */
+	open_conn(&c, &s, 443);
+	send_tls(&c, true, ch13);
+	send_tls(&c, false, bad_server_hello);
+	send_sealed(&c, true, 19, FLOW_TCP_FIN);
+	expect(&s, HS_OUTCOME_ALERT, HS_SIDE_CLIENT, -1);
 	finish_conn(&c);
 }
 
@@ -1126,9 +1309,13 @@ int main(void)
 		cmocka_unit_test(test_sealed_alert_tls13),
 		cmocka_unit_test(test_refused_after_client_flight_tls13),
 		cmocka_unit_test(test_accepted_client_flight_tls13),
+		cmocka_unit_test(test_server_sealed_alert_tls13),
 		cmocka_unit_test(test_early_data_tls13),
 		cmocka_unit_test(test_short_client_record_not_last),
+		cmocka_unit_test(test_sealed_alerts_tls12),
 		cmocka_unit_test(test_tls12_server_past_cap),
+		cmocka_unit_test(test_reset_by_client),
+		cmocka_unit_test(test_timeout_after_server_hello),
 		cmocka_unit_test(test_reset_by_server),
 		cmocka_unit_test(test_closed_by_client),
 		cmocka_unit_test(test_timeout),
