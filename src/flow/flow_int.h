@@ -167,7 +167,7 @@ struct flow_state {
 	int32_t ehlo_cmd;	/* index of the last EHLO command, -1 while none */
 	bool starttls_offered;	/* the EHLO reply listed STARTTLS */
 	bool starttls_asked;
-	bool starttls_refused;	/* the reply to STARTTLS was not 2xx */
+	bool starttls_refused;	/* the reply to STARTTLS was not 220 */
 	char mx_host[HS_MX_HOST_MAX];
 	uint8_t act;		/* enum flow_act: the first end decided wins */
 	uint32_t need_mem;	/* with FLOW_ACT_NEED_MEM */

@@ -1159,6 +1159,9 @@ static void test_smtp_lifecycle(void **state)
 		  HS_SMTP_NOT_USED },
 		{ "250-mx.example.test\r\n250 STARTTLS\r\n", "STARTTLS\r\n",
 		  "454 4.7.0 TLS not available\r\n", HS_SMTP_REFUSED },
+		/* Only 220 lets TLS start: a 250 is no go-ahead. */
+		{ "250-mx.example.test\r\n250 STARTTLS\r\n", "STARTTLS\r\n",
+		  "250 2.0.0 fine\r\n", HS_SMTP_REFUSED },
 	};
 	struct sink s;
 	struct conn c;
@@ -1203,6 +1206,76 @@ static void test_smtp_lifecycle(void **state)
 	assert_true(s.rec[0].starttls_smtp);
 	assert_string_equal(s.rec[0].mx_host, "mx.example.test");
 	finish_conn(&c);
+}
+
+/* The SMTP exchange up to the server's 220 to STARTTLS. */
+static void smtp_to_220(struct conn *c, struct sink *s)
+{
+	open_conn(c, s, 25);
+	smtp(c, false, "220 mx.example.test ESMTP\r\n");
+	smtp(c, true, "EHLO client.test\r\n");
+	smtp(c, false, "250-mx.example.test\r\n250 STARTTLS\r\n");
+	smtp(c, true, "STARTTLS\r\n");
+	smtp(c, false, "220 2.0.0 go ahead\r\n");
+}
+
+static void expect_no_hello(const struct sink *s, enum hs_outcome o, enum hs_side by)
+{
+	assert_int_equal(s->n, 1);
+	assert_int_equal(s->rec[0].kind, HS_KIND_TLS);
+	assert_int_equal(s->rec[0].smtp_tls, HS_SMTP_STARTTLS);
+	assert_true(s->rec[0].starttls_smtp);
+	assert_string_equal(s->rec[0].mx_host, "mx.example.test");
+	assert_int_equal(s->rec[0].outcome, o);
+	assert_int_equal(s->rec[0].outcome_by, by);
+	assert_false(s->rec[0].has_alert);
+	assert_int_equal(s->rec[0].version, 0);
+	assert_int_equal(s->rec[0].offered_max, 0);
+	assert_string_equal(s->rec[0].sni, "");
+	assert_true(hs_failed(&s->rec[0]));
+}
+
+/*
+ * The server said 220 to STARTTLS and no ClientHello came: a failed TLS session all the
+ * same (closed, reset or timed out), so that a plaintext retry is seen as a fallback.
+ */
+static void test_starttls_without_hello(void **state)
+{
+	struct agg_fallback *f = agg_fallback__new(3600 * NSEC_PER_SEC);
+	struct hs_record plain;
+	struct sink s;
+	struct conn c;
+
+	(void)state;
+	assert_non_null(f);
+	smtp_to_220(&c, &s);
+	assert_int_equal(s.n, 0);
+	seg(&c, true, NULL, FLOW_TCP_FIN);
+	expect_no_hello(&s, HS_OUTCOME_CLOSED, HS_SIDE_CLIENT);
+	agg_fallback__apply(f, &s.rec[0]);
+	assert_int_equal(s.rec[0].plaintext_fallback, HS_TRI_FALSE);
+	plain = s.rec[0];
+	finish_conn(&c);
+
+	smtp_to_220(&c, &s);
+	seg(&c, true, NULL, FLOW_TCP_RST);
+	expect_no_hello(&s, HS_OUTCOME_RESET, HS_SIDE_CLIENT);
+	finish_conn(&c);
+
+	smtp_to_220(&c, &s);
+	flow_table__expire(c.ft, T0 + 200 * NSEC_PER_SEC);
+	expect_no_hello(&s, HS_OUTCOME_TIMEOUT, HS_SIDE_NONE);
+	finish_conn(&c);
+
+	/* The same client's plaintext session to that server next: a fallback. */
+	plain.kind = HS_KIND_PLAINTEXT_SMTP;
+	plain.outcome = HS_OUTCOME_NONE;
+	plain.outcome_by = HS_SIDE_NONE;
+	plain.smtp_tls = HS_SMTP_NOT_USED;
+	plain.time_ns += 300 * NSEC_PER_SEC;
+	agg_fallback__apply(f, &plain);
+	assert_int_equal(plain.plaintext_fallback, HS_TRI_TRUE);
+	agg_fallback__free(f);
 }
 
 /* A failed STARTTLS handshake, then plaintext from the same client: a fallback. */
@@ -1323,6 +1396,7 @@ int main(void)
 		cmocka_unit_test(test_bad_server_hello_keeps_client),
 		cmocka_unit_test(test_tfo_stale_synack),
 		cmocka_unit_test(test_smtp_lifecycle),
+		cmocka_unit_test(test_starttls_without_hello),
 		cmocka_unit_test(test_fallback),
 		cmocka_unit_test(test_alert_names),
 	};
