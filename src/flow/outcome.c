@@ -259,10 +259,10 @@ static enum rule tls12(struct flow_state *st, int c, int s, bool final)
 	const struct flow_dir *cd = &st->dir[c], *sd = &st->dir[s];
 	const struct tls_tail *ct = &cd->tail, *stl = &sd->tail;
 	bool finished = ct->ccs && ct->sealed_handshakes;
+	bool sealed_alert = ct->alert && ct->alert_sealed;
 
-	if (ct->ccs && (stl->ccs || ct->app_records || (finished && ct->alert && ct->alert_sealed) ||
-			(finished && sd->full) ||
-			(finished && final))) {
+	if (ct->ccs && (stl->ccs || ct->app_records ||
+			(finished && (sealed_alert || sd->full || final)))) {
 		decide(st, HS_OUTCOME_ESTABLISHED, HS_SIDE_NONE);
 		return RULE_DECIDED;
 	}
