@@ -55,7 +55,7 @@ struct reasm {
 	uint32_t alloc;
 	uint32_t contig; /* bytes [0, contig) are present */
 	uint32_t isn;	 /* sequence number of stream byte 0 */
-	uint32_t alt_isn; /* another SYN's, while the peer has not said which it took */
+	uint32_t alt_isn; /* another SYN's, until the peer's ACK or the data says which holds */
 	bool have_isn;
 	bool isn_doubt;
 	uint8_t n_ranges;
@@ -266,7 +266,10 @@ int64_t flow_reasm_insert(struct reasm *r, struct flow_mem *mem, uint32_t cap, u
 			  const uint8_t *data, uint32_t len);
 /* flow_reasm_set_isn - stream byte 0 is @isn (SYN seq + 1); ignored once data is held. */
 void flow_reasm_set_isn(struct reasm *r, uint32_t isn);
-/* flow_reasm_ack - the peer acknowledged @ack: of two candidate ISNs keep the one it took. */
+/*
+ * flow_reasm_ack - the peer acknowledged @ack: of two candidate ISNs keep the nearest at
+ * or below it, the one it took (bytes placed from the other are dropped).
+ */
 void flow_reasm_ack(struct reasm *r, uint32_t ack);
 /* flow_reasm_free - release the buffer and its budget. */
 void flow_reasm_free(struct reasm *r, struct flow_mem *mem);

@@ -1107,22 +1107,29 @@ static void test_bad_server_hello_keeps_client(void **state)
  * TCP Fast Open: the ClientHello rides in the SYN; the SYN-ACK is retransmitted with a
  * stale ISN. The server's bytes follow the ISN the client acknowledged.
  */
-static void test_tfo_stale_synack(void **state)
+/* A table and a connection to 443 with no segment yet. */
+static void open_conn_raw(struct conn *c, struct sink *s)
 {
 	struct flow_config cfg;
+
+	memset(c, 0, sizeof(*c));
+	memset(s, 0, sizeof(*s));
+	flow_config_default(&cfg);
+	cfg.max_flows = 16;
+	c->ft = flow_table__new(&cfg, on_record, NULL, s);
+	assert_non_null(c->ft);
+	c->port = 443;
+	c->ts = T0;
+}
+
+static void test_tfo_stale_synack(void **state)
+{
 	struct buf chb = { 0 }, shb = { 0 };
 	struct sink s;
 	struct conn c;
 
 	(void)state;
-	memset(&c, 0, sizeof(c));
-	memset(&s, 0, sizeof(s));
-	flow_config_default(&cfg);
-	cfg.max_flows = 16;
-	c.ft = flow_table__new(&cfg, on_record, NULL, &s);
-	assert_non_null(c.ft);
-	c.port = 443;
-	c.ts = T0;
+	open_conn_raw(&c, &s);
 	ch12(&chb);
 	sh12(&shb);
 	raw(&c, true, 1000, 0, FLOW_TCP_SYN, &chb);
@@ -1135,6 +1142,69 @@ static void test_tfo_stale_synack(void **state)
 	expect(&s, HS_OUTCOME_CLOSED, HS_SIDE_CLIENT, -1);
 	assert_int_equal(s.rec[0].version, TLS_V_12);
 	assert_int_equal(s.rec[0].offered_max, TLS_V_12);
+	finish_conn(&c);
+}
+
+/*
+ * The same with the stale SYN-ACK first and the right one second, and the server's
+ * bytes before the client's ACK: the data that starts at the second ISN settles it.
+ */
+static void test_tfo_stale_first_data_before_ack(void **state)
+{
+	struct buf chb = { 0 }, shb = { 0 };
+	uint32_t ce;
+	struct sink s;
+	struct conn c;
+
+	(void)state;
+	open_conn_raw(&c, &s);
+	ch12(&chb);
+	sh12(&shb);
+	ce = 1001 + (uint32_t)chb.n;
+	raw(&c, true, 1000, 0, FLOW_TCP_SYN, &chb);
+	raw(&c, false, 90000, ce, FLOW_TCP_SYN | FLOW_TCP_ACK, NULL);
+	raw(&c, false, 7000, ce, FLOW_TCP_SYN | FLOW_TCP_ACK, NULL);
+	raw(&c, false, 7001, ce, FLOW_TCP_ACK, &shb);
+	raw(&c, true, ce, 7001, FLOW_TCP_ACK, NULL);
+	raw(&c, true, ce, 7001 + (uint32_t)shb.n, FLOW_TCP_FIN | FLOW_TCP_ACK, NULL);
+	expect(&s, HS_OUTCOME_CLOSED, HS_SIDE_CLIENT, -1);
+	assert_int_equal(s.rec[0].version, TLS_V_12);
+	finish_conn(&c);
+}
+
+/*
+ * With the bpf backend pure ACKs never arrive: the ack of the client's first data
+ * segment (past the server's first bytes already) says which ISN it took, here before
+ * the server's bytes, which come in the wrong order.
+ */
+static void test_tfo_ack_on_client_data(void **state)
+{
+	struct buf chb = { 0 }, shb = { 0 }, part = { 0 }, more = { 0 };
+	uint32_t ce, cut;
+	struct sink s;
+	struct conn c;
+
+	(void)state;
+	open_conn_raw(&c, &s);
+	ch12(&chb);
+	sh12(&shb);
+	cut = (uint32_t)shb.n / 2;
+	put(&part, shb.b, cut);
+	put(&more, shb.b + cut, shb.n - cut);
+	ce = 1001 + (uint32_t)chb.n;
+	raw(&c, true, 1000, 0, FLOW_TCP_SYN, &chb);
+	raw(&c, false, 90000, ce, FLOW_TCP_SYN | FLOW_TCP_ACK, NULL);
+	raw(&c, false, 7000, ce, FLOW_TCP_SYN | FLOW_TCP_ACK, NULL);
+	/* The client's second flight acknowledges the server's whole hello already. */
+	chb.n = 0;
+	client_finish12(&chb);
+	raw(&c, true, ce, 7001 + (uint32_t)shb.n, FLOW_TCP_ACK, &chb);
+	raw(&c, false, 7001 + cut, ce, FLOW_TCP_ACK, &more);
+	raw(&c, false, 7001, ce, FLOW_TCP_ACK, &part);
+	assert_int_equal(s.n, 0);
+	raw(&c, false, 7001 + (uint32_t)shb.n, ce + (uint32_t)chb.n, FLOW_TCP_RST, NULL);
+	expect(&s, HS_OUTCOME_RESET, HS_SIDE_SERVER, -1);
+	assert_int_equal(s.rec[0].version, TLS_V_12);
 	finish_conn(&c);
 }
 
@@ -1395,6 +1465,8 @@ int main(void)
 		cmocka_unit_test(test_close_notify_and_warnings),
 		cmocka_unit_test(test_bad_server_hello_keeps_client),
 		cmocka_unit_test(test_tfo_stale_synack),
+		cmocka_unit_test(test_tfo_stale_first_data_before_ack),
+		cmocka_unit_test(test_tfo_ack_on_client_data),
 		cmocka_unit_test(test_smtp_lifecycle),
 		cmocka_unit_test(test_starttls_without_hello),
 		cmocka_unit_test(test_fallback),
