@@ -71,9 +71,9 @@ struct reasm {
  */
 struct flow_since {
 	uint32_t mark;
+	uint16_t first_len; /* the first one's length */
+	uint8_t n;	    /* records begun at or after @mark (from their header), saturating */
 	bool set;
-	uint32_t n;	    /* records begun at or after @mark (counted from their header) */
-	uint32_t first_len; /* the first one's length */
 };
 
 /* flow_dir.since[]: the client's after the ServerHello, the server's after its hello. */
@@ -111,8 +111,8 @@ struct flow_dir {
 	bool invalid;	   /* bytes the TLS parser could not read (counted once) */
 	bool full;	   /* dir_cap reached: no later byte of this direction is seen */
 	/* outcome.c's walk of the tail's record headers */
-	uint32_t rec_pos;  /* stream offset of the next record header */
 	bool rec_open;	   /* the record at rec_pos was counted; its body is not whole */
+	uint32_t rec_pos;  /* stream offset of the next record header */
 	struct flow_since since[2];
 };
 

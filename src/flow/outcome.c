@@ -75,16 +75,23 @@ static void mark(struct flow_since *s, const struct flow_dir *dir)
 	mark_at(s, dir->r.contig);
 }
 
-/* A record header at stream offset @pos: count it under every mark it is past. */
-static void count(struct flow_dir *dir, uint32_t pos, uint32_t len)
+/*
+ * A record header at stream offset @pos: count it under every mark it is past. The
+ * rules only tell none, one and more apart, so the count stops at UINT8_MAX.
+ */
+static void count(struct flow_dir *dir, uint32_t pos, uint16_t len)
 {
 	struct flow_since *s;
 	int k;
 
 	for (k = 0; k < 2; k++) {
 		s = &dir->since[k];
-		if (s->set && pos >= s->mark && !s->n++)
+		if (!s->set || pos < s->mark)
+			continue;
+		if (!s->n)
 			s->first_len = len;
+		if (s->n < UINT8_MAX)
+			s->n++;
 	}
 }
 
@@ -95,8 +102,9 @@ static void count(struct flow_dir *dir, uint32_t pos, uint32_t len)
  */
 static void walk(struct flow_dir *dir)
 {
-	uint32_t start = dir->tls_off + dir->tail_off, len;
+	uint32_t start = dir->tls_off + dir->tail_off;
 	struct tls_cursor c;
+	uint16_t len;
 	uint8_t type;
 
 	if (dir->status != DIR_DONE || dir->invalid)
