@@ -55,13 +55,31 @@ struct reasm {
 	uint32_t alloc;
 	uint32_t contig; /* bytes [0, contig) are present */
 	uint32_t isn;	 /* sequence number of stream byte 0 */
-	uint32_t alt_isn; /* another SYN's, while the peer has not said which it took */
+	uint32_t alt_isn; /* another SYN's, until the peer's ACK or the data says which holds */
 	bool have_isn;
 	bool isn_doubt;
 	uint8_t n_ranges;
 	struct reasm_range r[REASM_RANGES];
 	uint32_t want; /* the end the last insert could not grow the buffer to (-ENOBUFS) */
 };
+
+/*
+ * The application_data records of one direction begun at or after @mark, a stream
+ * offset taken at a point of the other direction's progress (outcome.c): TLS 1.3 seals
+ * everything after the hellos, so the order of the two sides' records and their
+ * lengths are all the evidence there is.
+ */
+struct flow_since {
+	uint32_t mark;
+	uint16_t first_len; /* the first one's length */
+	uint8_t n;	    /* records begun at or after @mark (from their header), saturating */
+	bool set;
+};
+
+/* flow_dir.since[]: the client's after the ServerHello, the server's after its hello. */
+#define SINCE_HELLO 0
+/* The server's after the client's sealed flight; the client's after the server's reply. */
+#define SINCE_PEER 1
 
 enum dir_status {
 	DIR_PENDING = 0,
@@ -91,6 +109,11 @@ struct flow_dir {
 	bool fin;
 	bool rst;
 	bool invalid;	   /* bytes the TLS parser could not read (counted once) */
+	bool full;	   /* dir_cap reached: no later byte of this direction is seen */
+	/* outcome.c's walk of the tail's record headers */
+	bool rec_open;	   /* the record at rec_pos was counted; its body is not whole */
+	uint32_t rec_pos;  /* stream offset of the next record header */
+	struct flow_since since[2];
 };
 
 /* How the handshake ended, once the wire has shown it (outcome.c). */
@@ -144,7 +167,7 @@ struct flow_state {
 	int32_t ehlo_cmd;	/* index of the last EHLO command, -1 while none */
 	bool starttls_offered;	/* the EHLO reply listed STARTTLS */
 	bool starttls_asked;
-	bool starttls_refused;	/* the reply to STARTTLS was not 2xx */
+	bool starttls_refused;	/* the reply to STARTTLS was not 220 */
 	char mx_host[HS_MX_HOST_MAX];
 	uint8_t act;		/* enum flow_act: the first end decided wins */
 	uint32_t need_mem;	/* with FLOW_ACT_NEED_MEM */
@@ -243,7 +266,10 @@ int64_t flow_reasm_insert(struct reasm *r, struct flow_mem *mem, uint32_t cap, u
 			  const uint8_t *data, uint32_t len);
 /* flow_reasm_set_isn - stream byte 0 is @isn (SYN seq + 1); ignored once data is held. */
 void flow_reasm_set_isn(struct reasm *r, uint32_t isn);
-/* flow_reasm_ack - the peer acknowledged @ack: of two candidate ISNs keep the one it took. */
+/*
+ * flow_reasm_ack - the peer acknowledged @ack: of two candidate ISNs keep the nearest at
+ * or below it, the one it took (bytes placed from the other are dropped).
+ */
 void flow_reasm_ack(struct reasm *r, uint32_t ack);
 /* flow_reasm_free - release the buffer and its budget. */
 void flow_reasm_free(struct reasm *r, struct flow_mem *mem);

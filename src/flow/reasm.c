@@ -19,8 +19,8 @@ void flow_reasm_set_isn(struct reasm *r, uint32_t isn)
 		return;
 	/*
 	 * A second SYN with another sequence number: a retransmitted SYN-ACK that carries
-	 * a stale ISN (seen with TCP Fast Open). Keep both until the peer's ACK says
-	 * which one it took.
+	 * a stale ISN (seen with TCP Fast Open), first or second. Keep both until the
+	 * peer's ACK, or the first data, says which one holds.
 	 */
 	if (r->have_isn && r->isn != isn) {
 		r->alt_isn = isn;
@@ -31,14 +31,33 @@ void flow_reasm_set_isn(struct reasm *r, uint32_t isn)
 	r->have_isn = true;
 }
 
+/* The ISN in doubt is @isn: bytes placed from the other one were misplaced, drop them. */
+static void settle(struct reasm *r, uint32_t isn)
+{
+	if (r->isn != isn) {
+		r->isn = isn;
+		r->contig = 0;
+		r->n_ranges = 0;
+	}
+	r->isn_doubt = false;
+}
+
 void flow_reasm_ack(struct reasm *r, uint32_t ack)
 {
-	if (!r->isn_doubt || r->contig || r->n_ranges)
+	uint32_t d_isn = ack - r->isn, d_alt = ack - r->alt_isn;
+
+	if (!r->isn_doubt)
 		return;
-	if (ack == r->alt_isn)
-		r->isn = r->alt_isn;
-	if (ack == r->isn)
-		r->isn_doubt = false;
+	/*
+	 * The peer acknowledges bytes from the ISN it took on: @ack is at or past it. A
+	 * pure ACK says it exactly, but the bpf backend never passes those on, and the
+	 * peer's first data segment may acknowledge bytes already: of the two ISNs, the
+	 * nearest at or below @ack.
+	 */
+	if ((int32_t)d_alt >= 0 && ((int32_t)d_isn < 0 || d_alt < d_isn))
+		settle(r, r->alt_isn);
+	else if ((int32_t)d_isn >= 0)
+		settle(r, r->isn);
 }
 
 /* A buffer of @n bytes, from the pool when one waits there. */
@@ -212,6 +231,14 @@ int64_t flow_reasm_insert(struct reasm *r, struct flow_mem *mem, uint32_t cap, u
 		r->isn = seq;
 		r->have_isn = true;
 	}
+	/*
+	 * Data that starts right at one of two ISNs in doubt settles it, though the peer's
+	 * ACK has not come yet: the server's first bytes may arrive before it.
+	 */
+	if (r->isn_doubt && seq == r->alt_isn)
+		settle(r, r->alt_isn);
+	else if (r->isn_doubt && seq == r->isn)
+		settle(r, r->isn);
 	rel = seq - r->isn;
 	if ((int32_t)rel < 0) {
 		/*

@@ -456,7 +456,12 @@ static bool tls_record(struct flow_table *ft, struct flow_entry *e, struct hs_re
 
 	have_ch = parse_dir(ft, st, c, 0, false, &cs) != TLS_INVALID && cs->n_client_hellos > 0;
 	have_sh = parse_server(ft, st, &ss) != TLS_INVALID && ss->have_server_hello;
-	if (!have_ch && !have_sh)
+	/*
+	 * A STARTTLS the server said 220 to is a TLS session even when no hello followed
+	 * (the client closed, reset or went quiet): a failed one, which a plaintext retry
+	 * then falls back from.
+	 */
+	if (!have_ch && !have_sh && st->mode != MODE_STARTTLS)
 		return false;
 
 	record_base(e, st, rec);
@@ -668,10 +673,11 @@ static void progress(struct flow_table *ft, struct flow_entry *e, int d, uint64_
 	if (st->act != FLOW_ACT_MORE)
 		return;
 	/*
-	 * A handshake is followed until the wire shows how it ended (established, an
-	 * alert, RST, FIN); then it is reported and nothing else interests us.
+	 * A handshake (or a STARTTLS waiting for one) is followed until the wire shows how
+	 * it ended (established, an alert, RST, FIN); then it is reported and nothing else
+	 * interests us.
 	 */
-	if (st->have_ch || st->have_sh) {
+	if (st->have_ch || st->have_sh || st->mode == MODE_STARTTLS) {
 		if (flow_outcome_decide(st, false) && !cert_wait(st))
 			flow_sess_end(st, FLOW_ACT_EMIT);
 	} else if (dir_final(&st->dir[0]) && dir_final(&st->dir[1])) {
@@ -727,6 +733,9 @@ enum flow_act flow_sess_segment(struct flow_table *ft, struct flow_entry *e, int
 	/* Nothing below has run yet, so the table may feed this segment again. */
 	if (len && store(ft, st, &dir->r, seq, seg->payload, len) == -ENOBUFS)
 		return FLOW_ACT_NEED_MEM;
+	/* Past the cap nothing more of this direction is seen (the outcome knows). */
+	if (dir->r.contig >= ft->cfg.dir_cap)
+		dir->full = true;
 	if (seg->tcp_flags & (FLOW_TCP_FIN | FLOW_TCP_RST))
 		dir->fin = true;
 	if (seg->tcp_flags & FLOW_TCP_RST)

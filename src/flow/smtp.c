@@ -148,14 +148,18 @@ static bool server_lines(struct flow_table *ft, struct flow_state *st, uint64_t 
 		idx = st->replies++;
 		if (st->starttls_cmd < 0 || idx != (uint32_t)st->starttls_cmd + 1)
 			continue;
-		if (code[0] == '2') {
-			/* RFC 3207 section 4: TLS starts right after the 220 reply. */
+		if (code[0] == '2' && code[1] == '2' && code[2] == '0') {
+			/*
+			 * RFC 3207 section 4: TLS starts right after the 220 reply. Any
+			 * other, 250 included, is no go-ahead: a client that goes on in
+			 * plaintext after it is a plaintext session.
+			 */
 			st->mode = MODE_STARTTLS;
 			dir->tls_off = dir->line_off;
 			st->dir[st->client].tls_off = st->starttls_end;
 			break;
 		}
-		/* Refused (454, 501...): the client goes on in plaintext. */
+		/* Refused (454, 501, 250...): the client goes on in plaintext. */
 		st->starttls_refused = true;
 		st->starttls_cmd = -1;
 	}

@@ -8,7 +8,8 @@
 #                                    the summary counts it as a handshake
 #   the TLS cases of tests/lib/outcomes.sh recorded with tcpdump in a namespace (refused
 #   TLS 1.0, no common cipher, curl refusing a self-signed certificate, reset, a client
-#   giving up on a silent server, TLS 1.3/1.2 controls): the outcome each case claims, and
+#   giving up on a silent server, a server refusing the client's certificate after its
+#   Finished in TLS 1.2 and 1.3, TLS 1.3/1.2 controls): the outcome each case claims, and
 #   for every connection with a ClientHello exactly one record whose outcome, outcome_by
 #   and alert are what tshark shows on the wire
 #   the silent server's connection cut before anything answers the ClientHello (the

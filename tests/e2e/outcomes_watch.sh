@@ -12,6 +12,9 @@
 #                                                the wire), outcome_by client, curl's pid
 #   a server that resets after the ClientHello   reset by server
 #   a server that never answers, curl gives up   closed by client (curl's FIN)
+#   a server refusing the client's certificate   TLS 1.2: alert unknown_ca by server, after
+#   (s_server -Verify 1 -verify_return_error)    the client's Finished; TLS 1.3: alert by
+#                                                server, alert null (sealed)
 #   TLS 1.3 and TLS 1.2 controls                 established, outcome_by and alert null
 # Every record on 443 has smtp_tls, mx_host and plaintext_fallback null. tshark checks that
 # the capture shows what each case claims (tests/lib/outcomes.sh).

@@ -14,6 +14,10 @@
 #   sending the same mail in plaintext to it: the TLS record is alert protocol_version by
 #   server (smtp_tls starttls); the plaintext one has plaintext_fallback true on both ends
 #   (live: the same process key; offline: the same client address)
+#   a server answering STARTTLS with 250     plaintext, smtp_tls refused (only 220 is a go-ahead)
+#   a client that gets 220 to STARTTLS and closes without a ClientHello, then sends in
+#   plaintext: a TLS record (smtp_tls starttls, closed by client, version and offered_max
+#   null), then plaintext_fallback true on the plaintext one
 # `read --json` prints the plaintext records too. Every server has an address of its own,
 # so a fallback can only come from the case that makes one.
 source "$(dirname "$0")/../lib/common.sh"
@@ -76,6 +80,51 @@ oc_expect fallback-tls "r['server_ip'] == '$a' and r['starttls'] == 'smtp'" \
 oc_expect fallback-plain "r['server_ip'] == '$a' and r['starttls'] is None" \
 	"$CLIENT_PID" "$OC_SERVER" \
 	'smtp_tls="not_used"' "${PLAIN[@]}" 'mx_host="mx-strict.outcomes.test"' \
+	'plaintext_fallback=true'
+
+# A server that answers STARTTLS with 250: no go-ahead (only 220 is); the client goes on
+# in plaintext, a refused session.
+a=$(oc_addr 6)
+oc_smtp_server "$a" 25 --hostname mx-250.outcomes.test --refuse-starttls 250
+oc_client refused250 "$PY" "$CLIENT" "$a" 25 opportunistic
+oc_client_says '^refused 250'
+oc_expect refused-250 "r['server_ip'] == '$a'" "$CLIENT_PID" "$OC_SERVER" \
+	'smtp_tls="refused"' "${PLAIN[@]}" 'mx_host="mx-250.outcomes.test"' \
+	'plaintext_fallback=false'
+
+# A client that gets 220 to STARTTLS and closes without a ClientHello, then sends the mail
+# in plaintext from the same process: the first session is a failed TLS one (closed by
+# the client), the second a fallback.
+cat >"$TEST_TMP/abandon.py" <<'PY'
+import smtplib
+import sys
+
+addr, port = sys.argv[1], int(sys.argv[2])
+s = smtplib.SMTP(local_hostname="client.tlsaudit.test", timeout=10)
+s.connect(addr, port)
+s.ehlo()
+print("starttls", s.docmd("STARTTLS")[0], flush=True)
+s.sock.close()
+s = smtplib.SMTP(local_hostname="client.tlsaudit.test", timeout=10)
+s.connect(addr, port)
+s.ehlo()
+s.sendmail("audit@client.tlsaudit.test", ["postmaster@mx.tlsaudit.test"], "Subject: t\r\n\r\nhi\r\n")
+s.quit()
+print("plain sent", flush=True)
+PY
+a=$(oc_addr 7)
+oc_smtp_server "$a" 25 --hostname mx-abandon.outcomes.test
+oc_client abandon "$PY" "$TEST_TMP/abandon.py" "$a" 25
+oc_client_says '^starttls 220'
+oc_client_says '^plain sent'
+oc_expect abandon-tls "r['server_ip'] == '$a' and r['starttls'] == 'smtp'" \
+	"$CLIENT_PID" "$OC_SERVER" \
+	'smtp_tls="starttls"' 'outcome="closed"' 'outcome_by="client"' 'alert=null' \
+	'version=null' 'offered_max=null' 'sni=null' 'mx_host="mx-abandon.outcomes.test"' \
+	'plaintext_fallback=false'
+oc_expect abandon-plain "r['server_ip'] == '$a' and r['starttls'] is None" \
+	"$CLIENT_PID" "$OC_SERVER" \
+	'smtp_tls="not_used"' "${PLAIN[@]}" 'mx_host="mx-abandon.outcomes.test"' \
 	'plaintext_fallback=true'
 
 oc_finish

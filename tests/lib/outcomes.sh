@@ -262,6 +262,37 @@ oc_tls_cases() {
 	# shellcheck disable=SC2034 # for outcomes_read.sh, which cuts this connection short
 	OC_SILENT=$a
 
+	# A server that asks for a client certificate and refuses the one it gets (self-signed,
+	# not in its trust store): after the client's Certificate, ChangeCipherSpec and
+	# Finished. TLS 1.2: unknown_ca in the clear. TLS 1.3: one sealed alert record, then
+	# the server's FIN (its description sealed: null). The clients stay connected until
+	# the alert comes, so that nothing of theirs follows it.
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=client.outcomes.test \
+		-keyout "$TEST_TMP/client.key" -out "$TEST_TMP/client.crt" >/dev/null 2>&1 ||
+		fail "openssl could not make a client certificate"
+	local mtls=(-Verify 1 -verify_return_error -CAfile "$TEST_TMP/server.crt")
+	local cert=(-cert "$TEST_TMP/client.crt" -key "$TEST_TMP/client.key")
+	a=$(oc_addr 8)
+	oc_tls_server "$a" 443 -tls1_2 "${mtls[@]}"
+	OC_HOLD=1 oc_client mtls12 openssl s_client -brief -connect "$a:443" -tls1_2 "${cert[@]}" \
+		-servername mtls12.outcomes.test
+	oc_client_says 'alert unknown ca'
+	oc_expect mtls-tls1.2 "r['server_ip'] == '$a'" "$CLIENT_PID" "$OC_SERVER" \
+		'outcome="alert"' 'outcome_by="server"' 'alert="unknown_ca"' 'version="TLSv1.2"' \
+		'sni="mtls12.outcomes.test"' 'client.comm="openssl"' 'server.comm="openssl"' \
+		"${tls[@]}" 'wire.outcome="alert"' 'wire.outcome_by="server"' \
+		'wire.alert="unknown_ca"'
+	a=$(oc_addr 9)
+	oc_tls_server "$a" 443 "${mtls[@]}"
+	OC_HOLD=1 oc_client mtls13 openssl s_client -brief -connect "$a:443" "${cert[@]}" \
+		-servername mtls13.outcomes.test
+	oc_client_says '^Protocol version: TLSv1.3'
+	oc_client_says 'alert unknown ca'
+	oc_expect mtls-tls1.3 "r['server_ip'] == '$a'" "$CLIENT_PID" "$OC_SERVER" \
+		'outcome="alert"' 'outcome_by="server"' 'alert=null' 'version="TLSv1.3"' \
+		'sni="mtls13.outcomes.test"' 'client.comm="openssl"' 'server.comm="openssl"' \
+		"${tls[@]}" 'wire.outcome="alert"' 'wire.outcome_by="server"' 'wire.alert=null'
+
 	# Controls: complete handshakes in TLS 1.3 and 1.2 stay `established`. The clients stay
 	# connected a moment, as real ones do.
 	a=$(oc_addr 6)

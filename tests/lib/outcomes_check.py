@@ -17,8 +17,13 @@ that does not hold.
 
 --capture FILE: tshark's view of each TCP connection with a ClientHello (the wire oracle):
 the first of a fatal alert in the clear, a RST or a FIN after the ClientHello, by whom, or
-"established" when the client went on (ChangeCipherSpec or encrypted records after the
-ServerHello), else "timeout".
+"established" once both sides finished, else "timeout". TLS 1.2 and older: both sides
+sent their ChangeCipherSpec. TLS 1.3, where tshark sees only sealed records and their
+lengths: the client's flight after the ServerHello opens with a Finished (45 to 96
+bytes), or the server answered a longer flight with anything but one alert-sized
+record (at most 24 bytes) followed by a FIN or RST; the server's alert (description
+null) when it did; the client's alert when its only record was alert-sized and it then
+closed.
 """
 import ipaddress
 import json
@@ -42,7 +47,14 @@ ALERTS = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac",
 FIELDS = ["frame.number", "tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst",
           "ipv6.dst", "tcp.dstport", "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.fin",
           "tcp.flags.reset", "tls.record.content_type", "tls.alert_message.level",
-          "tls.alert_message.desc", "tls.handshake.type", "smtp.req.command"]
+          "tls.alert_message.desc", "tls.handshake.type", "smtp.req.command",
+          "tls.record.opaque_type", "tls.record.length",
+          "tls.handshake.extensions.supported_version"]
+
+# TLS 1.3 record lengths (RFC 8446 5.2): a sealed alert is 2 + 1 + the AEAD tag (19, or
+# 11 with CCM_8); a sealed Finished 4 + 32 or 48 + 1 + the tag, and a little padding.
+ALERT_MAX = 24
+FINISHED = (45, 96)
 
 SHOWN = ("role", "pid", "comm", "client_port", "version", "outcome", "outcome_by", "alert",
          "smtp_tls", "mx_host", "plaintext_fallback")
@@ -136,6 +148,45 @@ def wait(cases, sources, secs):
         time.sleep(0.2)
 
 
+def oracle13(s, by, end):
+    """TLS 1.3 after this frame from @by (@end: it carried a FIN or RST): decided?"""
+    c = s["sealed"]["client"]
+    if not s["flight"]:
+        if c and (len(c) > 1 or c[0] > ALERT_MAX):
+            s["flight"] = True
+            s["after"] = len(s["sealed"]["server"])
+            if FINISHED[0] <= c[0] <= FINISHED[1]:
+                s["outcome"] = "established"
+                return True
+        elif len(c) == 1 and by == "client" and end:
+            s["outcome"], s["outcome_by"] = "alert", "client"
+            return True
+        else:
+            srv = s["sealed"]["server"]
+            if not c and len(srv) == 1 and srv[0] <= ALERT_MAX and by == "server" and end:
+                s["outcome"], s["outcome_by"] = "alert", "server"
+                return True
+            return False
+    answer = s["sealed"]["server"][s["after"]:]
+    if len(answer) > 1 or (answer and answer[0] > ALERT_MAX):
+        s["outcome"] = "established"
+        return True
+    if answer:
+        if s["answer"] is None:
+            s["answer"] = len(c)
+        if len(c) > s["answer"]:
+            s["outcome"] = "established"
+            return True
+        if end:
+            s["outcome"], s["outcome_by"] = "alert", "server"
+            return True
+        return False
+    if end:
+        s["outcome"] = "established"
+        return True
+    return False
+
+
 def oracle(capture):
     """tshark's view of every TCP connection that carried a ClientHello."""
     args = ["tshark", "-n", "-r", capture, "-T", "fields", "-E", "separator=/t",
@@ -159,7 +210,9 @@ def oracle(capture):
         sport, dport = int(row["tcp.srcport"]), int(row["tcp.dstport"])
         s = streams.setdefault(sid, {"client": None, "ch": False, "sh": False,
                                      "starttls": None, "outcome": None,
-                                     "outcome_by": None, "alert": None})
+                                     "outcome_by": None, "alert": None, "tls13": False,
+                                     "ccs": set(), "sealed": {"client": [], "server": []},
+                                     "flight": False, "answer": None, "after": 0})
         syn = vals("tcp.flags.syn") in (["1"], ["True"])
         ack = vals("tcp.flags.ack") in (["1"], ["True"])
         types = vals("tls.handshake.type")
@@ -173,20 +226,38 @@ def oracle(capture):
         by = "client" if (addr(src), sport) == s["client"] else "server"
         if "1" in types and by == "client":
             s["ch"] = True
-        if "2" in types and by == "server":
+        sh_now = "2" in types and by == "server" and not s["sh"]
+        if sh_now:
             s["sh"] = True
+            s["tls13"] = "0x0304" in vals("tls.handshake.extensions.supported_version")
         if not s["ch"] or s["outcome"] is not None:
             continue
         levels = vals("tls.alert_message.level")
         descs = vals("tls.alert_message.desc")
         ctypes = vals("tls.record.content_type")
+        # Sealed records follow a frame's records in the clear (TLS 1.3): the last
+        # lengths are theirs.
+        lengths = [int(x) for x in vals("tls.record.length")]
+        nsealed = len(vals("tls.record.opaque_type"))
+        sealed = lengths[len(lengths) - nsealed:] if nsealed else []
+        end = vals("tcp.flags.reset") in (["1"], ["True"]) or \
+            vals("tcp.flags.fin") in (["1"], ["True"])
+        if s["sh"] and s["tls13"]:
+            # The client's early data, sent before the ServerHello, is left out.
+            s["sealed"][by] += sealed
+        if "20" in ctypes and s["sh"]:
+            s["ccs"].add(by)
         if "2" in levels:
             d = int(descs[levels.index("2")], 0) if descs else None
             s["outcome"], s["outcome_by"] = "alert", by
             s["alert"] = ALERTS.get(d, d)
-        elif by == "client" and s["sh"] and ("20" in ctypes or "23" in ctypes):
+            continue
+        if s["sh"] and not s["tls13"] and s["ccs"] == {"client", "server"}:
             s["outcome"] = "established"
-        elif vals("tcp.flags.reset") in (["1"], ["True"]):
+            continue
+        if s["sh"] and s["tls13"] and oracle13(s, by, end):
+            continue
+        if vals("tcp.flags.reset") in (["1"], ["True"]):
             s["outcome"], s["outcome_by"] = "reset", by
         elif vals("tcp.flags.fin") in (["1"], ["True"]):
             s["outcome"], s["outcome_by"] = "closed", by
