@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "tlsaudit/config.h"
 #include "tlsaudit/prom.h"
 #include "tlsaudit/util.h"
 
@@ -632,6 +633,37 @@ static void test_port_folded(void **state)
 }
 
 /*
+ * max_series has a floor the file can always keep: the daemon's own series plus the
+ * exe="other" row at its fullest, since every other row may fold into it. The
+ * configuration refuses anything below that sum, and a row with every kind of sample
+ * stays within prom_row_series_max().
+ */
+static void test_max_series_floor(void **state)
+{
+	size_t floor = prom_fixed_series("bpf") + prom_row_series_max(false);
+	struct agg *a = filled();
+	struct cfg c;
+	char opt[64], err[256];
+	size_t i;
+
+	(void)state;
+	print_message("max_series floor: %zu own series + %zu for exe=\"other\" = %zu\n",
+		      prom_fixed_series("bpf"), prom_row_series_max(false), floor);
+	assert_true(prom_fixed_series("pcap") <= prom_fixed_series("bpf"));
+	assert_true(prom_fixed_series("none") <= prom_fixed_series("bpf"));
+	cfg_defaults(&c);
+	snprintf(opt, sizeof(opt), "max_series=%zu", floor - 1);
+	assert_int_not_equal(cfg_parse_option(&c, opt, err, sizeof(err)), 0);
+	snprintf(opt, sizeof(opt), "max_series=%zu", floor);
+	assert_int_equal(cfg_parse_option(&c, opt, err, sizeof(err)), 0);
+	assert_int_equal(c.max_series, floor);
+	for (i = 0; i < agg__n_rows(a); i++)
+		assert_true(prom_row_series(agg__row(a, i), NULL) <=
+			    prom_row_series_max(agg__row(a, i)->key.role == HS_ROLE_SERVER));
+	agg__free(a);
+}
+
+/*
  * The file at max_series (2000, the default): size and write time with rows as a busy
  * container host has them (realistic paths, units, container names; two versions,
  * legacy, a failure kind and SMTP for some). Measured, printed, and bounded loosely.
@@ -858,6 +890,7 @@ int main(void)
 		cmocka_unit_test(test_label_sets_bounded),
 		cmocka_unit_test(test_series_count),
 		cmocka_unit_test(test_port_folded),
+		cmocka_unit_test(test_max_series_floor),
 		cmocka_unit_test(test_promtool),
 		cmocka_unit_test(test_max_series_measure),
 		cmocka_unit_test(test_write_file),
