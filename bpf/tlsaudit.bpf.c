@@ -4,7 +4,7 @@
  *
  * cgroup_skb egress/ingress on the cgroup v2 root see every TCP segment of every local
  * socket. For sockets on a watched port they forward the first bytes of each direction
- * (a budget, 16 KiB by default) with the TCP sequence number through a ring buffer, so
+ * (a budget, TA_DEFAULT_BUDGET = 32 KiB by default) with the TCP sequence number through a ring buffer, so
  * userspace can reassemble both hellos. Once userspace marks a socket done, a packet
  * costs one map lookup. The programs never drop or alter traffic: they return 1.
  *

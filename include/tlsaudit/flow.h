@@ -44,7 +44,7 @@ struct flow_segment {
 struct flow_config {
 	uint16_t ports[32]; /* watched server ports; 25 and 587 get SMTP STARTTLS handling */
 	int n_ports;
-	uint32_t dir_cap;     /* bytes kept per direction (default 16384) */
+	uint32_t dir_cap;     /* bytes kept per direction (default TA_DEFAULT_BUDGET, 32768) */
 	uint32_t max_flows;   /* flows tracked at once (default 131072) */
 	uint64_t mem_budget;  /* bytes of buffers over all flows (default 64 MiB) */
 	uint64_t timeout_ns;  /* idle flows are finished after this (default 120 s) */

@@ -6,6 +6,8 @@
 #ifndef TLSAUDIT_PROM_H
 #define TLSAUDIT_PROM_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -58,6 +60,14 @@ struct prom_info {
  */
 size_t prom_row_series(const struct agg_row *row, void *ctx);
 size_t prom_fixed_series(const char *backend);
+
+/*
+ * prom_row_series_max - the most samples one row can ever write, whatever it holds (a
+ * server row's own certificates with @server). The exe="other" row is not a server's,
+ * so prom_fixed_series("bpf") + prom_row_series_max(false) is the smallest max_series
+ * the file can always keep: every other row folds into "other", which must still fit.
+ */
+size_t prom_row_series_max(bool server);
 
 /* prom_render - the whole exposition (HELP, TYPE, samples) into @f; 0 or -EIO. */
 int prom_render(const struct agg *a, const struct prom_info *info, FILE *f);

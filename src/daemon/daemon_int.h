@@ -36,6 +36,7 @@ struct daemon {
 	char log_open_err[UTIL_PATH_MAX + 64];
 	char last_export_err[1040]; /* both, for `tlsaudit status` */
 	bool log_failing;	    /* handshake log writes fail: said once */
+	uint64_t log_unrendered;    /* records the handshake log could not render (logged) */
 	char why[256];	 /* why the capture could not start */
 	char ports[160]; /* the port list as the status shows it */
 	bool running;
@@ -58,6 +59,17 @@ void daemon_reload(struct daemon *d, struct daemon_change *ch);
 
 /* output.c */
 void daemon_on_record(const struct hs_record *r, void *ctx);
+/*
+ * daemon_record_line - @r as one line of the handshake log (flat JSON, or ECS with @ecs),
+ * newline included, in a malloc'd *@line: its length, or -ENOMEM, or -EMSGSIZE past
+ * DAEMON_RECORD_LINE_CAP. The buffer starts at DAEMON_RECORD_LINE_START, which holds
+ * the largest record either writer makes (test_prom's test_record_line_worst_case), and
+ * doubles when a writer says it is too small.
+ */
+#define DAEMON_RECORD_LINE_START 16384
+#define DAEMON_RECORD_LINE_CAP (1024 * 1024)
+int daemon_record_line(const struct hs_record *r, const struct tls_policy_set *ps, bool ecs,
+		       char **line);
 /* daemon_open_handshake_log - (re)open the optional log; a failure is logged, never fatal. */
 void daemon_open_handshake_log(struct daemon *d);
 /* daemon_export - state file, then the optional textfile; 0 or the state write's -errno. */

@@ -19,8 +19,6 @@
 #include "tlsaudit/tls.h"
 #include "tlsaudit/util.h"
 
-#define RECORD_JSON_MAX 8192
-
 /* What the journal says of a record worth a warning: legacy, refused, or a fallback. */
 static void log_record(const struct hs_record *r)
 {
@@ -56,36 +54,83 @@ static void log_record(const struct hs_record *r)
 		 lib);
 }
 
+int daemon_record_line(const struct hs_record *r, const struct tls_policy_set *ps, bool ecs,
+		       char **line)
+{
+	size_t cap = DAEMON_RECORD_LINE_START;
+	char *buf = NULL, *p;
+	int n = -1, ret;
+
+	/*
+	 * The writers say only "too small" (-1): double until it fits. Every string of a
+	 * record is bounded, so the cap is never reached by a record the writers make
+	 * today; it stops a future writer's bug from taking the daemon's memory.
+	 */
+	for (; cap <= DAEMON_RECORD_LINE_CAP; cap *= 2) {
+		p = realloc(buf, cap);
+		if (!p) {
+			ret = -ENOMEM;
+			goto cleanup;
+		}
+		buf = p;
+		n = ecs ? export_ecs_record(r, ps, buf, cap - 1) :
+			  export_json_record(r, ps, buf, cap - 1);
+		if (n > 0)
+			break;
+	}
+	if (n <= 0) {
+		ret = -EMSGSIZE;
+		goto cleanup;
+	}
+	buf[n++] = '\n';
+	*line = buf;
+	buf = NULL;
+	ret = n;
+cleanup:
+	free(buf);
+	return ret;
+}
+
+/*
+ * A record the log could not take is still counted in the aggregation; the log's
+ * readers are told how many they miss, at the first and then at each doubling, so a
+ * steady failure cannot flood the journal.
+ */
+static void note_unrendered(struct daemon *d, int err)
+{
+	d->log_unrendered++;
+	if (d->log_unrendered & (d->log_unrendered - 1))
+		return;
+	log_warn("handshake log %s: a record could not be rendered (%s); %llu so far, the "
+		 "counters still have them", d->cfg.handshake_log, strerror(-err),
+		 (unsigned long long)d->log_unrendered);
+}
+
 void daemon_on_record(const struct hs_record *r, void *ctx)
 {
 	struct daemon *d = ctx;
-	char *line;
+	char *line = NULL;
 	int n;
 
 	if (agg__add(d->agg, r, util_now_ns()) & AGG_ADD_LOG)
 		log_record(r);
 	if (d->log_fd < 0)
 		return;
-	line = malloc(RECORD_JSON_MAX);
-	if (!line)
+	n = daemon_record_line(r, d->policies, d->cfg.handshake_log_format == CFG_LOG_ECS, &line);
+	if (n < 0) {
+		note_unrendered(d, n);
 		return;
-	if (d->cfg.handshake_log_format == CFG_LOG_ECS)
-		n = export_ecs_record(r, d->policies, line, RECORD_JSON_MAX - 1);
-	else
-		n = export_json_record(r, d->policies, line, RECORD_JSON_MAX - 1);
-	if (n > 0) {
-		line[n++] = '\n';
-		/* One write per line with O_APPEND: readers never see half a record. */
-		if (write(d->log_fd, line, (size_t)n) != n) {
-			/* A full disk fails every record: say so once, and when it heals. */
-			if (!d->log_failing)
-				log_warn("handshake log %s: write failed: %s; records go on being "
-					 "counted", d->cfg.handshake_log, strerror(errno));
-			d->log_failing = true;
-		} else if (d->log_failing) {
-			log_info("handshake log %s: writes work again", d->cfg.handshake_log);
-			d->log_failing = false;
-		}
+	}
+	/* One write per line with O_APPEND: readers never see half a record. */
+	if (write(d->log_fd, line, (size_t)n) != n) {
+		/* A full disk fails every record: say so once, and when it heals. */
+		if (!d->log_failing)
+			log_warn("handshake log %s: write failed: %s; records go on being "
+				 "counted", d->cfg.handshake_log, strerror(errno));
+		d->log_failing = true;
+	} else if (d->log_failing) {
+		log_info("handshake log %s: writes work again", d->cfg.handshake_log);
+		d->log_failing = false;
 	}
 	free(line);
 }

@@ -525,6 +525,22 @@ size_t prom_row_series(const struct agg_row *r, void *ctx)
 	return n;
 }
 
+size_t prom_row_series_max(bool server)
+{
+	/* The bounds of the loops that render a row, family by family. */
+	size_t n = AGG_V_COUNT				   /* versions */
+		   + 3					   /* legacy: client, server, unknown */
+		   + 1 + 1				   /* weak cipher, plaintext */
+		   + AGG_ALERT_SLOTS + AGG_SIDES		   /* alerts kept, "other" per side */
+		   + (AGG_FAIL_OUTCOMES - AGG_F_RESET) * AGG_SIDES /* reset, closed, timeout */
+		   + (HS_SMTP_REFUSED - HS_SMTP_STARTTLS + 1) * 2 + 1 /* smtp_tls x fallback, unknown */
+		   + (size_t)AGG_POLICY_SLOTS * 2 * (AGG_REASONS - TLS_REASON_VERSION)
+		   + TLS_CERT_N_PROBLEMS + AGG_VERIFY_PROBLEMS
+		   + 1;					   /* last seen */
+
+	return n + (server ? AGG_OWN_CERTS : 0);
+}
+
 size_t prom_fixed_series(const char *backend)
 {
 	/* info, start time, ringbuf drops, flow evictions, malformed, export time */

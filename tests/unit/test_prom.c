@@ -20,10 +20,22 @@
 
 #include <cmocka.h>
 
+#include "tlsaudit/config.h"
+#include "tlsaudit/export.h"
 #include "tlsaudit/prom.h"
 #include "tlsaudit/util.h"
 
+/* The daemon's handshake log line (src/daemon/output.c), a writer of the same records. */
+#include "../../src/daemon/daemon_int.h"
+
 #define SEC 1000000000ULL
+
+/* Which build a printed timing comes from: `make unit` builds with ASan and UBSan. */
+#ifdef __SANITIZE_ADDRESS__
+#define BUILD_KIND "ASan+UBSan"
+#else
+#define BUILD_KIND "unsanitized"
+#endif
 
 /*
  * add_failures - Postfix's smtp client refused by a TLS 1.2-only MX (protocol_version),
@@ -632,6 +644,37 @@ static void test_port_folded(void **state)
 }
 
 /*
+ * max_series has a floor the file can always keep: the daemon's own series plus the
+ * exe="other" row at its fullest, since every other row may fold into it. The
+ * configuration refuses anything below that sum, and a row with every kind of sample
+ * stays within prom_row_series_max().
+ */
+static void test_max_series_floor(void **state)
+{
+	size_t floor = prom_fixed_series("bpf") + prom_row_series_max(false);
+	struct agg *a = filled();
+	struct cfg c;
+	char opt[64], err[256];
+	size_t i;
+
+	(void)state;
+	print_message("max_series floor: %zu own series + %zu for exe=\"other\" = %zu\n",
+		      prom_fixed_series("bpf"), prom_row_series_max(false), floor);
+	assert_true(prom_fixed_series("pcap") <= prom_fixed_series("bpf"));
+	assert_true(prom_fixed_series("none") <= prom_fixed_series("bpf"));
+	cfg_defaults(&c);
+	snprintf(opt, sizeof(opt), "max_series=%zu", floor - 1);
+	assert_int_not_equal(cfg_parse_option(&c, opt, err, sizeof(err)), 0);
+	snprintf(opt, sizeof(opt), "max_series=%zu", floor);
+	assert_int_equal(cfg_parse_option(&c, opt, err, sizeof(err)), 0);
+	assert_int_equal(c.max_series, floor);
+	for (i = 0; i < agg__n_rows(a); i++)
+		assert_true(prom_row_series(agg__row(a, i), NULL) <=
+			    prom_row_series_max(agg__row(a, i)->key.role == HS_ROLE_SERVER));
+	agg__free(a);
+}
+
+/*
  * The file at max_series (2000, the default): size and write time with rows as a busy
  * container host has them (realistic paths, units, container names; two versions,
  * legacy, a failure kind and SMTP for some). Measured, printed, and bounded loosely.
@@ -694,9 +737,9 @@ static void test_max_series_measure(void **state)
 	}
 	assert_int_equal(stat(path, &st), 0);
 	print_message("max_series 2000: %zu rows, %zu series, %lld bytes, written in %.2f ms "
-		      "(best of 20, ASan build)\n", agg__n_rows(a),
+		      "(best of 20, %s build)\n", agg__n_rows(a),
 		      agg__series(a) + prom_fixed_series("bpf"), (long long)st.st_size,
-		      (double)best / 1e6);
+		      (double)best / 1e6, BUILD_KIND);
 	assert_true(st.st_size < (1 << 20));
 	assert_true(best < 500ULL * 1000000ULL);
 	unlink(path);
@@ -850,6 +893,117 @@ cleanup:
 	agg__free(a);
 }
 
+/* fill - @n - 1 bytes of @c and a NUL: a string field at its size. */
+static void fill(char *dst, size_t n, char c)
+{
+	memset(dst, c, n - 1);
+	dst[n - 1] = '\0';
+}
+
+/*
+ * The largest record either log format can be asked to write: every string at its
+ * size in bytes that the writers escape to six characters (\u0001) or that are not
+ * UTF-8, an IPv6 pair, every flag and time at its widest, and 16 policies with
+ * 31-character names all failed. The daemon's first buffer must hold it (a record that
+ * does not fit is rendered again, larger: the second half), and the line it writes is
+ * the writer's output and a newline.
+ */
+static void test_record_line_worst_case(void **state)
+{
+	static struct tls_policy_set ps;
+	static struct hs_record r;
+	char list[16 * 33] = "", name[32], err[256], *line = NULL, *big;
+	const char bytes[] = { '\x01', '\xff', '"' };
+	size_t b, i, worst[2] = { 0, 0 };
+	int n, fmt;
+
+	(void)state;
+	tls_policy_set_init(&ps);
+	for (i = 0; i < TLS_POLICY_ACTIVE_MAX; i++) {
+		snprintf(name, sizeof(name), "worst-case-policy-%02zu-xxxxxxxxxx", i);
+		assert_int_equal(strlen(name), TLS_POLICY_NAME_MAX - 1);
+		assert_int_equal(tls_policy_set(&ps, name, "min_version", "TLSv1.3", err,
+						sizeof(err)),
+				 0);
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "," : "",
+			 name);
+	}
+	assert_int_equal(tls_policy_set_list(&ps, list, err, sizeof(err)), 0);
+	assert_int_equal(tls_policy_set_finish(&ps, err, sizeof(err)), 0);
+	for (b = 0; b < sizeof(bytes); b++) {
+		memset(&r, 0, sizeof(r));
+		r.kind = HS_KIND_TLS;
+		r.time_ns = UINT64_MAX / 2;
+		r.role = HS_ROLE_SERVER;
+		r.cookie = UINT64_MAX;
+		r.client.family = r.server.family = AF_INET6;
+		memset(r.client.addr, 0xfe, 16);
+		memset(r.server.addr, 0xfd, 16);
+		r.client.port = r.server.port = 65535;
+		fill(r.sni, sizeof(r.sni), bytes[b]);
+		r.offered_max = TLS_V_13;
+		r.version = TLS_V_10;
+		r.cipher_id = 0xc02c;
+		r.has_cipher = true;
+		r.group = 0x11ec;
+		r.has_group = true;
+		r.starttls_smtp = true;
+		fill(r.alpn, sizeof(r.alpn), bytes[b]);
+		fill(r.ja3, sizeof(r.ja3), 'f');
+		fill(r.ja4, sizeof(r.ja4), bytes[b]);
+		r.outcome = HS_OUTCOME_ALERT;
+		r.outcome_by = HS_SIDE_CLIENT;
+		r.has_alert = true;
+		r.alert = 0xfe; /* no IANA name: written as a code */
+		r.smtp_tls = HS_SMTP_STARTTLS;
+		r.plaintext_fallback = HS_TRI_FALSE;
+		fill(r.mx_host, sizeof(r.mx_host), bytes[b]);
+		r.cert.state = HS_CERT_OK;
+		r.cert.accepted_bad = HS_TRI_TRUE;
+		r.cert.problems = (1u << TLS_CERT_N_PROBLEMS) - 1;
+		r.cert.not_after = INT64_C(253402300799);
+		fill(r.cert.subject, sizeof(r.cert.subject), bytes[b]);
+		fill(r.cert.issuer, sizeof(r.cert.issuer), bytes[b]);
+		fill(r.cert.key, sizeof(r.cert.key), bytes[b]);
+		fill(r.cert.sig, sizeof(r.cert.sig), bytes[b]);
+		fill(r.cert.sha256, sizeof(r.cert.sha256), 'f');
+		r.proc.known = true;
+		r.proc.pid = r.proc.uid = UINT32_MAX;
+		fill(r.proc.comm, sizeof(r.proc.comm), bytes[b]);
+		fill(r.proc.exe, sizeof(r.proc.exe), bytes[b]);
+		fill(r.proc.cgroup, sizeof(r.proc.cgroup), bytes[b]);
+		fill(r.proc.unit, sizeof(r.proc.unit), bytes[b]);
+		fill(r.proc.container, sizeof(r.proc.container), bytes[b]);
+		fill(r.proc.container_id, sizeof(r.proc.container_id), 'f');
+		fill(r.proc.tls_lib, sizeof(r.proc.tls_lib), bytes[b]);
+		r.judged = true;
+		r.n_verdicts = TLS_POLICY_ACTIVE_MAX;
+		for (i = 0; i < TLS_POLICY_ACTIVE_MAX; i++) {
+			r.verdicts[i].by = TLS_POLICY_BY_SERVER;
+			r.verdicts[i].reason = TLS_REASON_CERT_SIG;
+		}
+		for (fmt = 0; fmt < 2; fmt++) {
+			big = malloc(1 << 20);
+			assert_non_null(big);
+			n = fmt ? export_ecs_record(&r, &ps, big, 1 << 20) :
+				  export_json_record(&r, &ps, big, 1 << 20);
+			assert_true(n > 0);
+			if ((size_t)n > worst[fmt])
+				worst[fmt] = (size_t)n;
+			/* The first buffer holds it, the newline included. */
+			assert_true((size_t)n + 1 < DAEMON_RECORD_LINE_START);
+			assert_int_equal(daemon_record_line(&r, &ps, fmt, &line), n + 1);
+			assert_memory_equal(line, big, (size_t)n);
+			assert_int_equal(line[n], '\n');
+			free(line);
+			line = NULL;
+			free(big);
+		}
+	}
+	print_message("largest record: %zu bytes flat, %zu in ECS (the log's first buffer: %d)\n",
+		      worst[0], worst[1], DAEMON_RECORD_LINE_START);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -858,6 +1012,8 @@ int main(void)
 		cmocka_unit_test(test_label_sets_bounded),
 		cmocka_unit_test(test_series_count),
 		cmocka_unit_test(test_port_folded),
+		cmocka_unit_test(test_max_series_floor),
+		cmocka_unit_test(test_record_line_worst_case),
 		cmocka_unit_test(test_promtool),
 		cmocka_unit_test(test_max_series_measure),
 		cmocka_unit_test(test_write_file),
