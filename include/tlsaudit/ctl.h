@@ -74,6 +74,7 @@ struct ctl_status {
 	const char *ports;	       /* "443,25,587" */
 	uint64_t start_ns, uptime_ns, export_interval_ns, last_export_ns;
 	uint64_t events, ringbuf_drops, flow_evictions, malformed, unattributed, flows, not_tls;
+	uint64_t cert_cut, cert_malformed; /* server chains not read: cut short, malformed */
 	size_t clients;
 };
 
@@ -206,6 +207,7 @@ struct ctl_row_policy {
 struct ctl_row {
 	char exe[256]; /* "" when unknown */
 	char comm[32];
+	char name[256]; /* ctl_row_name() */
 	char unit[128];
 	char container[128]; /* HS_CONTAINER_MAX: namespace/container or an image */
 	char role[16];
@@ -259,7 +261,10 @@ struct ctl_row {
 
 /* ctl_row_parse - decode one row line; 0 or -EINVAL. */
 int ctl_row_parse(const char *line, struct ctl_row *row);
-/* ctl_row_name - exe, else comm, else "?". */
+/*
+ * ctl_row_name - exe, else "[comm]" (as the textfile's exe label has it: a command
+ * name can never be taken for a path), else "?".
+ */
 const char *ctl_row_name(const struct ctl_row *row);
 
 /*

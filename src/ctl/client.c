@@ -455,6 +455,8 @@ int ctl_row_parse(const char *line, struct ctl_row *row)
 	}
 	copy_str(j, "exe", row->exe, sizeof(row->exe));
 	copy_str(j, "comm", row->comm, sizeof(row->comm));
+	if (!row->exe[0] && row->comm[0])
+		snprintf(row->name, sizeof(row->name), "[%s]", row->comm);
 	copy_str(j, "unit", row->unit, sizeof(row->unit));
 	copy_str(j, "container", row->container, sizeof(row->container));
 	copy_str(j, "role", row->role, sizeof(row->role));
@@ -489,9 +491,7 @@ const char *ctl_row_name(const struct ctl_row *row)
 {
 	if (row->exe[0])
 		return row->exe;
-	if (row->comm[0])
-		return row->comm;
-	return "?";
+	return row->name[0] ? row->name : "?";
 }
 
 const char *ctl_term_safe(const char *s, size_t width, char *out, size_t len)

@@ -75,7 +75,8 @@ static void put_status_fields(const struct ctl_service *svc, struct ctl_buf *out
 		       ",\"failures\":%llu,\"failures_by_outcome\":{\"alert\":%llu,\"reset\":%llu,"
 		       "\"closed\":%llu,\"timeout\":%llu},\"smtp_tls\":{\"starttls\":%llu,"
 		       "\"not_offered\":%llu,\"not_used\":%llu,\"refused\":%llu},"
-		       "\"plaintext_fallback\":%llu",
+		       "\"plaintext_fallback\":%llu,"
+		       "\"certificates_unread\":{\"cut\":%llu,\"malformed\":%llu}",
 		       (unsigned long long)t->failures, (unsigned long long)t->failed[AGG_F_ALERT],
 		       (unsigned long long)t->failed[AGG_F_RESET],
 		       (unsigned long long)t->failed[AGG_F_CLOSED],
@@ -83,7 +84,8 @@ static void put_status_fields(const struct ctl_service *svc, struct ctl_buf *out
 		       (unsigned long long)t->smtp[HS_SMTP_STARTTLS],
 		       (unsigned long long)t->smtp[HS_SMTP_NOT_OFFERED],
 		       (unsigned long long)t->smtp[HS_SMTP_NOT_USED],
-		       (unsigned long long)t->smtp[HS_SMTP_REFUSED], (unsigned long long)t->fallback);
+		       (unsigned long long)t->smtp[HS_SMTP_REFUSED], (unsigned long long)t->fallback,
+		       (unsigned long long)st.cert_cut, (unsigned long long)st.cert_malformed);
 }
 
 /* policy_name_safe - a name as policies have them, so it can go in a reply as it is. */

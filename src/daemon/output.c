@@ -280,5 +280,7 @@ void daemon_status(struct ctl_status *st, void *ctx)
 	st->unattributed = ls.unattributed;
 	st->flows = ls.cap.flow.flows;
 	st->not_tls = ls.cap.flow.not_tls;
+	st->cert_cut = ls.cap.flow.cert_truncated;
+	st->cert_malformed = ls.cap.flow.cert_invalid;
 	st->clients = d->ctl ? ctl_server__clients(d->ctl) : 0;
 }

@@ -194,6 +194,14 @@ done
 grep -q '^tlsaudit_certificates_unread_total{reason="cut"} 2$' "$TEST_TMP/t.prom" &&
 	grep -q '^tlsaudit_certificates_unread_total{reason="malformed"} 0$' "$TEST_TMP/t.prom" ||
 	fail "textfile: the cut chain is not counted: $(grep unread "$TEST_TMP/t.prom")"
+"$TLSAUDIT" status -S "$S" >"$TEST_TMP/status.txt" || fail "status"
+grep -q "^certificates: *2 server chains unread (cut short 2, malformed 0)$" "$TEST_TMP/status.txt" ||
+	fail "status does not count the cut chain: $(cat "$TEST_TMP/status.txt")"
+"$TLSAUDIT" status --json -S "$S" | $PY -c '
+import json, sys
+s = json.load(sys.stdin)
+sys.exit(0 if s["certificates_unread"] == {"cut": 2, "malformed": 0} else 1)' ||
+	fail "status --json: certificates_unread"
 kill -INT "$WPID"
 wait "$WPID"
 expect_eq "watch exit status" "$?" 0

@@ -58,16 +58,16 @@ static void test_fleet_keys(void **state)
 
 	(void)state;
 	cfg_defaults(&c);
-	assert_int_equal(cfg_parse_option(&c, "max-series=50", err, sizeof(err)), 0);
-	assert_int_equal(c.max_series, 50);
+	assert_int_equal(cfg_parse_option(&c, "max-series=300", err, sizeof(err)), 0);
+	assert_int_equal(c.max_series, 300);
 	assert_int_equal(cfg_parse_option(&c, "row-ttl=7d", err, sizeof(err)), 0);
 	assert_true(c.row_ttl_ns == 7ULL * 86400ULL * 1000000000ULL);
 	assert_int_equal(cfg_parse_option(&c, "row_ttl=none", err, sizeof(err)), 0);
 	assert_true(c.row_ttl_ns == 0);
 	assert_int_equal(cfg_parse_option(&c, "handshake-log-format=ecs", err, sizeof(err)), 0);
 	assert_int_equal(c.handshake_log_format, CFG_LOG_ECS);
-	assert_int_not_equal(cfg_parse_option(&c, "max_series=19", err, sizeof(err)), 0);
-	assert_string_equal(err, "--max_series: max_series: '19' is not a number from 20 to "
+	assert_int_not_equal(cfg_parse_option(&c, "max_series=291", err, sizeof(err)), 0);
+	assert_string_equal(err, "--max_series: max_series: '291' is not a number from 292 to "
 				 "10000000");
 	assert_int_not_equal(cfg_parse_option(&c, "row_ttl=0s", err, sizeof(err)), 0);
 	assert_int_not_equal(cfg_parse_option(&c, "handshake_log_format=xml", err, sizeof(err)),
@@ -75,7 +75,7 @@ static void test_fleet_keys(void **state)
 	assert_string_equal(err, "--handshake_log_format: handshake_log_format: 'xml' is not "
 				 "one of json, ecs");
 	/* A failed option leaves the earlier value alone. */
-	assert_int_equal(c.max_series, 50);
+	assert_int_equal(c.max_series, 300);
 	assert_int_equal(c.handshake_log_format, CFG_LOG_ECS);
 }
 

@@ -233,7 +233,8 @@ static void test_server_reply(void **state)
 	assert_int_equal(row.versions[2], 3);
 	assert_int_equal(pump_line(sv->s, c, &line), 0);
 	assert_int_equal(ctl_row_parse(line, &row), 0);
-	assert_string_equal(ctl_row_name(&row), "curl");
+	/* No exe: the command name, bracketed as the textfile has it. */
+	assert_string_equal(ctl_row_name(&row), "[curl]");
 	assert_int_equal(pump_line(sv->s, c, &line), 0);
 
 	/* Bad JSON: an error line, and the same connection still answers. */
