@@ -39,6 +39,43 @@ static const uint32_t dir_caps[] = { 1, 16, 64, 300, 1024, 4096, 16384, 65536 };
 static const uint64_t budgets[] = { 0, 100, 2048, 4096, 10000, 65536, 1 << 20, 64ULL << 20 };
 static const uint16_t server_ports[] = { 443, 25, 587, 8443 };
 
+/*
+ * The outcome fields as DESIGN.md defines them, whatever the segments were: outcome
+ * null exactly on a plaintext SMTP session; outcome_by set exactly for alert, reset and
+ * closed; an alert's name only with outcome alert (so never with established); the
+ * SMTP fields only where an SMTP exchange was seen.
+ */
+static bool outcome_consistent(const struct hs_record *rec)
+{
+	bool by_needed = rec->outcome == HS_OUTCOME_ALERT || rec->outcome == HS_OUTCOME_RESET ||
+			 rec->outcome == HS_OUTCOME_CLOSED;
+
+	if (rec->outcome > HS_OUTCOME_TIMEOUT || rec->outcome_by > HS_SIDE_SERVER)
+		return false;
+	if ((rec->outcome_by != HS_SIDE_NONE) != by_needed)
+		return false;
+	if (rec->has_alert && rec->outcome != HS_OUTCOME_ALERT)
+		return false;
+	if (rec->kind == HS_KIND_PLAINTEXT_SMTP)
+		return rec->outcome == HS_OUTCOME_NONE && !rec->has_alert && !rec->version &&
+		       !rec->has_cipher && !rec->starttls_smtp &&
+		       (rec->smtp_tls == HS_SMTP_NOT_OFFERED || rec->smtp_tls == HS_SMTP_NOT_USED ||
+			rec->smtp_tls == HS_SMTP_REFUSED);
+	if (rec->outcome == HS_OUTCOME_NONE)
+		return false;
+	/* A TLS record holds a ClientHello or a ServerHello, and SMTP only after STARTTLS. */
+	if (!rec->offered_max && !rec->version)
+		return false;
+	if (rec->starttls_smtp != (rec->smtp_tls == HS_SMTP_STARTTLS))
+		return false;
+	if (!rec->starttls_smtp && (rec->smtp_tls != HS_SMTP_NONE || rec->mx_host[0]))
+		return false;
+	/* What only a ServerHello gives. */
+	if (!rec->version && (rec->has_cipher || rec->has_group || rec->cert.state != HS_CERT_NONE))
+		return false;
+	return true;
+}
+
 /* A record outlives nothing: check that every string is terminated and sized. */
 static void on_record(const struct hs_record *rec, void *ctx)
 {
@@ -52,6 +89,8 @@ static void on_record(const struct hs_record *rec, void *ctx)
 	if (rec->kind != HS_KIND_TLS && rec->kind != HS_KIND_PLAINTEXT_SMTP)
 		abort();
 	if (rec->client.family != AF_INET && rec->client.family != AF_INET6)
+		abort();
+	if (!memchr(rec->mx_host, 0, sizeof(rec->mx_host)) || !outcome_consistent(rec))
 		abort();
 	(*n)++;
 }

@@ -23,8 +23,21 @@ SMTP_BEFORE = [
     (0, b"STARTTLS\r\n"),
     (1, b"220 2.0.0 Ready to start TLS\r\n"),
 ]
-SMTP_PLAIN = SMTP_BEFORE[:3] + [(0, b"MAIL FROM:<a@b>\r\n"), (1, b"250 OK\r\n"),
-                                (0, b"QUIT\r\n"), (1, b"221 Bye\r\n")]
+SMTP_MAIL = [(0, b"MAIL FROM:<a@b>\r\n"), (1, b"250 OK\r\n"), (0, b"QUIT\r\n"),
+             (1, b"221 Bye\r\n")]
+SMTP_PLAIN = SMTP_BEFORE[:3] + SMTP_MAIL
+# The server answers STARTTLS with 454 (RFC 3207 section 4) and the client goes on in clear.
+SMTP_REFUSED = SMTP_BEFORE[:4] + [(1, b"454 4.7.0 TLS not available due to local problem\r\n")] \
+    + SMTP_MAIL
+# An EHLO reply without STARTTLS: nothing to upgrade to.
+SMTP_NOT_OFFERED = SMTP_BEFORE[:2] + [(1, b"250-mail.tlsaudit.test\r\n250 8BITMIME\r\n")] \
+    + SMTP_MAIL
+# Fatal alerts (level 2) a server sends in the clear in answer to a ClientHello.
+ALERT_PROTOCOL_VERSION = b"\x15\x03\x01\x00\x02\x02\x46"
+ALERT_HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"
+# TCP flags in fuzz_flow.c's op header.
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x08
+BOTH_FIN = ((FIN | ACK, 0), (FIN | ACK, 1))
 
 
 def make_cert(tmp):
@@ -66,17 +79,26 @@ def handshake(key, crt, version, ciphers=None, alpn=None):
     return out
 
 
-def flow_script(exchange, port_sel, cfg=(6, 7, 3, 0), chunk=1400, ep=0):
-    """Segments in fuzz_flow.c's layout: SYN, SYN-ACK, the data in chunks, FINs."""
+def flow_script(exchange, port_sel, cfg=(6, 7, 3, 0), chunk=1400, ep=0, end=BOTH_FIN,
+                tfo=False):
+    """Segments in fuzz_flow.c's layout: SYN, SYN-ACK, the data in chunks, then @end, a
+    list of (flags, direction). With @tfo the client's first flight rides on its SYN
+    (TCP Fast Open, RFC 7413)."""
     def op(flags, d, payload=b"", seq_delta=0):
         h0 = flags | (d << 4) | (ep << 5) | (0x80 if seq_delta else 0)
         return struct.pack("!BBhH", h0, port_sel, seq_delta, len(payload)) + payload
 
-    s = bytes(cfg) + op(0x02, 0) + op(0x0a, 1)
+    if tfo:
+        s = bytes(cfg) + op(SYN, 0, exchange[0][1]) + op(SYN | ACK, 1)
+        exchange = exchange[1:]
+    else:
+        s = bytes(cfg) + op(SYN, 0) + op(SYN | ACK, 1)
     for d, data in exchange:
         for i in range(0, len(data), chunk):
-            s += op(0x08, d, data[i:i + chunk])
-    return s + op(0x09, 0) + op(0x09, 1)
+            s += op(ACK, d, data[i:i + chunk])
+    for flags, d in end:
+        s += op(flags, d)
+    return s
 
 
 def csum(b):
@@ -153,6 +175,20 @@ def main():
         flow_script(SMTP_BEFORE + cases["tls10"], 1, cfg=(3, 2, 0, 2), chunk=200, ep=2))
     put("flow", "smtp_plain_25", flow_script(SMTP_PLAIN, 1))
     put("flow", "tls13_live_cap", flow_script(cases["tls13"], 0, cfg=(2, 3, 1, 1), chunk=50))
+    # How handshakes end: refused by an alert, cut by a RST or a FIN right after the
+    # ClientHello (the record's outcome, outcome_by and alert).
+    ch10, ch12 = cases["tls10"][:1], cases["tls12"][:1]
+    put("flow", "alert_after_ch_443",
+        flow_script(ch10 + [(1, ALERT_PROTOCOL_VERSION)], 0, end=((FIN | ACK, 1), (FIN | ACK, 0))))
+    put("flow", "alert_after_ch_live_587",
+        flow_script(SMTP_BEFORE + ch12 + [(1, ALERT_HANDSHAKE_FAILURE)], 2, cfg=(6, 7, 3, 1),
+                    end=((RST, 1),)))
+    put("flow", "rst_after_ch_443", flow_script(ch12, 0, end=((RST | ACK, 1),)))
+    put("flow", "fin_after_ch_443", flow_script(ch12, 0, end=((FIN | ACK, 1),)))
+    put("flow", "smtp_starttls_refused_25", flow_script(SMTP_REFUSED, 1))
+    put("flow", "smtp_not_offered_25", flow_script(SMTP_NOT_OFFERED, 1, cfg=(6, 7, 3, 1)))
+    put("flow", "smtp_plain_587_small", flow_script(SMTP_PLAIN, 2, chunk=7, ep=3))
+    put("flow", "tfo_syn_data_443", flow_script(cases["tls13"], 0, tfo=True))
     for name, frame in decode_seeds(cases["tls12"][0][1]).items():
         put("decode", name, frame)
 
