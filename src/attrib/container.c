@@ -16,7 +16,9 @@
  *               annotations io.kubernetes.pod.namespace and io.kubernetes.container.name
  *   kubelet     neither readable: /var/log/pods/NAMESPACE_POD_UID/, found by the pod
  *               uid of the cgroup path, when it holds one container's directory
- *   nspawn      machine.slice/machine-NAME.scope: NAME, from the path alone
+ *   nspawn      machine.slice/machine-NAME.scope (machined) or
+ *               machine.slice/systemd-nspawn@NAME.service (machinectl start; not its
+ *               "supervisor" cgroup, which is nspawn itself): NAME, from the path alone
  *
  * The pod's name is never used: a Deployment's pods get a new one on every rollout.
  * When the metadata cannot be read the value is the runtime in parentheses ("(docker)"),
@@ -164,10 +166,12 @@ static void parse_cgroup(const char *cg, struct cg_info *ci)
 		{ "cri-containerd-", RT_CONTAINERD }, { "crio-", RT_CRIO },
 	};
 	const char *c = cg, *end;
-	bool kube = false, under_machine = false;
+	bool kube = false, under_machine = false, after_nspawn = false;
+	struct cg_info outer;
 	size_t len, i, n;
 
 	memset(ci, 0, sizeof(*ci));
+	memset(&outer, 0, sizeof(outer));
 	for (; *c; c = end) {
 		while (*c == '/')
 			c++;
@@ -175,6 +179,13 @@ static void parse_cgroup(const char *cg, struct cg_info *ci)
 		len = (size_t)(end - c);
 		if (!len)
 			break;
+		/*
+		 * systemd-nspawn@NAME.service holds two cgroups: "payload" (the container)
+		 * and "supervisor" (systemd-nspawn itself, a host program).
+		 */
+		if (after_nspawn && len == 10 && !memcmp(c, "supervisor", 10))
+			*ci = outer;
+		after_nspawn = false;
 		if (has_prefix(c, len, "kubepods"))
 			kube = true;
 		pod_uid(c, len, ci);
@@ -208,9 +219,19 @@ static void parse_cgroup(const char *cg, struct cg_info *ci)
 		}
 		if (under_machine && has_prefix(c, len, "machine-") && has_suffix(c, len, ".scope") &&
 		    len > strlen("machine-.scope")) {
+			/* a machine registered with machined (systemd-nspawn run by hand) */
 			ci->rt = RT_NSPAWN;
 			ci->id[0] = '\0';
 			unescape_unit(c + 8, len - 8 - 6, ci->machine, sizeof(ci->machine));
+		} else if (under_machine && has_prefix(c, len, "systemd-nspawn@") &&
+			   has_suffix(c, len, ".service") &&
+			   len > strlen("systemd-nspawn@.service")) {
+			/* `machinectl start NAME`: the template unit, NAME its instance */
+			outer = *ci;
+			after_nspawn = true;
+			ci->rt = RT_NSPAWN;
+			ci->id[0] = '\0';
+			unescape_unit(c + 15, len - 15 - 8, ci->machine, sizeof(ci->machine));
 		}
 	}
 }

@@ -123,6 +123,23 @@ static void test_runtimes(void **state)
 	expect_name("/machine.slice/machine-build\\x2dbox.scope/payload/system.slice/cron.service",
 		    "build-box");
 	expect_name("/machine.slice/machine-mail.scope", "mail");
+	/*
+	 * `machinectl start`: the container is systemd-nspawn@NAME.service's payload, a
+	 * booted one with its own units below it; the supervisor is nspawn, a host program.
+	 */
+	expect_name("/machine.slice/systemd-nspawn@web.service/payload/system.slice/nginx.service",
+		    "web");
+	expect_name("/machine.slice/systemd-nspawn@web.service/payload/init.scope", "web");
+	expect_name("/machine.slice/systemd-nspawn@build\\x2dbox.service/payload", "build-box");
+	expect_name("/machine.slice/systemd-nspawn@web.service", "web");
+	expect_name("/machine.slice/systemd-nspawn@web.service/supervisor", NULL);
+	/* a container runtime inside the machine: the innermost container names it */
+	expect_name("/machine.slice/systemd-nspawn@web.service/payload/system.slice/docker-" ID1
+		    ".scope",
+		    "compose-web-1");
+	/* only under machine.slice, and only with a name */
+	expect_name("/system.slice/systemd-nspawn@web.service/payload", NULL);
+	expect_name("/machine.slice/systemd-nspawn@.service/payload", NULL);
 	/* not containers */
 	expect_name("/system.slice/nginx.service", NULL);
 	expect_name("/kubepods/burstable/pod" POD, NULL);
