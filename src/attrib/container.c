@@ -10,8 +10,11 @@
  *               entry whose id is ID, its first name
  *   containerd  /run/containerd/io.containerd.runtime.v2.task/k8s.io/ID/config.json
  *   (CRI)       (the OCI bundle): annotations io.kubernetes.cri.sandbox-namespace and
- *               io.kubernetes.cri.container-name, as NAMESPACE/CONTAINER; outside
- *               Kubernetes (nerdctl, namespace "default") the nerdctl/name annotation
+ *               io.kubernetes.cri.container-name, as NAMESPACE/CONTAINER
+ *   nerdctl     nerdctl-ID.scope, /default/ID: the bundle in namespace "default"
+ *               (.../default/ID/config.json), whose nerdctl/name annotation nerdctl
+ *               copies from its container label. The labels themselves are in
+ *               containerd's bolt database, which is not read.
  *   CRI-O       /run/containers/storage/overlay-containers/ID/userdata/config.json:
  *               annotations io.kubernetes.pod.namespace and io.kubernetes.container.name
  *   kubelet     neither readable: /var/log/pods/NAMESPACE_POD_UID/, found by the pod
@@ -162,11 +165,13 @@ static void parse_cgroup(const char *cg, struct cg_info *ci)
 		const char *prefix;
 		enum runtime rt;
 	} scopes[] = {
-		{ "docker-", RT_DOCKER },     { "libpod-", RT_PODMAN },
+		{ "docker-", RT_DOCKER },	      { "libpod-", RT_PODMAN },
 		{ "cri-containerd-", RT_CONTAINERD }, { "crio-", RT_CRIO },
+		{ "nerdctl-", RT_CONTAINERD },
 	};
 	const char *c = cg, *end;
 	bool kube = false, under_machine = false, after_nspawn = false;
+	bool in_default = false, parent_default;
 	struct cg_info outer;
 	size_t len, i, n;
 
@@ -186,6 +191,8 @@ static void parse_cgroup(const char *cg, struct cg_info *ci)
 		if (after_nspawn && len == 10 && !memcmp(c, "supervisor", 10))
 			*ci = outer;
 		after_nspawn = false;
+		parent_default = in_default;
+		in_default = len == 7 && !memcmp(c, "default", 7);
 		if (has_prefix(c, len, "kubepods"))
 			kube = true;
 		pod_uid(c, len, ci);
@@ -210,8 +217,11 @@ static void parse_cgroup(const char *cg, struct cg_info *ci)
 		if (i < ARRAY_SIZE(scopes))
 			continue;
 		if (len == ID_MAX && is_hex(c, len)) {
-			/* cgroupfs drivers: /docker/<id>, /kubepods/.../pod<uid>/<id> */
-			ci->rt = kube ? RT_KUBE : RT_DOCKER;
+			/*
+			 * cgroupfs drivers: /docker/<id>, /kubepods/.../pod<uid>/<id>, and
+			 * nerdctl's /<containerd namespace>/<id>: "default" is its own.
+			 */
+			ci->rt = kube ? RT_KUBE : parent_default ? RT_CONTAINERD : RT_DOCKER;
 			memcpy(ci->id, c, len);
 			ci->id[len] = '\0';
 			ci->machine[0] = '\0';
@@ -527,8 +537,8 @@ int attrib_container_name(const char *cgroup, char *name, size_t len)
  */
 void attrib_unit_label(const char *unit, char *out, size_t len)
 {
-	static const char *const per_run[] = { "docker-", "libpod-", "cri-containerd-",
-					       "crio-",	  "session-", "run-" };
+	static const char *const per_run[] = { "docker-", "libpod-", "cri-containerd-", "crio-",
+					       "nerdctl-", "session-", "run-" };
 	size_t n = strlen(unit), i;
 	const char *at;
 

@@ -342,6 +342,14 @@ static void test_unit_and_container_table(void **state)
 		  "nginx.service", NULL },
 		{ "/machine.slice/systemd-nspawn@web.service/supervisor",
 		  "systemd-nspawn@web.service", NULL },
+		/* nerdctl, systemd and cgroupfs drivers */
+		{ "/system.slice/nerdctl-"
+		  "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210.scope",
+		  "nerdctl-fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+		  ".scope",
+		  "fedcba987654" },
+		{ "/default/fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
+		  NULL, "fedcba987654" },
 	};
 	char unit[128], id[80];
 	size_t i;

@@ -2,7 +2,7 @@
 /*
  * Container names that survive restarts: each runtime's metadata laid out as the
  * runtime writes it under a test root (docker, podman, containerd under Kubernetes and
- * nerdctl, CRI-O, the kubelet's log directories), systemd-nspawn from the path alone,
+ * nerdctl's scope and cgroupfs path, CRI-O, the kubelet's log directories), systemd-nspawn from the path alone,
  * the runtime in parentheses when nothing is readable, a name read once per id, files
  * that are links or too large refused; and the unit as a label, without per-run scopes.
  */
@@ -113,8 +113,13 @@ static void test_runtimes(void **state)
 		    "0c5e9a3c_1f2b_4d6e_8a7b_9c0d1e2f3a4b.slice/cri-containerd-" ID3 ".scope",
 		    "shop/web");
 	expect_name("/kubepods/burstable/pod" POD "/" ID3, "shop/web");
-	/* containerd outside Kubernetes (nerdctl) */
-	expect_name("/system.slice/cri-containerd-" ID5 ".scope", "cache");
+	/*
+	 * containerd outside Kubernetes: nerdctl's systemd scope and its cgroupfs path
+	 * /<namespace>/<id>, named from the bundle in namespace "default"
+	 */
+	expect_name("/system.slice/nerdctl-" ID5 ".scope", "cache");
+	expect_name("/default/" ID5, "cache");
+	expect_name("/docker/" ID5, "(docker)");
 	/* CRI-O, and a bare id under kubepods that is CRI-O's */
 	expect_name("/kubepods.slice/kubepods-besteffort.slice/crio-" ID4 ".scope", "prod/api");
 	expect_name("/kubepods/besteffort/pod1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d/" ID4,
@@ -155,6 +160,9 @@ static void test_unreadable(void **state)
 	expect_name("/system.slice/docker-" ID2 ".scope", "(docker)");
 	expect_name("/machine.slice/libpod-" ID4 ".scope", "(podman)");
 	expect_name("/system.slice/cri-containerd-" ID4 ".scope", "(containerd)");
+	expect_name("/system.slice/nerdctl-" ID4 ".scope", "(containerd)");
+	/* docker's metadata for this id does not name a nerdctl container */
+	expect_name("/default/" ID1, "(containerd)");
 	expect_name("/kubepods.slice/crio-" ID1 ".scope", "(cri-o)");
 	expect_name("/kubepods/burstable/pod1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6e/" ID1,
 		    "(kubernetes)");
@@ -208,6 +216,7 @@ static void test_unit_label(void **state)
 	expect_unit("docker-" ID1 ".scope", "");
 	expect_unit("cri-containerd-" ID3 ".scope", "");
 	expect_unit("libpod-" ID2 ".scope", "");
+	expect_unit("nerdctl-" ID5 ".scope", "");
 	expect_unit("session-42.scope", "");
 	expect_unit("run-r0123456789abcdef.scope", "");
 	expect_unit("machine-mail.scope", "machine-mail.scope");
