@@ -529,26 +529,94 @@ int attrib_container_name(const char *cgroup, char *name, size_t len)
 	return 0;
 }
 
+/* digits - the length of the run of decimal digits at @s. */
+static size_t digits(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+		;
+	return i;
+}
+
 /*
- * attrib_unit_label - the unit as a label: the scopes of container runtimes (the
- * container label names them), login sessions and systemd-run carry a per-run number
- * and are dropped; a socket-activated service's per-connection instance
- * ("sshd@12-10.0.0.1:22-10.0.0.9:5000.service") becomes its template ("sshd@.service").
+ * systemd_run_name - a name systemd-run(1) made up for a unit it was not given one for:
+ * "run-u<bus id>" (systemd before 256), "run-r<128-bit random, 32 hex digits>",
+ * "run-p<pid>-i<pidfd inode>" (systemd 256 on). @len without the unit's suffix. A name
+ * given with --unit (run-backup) is the operator's and stays.
+ */
+static bool systemd_run_name(const char *s, size_t len)
+{
+	size_t n;
+
+	if (!has_prefix(s, len, "run-") || len < 6)
+		return false;
+	s += 5;
+	len -= 5;
+	switch (s[-1]) {
+	case 'u':
+		return digits(s, len) == len;
+	case 'r':
+		return len == 32 && is_hex(s, len);
+	case 'p':
+		n = digits(s, len);
+		return n && n + 2 < len && s[n] == '-' && s[n + 1] == 'i' &&
+		       digits(s + n + 2, len - n - 2) == len - n - 2;
+	default:
+		return false;
+	}
+}
+
+/*
+ * per_run_scope - a scope named after one run: scopes are made by a program for the
+ * processes it starts (a login, a container, a podman command, a desktop app), and the
+ * ones here end in what differs per run: "-<number>" (session-42, podman-4242,
+ * app-firefox-5120), "-<hex id>" of 12 or more digits (docker-<id>, a snap's
+ * "-<uuid>"), or carry a container runtime's prefix (libpod-conmon-<id>). @len without
+ * ".scope". A login session's scope is "session-<id>", and greeters' ids are "c1".
+ */
+static bool per_run_scope(const char *s, size_t len)
+{
+	static const char *const runtimes[] = { "docker-", "libpod-",  "cri-containerd-",
+						"crio-",   "nerdctl-", "session-" };
+	const char *last = memrchr(s, '-', len);
+	size_t i, n;
+
+	for (i = 0; i < ARRAY_SIZE(runtimes); i++)
+		if (has_prefix(s, len, runtimes[i]))
+			return true;
+	if (!last)
+		return false;
+	last++;
+	n = len - (size_t)(last - s);
+	return n && (digits(last, n) == n || (n >= 12 && is_hex(last, n)));
+}
+
+/*
+ * attrib_unit_label - the unit as a label. A unit named per run would make a new row
+ * and new series each time (a textfile of runs, not of programs) and says nothing the
+ * exe label does not: such units become "", the value of a process outside any named
+ * unit. They are the scopes of per_run_scope() (the container label names a
+ * container's) and systemd-run's made-up names, .service or .scope. A socket-activated
+ * service's per-connection instance ("sshd@12-10.0.0.1:22-10.0.0.9:5000.service")
+ * becomes its template ("sshd@.service").
  */
 void attrib_unit_label(const char *unit, char *out, size_t len)
 {
-	static const char *const per_run[] = { "docker-", "libpod-", "cri-containerd-", "crio-",
-					       "nerdctl-", "session-", "run-" };
-	size_t n = strlen(unit), i;
+	size_t n = strlen(unit), stem;
 	const char *at;
 
 	if (!len)
 		return;
 	out[0] = '\0';
 	if (has_suffix(unit, n, ".scope")) {
-		for (i = 0; i < ARRAY_SIZE(per_run); i++)
-			if (has_prefix(unit, n, per_run[i]))
-				return;
+		stem = n - strlen(".scope");
+		if (per_run_scope(unit, stem) || systemd_run_name(unit, stem))
+			return;
+	} else if (has_suffix(unit, n, ".service")) {
+		stem = n - strlen(".service");
+		if (systemd_run_name(unit, stem))
+			return;
 	}
 	at = strchr(unit, '@');
 	if (at && has_suffix(unit, n, ".service") && at[1] >= '0' && at[1] <= '9') {

@@ -218,8 +218,33 @@ static void test_unit_label(void **state)
 	expect_unit("libpod-" ID2 ".scope", "");
 	expect_unit("nerdctl-" ID5 ".scope", "");
 	expect_unit("session-42.scope", "");
-	expect_unit("run-r0123456789abcdef.scope", "");
+	expect_unit("session-c1.scope", "");
+	/*
+	 * systemd-run's made-up names, per run whether a service or a scope: every run
+	 * would be a new row; a name given with --unit is the operator's and stays.
+	 */
+	expect_unit("run-u123.service", "");
+	expect_unit("run-u123.scope", "");
+	expect_unit("run-r0123456789abcdef0123456789abcdef.service", "");
+	expect_unit("run-r0123456789abcdef0123456789abcdef.scope", "");
+	expect_unit("run-p4242-i4243.service", "");
+	expect_unit("run-p4242-i4243.scope", "");
+	expect_unit("run-backup.service", "run-backup.service");
+	expect_unit("run-backup.scope", "run-backup.scope");
+	expect_unit("run-u.service", "run-u.service");
+	expect_unit("run-p4242.service", "run-p4242.service");
+	expect_unit("run-rfoo.service", "run-rfoo.service");
+	/* scopes ending in a pid, a counter or an id: podman, desktop apps, snaps */
+	expect_unit("podman-4242.scope", "");
+	expect_unit("app-gnome-firefox-5120.scope", "");
+	expect_unit("snap.firefox.firefox-0c5e9a3c-1f2b-4d6e-8a7b-9c0d1e2f3a4b.scope", "");
+	expect_unit("libpod-conmon-" ID2 ".scope", "");
+	expect_unit("1234.scope", "1234.scope");
+	expect_unit("init.scope", "init.scope");
 	expect_unit("machine-mail.scope", "machine-mail.scope");
+	/* services keep their numbers: a version is part of the name */
+	expect_unit("postgresql-16.service", "postgresql-16.service");
+	expect_unit("systemd-nspawn@web.service", "systemd-nspawn@web.service");
 	expect_unit("sshd@12-10.0.0.1:22-10.0.0.9:5000.service", "sshd@.service");
 	expect_unit("getty@tty1.service", "getty@tty1.service");
 	expect_unit("user@1000.service", "user@1000.service");
