@@ -108,9 +108,11 @@ int attrib_container_name(const char *cgroup, char *name, size_t len);
 void attrib_set_runtime_root(const char *root);
 
 /*
- * attrib_unit_label - @unit as a label and process key: without the per-run scopes of
- * container runtimes, login sessions and systemd-run (empty), and with a
- * socket-activated service's per-connection instance as its template.
+ * attrib_unit_label - @unit as a label and process key: empty for a unit named per run
+ * (the scopes of container runtimes and login sessions, a scope ending in a pid or an
+ * id such as podman-4242.scope, systemd-run's run-u123, run-r<hex> and run-p4242-i4243
+ * services and scopes), and a socket-activated service's per-connection instance as
+ * its template ("sshd@.service").
  */
 void attrib_unit_label(const char *unit, char *out, size_t len);
 

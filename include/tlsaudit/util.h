@@ -56,9 +56,19 @@ size_t util_fmt_dec(uint64_t v, char out[20]);
 void util_fmt_hex4(uint16_t v, char out[4]);
 
 /*
+ * util_utf8_len - the length of the well-formed UTF-8 sequence at @p (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0 when @p does not start
+ * one. @p is NUL-terminated; nothing past the NUL is read.
+ */
+size_t util_utf8_len(const unsigned char *p);
+
+/*
  * util_json_string - append @s as a JSON string literal (quotes included) to @buf at
- * *@off, bytes outside printable ASCII as \u00XX; NUL-terminated. 0, or -1 when it
- * does not fit (*@off unchanged).
+ * *@off; NUL-terminated. Valid UTF-8 goes out as it is; the quote and the backslash
+ * as \" and \\, control characters (U+0000..U+001F, U+007F..U+009F) as \u00XX, and a
+ * byte that is not part of valid UTF-8 as \u00XX (U+00XX, its Latin-1 reading), so
+ * the line is valid UTF-8 whatever @s holds. 0, or -1 when it does not fit (*@off
+ * unchanged).
  */
 int util_json_string(char *buf, size_t len, size_t *off, const char *s);
 

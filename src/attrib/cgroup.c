@@ -110,7 +110,8 @@ int attrib_unit_from_cgroup(const char *cgroup, char *unit, size_t len)
  */
 static const char *container_id(const char *comp, size_t len, size_t *id_len)
 {
-	static const char *const prefixes[] = { "docker-", "cri-containerd-", "crio-", "libpod-" };
+	static const char *const prefixes[] = { "docker-", "cri-containerd-", "crio-", "libpod-",
+						"nerdctl-" };
 	size_t i, n;
 
 	if (ends_with(comp, len, ".scope"))
@@ -128,8 +129,9 @@ static const char *container_id(const char *comp, size_t len, size_t *id_len)
 	}
 	/*
 	 * A bare 64-digit id: "/docker/<id>" (cgroup v1 or the cgroupfs driver),
-	 * "/kubepods/burstable/pod<uid>/<id>", "/actions_job/<id>". Requiring the
-	 * full length keeps ordinary names that happen to be hex out.
+	 * "/kubepods/burstable/pod<uid>/<id>", "/actions_job/<id>", nerdctl's
+	 * "/default/<id>". Requiring the full length keeps ordinary names that happen to
+	 * be hex out.
 	 */
 	if (len == FULL_ID_LEN && is_hex(comp, len)) {
 		*id_len = len;

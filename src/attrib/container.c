@@ -10,13 +10,18 @@
  *               entry whose id is ID, its first name
  *   containerd  /run/containerd/io.containerd.runtime.v2.task/k8s.io/ID/config.json
  *   (CRI)       (the OCI bundle): annotations io.kubernetes.cri.sandbox-namespace and
- *               io.kubernetes.cri.container-name, as NAMESPACE/CONTAINER; outside
- *               Kubernetes (nerdctl, namespace "default") the nerdctl/name annotation
+ *               io.kubernetes.cri.container-name, as NAMESPACE/CONTAINER
+ *   nerdctl     nerdctl-ID.scope, /default/ID: the bundle in namespace "default"
+ *               (.../default/ID/config.json), whose nerdctl/name annotation nerdctl
+ *               copies from its container label. The labels themselves are in
+ *               containerd's bolt database, which is not read.
  *   CRI-O       /run/containers/storage/overlay-containers/ID/userdata/config.json:
  *               annotations io.kubernetes.pod.namespace and io.kubernetes.container.name
  *   kubelet     neither readable: /var/log/pods/NAMESPACE_POD_UID/, found by the pod
  *               uid of the cgroup path, when it holds one container's directory
- *   nspawn      machine.slice/machine-NAME.scope: NAME, from the path alone
+ *   nspawn      machine.slice/machine-NAME.scope (machined) or
+ *               machine.slice/systemd-nspawn@NAME.service (machinectl start; not its
+ *               "supervisor" cgroup, which is nspawn itself): NAME, from the path alone
  *
  * The pod's name is never used: a Deployment's pods get a new one on every rollout.
  * When the metadata cannot be read the value is the runtime in parentheses ("(docker)"),
@@ -160,14 +165,18 @@ static void parse_cgroup(const char *cg, struct cg_info *ci)
 		const char *prefix;
 		enum runtime rt;
 	} scopes[] = {
-		{ "docker-", RT_DOCKER },     { "libpod-", RT_PODMAN },
+		{ "docker-", RT_DOCKER },	      { "libpod-", RT_PODMAN },
 		{ "cri-containerd-", RT_CONTAINERD }, { "crio-", RT_CRIO },
+		{ "nerdctl-", RT_CONTAINERD },
 	};
 	const char *c = cg, *end;
-	bool kube = false, under_machine = false;
+	bool kube = false, under_machine = false, after_nspawn = false;
+	bool in_default = false, parent_default;
+	struct cg_info outer;
 	size_t len, i, n;
 
 	memset(ci, 0, sizeof(*ci));
+	memset(&outer, 0, sizeof(outer));
 	for (; *c; c = end) {
 		while (*c == '/')
 			c++;
@@ -175,6 +184,15 @@ static void parse_cgroup(const char *cg, struct cg_info *ci)
 		len = (size_t)(end - c);
 		if (!len)
 			break;
+		/*
+		 * systemd-nspawn@NAME.service holds two cgroups: "payload" (the container)
+		 * and "supervisor" (systemd-nspawn itself, a host program).
+		 */
+		if (after_nspawn && len == 10 && !memcmp(c, "supervisor", 10))
+			*ci = outer;
+		after_nspawn = false;
+		parent_default = in_default;
+		in_default = len == 7 && !memcmp(c, "default", 7);
 		if (has_prefix(c, len, "kubepods"))
 			kube = true;
 		pod_uid(c, len, ci);
@@ -199,8 +217,11 @@ static void parse_cgroup(const char *cg, struct cg_info *ci)
 		if (i < ARRAY_SIZE(scopes))
 			continue;
 		if (len == ID_MAX && is_hex(c, len)) {
-			/* cgroupfs drivers: /docker/<id>, /kubepods/.../pod<uid>/<id> */
-			ci->rt = kube ? RT_KUBE : RT_DOCKER;
+			/*
+			 * cgroupfs drivers: /docker/<id>, /kubepods/.../pod<uid>/<id>, and
+			 * nerdctl's /<containerd namespace>/<id>: "default" is its own.
+			 */
+			ci->rt = kube ? RT_KUBE : parent_default ? RT_CONTAINERD : RT_DOCKER;
 			memcpy(ci->id, c, len);
 			ci->id[len] = '\0';
 			ci->machine[0] = '\0';
@@ -208,9 +229,19 @@ static void parse_cgroup(const char *cg, struct cg_info *ci)
 		}
 		if (under_machine && has_prefix(c, len, "machine-") && has_suffix(c, len, ".scope") &&
 		    len > strlen("machine-.scope")) {
+			/* a machine registered with machined (systemd-nspawn run by hand) */
 			ci->rt = RT_NSPAWN;
 			ci->id[0] = '\0';
 			unescape_unit(c + 8, len - 8 - 6, ci->machine, sizeof(ci->machine));
+		} else if (under_machine && has_prefix(c, len, "systemd-nspawn@") &&
+			   has_suffix(c, len, ".service") &&
+			   len > strlen("systemd-nspawn@.service")) {
+			/* `machinectl start NAME`: the template unit, NAME its instance */
+			outer = *ci;
+			after_nspawn = true;
+			ci->rt = RT_NSPAWN;
+			ci->id[0] = '\0';
+			unescape_unit(c + 15, len - 15 - 8, ci->machine, sizeof(ci->machine));
 		}
 	}
 }
@@ -498,26 +529,94 @@ int attrib_container_name(const char *cgroup, char *name, size_t len)
 	return 0;
 }
 
+/* digits - the length of the run of decimal digits at @s. */
+static size_t digits(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+		;
+	return i;
+}
+
 /*
- * attrib_unit_label - the unit as a label: the scopes of container runtimes (the
- * container label names them), login sessions and systemd-run carry a per-run number
- * and are dropped; a socket-activated service's per-connection instance
- * ("sshd@12-10.0.0.1:22-10.0.0.9:5000.service") becomes its template ("sshd@.service").
+ * systemd_run_name - a name systemd-run(1) made up for a unit it was not given one for:
+ * "run-u<bus id>" (systemd before 256), "run-r<128-bit random, 32 hex digits>",
+ * "run-p<pid>-i<pidfd inode>" (systemd 256 on). @len without the unit's suffix. A name
+ * given with --unit (run-backup) is the operator's and stays.
+ */
+static bool systemd_run_name(const char *s, size_t len)
+{
+	size_t n;
+
+	if (!has_prefix(s, len, "run-") || len < 6)
+		return false;
+	s += 5;
+	len -= 5;
+	switch (s[-1]) {
+	case 'u':
+		return digits(s, len) == len;
+	case 'r':
+		return len == 32 && is_hex(s, len);
+	case 'p':
+		n = digits(s, len);
+		return n && n + 2 < len && s[n] == '-' && s[n + 1] == 'i' &&
+		       digits(s + n + 2, len - n - 2) == len - n - 2;
+	default:
+		return false;
+	}
+}
+
+/*
+ * per_run_scope - a scope named after one run: scopes are made by a program for the
+ * processes it starts (a login, a container, a podman command, a desktop app), and the
+ * ones here end in what differs per run: "-<number>" (session-42, podman-4242,
+ * app-firefox-5120), "-<hex id>" of 12 or more digits (docker-<id>, a snap's
+ * "-<uuid>"), or carry a container runtime's prefix (libpod-conmon-<id>). @len without
+ * ".scope". A login session's scope is "session-<id>", and greeters' ids are "c1".
+ */
+static bool per_run_scope(const char *s, size_t len)
+{
+	static const char *const runtimes[] = { "docker-", "libpod-",  "cri-containerd-",
+						"crio-",   "nerdctl-", "session-" };
+	const char *last = memrchr(s, '-', len);
+	size_t i, n;
+
+	for (i = 0; i < ARRAY_SIZE(runtimes); i++)
+		if (has_prefix(s, len, runtimes[i]))
+			return true;
+	if (!last)
+		return false;
+	last++;
+	n = len - (size_t)(last - s);
+	return n && (digits(last, n) == n || (n >= 12 && is_hex(last, n)));
+}
+
+/*
+ * attrib_unit_label - the unit as a label. A unit named per run would make a new row
+ * and new series each time (a textfile of runs, not of programs) and says nothing the
+ * exe label does not: such units become "", the value of a process outside any named
+ * unit. They are the scopes of per_run_scope() (the container label names a
+ * container's) and systemd-run's made-up names, .service or .scope. A socket-activated
+ * service's per-connection instance ("sshd@12-10.0.0.1:22-10.0.0.9:5000.service")
+ * becomes its template ("sshd@.service").
  */
 void attrib_unit_label(const char *unit, char *out, size_t len)
 {
-	static const char *const per_run[] = { "docker-", "libpod-", "cri-containerd-",
-					       "crio-",	  "session-", "run-" };
-	size_t n = strlen(unit), i;
+	size_t n = strlen(unit), stem;
 	const char *at;
 
 	if (!len)
 		return;
 	out[0] = '\0';
 	if (has_suffix(unit, n, ".scope")) {
-		for (i = 0; i < ARRAY_SIZE(per_run); i++)
-			if (has_prefix(unit, n, per_run[i]))
-				return;
+		stem = n - strlen(".scope");
+		if (per_run_scope(unit, stem) || systemd_run_name(unit, stem))
+			return;
+	} else if (has_suffix(unit, n, ".service")) {
+		stem = n - strlen(".service");
+		if (systemd_run_name(unit, stem))
+			return;
 	}
 	at = strchr(unit, '@');
 	if (at && has_suffix(unit, n, ".service") && at[1] >= '0' && at[1] <= '9') {

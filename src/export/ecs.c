@@ -176,8 +176,50 @@ static void event(struct eb *b, const struct hs_record *r)
 	close_obj(b);
 }
 
+/*
+ * public_key - the record's key name ("RSA-2048", "RSA-PSS-3072", "DSA-1024",
+ * "EC-P-256", "EC-brainpoolP512r1", "EC-521" for explicit parameters, "Ed25519") as
+ * x509.public_key_algorithm and _curve; the algorithm's names are those of Go's
+ * crypto/x509 ("ECDSA" for an EC key), which ECS names as its reference for
+ * signature_algorithm. The size in bits is the one the policies read from the same
+ * name (struct tls_offer): 256 for Ed25519, 521 for P-521; left out when unknown (a
+ * record without its ClientHello has no offer).
+ */
+static void public_key(struct eb *b, const char *key, const struct tls_offer *o)
+{
+	static const struct {
+		const char *prefix, *algorithm;
+		bool curve;
+	} map[] = {
+		{ "RSA-PSS-", "RSA-PSS", false }, { "RSA-", "RSA", false },
+		{ "DSA-", "DSA", false },	  { "EC-", "ECDSA", true },
+		{ "Ed25519", "Ed25519", false },  { "Ed448", "Ed448", false },
+	};
+	const char *rest;
+	size_t i, n;
+
+	for (i = 0; i < ARRAY_SIZE(map); i++) {
+		n = strlen(map[i].prefix);
+		if (!strncmp(key, map[i].prefix, n))
+			break;
+	}
+	if (i == ARRAY_SIZE(map)) {
+		/* a type cert.c names by libcrypto's name only; "unknown" is no name */
+		if (strcmp(key, "unknown"))
+			str(b, "public_key_algorithm", key);
+		return;
+	}
+	str(b, "public_key_algorithm", map[i].algorithm);
+	rest = key + n;
+	/* "EC-521": explicit curve parameters, no name to give */
+	if (map[i].curve && rest[strspn(rest, "0123456789")])
+		str(b, "public_key_curve", rest);
+	if (o->cert_key != TLS_OFFER_KEY_UNKNOWN && o->cert_bits)
+		num(b, "public_key_size", o->cert_bits);
+}
+
 /* tls.server.*: the leaf certificate where it crossed in the clear and was decoded. */
-static void server_cert(struct eb *b, const struct hs_cert *c)
+static void server_cert(struct eb *b, const struct hs_cert *c, const struct tls_offer *o)
 {
 	char when[32], hash[65];
 	size_t i;
@@ -204,8 +246,20 @@ static void server_cert(struct eb *b, const struct hs_cert *c)
 	close_obj(b);
 	str(b, "not_after", when);
 	str(b, "signature_algorithm", c->sig);
+	public_key(b, c->key, o);
 	close_obj(b);
 	close_obj(b);
+}
+
+/*
+ * alpn_chosen - the record's alpn is the protocol the server chose (ECS's
+ * tls.next_protocol), not the client's offer. The record keeps the server's choice,
+ * else the client's list joined by ','; a list of one that the server did not answer
+ * reads as a choice (rare: a client offering one protocol to a server without ALPN).
+ */
+static bool alpn_chosen(const struct hs_record *r)
+{
+	return r->alpn[0] && r->version && !strchr(r->alpn, ',');
 }
 
 static void tls_fields(struct eb *b, const struct hs_record *r)
@@ -227,11 +281,13 @@ static void tls_fields(struct eb *b, const struct hs_record *r)
 	if (r->has_group)
 		str(b, "curve", tls_group_name(r->group));
 	boolean(b, "established", r->outcome == HS_OUTCOME_ESTABLISHED);
+	if (alpn_chosen(r))
+		str(b, "next_protocol", r->alpn);
 	open_obj(b, "client");
 	str(b, "ja3", r->ja3);
 	str(b, "server_name", r->sni);
 	close_obj(b);
-	server_cert(b, &r->cert);
+	server_cert(b, &r->cert, &r->offer);
 	close_obj(b);
 }
 
@@ -284,7 +340,9 @@ static void own(struct eb *b, const struct hs_record *r, const struct tls_policy
 	if (r->has_group)
 		str(b, "group", tls_group_name(r->group));
 	str(b, "starttls", r->starttls_smtp ? "smtp" : NULL);
-	str(b, "alpn", r->alpn);
+	/* the client's offer, which no ECS field holds */
+	if (!alpn_chosen(r))
+		str(b, "alpn", r->alpn);
 	str(b, "ja4", r->ja4);
 	if (r->proc.known) {
 		str(b, "unit", r->proc.unit);
@@ -299,7 +357,6 @@ static void own(struct eb *b, const struct hs_record *r, const struct tls_policy
 	str(b, "mx_host", r->mx_host);
 	tri(b, "plaintext_fallback", r->plaintext_fallback);
 	if (r->cert.state == HS_CERT_OK) {
-		str(b, "cert_key", r->cert.key);
 		key(b, "cert_problems");
 		raw(b, "[");
 		n = tls_cert_problem_names(r->cert.problems, names);

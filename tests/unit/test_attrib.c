@@ -337,6 +337,19 @@ static void test_unit_and_container_table(void **state)
 		{ "/system.slice/docker-xyz.scope", "docker-xyz.scope", NULL },
 		{ "/docker/deadbeef", NULL, NULL },
 		{ "//system.slice//cron.service//", "cron.service", NULL },
+		/* a booted nspawn container: its own unit; the machine has no hex id */
+		{ "/machine.slice/systemd-nspawn@web.service/payload/system.slice/nginx.service",
+		  "nginx.service", NULL },
+		{ "/machine.slice/systemd-nspawn@web.service/supervisor",
+		  "systemd-nspawn@web.service", NULL },
+		/* nerdctl, systemd and cgroupfs drivers */
+		{ "/system.slice/nerdctl-"
+		  "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210.scope",
+		  "nerdctl-fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+		  ".scope",
+		  "fedcba987654" },
+		{ "/default/fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
+		  NULL, "fedcba987654" },
 	};
 	char unit[128], id[80];
 	size_t i;

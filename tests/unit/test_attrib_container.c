@@ -2,7 +2,7 @@
 /*
  * Container names that survive restarts: each runtime's metadata laid out as the
  * runtime writes it under a test root (docker, podman, containerd under Kubernetes and
- * nerdctl, CRI-O, the kubelet's log directories), systemd-nspawn from the path alone,
+ * nerdctl's scope and cgroupfs path, CRI-O, the kubelet's log directories), systemd-nspawn from the path alone,
  * the runtime in parentheses when nothing is readable, a name read once per id, files
  * that are links or too large refused; and the unit as a label, without per-run scopes.
  */
@@ -113,8 +113,13 @@ static void test_runtimes(void **state)
 		    "0c5e9a3c_1f2b_4d6e_8a7b_9c0d1e2f3a4b.slice/cri-containerd-" ID3 ".scope",
 		    "shop/web");
 	expect_name("/kubepods/burstable/pod" POD "/" ID3, "shop/web");
-	/* containerd outside Kubernetes (nerdctl) */
-	expect_name("/system.slice/cri-containerd-" ID5 ".scope", "cache");
+	/*
+	 * containerd outside Kubernetes: nerdctl's systemd scope and its cgroupfs path
+	 * /<namespace>/<id>, named from the bundle in namespace "default"
+	 */
+	expect_name("/system.slice/nerdctl-" ID5 ".scope", "cache");
+	expect_name("/default/" ID5, "cache");
+	expect_name("/docker/" ID5, "(docker)");
 	/* CRI-O, and a bare id under kubepods that is CRI-O's */
 	expect_name("/kubepods.slice/kubepods-besteffort.slice/crio-" ID4 ".scope", "prod/api");
 	expect_name("/kubepods/besteffort/pod1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d/" ID4,
@@ -123,6 +128,23 @@ static void test_runtimes(void **state)
 	expect_name("/machine.slice/machine-build\\x2dbox.scope/payload/system.slice/cron.service",
 		    "build-box");
 	expect_name("/machine.slice/machine-mail.scope", "mail");
+	/*
+	 * `machinectl start`: the container is systemd-nspawn@NAME.service's payload, a
+	 * booted one with its own units below it; the supervisor is nspawn, a host program.
+	 */
+	expect_name("/machine.slice/systemd-nspawn@web.service/payload/system.slice/nginx.service",
+		    "web");
+	expect_name("/machine.slice/systemd-nspawn@web.service/payload/init.scope", "web");
+	expect_name("/machine.slice/systemd-nspawn@build\\x2dbox.service/payload", "build-box");
+	expect_name("/machine.slice/systemd-nspawn@web.service", "web");
+	expect_name("/machine.slice/systemd-nspawn@web.service/supervisor", NULL);
+	/* a container runtime inside the machine: the innermost container names it */
+	expect_name("/machine.slice/systemd-nspawn@web.service/payload/system.slice/docker-" ID1
+		    ".scope",
+		    "compose-web-1");
+	/* only under machine.slice, and only with a name */
+	expect_name("/system.slice/systemd-nspawn@web.service/payload", NULL);
+	expect_name("/machine.slice/systemd-nspawn@.service/payload", NULL);
 	/* not containers */
 	expect_name("/system.slice/nginx.service", NULL);
 	expect_name("/kubepods/burstable/pod" POD, NULL);
@@ -138,6 +160,9 @@ static void test_unreadable(void **state)
 	expect_name("/system.slice/docker-" ID2 ".scope", "(docker)");
 	expect_name("/machine.slice/libpod-" ID4 ".scope", "(podman)");
 	expect_name("/system.slice/cri-containerd-" ID4 ".scope", "(containerd)");
+	expect_name("/system.slice/nerdctl-" ID4 ".scope", "(containerd)");
+	/* docker's metadata for this id does not name a nerdctl container */
+	expect_name("/default/" ID1, "(containerd)");
 	expect_name("/kubepods.slice/crio-" ID1 ".scope", "(cri-o)");
 	expect_name("/kubepods/burstable/pod1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6e/" ID1,
 		    "(kubernetes)");
@@ -191,9 +216,35 @@ static void test_unit_label(void **state)
 	expect_unit("docker-" ID1 ".scope", "");
 	expect_unit("cri-containerd-" ID3 ".scope", "");
 	expect_unit("libpod-" ID2 ".scope", "");
+	expect_unit("nerdctl-" ID5 ".scope", "");
 	expect_unit("session-42.scope", "");
-	expect_unit("run-r0123456789abcdef.scope", "");
+	expect_unit("session-c1.scope", "");
+	/*
+	 * systemd-run's made-up names, per run whether a service or a scope: every run
+	 * would be a new row; a name given with --unit is the operator's and stays.
+	 */
+	expect_unit("run-u123.service", "");
+	expect_unit("run-u123.scope", "");
+	expect_unit("run-r0123456789abcdef0123456789abcdef.service", "");
+	expect_unit("run-r0123456789abcdef0123456789abcdef.scope", "");
+	expect_unit("run-p4242-i4243.service", "");
+	expect_unit("run-p4242-i4243.scope", "");
+	expect_unit("run-backup.service", "run-backup.service");
+	expect_unit("run-backup.scope", "run-backup.scope");
+	expect_unit("run-u.service", "run-u.service");
+	expect_unit("run-p4242.service", "run-p4242.service");
+	expect_unit("run-rfoo.service", "run-rfoo.service");
+	/* scopes ending in a pid, a counter or an id: podman, desktop apps, snaps */
+	expect_unit("podman-4242.scope", "");
+	expect_unit("app-gnome-firefox-5120.scope", "");
+	expect_unit("snap.firefox.firefox-0c5e9a3c-1f2b-4d6e-8a7b-9c0d1e2f3a4b.scope", "");
+	expect_unit("libpod-conmon-" ID2 ".scope", "");
+	expect_unit("1234.scope", "1234.scope");
+	expect_unit("init.scope", "init.scope");
 	expect_unit("machine-mail.scope", "machine-mail.scope");
+	/* services keep their numbers: a version is part of the name */
+	expect_unit("postgresql-16.service", "postgresql-16.service");
+	expect_unit("systemd-nspawn@web.service", "systemd-nspawn@web.service");
 	expect_unit("sshd@12-10.0.0.1:22-10.0.0.9:5000.service", "sshd@.service");
 	expect_unit("getty@tty1.service", "getty@tty1.service");
 	expect_unit("user@1000.service", "user@1000.service");

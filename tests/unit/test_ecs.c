@@ -2,8 +2,9 @@
 /*
  * The handshake log in Elastic Common Schema: every line is one valid JSON object (read
  * back with the bounded reader) with the ECS fields where ECS has them (@timestamp,
- * event.*, tls.version "1.2" and version_protocol "tls", tls.client.ja3, server_name,
- * tls.server.x509.*, process.*, user.id, container.*, source.*, destination.*) and the
+ * event.*, tls.version "1.2" and version_protocol "tls", tls.next_protocol,
+ * tls.client.ja3, server_name, tls.server.x509.* with the key's public_key_*, process.*,
+ * user.id, container.*, source.*, destination.*) and the
  * rest under tlsaudit.*; absent values are left out; peer strings stay escaped; a buffer
  * too small is an error, never a cut line.
  */
@@ -21,6 +22,7 @@
 #include "tlsaudit/cert.h"
 #include "tlsaudit/export.h"
 #include "tlsaudit/jsonwalk.h"
+#include "tlsaudit/policy.h"
 #include "tlsaudit/util.h"
 
 #define SEC 1000000000ULL
@@ -129,6 +131,9 @@ static void test_established(void **state)
 	util_strlcpy(r.cert.sig, "sha256WithRSAEncryption", sizeof(r.cert.sig));
 	util_strlcpy(r.cert.sha256, "00aabbccddeeff00aabbccddeeff00aabbccddeeff00aabbccddeeff00aabbcc",
 		     sizeof(r.cert.sha256));
+	util_strlcpy(r.alpn, "h2", sizeof(r.alpn));
+	/* as the flow layer fills the offer: the key's size as the policies read it */
+	tls_offer_set_cert_names(&r.offer, r.cert.key, r.cert.sig);
 	render(&r, &f);
 	has(&f, "@timestamp=2026-11-23T02:13:20.123Z");
 	has(&f, "ecs.version=8.11.0");
@@ -148,11 +153,15 @@ static void test_established(void **state)
 	has(&f, "tls.cipher=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
 	has(&f, "tls.curve=x25519");
 	has(&f, "tls.established=true");
+	has(&f, "tls.next_protocol=h2");
 	has(&f, "tls.client.ja3=0123456789abcdef0123456789abcdef");
 	has(&f, "tls.client.server_name=api.example.com");
 	has(&f, "tls.server.x509.subject.common_name[]=api.example.com");
 	has(&f, "tls.server.x509.issuer.common_name[]=Example CA");
 	has(&f, "tls.server.x509.not_after=2027-01-01T00:00:00Z");
+	has(&f, "tls.server.x509.public_key_algorithm=RSA");
+	has(&f, "tls.server.x509.public_key_size=2048");
+	lacks(&f, "tls.server.x509.public_key_curve");
 	has(&f, "tls.server.not_after=2027-01-01T00:00:00Z");
 	has(&f, "tls.server.hash.sha256="
 		"00AABBCCDDEEFF00AABBCCDDEEFF00AABBCCDDEEFF00AABBCCDDEEFF00AABBCC");
@@ -169,12 +178,94 @@ static void test_established(void **state)
 	has(&f, "tlsaudit.unit=cron.service");
 	has(&f, "tlsaudit.tls_lib=libssl.so.3");
 	has(&f, "tlsaudit.outcome=established");
-	has(&f, "tlsaudit.cert_key=RSA-2048");
 	has(&f, "tlsaudit.client_accepted_bad_cert=false");
+	/* What ECS has a field for is not repeated under tlsaudit.*. */
+	lacks(&f, "tlsaudit.cert_key");
+	lacks(&f, "tlsaudit.alpn");
 	/* Absent values are left out, not null. */
 	lacks(&f, "tlsaudit.alert=");
 	lacks(&f, "tlsaudit.smtp_tls=");
 	lacks(&f, "tlsaudit.would_fail");
+}
+
+/*
+ * The certificate's key in ECS's x509 public_key_* fields, for each kind of key name
+ * the record carries; the client's ALPN offer, which ECS has no field for, stays under
+ * tlsaudit.alpn, and tls.next_protocol is only ever the server's choice.
+ */
+static void test_key_and_alpn(void **state)
+{
+	static const struct {
+		const char *key, *algorithm, *curve, *size;
+	} keys[] = {
+		{ "EC-P-256", "ECDSA", "P-256", "256" },
+		{ "EC-P-521", "ECDSA", "P-521", "521" },
+		{ "EC-brainpoolP384r1", "ECDSA", "brainpoolP384r1", "384" },
+		{ "EC-521", "ECDSA", NULL, "521" },
+		{ "RSA-PSS-3072", "RSA-PSS", NULL, "3072" },
+		{ "DSA-1024", "DSA", NULL, "1024" },
+		{ "Ed25519", "Ed25519", NULL, "256" },
+		{ "Ed448", "Ed448", NULL, "456" },
+		{ "SM2", "SM2", NULL, NULL },
+		{ "unknown", NULL, NULL, NULL },
+	};
+	char want[128];
+	struct fields f;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(keys); i++) {
+		struct hs_record r = base();
+
+		r.version = TLS_V_12;
+		r.outcome = HS_OUTCOME_ESTABLISHED;
+		r.cert.state = HS_CERT_OK;
+		util_strlcpy(r.cert.key, keys[i].key, sizeof(r.cert.key));
+		util_strlcpy(r.cert.sig, "ecdsa-with-SHA256", sizeof(r.cert.sig));
+		tls_offer_set_cert_names(&r.offer, r.cert.key, r.cert.sig);
+		render(&r, &f);
+		if (keys[i].algorithm) {
+			snprintf(want, sizeof(want), "tls.server.x509.public_key_algorithm=%s",
+				 keys[i].algorithm);
+			has(&f, want);
+		} else {
+			lacks(&f, "tls.server.x509.public_key_algorithm");
+		}
+		if (keys[i].curve) {
+			snprintf(want, sizeof(want), "tls.server.x509.public_key_curve=%s",
+				 keys[i].curve);
+			has(&f, want);
+		} else {
+			lacks(&f, "tls.server.x509.public_key_curve");
+		}
+		if (keys[i].size) {
+			snprintf(want, sizeof(want), "tls.server.x509.public_key_size=%s",
+				 keys[i].size);
+			has(&f, want);
+		} else {
+			lacks(&f, "tls.server.x509.public_key_size");
+		}
+		lacks(&f, "tlsaudit.cert_key");
+	}
+
+	{
+		struct hs_record r = base();
+
+		/* The server chose nothing: the client's list is its offer, not a protocol. */
+		r.version = TLS_V_13;
+		r.outcome = HS_OUTCOME_ESTABLISHED;
+		util_strlcpy(r.alpn, "h2,http/1.1", sizeof(r.alpn));
+		render(&r, &f);
+		has(&f, "tlsaudit.alpn=h2,http/1.1");
+		lacks(&f, "tls.next_protocol");
+		/* No ServerHello: whatever the record holds is the client's. */
+		r.version = 0;
+		r.outcome = HS_OUTCOME_RESET;
+		util_strlcpy(r.alpn, "h2", sizeof(r.alpn));
+		render(&r, &f);
+		has(&f, "tlsaudit.alpn=h2");
+		lacks(&f, "tls.next_protocol");
+	}
 }
 
 /* A TLS 1.0 ClientHello refused with protocol_version; SSLv3's protocol is "ssl". */
@@ -258,6 +349,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_established),
+		cmocka_unit_test(test_key_and_alpn),
 		cmocka_unit_test(test_failed_and_ssl),
 		cmocka_unit_test(test_plaintext),
 		cmocka_unit_test(test_hostile_and_small),

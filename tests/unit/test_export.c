@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The JSON record is an interface: field names, order, null forms and escaping are
- * compared verbatim. The text line must carry the marks a person scans for: LEGACY,
+ * compared verbatim; text is valid UTF-8 that python3's json reads back as intended. The text line must carry the marks a person scans for: LEGACY,
  * WEAK, FAILED with the alert or outcome and who, PLAINTEXT with why, FALLBACK, mx=.
  */
 #include <setjmp.h>
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -250,7 +251,8 @@ static void test_json_hostile_sni(void **state)
 	util_strlcpy(r.sni, "a\"b\\c\x01\n\x7f\xc3\xa9</script>", sizeof(r.sni));
 	util_strlcpy(r.alpn, "h2\",\"x\":\"1", sizeof(r.alpn));
 	assert_true(export_json_record(&r, NULL, buf, sizeof(buf)) > 0);
-	assert_non_null(strstr(buf, "\"sni\":\"a\\\"b\\\\c\\u0001\\u000a\\u007f\\u00c3\\u00a9"
+	/* é is valid UTF-8 and goes out as it is; the control characters are escaped. */
+	assert_non_null(strstr(buf, "\"sni\":\"a\\\"b\\\\c\\u0001\\u000a\\u007f\xc3\xa9"
 				    "</script>\","));
 	assert_non_null(strstr(buf, "\"alpn\":\"h2\\\",\\\"x\\\":\\\"1\","));
 	assert_null(strchr(buf, '\n'));
@@ -298,12 +300,117 @@ static void test_json_string_escape(void **state)
 	assert_int_equal(util_json_string(buf, 5, &off, "abcdef"), -1);
 }
 
+/*
+ * Text a user or a SIEM reads as it was: valid UTF-8 (2, 3 and 4 bytes, the highest
+ * code points, the edges of the surrogates) passes; what is not UTF-8 (a Latin-1 byte,
+ * a stray continuation byte, a cut sequence, overlong forms, surrogates, past
+ * U+10FFFF) is \u00XX per byte; control characters, C1 included, are escaped.
+ */
+static const struct {
+	const char *in, *out;
+} utf8_cases[] = {
+	{ "/opt/caf\xc3\xa9/bin/app", "\"/opt/caf\xc3\xa9/bin/app\"" },
+	{ "\xe2\x82\xac \xe6\x97\xa5\xe6\x9c\xac", "\"\xe2\x82\xac \xe6\x97\xa5\xe6\x9c\xac\"" },
+	{ "\xf0\x9f\x94\x92x", "\"\xf0\x9f\x94\x92x\"" },
+	{ "\xc2\xa0\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\xf4\x8f\xbf\xbf",
+	  "\"\xc2\xa0\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf\xf4\x8f\xbf\xbf\"" },
+	{ "/opt/caf\xe9/app", "\"/opt/caf\\u00e9/app\"" },
+	{ "\x80", "\"\\u0080\"" },
+	{ "\xc3", "\"\\u00c3\"" },
+	{ "\xc3(", "\"\\u00c3(\"" },
+	{ "\xe2\x82", "\"\\u00e2\\u0082\"" },
+	{ "\xf0\x9f\x94.", "\"\\u00f0\\u009f\\u0094.\"" },
+	{ "\xc0\xaf", "\"\\u00c0\\u00af\"" },
+	{ "\xe0\x80\xaf", "\"\\u00e0\\u0080\\u00af\"" },
+	{ "\xf0\x80\x80\xaf", "\"\\u00f0\\u0080\\u0080\\u00af\"" },
+	{ "\xed\xa0\x80", "\"\\u00ed\\u00a0\\u0080\"" },
+	{ "\xed\xbf\xbf", "\"\\u00ed\\u00bf\\u00bf\"" },
+	{ "\xf4\x90\x80\x80", "\"\\u00f4\\u0090\\u0080\\u0080\"" },
+	{ "\xf5\x80\xfe\xff", "\"\\u00f5\\u0080\\u00fe\\u00ff\"" },
+	{ "\xc2\x9b[31m\x7f", "\"\\u009b[31m\\u007f\"" },
+	{ "\xc3\xa9\\\"\xe9", "\"\xc3\xa9\\\\\\\"\\u00e9\"" },
+};
+
+static void test_json_string_utf8(void **state)
+{
+	char buf[128];
+	size_t i, off;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(utf8_cases); i++) {
+		off = 0;
+		assert_int_equal(util_json_string(buf, sizeof(buf), &off, utf8_cases[i].in), 0);
+		if (strcmp(buf, utf8_cases[i].out))
+			fail_msg("case %zu: got %s, want %s", i, buf, utf8_cases[i].out);
+	}
+}
+
+/*
+ * Python's json reads each of them back as the text intended: the UTF-8 decoding of
+ * the input with every byte that is not UTF-8 taken as U+00XX (Python's own decoder
+ * judges validity, an oracle independent of ours), from a file that must itself be
+ * valid UTF-8.
+ */
+static void test_json_string_python(void **state)
+{
+	static const char script[] =
+		"import codecs, json, sys\n"
+		"codecs.register_error('u00xx', lambda e: (''.join(chr(b) for b in "
+		"e.object[e.start:e.end]), e.end))\n"
+		"bad = 0\n"
+		"for line in open(sys.argv[1], encoding='utf-8', errors='strict'):\n"
+		"    h, j = line.rstrip('\\n').split('\\t', 1)\n"
+		"    want = bytes.fromhex(h).decode('utf-8', 'u00xx')\n"
+		"    got = json.loads(j)\n"
+		"    if got != want:\n"
+		"        print('%s: got %r, want %r' % (h, got, want))\n"
+		"        bad += 1\n"
+		"print('%d lines read back' % (len(open(sys.argv[1]).readlines())))\n"
+		"sys.exit(1 if bad else 0)\n";
+	char path[64], spath[64], cmd[256], buf[128];
+	const unsigned char *p;
+	size_t i, off;
+	FILE *f;
+	int fd, rc;
+
+	(void)state;
+	if (system("command -v python3 >/dev/null 2>&1"))
+		skip();
+	snprintf(path, sizeof(path), "/tmp/tlsaudit-json-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	for (i = 0; i < ARRAY_SIZE(utf8_cases); i++) {
+		for (p = (const unsigned char *)utf8_cases[i].in; *p; p++)
+			fprintf(f, "%02x", *p);
+		off = 0;
+		assert_int_equal(util_json_string(buf, sizeof(buf), &off, utf8_cases[i].in), 0);
+		fprintf(f, "\t%s\n", buf);
+	}
+	fclose(f);
+	snprintf(spath, sizeof(spath), "/tmp/tlsaudit-json-py-XXXXXX");
+	fd = mkstemp(spath);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(script, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "python3 %s %s", spath, path);
+	rc = system(cmd);
+	unlink(path);
+	unlink(spath);
+	assert_int_equal(rc, 0);
+}
+
 /* Every buffer length around a plain and an escaped string: written whole or refused. */
 static void test_json_string_lengths(void **state)
 {
-	static const char *const in[] = { "plain.example.com", "a\"b\\c\x01" "d\xc3", "" };
+	static const char *const in[] = { "plain.example.com", "a\"b\\c\x01" "d\xc3", "",
+					  "caf\xc3\xa9\xf0\x9f\x94\x92\xe9" };
 	static const char *const out[] = { "\"plain.example.com\"",
-					   "\"a\\\"b\\\\c\\u0001d\\u00c3\"", "\"\"" };
+					   "\"a\\\"b\\\\c\\u0001d\\u00c3\"", "\"\"",
+					   "\"caf\xc3\xa9\xf0\x9f\x94\x92\\u00e9\"" };
 	size_t i, len, off;
 
 	(void)state;
@@ -611,6 +718,8 @@ int main(void)
 		cmocka_unit_test(test_text_failed),
 		cmocka_unit_test(test_text_mx_host),
 		cmocka_unit_test(test_json_string_lengths),
+		cmocka_unit_test(test_json_string_utf8),
+		cmocka_unit_test(test_json_string_python),
 		cmocka_unit_test(test_format_ip),
 		cmocka_unit_test(test_format_time),
 	};
