@@ -14,35 +14,6 @@
 #include "tlsaudit/util.h"
 
 /*
- * utf8_len - the length of the well-formed UTF-8 sequence at @p (RFC 3629 section 4: no
- * overlong forms, no surrogates, nothing above U+10FFFF), or 0 when @p does not start
- * one. Prometheus checks label values with Go's utf8.ValidString, which is this rule.
- */
-static size_t utf8_len(const uint8_t *p)
-{
-	size_t n, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	/* The NUL that ends the string fails this test, so nothing is read past it. */
-	for (i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
-	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-		return 0;
-	return n;
-}
-
-/*
  * prom_escape - two layers. The value itself is made valid UTF-8 without losing any
  * distinction: a backslash becomes two backslashes, a byte that is not part of valid
  * UTF-8 (or a control character other than newline) becomes the text \xNN; everything
@@ -61,7 +32,8 @@ void prom_escape(const char *s, char *out, size_t len)
 	if (!len)
 		return;
 	for (; *p; p += n) {
-		n = utf8_len(p);
+		/* Prometheus checks label values with Go's utf8.ValidString: this rule. */
+		n = util_utf8_len(p);
 		byte[3] = hex[*p >> 4];
 		byte[4] = hex[*p & 0xf];
 		if (*p == '\\')

@@ -5,10 +5,10 @@
 # 300 short-lived "docker containers" (each a process in a fresh cgroup
 # docker-<id>.scope on the cgroup v2 mount, its name in a docker config.v2.json under
 # a fake runtime root) make one TLS handshake each to one local openssl s_server,
-# while the daemon runs with max_series=50 and a one-second export. 200 names are
+# while the daemon runs with max_series=300 (near its least) and a one-second export. 200 names are
 # distinct; 100 more runs reuse 5 names with new ids (restarts). Then 10 runs of
 # systemd-run without --unit, each in its own run-u<id>.service. Checked:
-#   - no scrape ever serves more than 50 tlsaudit samples, the rows kept are the latest
+#   - no scrape ever serves more than 300 tlsaudit samples, the rows kept are the latest
 #     names, each apart, a reused name is one row whatever the ids, the systemd-run
 #     runs are one row with an empty unit, and the rest is in exe="other" with
 #     tlsaudit_series_folded_total{reason="max_series"} counting it; no handshake is
@@ -45,7 +45,7 @@ on_exit "rmdir $TREE/*/ $TREE"
 
 PORT=$((20000 + $$ % 20000))
 NEPORT=$((PORT + 1))
-MAX=50
+MAX=300
 S=$TEST_TMP/s
 RT=$TEST_TMP/rt
 TF=$TEST_TMP/textfile
@@ -167,9 +167,10 @@ total = sum(rows.values())
 if total != 315:
     bad.append(f"client handshakes add up to {total}, want 315 (none lost)")
 other = [v for (exe, c), v in rows.items() if exe == "other"]
-if not other or other[0] < 100:
+# At max_series 300 about 140 client rows fit: some 60 of the 305 runs fold, at least.
+if not other or other[0] < 50:
     bad.append(f"no exe=\"other\" row holding the folded rows: {other}")
-if not folded or folded < 100:
+if not folded or folded < 50:
     bad.append(f"tlsaudit_series_folded_total{{reason=\"max_series\"}} is {folded}")
 names = {c for (exe, c) in rows if exe != "other"}
 if any(re.fullmatch(r"[0-9a-f]{12,64}", c) for c in names):
