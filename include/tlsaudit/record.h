@@ -152,6 +152,7 @@ struct hs_record {
 	bool has_group;
 	bool starttls_smtp;
 	char alpn[HS_ALPN_MAX]; /* chosen ALPN, else the offered list joined by ',' */
+	bool alpn_chosen;	/* alpn is the server's choice, not the client's offer */
 	char ja3[33];		/* lowercase hex MD5, empty when no ClientHello */
 	char ja4[40];
 	uint8_t outcome;	/* enum hs_outcome */

@@ -251,17 +251,6 @@ static void server_cert(struct eb *b, const struct hs_cert *c, const struct tls_
 	close_obj(b);
 }
 
-/*
- * alpn_chosen - the record's alpn is the protocol the server chose (ECS's
- * tls.next_protocol), not the client's offer. The record keeps the server's choice,
- * else the client's list joined by ','; a list of one that the server did not answer
- * reads as a choice (rare: a client offering one protocol to a server without ALPN).
- */
-static bool alpn_chosen(const struct hs_record *r)
-{
-	return r->alpn[0] && r->version && !strchr(r->alpn, ',');
-}
-
 static void tls_fields(struct eb *b, const struct hs_record *r)
 {
 	const char *vnum, *proto;
@@ -281,7 +270,7 @@ static void tls_fields(struct eb *b, const struct hs_record *r)
 	if (r->has_group)
 		str(b, "curve", tls_group_name(r->group));
 	boolean(b, "established", r->outcome == HS_OUTCOME_ESTABLISHED);
-	if (alpn_chosen(r))
+	if (r->alpn_chosen)
 		str(b, "next_protocol", r->alpn);
 	open_obj(b, "client");
 	str(b, "ja3", r->ja3);
@@ -341,7 +330,7 @@ static void own(struct eb *b, const struct hs_record *r, const struct tls_policy
 		str(b, "group", tls_group_name(r->group));
 	str(b, "starttls", r->starttls_smtp ? "smtp" : NULL);
 	/* the client's offer, which no ECS field holds */
-	if (!alpn_chosen(r))
+	if (!r->alpn_chosen)
 		str(b, "alpn", r->alpn);
 	str(b, "ja4", r->ja4);
 	if (r->proc.known) {

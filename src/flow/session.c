@@ -495,8 +495,10 @@ static bool tls_record(struct flow_table *ft, struct flow_entry *e, struct hs_re
 			rec->group = ss->ske_group;
 			rec->has_group = true;
 		}
-		if (ss->sh.has_alpn)
+		if (ss->sh.has_alpn) {
 			util_strlcpy(rec->alpn, ss->sh.alpn, sizeof(rec->alpn));
+			rec->alpn_chosen = true;
+		}
 	}
 	if (!rec->alpn[0] && have_ch && last->has_alpn)
 		join_alpn(last, rec->alpn, sizeof(rec->alpn));

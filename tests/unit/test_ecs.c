@@ -132,6 +132,7 @@ static void test_established(void **state)
 	util_strlcpy(r.cert.sha256, "00aabbccddeeff00aabbccddeeff00aabbccddeeff00aabbccddeeff00aabbcc",
 		     sizeof(r.cert.sha256));
 	util_strlcpy(r.alpn, "h2", sizeof(r.alpn));
+	r.alpn_chosen = true;
 	/* as the flow layer fills the offer: the key's size as the policies read it */
 	tls_offer_set_cert_names(&r.offer, r.cert.key, r.cert.sig);
 	render(&r, &f);
@@ -262,6 +263,12 @@ static void test_key_and_alpn(void **state)
 		r.version = 0;
 		r.outcome = HS_OUTCOME_RESET;
 		util_strlcpy(r.alpn, "h2", sizeof(r.alpn));
+		render(&r, &f);
+		has(&f, "tlsaudit.alpn=h2");
+		lacks(&f, "tls.next_protocol");
+		/* A list of one the server did not answer is still the client's offer. */
+		r.version = TLS_V_12;
+		r.outcome = HS_OUTCOME_ESTABLISHED;
 		render(&r, &f);
 		has(&f, "tlsaudit.alpn=h2");
 		lacks(&f, "tls.next_protocol");
