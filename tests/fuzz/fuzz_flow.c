@@ -63,8 +63,15 @@ static bool outcome_consistent(const struct hs_record *rec)
 			rec->smtp_tls == HS_SMTP_REFUSED);
 	if (rec->outcome == HS_OUTCOME_NONE)
 		return false;
-	/* A TLS record holds a ClientHello or a ServerHello, and SMTP only after STARTTLS. */
-	if (!rec->offered_max && !rec->version)
+	/*
+	 * A TLS record holds a ClientHello or a ServerHello, and SMTP only after STARTTLS;
+	 * but a STARTTLS accepted with 220 and then closed, reset or left silent before any
+	 * ClientHello is a failed TLS attempt of its own (a plaintext retry is a fallback).
+	 */
+	if (!rec->offered_max && !rec->version &&
+	    !(rec->starttls_smtp && (rec->outcome == HS_OUTCOME_CLOSED ||
+				     rec->outcome == HS_OUTCOME_RESET ||
+				     rec->outcome == HS_OUTCOME_TIMEOUT)))
 		return false;
 	if (rec->starttls_smtp != (rec->smtp_tls == HS_SMTP_STARTTLS))
 		return false;
