@@ -3,11 +3,15 @@
 #
 # Server certificates in the clear (TLS 1.2), with real peers: `openssl s_server -tls1_2`
 # with certificates made here by openssl (a 3-certificate chain with an RSA-4096 leaf,
-# self-signed, expired, a name mismatch, an RSA-1024 key, a SHA-1 signature, a leaf over
-# 16 KiB, a chain over the per-direction budget) and the clients that meet them: curl -k
-# (goes on: client_accepted_bad_cert true), curl --cacert (refuses: false, and its
-# alert or its close after the handshake), Python ssl with the CA (verifies). The TLS 1.3
-# control has null certificate fields.
+# an EC P-256 leaf under an EC intermediate (cert_key EC-P-256, cert_sig
+# ecdsa-with-SHA256), self-signed, expired, a name mismatch, an RSA-1024 key, a SHA-1
+# signature, a leaf over 16 KiB, a chain over the per-direction budget) and the clients
+# that meet them: curl -k (goes on: client_accepted_bad_cert true), curl --cacert
+# (refuses: false, and its alert or its close after the handshake), Python ssl with the
+# CA (verifies). SMTP STARTTLS on port 25 (tests/lib/smtp_server.py, TLS 1.2 at most) with
+# a self-signed certificate: smtplib without verification sends its mail (true), smtplib
+# with the default context refuses with an alert (false); smtp_tls starttls and the
+# greeting's mx_host. The TLS 1.3 control has null certificate fields.
 #
 # The loopback of the namespace runs at MTU 1500 without segmentation offloads, so the
 # chains cross as many TCP segments as on a real network. `tlsaudit watch --json`
@@ -42,12 +46,22 @@ ext() {
 		"$sans" >"$f"
 }
 
-# leaf NAME KEYBITS SIGNER DAYS MD CN SAN... - a key and certificate $PKI/NAME.{key,crt}.
+# newkey KEY - openssl req's arguments for a new KEY: RSA bits, or an EC curve (P-256).
+newkey() {
+	case $1 in
+	P-*) NEWKEY=(-newkey ec -pkeyopt "ec_paramgen_curve:$1") ;;
+	*) NEWKEY=(-newkey "rsa:$1") ;;
+	esac
+}
+
+# leaf NAME KEY SIGNER DAYS MD CN SAN... - a key (RSA bits, or an EC curve: P-256) and
+# certificate $PKI/NAME.{key,crt}.
 leaf() {
-	local name=$1 bits=$2 signer=$3 days=$4 md=$5 cn=$6
+	local name=$1 signer=$3 days=$4 md=$5 cn=$6
+	newkey "$2"
 	shift 6
 	ext "$PKI/$name.ext" "$@"
-	openssl req -newkey "rsa:$bits" -nodes -subj "/O=tlsaudit e2e/CN=$cn" \
+	openssl req "${NEWKEY[@]}" -nodes -subj "/O=tlsaudit e2e/CN=$cn" \
 		-keyout "$PKI/$name.key" -out "$PKI/$name.csr" 2>/dev/null &&
 		openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$signer.crt" \
 			-CAkey "$PKI/$signer.key" -CAcreateserial -days "$days" "-$md" \
@@ -66,11 +80,24 @@ openssl req -newkey rsa:2048 -nodes -subj "/O=tlsaudit e2e/CN=tlsaudit e2e inter
 		-CAcreateserial -days 30 -extfile "$PKI/int.ext" -out "$PKI/int.crt" 2>/dev/null ||
 	fail "openssl: intermediate CA"
 cat "$PKI/int.crt" "$PKI/root.crt" >"$PKI/chain.pem"
+# An EC P-256 intermediate under the same root: its leaves are signed ecdsa-with-SHA256.
+newkey P-256
+openssl req "${NEWKEY[@]}" -nodes -subj "/O=tlsaudit e2e/CN=tlsaudit e2e EC intermediate" \
+	-keyout "$PKI/intec.key" -out "$PKI/intec.csr" 2>/dev/null &&
+	openssl x509 -req -in "$PKI/intec.csr" -CA "$PKI/root.crt" -CAkey "$PKI/root.key" \
+		-CAcreateserial -days 30 -extfile "$PKI/int.ext" -out "$PKI/intec.crt" 2>/dev/null ||
+	fail "openssl: EC intermediate CA"
+cat "$PKI/intec.crt" "$PKI/root.crt" >"$PKI/chain-ec.pem"
 
 leaf good 4096 int 20 sha256 "good.$D" "good.$D" "tls13.$D"
+leaf ec P-256 intec 20 sha256 "ec.$D" "ec.$D"
 openssl req -x509 -newkey rsa:2048 -nodes -days 20 -subj "/O=tlsaudit e2e/CN=self.$D" \
 	-addext "subjectAltName=DNS:self.$D" -keyout "$PKI/self.key" -out "$PKI/self.crt" \
 	2>/dev/null || fail "openssl: self-signed certificate"
+# The SMTP server's, self-signed for the name it greets with.
+openssl req -x509 -newkey rsa:2048 -nodes -days 20 -subj "/O=tlsaudit e2e/CN=mx.$D" \
+	-addext "subjectAltName=DNS:mx.$D" -keyout "$PKI/mx.key" -out "$PKI/mx.crt" \
+	2>/dev/null || fail "openssl: self-signed SMTP certificate"
 # -days -1: valid from now until yesterday.
 leaf expired 2048 int -1 sha256 "expired.$D" "expired.$D"
 leaf other 2048 int 20 sha256 "other.$D" "other.$D"
@@ -86,11 +113,18 @@ der_len() { openssl x509 -in "$1" -outform der | wc -c; }
 
 # The certificate fields a record must show, from openssl x509 (JSON on stdout).
 x509_fields() {
-	local crt=$1 text bits alg key
+	local crt=$1 text bits alg key curve
 	text=$(openssl x509 -in "$crt" -noout -text)
 	bits=$(sed -n 's/.*Public-Key: (\([0-9]*\) bit).*/\1/p' <<<"$text" | head -n 1)
 	alg=$(awk '/Public Key Algorithm:/ { print $4; exit }' <<<"$text")
-	case $alg in rsaEncryption) key=RSA-$bits ;; *) key=$alg-$bits ;; esac
+	# An EC key by its curve's NIST name (P-256), else by the curve's OID short name.
+	curve=$(awk '/NIST CURVE:/ { print $3; exit }' <<<"$text")
+	[ -n "$curve" ] || curve=$(awk '/ASN1 OID:/ { print $3; exit }' <<<"$text")
+	case $alg in
+	rsaEncryption) key=RSA-$bits ;;
+	id-ecPublicKey) key=EC-$curve ;;
+	*) key=$alg-$bits ;;
+	esac
 	$PY - "$crt" "$key" "$(awk '/Signature Algorithm:/ { print $3; exit }' <<<"$text")" \
 		"$(openssl x509 -in "$crt" -noout -subject -nameopt RFC2253)" \
 		"$(openssl x509 -in "$crt" -noout -issuer -nameopt RFC2253)" \
@@ -104,6 +138,11 @@ print(json.dumps({"cert_subject": cn(subj), "cert_issuer": cn(iss), "cert_not_af
                   "cert_sha256": fp.replace(":", "").lower()}))
 EOF
 }
+
+# The helper names the EC leaf as the documentation does.
+expect_eq "the EC leaf's key and signature" \
+	"$(x509_fields "$PKI/ec.crt" | $PY -c 'import json, sys
+f = json.load(sys.stdin); print(f["cert_key"], f["cert_sig"])')" "EC-P-256 ecdsa-with-SHA256"
 
 NULL_CERT='{"cert_subject": null, "cert_issuer": null, "cert_not_after": null, "cert_key": null, "cert_sig": null, "cert_sha256": null, "cert_problems": null, "client_accepted_bad_cert": null}'
 EXPECT=$TEST_TMP/expect.jsonl
@@ -119,19 +158,35 @@ e = json.loads(sys.argv[2]); e.update(json.loads(sys.argv[3])); e["server_ip"] =
 print(json.dumps(e))' "$1" "$fields" "$3" >>"$EXPECT"
 }
 
+# listening ADDR PORT WHAT - until SERVER_PID (WHAT) listens on ADDR:PORT.
+listening() {
+	local i
+	on_exit "kill $SERVER_PID"
+	for ((i = 0; i < 200; i++)); do
+		in_ns ss -Htln "src $1:$2" | grep -q . && return 0
+		sleep 0.025
+	done
+	fail "$3 on $1 did not start"
+}
+
 # server ADDR CERT [s_server args...] - s_server -www on ADDR:443 with CERT's key.
 server() {
-	local addr=$1 cert=$2 i
+	local addr=$1 cert=$2
 	shift 2
 	ip netns exec "$NS" openssl s_server -accept "$addr:443" -www -key "$PKI/$cert.key" \
 		-cert "$PKI/$cert.crt" "$@" </dev/null >"$TEST_TMP/s_server.$addr.log" 2>&1 &
 	SERVER_PID=$!
-	on_exit "kill $SERVER_PID"
-	for ((i = 0; i < 200; i++)); do
-		in_ns ss -Htln "src $addr:443" | grep -q . && return 0
-		sleep 0.025
-	done
-	fail "s_server on $addr did not start"
+	listening "$addr" 443 s_server
+}
+
+# smtp_server ADDR CERT NAME - tests/lib/smtp_server.py on ADDR:25 with CERT's key, TLS 1.2
+# at most, greeting as NAME.
+smtp_server() {
+	ip netns exec "$NS" "$PY" "$TOP/tests/lib/smtp_server.py" --addr "$1" --port 25 \
+		--cert "$PKI/$2.crt" --key "$PKI/$2.key" --tls-max 1.2 --hostname "$3" \
+		</dev/null >"$TEST_TMP/smtp.$1.log" 2>&1 &
+	SERVER_PID=$!
+	listening "$1" 25 smtp_server.py
 }
 
 server_stop() {
@@ -168,9 +223,42 @@ sys.exit(0 if got == want else 1)
 EOF
 }
 
+# smtp_to HOST ADDR VERIFY WANT - python smtplib to HOST at ADDR:25: STARTTLS, then a
+# message. VERIFY no: CERT_NONE, no name check; yes: the default context (no CA of this
+# test). WANT: sent, or refused (in the handshake).
+smtp_to() {
+	in_ns timeout 10 "$PY" - "$@" <<'EOF' || fail "smtplib $1 ($2) verify=$3"
+import smtplib, ssl, sys
+host, addr, verify, want = sys.argv[1:]
+if verify == "yes":
+    ctx = ssl.create_default_context()
+else:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP(local_hostname="client." + host, timeout=5)
+# The SNI and the name checked are the host's; the namespace has no DNS to connect by it.
+s._host = host
+s.connect(addr, 25)
+s.ehlo()
+try:
+    s.starttls(context=ctx)
+    s.ehlo()
+    s.sendmail("audit@client." + host, ["postmaster@" + host], "Subject: t\r\n\r\nhi\r\n")
+    s.quit()
+    got = "sent"
+except ssl.SSLCertVerificationError:
+    s.close()
+    got = "refused"
+if got != want:
+    print("smtplib: %s, want %s" % (got, want), file=sys.stderr)
+sys.exit(0 if got == want else 1)
+EOF
+}
+
 CAP=$TEST_TMP/certs.pcap
-ip netns exec "$NS" tcpdump -i lo -U --immediate-mode -s 0 -Z root -w "$CAP" tcp port 443 \
-	2>"$CAP.log" &
+ip netns exec "$NS" tcpdump -i lo -U --immediate-mode -s 0 -Z root -w "$CAP" \
+	'tcp port 443 or tcp port 25' 2>"$CAP.log" &
 TCPDUMP_PID=$!
 on_exit "kill $TCPDUMP_PID"
 wait_line "$CAP.log" "listening on" "$TCPDUMP_PID" || fail "tcpdump did not start"
@@ -189,6 +277,12 @@ curl_to "good.$D" 127.0.0.12 ok --cacert "$PKI/root.crt"
 expect 127.0.0.12 good '{"outcome": "established", "cert_problems": [], "client_accepted_bad_cert": null}'
 server_stop
 
+# An EC P-256 leaf signed by the EC intermediate, verified by curl.
+server 127.0.0.16 ec -cert_chain "$PKI/chain-ec.pem" "${TLS12[@]}"
+curl_to "ec.$D" 127.0.0.16 ok --cacert "$PKI/root.crt"
+expect 127.0.0.16 ec '{"sni": "ec.certs.test", "version": "TLSv1.2", "outcome": "established", "cert_key": "EC-P-256", "cert_sig": "ecdsa-with-SHA256", "cert_problems": [], "client_accepted_bad_cert": null}'
+server_stop
+
 # Self-signed: curl -k goes on, curl with the CA refuses in the handshake.
 server 127.0.0.3 self "${TLS12[@]}"
 curl_to "self.$D" 127.0.0.3 ok -k
@@ -197,6 +291,18 @@ server_stop
 server 127.0.0.13 self "${TLS12[@]}"
 curl_to "self.$D" 127.0.0.13 60 --cacert "$PKI/root.crt"
 expect 127.0.0.13 self '{"outcome": "alert", "outcome_by": "client", "alert": "unknown_ca", "cert_problems": ["self_signed"], "client_accepted_bad_cert": false}'
+server_stop
+
+# SMTP STARTTLS, self-signed: smtplib without verification sends its mail, smtplib with
+# the default context refuses in the handshake.
+SMTP='"server_port": 25, "sni": "mx.certs.test", "smtp_tls": "starttls", "starttls": "smtp", "mx_host": "mx.certs.test", "version": "TLSv1.2", "cert_problems": ["self_signed"]'
+smtp_server 127.0.0.11 mx "mx.$D"
+smtp_to "mx.$D" 127.0.0.11 no sent
+expect 127.0.0.11 mx "{$SMTP, \"outcome\": \"established\", \"client_accepted_bad_cert\": true}"
+server_stop
+smtp_server 127.0.0.21 mx "mx.$D"
+smtp_to "mx.$D" 127.0.0.21 yes refused
+expect 127.0.0.21 mx "{$SMTP, \"outcome\": \"alert\", \"outcome_by\": \"client\", \"alert\": \"unknown_ca\", \"client_accepted_bad_cert\": false}"
 server_stop
 
 # Expired (judged as of the handshake).
@@ -264,12 +370,15 @@ SEGS=$(tcpdump -nn -r "$CAP" 'src host 127.0.0.8 and src port 443 and
 "$TLSAUDIT" read --json "$CAP" >"$TEST_TMP/read.json" 2>"$TEST_TMP/read.err" ||
 	{ cat "$TEST_TMP/read.err" >&2; fail "tlsaudit read --json failed"; }
 "$TLSAUDIT" read "$CAP" >"$TEST_TMP/read.txt" 2>&1 || fail "tlsaudit read failed"
-grep -q "^certificates: 9 handshakes with problems, 3 accepted by a client that should refuse; 1 server chain cut short" \
+grep -q "^certificates: 11 handshakes with problems, 4 accepted by a client that should refuse; 1 server chain cut short" \
 	"$TEST_TMP/read.txt" || { cat "$TEST_TMP/read.txt" >&2; fail "read: certificates miscounted"; }
 # The summary's CERT column: the problems per server, ACCEPTED where a client went on.
 grep -Eq '^127\.0\.0\.3:443 +self\.certs\.test .* self_signed ACCEPTED$' "$TEST_TMP/read.txt" &&
 	grep -Eq '^127\.0\.0\.13:443 +self\.certs\.test .* self_signed$' "$TEST_TMP/read.txt" &&
-	grep -Eq '^127\.0\.0\.2:443 +good\.certs\.test .* -$' "$TEST_TMP/read.txt" ||
+	grep -Eq '^127\.0\.0\.2:443 +good\.certs\.test .* -$' "$TEST_TMP/read.txt" &&
+	grep -Eq '^127\.0\.0\.16:443 +ec\.certs\.test .* -$' "$TEST_TMP/read.txt" &&
+	grep -Eq '^127\.0\.0\.11:25 +mx\.certs\.test .* self_signed ACCEPTED$' "$TEST_TMP/read.txt" &&
+	grep -Eq '^127\.0\.0\.21:25 +mx\.certs\.test .* self_signed$' "$TEST_TMP/read.txt" ||
 	{ cat "$TEST_TMP/read.txt" >&2; fail "read: the CERT column"; }
 
 # Every expectation against the live client-side record and the offline record.
