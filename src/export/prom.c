@@ -5,6 +5,7 @@
  * docs/metrics.md lists them role and port, so fleet queries can group by any of them.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,43 +366,27 @@ static void render_policies(FILE *f, const struct agg *a, const struct labels *L
 }
 
 /*
- * render_cert_problems, render_bad_certs - the certificates the rows of one group met:
- * one series per problem that happened (at most 7), and per problem a verifying client
+ * render_problems - the certificates the rows of one group met, as @family: one series
+ * per problem counted in the u64 array at @field of each row (@n problems, cert.h bit
+ * order): every problem that happened (at most 7), or per problem a verifying client
  * refuses, the handshakes whose client went on regardless (at most 4).
  */
-static void render_cert_problems(FILE *f, const struct agg *a, const struct labels *L,
-				 size_t g0, size_t g1)
+static void render_problems(FILE *f, const struct agg *a, const struct labels *L, size_t g0,
+			    size_t g1, const char *family, size_t field, int n)
 {
 	const struct agg_row *r0 = agg__row(a, L->order[g0]);
+	const uint64_t *v;
 	uint64_t sum;
 	size_t k;
 	int i;
 
-	for (i = 0; i < TLS_CERT_N_PROBLEMS; i++) {
-		for (sum = 0, k = g0; k < g1; k++)
-			sum = sat_add(sum, agg__row(a, L->order[k])->cert_problems[i]);
+	for (i = 0; i < n; i++) {
+		for (sum = 0, k = g0; k < g1; k++) {
+			v = (const uint64_t *)((const char *)agg__row(a, L->order[k]) + field);
+			sum = sat_add(sum, v[i]);
+		}
 		if (sum)
-			fprintf(f, "tlsaudit_certificate_problems_total{%s,role=\"%s\",problem=\"%s\"} "
-				   "%llu\n",
-				L->id[L->order[g0]], agg_role_name(r0->key.role),
-				tls_cert_problem_name(1u << i), (unsigned long long)sum);
-	}
-}
-
-static void render_bad_certs(FILE *f, const struct agg *a, const struct labels *L, size_t g0,
-			     size_t g1)
-{
-	const struct agg_row *r0 = agg__row(a, L->order[g0]);
-	uint64_t sum;
-	size_t k;
-	int i;
-
-	for (i = 0; i < AGG_VERIFY_PROBLEMS; i++) {
-		for (sum = 0, k = g0; k < g1; k++)
-			sum = sat_add(sum, agg__row(a, L->order[k])->bad_cert_accepted[i]);
-		if (sum)
-			fprintf(f, "tlsaudit_bad_certificate_accepted_total{%s,role=\"%s\","
-				   "problem=\"%s\"} %llu\n",
+			fprintf(f, "%s{%s,role=\"%s\",problem=\"%s\"} %llu\n", family,
 				L->id[L->order[g0]], agg_role_name(r0->key.role),
 				tls_cert_problem_name(1u << i), (unsigned long long)sum);
 	}
@@ -644,7 +629,8 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	       "md5_signature); a handshake with several counts once for each.");
 	for (k = 0; k < n; k = g1) {
 		g1 = group_end(a, &L, k);
-		render_cert_problems(f, a, &L, k, g1);
+		render_problems(f, a, &L, k, g1, "tlsaudit_certificate_problems_total",
+					offsetof(struct agg_row, cert_problems), TLS_CERT_N_PROBLEMS);
 	}
 	header(f, "tlsaudit_bad_certificate_accepted_total", "counter",
 	       "Handshakes whose client went on past a certificate problem a verifying client "
@@ -652,7 +638,9 @@ int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)
 	       "does not verify certificates.");
 	for (k = 0; k < n; k = g1) {
 		g1 = group_end(a, &L, k);
-		render_bad_certs(f, a, &L, k, g1);
+		render_problems(f, a, &L, k, g1, "tlsaudit_bad_certificate_accepted_total",
+					offsetof(struct agg_row, bad_cert_accepted),
+					AGG_VERIFY_PROBLEMS);
 	}
 	header(f, "tlsaudit_server_certificate_expiry_timestamp_seconds", "gauge",
 	       "Unix time the certificate a local server presents expires, by its subject (the "
