@@ -65,13 +65,12 @@ static bool outcome_consistent(const struct hs_record *rec)
 		return false;
 	/*
 	 * A TLS record holds a ClientHello or a ServerHello, and SMTP only after STARTTLS;
-	 * but a STARTTLS accepted with 220 and then closed, reset or left silent before any
-	 * ClientHello is a failed TLS attempt of its own (a plaintext retry is a fallback).
+	 * but a STARTTLS accepted with 220 and then ended (an alert, a close, a reset,
+	 * silence) before any ClientHello could be read is a failed TLS attempt of its own
+	 * (a plaintext retry is a fallback): never an established one.
 	 */
 	if (!rec->offered_max && !rec->version &&
-	    !(rec->starttls_smtp && (rec->outcome == HS_OUTCOME_CLOSED ||
-				     rec->outcome == HS_OUTCOME_RESET ||
-				     rec->outcome == HS_OUTCOME_TIMEOUT)))
+	    !(rec->starttls_smtp && rec->outcome != HS_OUTCOME_ESTABLISHED))
 		return false;
 	if (rec->starttls_smtp != (rec->smtp_tls == HS_SMTP_STARTTLS))
 		return false;
