@@ -211,6 +211,17 @@ static void header(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* by_reason - a counter family with one series per reason, every one written from 0. */
+static void by_reason(FILE *f, const char *name, const char *help,
+		      const char *const *why, const uint64_t *v, int n)
+{
+	int i;
+
+	header(f, name, "counter", help);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s{reason=\"%s\"} %llu\n", name, why[i], (unsigned long long)v[i]);
+}
+
 static void failure_sample(FILE *f, const char *labels, const char *outcome, const char *alert,
 			   uint8_t by, uint64_t v)
 {
@@ -520,16 +531,13 @@ static void render_certs_unread(FILE *f, const struct prom_info *info)
 		[PROM_CERT_CUT] = "cut",
 		[PROM_CERT_MALFORMED] = "malformed",
 	};
-	int i;
 
-	header(f, "tlsaudit_certificates_unread_total", "counter",
-	       "Server certificate chains in the clear (TLS 1.2 and older) whose leaf could not "
-	       "be read, so its problems went uncounted, by reason: cut (the bytes ended inside "
-	       "it: the bytes kept per direction, a lost segment, the connection's end), "
-	       "malformed (a Certificate message or leaf that does not parse).");
-	for (i = 0; i < PROM_CERT_UNREAD_N; i++)
-		fprintf(f, "tlsaudit_certificates_unread_total{reason=\"%s\"} %llu\n", why[i],
-			(unsigned long long)info->certs_unread[i]);
+	by_reason(f, "tlsaudit_certificates_unread_total",
+		  "Server certificate chains in the clear (TLS 1.2 and older) whose leaf could not "
+		  "be read, so its problems went uncounted, by reason: cut (the bytes ended inside "
+		  "it: the bytes kept per direction, a lost segment, the connection's end), "
+		  "malformed (a Certificate message or leaf that does not parse).",
+		  why, info->certs_unread, PROM_CERT_UNREAD_N);
 }
 
 /* render_folded - what max_series, the key cap and row_ttl moved into "other". */
@@ -540,16 +548,12 @@ static void render_folded(FILE *f, const struct agg *a)
 		[AGG_FOLD_MAX_KEYS] = "max_keys",
 		[AGG_FOLD_ROW_TTL] = "row_ttl",
 	};
-	const struct agg_totals *t = agg__totals(a);
-	int i;
 
-	header(f, "tlsaudit_series_folded_total", "counter",
-	       "Series that left the file because their process key was folded into "
-	       "exe=\"other\" (its counts go on there), by reason: max_series, max_keys "
-	       "(the aggregation's key cap), row_ttl (not seen for row_ttl).");
-	for (i = 0; i < AGG_FOLD_N; i++)
-		fprintf(f, "tlsaudit_series_folded_total{reason=\"%s\"} %llu\n", why[i],
-			(unsigned long long)t->series_folded[i]);
+	by_reason(f, "tlsaudit_series_folded_total",
+		  "Series that left the file because their process key was folded into "
+		  "exe=\"other\" (its counts go on there), by reason: max_series, max_keys "
+		  "(the aggregation's key cap), row_ttl (not seen for row_ttl).",
+		  why, agg__totals(a)->series_folded, AGG_FOLD_N);
 }
 
 int prom_render(const struct agg *a, const struct prom_info *info, FILE *f)

@@ -158,17 +158,6 @@ e = json.loads(sys.argv[2]); e.update(json.loads(sys.argv[3])); e["server_ip"] =
 print(json.dumps(e))' "$1" "$fields" "$3" >>"$EXPECT"
 }
 
-# listening ADDR PORT WHAT - until SERVER_PID (WHAT) listens on ADDR:PORT.
-listening() {
-	local i
-	on_exit "kill $SERVER_PID"
-	for ((i = 0; i < 200; i++)); do
-		in_ns ss -Htln "src $1:$2" | grep -q . && return 0
-		sleep 0.025
-	done
-	fail "$3 on $1 did not start"
-}
-
 # server ADDR CERT [s_server args...] - s_server -www on ADDR:443 with CERT's key.
 server() {
 	local addr=$1 cert=$2
@@ -176,7 +165,8 @@ server() {
 	ip netns exec "$NS" openssl s_server -accept "$addr:443" -www -key "$PKI/$cert.key" \
 		-cert "$PKI/$cert.crt" "$@" </dev/null >"$TEST_TMP/s_server.$addr.log" 2>&1 &
 	SERVER_PID=$!
-	listening "$addr" 443 s_server
+	on_exit "kill $SERVER_PID"
+	wait_port 443 "$addr"
 }
 
 # smtp_server ADDR CERT NAME - tests/lib/smtp_server.py on ADDR:25 with CERT's key, TLS 1.2
@@ -186,7 +176,8 @@ smtp_server() {
 		--cert "$PKI/$2.crt" --key "$PKI/$2.key" --tls-max 1.2 --hostname "$3" \
 		</dev/null >"$TEST_TMP/smtp.$1.log" 2>&1 &
 	SERVER_PID=$!
-	listening "$1" 25 smtp_server.py
+	on_exit "kill $SERVER_PID"
+	wait_port 25 "$1"
 }
 
 server_stop() {

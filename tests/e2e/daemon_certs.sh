@@ -59,18 +59,14 @@ daemon_start() {
 
 # server ADDR PORT CERT [args] - s_server -tls1_2 -www; SERVER_PID is openssl itself.
 server() {
-	local addr=$1 port=$2 cert=$3 i
+	local addr=$1 port=$2 cert=$3
 	shift 3
 	ip netns exec "$NS" openssl s_server -accept "$addr:$port" -www -tls1_2 \
 		-key "$PKI/$cert.key" -cert "$PKI/$cert.crt" "$@" </dev/null \
 		>"$TEST_TMP/s_server.$port.log" 2>&1 &
 	SERVER_PID=$!
 	on_exit "kill $SERVER_PID"
-	for ((i = 0; i < 200; i++)); do
-		in_ns ss -Htln "src $addr:$port" | grep -q . && return 0
-		sleep 0.025
-	done
-	fail "s_server on $addr:$port did not start"
+	wait_port "$port" "$addr"
 }
 
 # row FIELD PYEXPR - FIELD ("a/b" for a nested one) of the one `report --json` row matching.

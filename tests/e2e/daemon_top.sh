@@ -40,6 +40,15 @@ sleep 0.5
 
 screen() { tmux capture-pane -p -t "$TMUX_NAME"; }
 screen_escaped() { tmux capture-pane -e -p -t "$TMUX_NAME"; }
+# wait_gone REGEX WHY - until the screen no longer shows REGEX; else fail with WHY.
+wait_gone() {
+	local i
+	for ((i = 0; i < 30; i++)); do
+		screen | grep -Eq "$1" || return 0
+		sleep 0.1
+	done
+	fail "$2: $(screen)"
+}
 # wait_screen REGEX - until the screen shows REGEX.
 wait_screen() {
 	local i
@@ -76,11 +85,7 @@ screen_escaped | grep -Eq $'\e\\[([0-9]*;)*7m(\e\\[[0-9;]*m)*PROCESS' ||
 
 tmux send-keys -t "$TMUX_NAME" f
 wait_screen "sort handshakes, failing only"
-for ((i = 0; i < 30; i++)); do
-	screen | grep -Eq "^openssl +- +cli +$PORT " || break
-	sleep 0.1
-done
-screen | grep -Eq "^openssl +- +cli +$PORT " && fail "f still shows a row without failures"
+wait_gone "^openssl +- +cli +$PORT " "f still shows a row without failures"
 screen | grep -Eq "^openssl +- +cli +$PORT2 " || fail "f hides the failing row: $(screen)"
 tmux send-keys -t "$TMUX_NAME" f
 wait_screen "^openssl +- +cli +$PORT "
@@ -97,25 +102,13 @@ wait_screen "^PROCESS .* SEEN tls12 "
 wait_screen "^op[^ ]* +- +cli +$PORT +1 +0 +0 +1 .* FAIL c ver "
 [ "$(screen | awk 'length > 80' | wc -l)" -eq 0 ] || fail "policy column: wider than 80 columns"
 tmux send-keys -t "$TMUX_NAME" P
-for ((i = 0; i < 30; i++)); do
-	screen | grep -q "SEEN tls12" || break
-	sleep 0.1
-done
-screen | grep -q "SEEN tls12" && fail "P did not cycle back to no policy: $(screen)"
+wait_gone "SEEN tls12" "P did not cycle back to no policy"
 tmux send-keys -t "$TMUX_NAME" p
 wait_screen "\[PAUSED\]"
 tmux send-keys -t "$TMUX_NAME" p
-for ((i = 0; i < 30; i++)); do
-	screen | grep -q "PAUSED" || break
-	sleep 0.1
-done
-screen | grep -q "PAUSED" && fail "p did not resume"
+wait_gone "PAUSED" "p did not resume"
 tmux send-keys -t "$TMUX_NAME" q
 # After q the pane is back at the shell's normal screen: the header is gone.
-for ((i = 0; i < 30; i++)); do
-	screen | grep -q "^tlsaudit top" || break
-	sleep 0.1
-done
-screen | grep -q "^tlsaudit top" && fail "q did not quit: $(screen)"
+wait_gone "^tlsaudit top" "q did not quit"
 pgrep -f "^$TLSAUDIT top -d 1 -S $S" >/dev/null && fail "top still running after q"
 echo "ok"

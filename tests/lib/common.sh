@@ -65,15 +65,18 @@ make_cert() {
 		fail "openssl could not make a test certificate"
 }
 
+# wait_port PORT [ADDR] - until something listens on PORT (on ADDR only, when given), in
+# $NS when set; 5 s at most.
 wait_port() {
-	local port=$1 i ns=()
+	local port=$1 addr=${2:-} i ns=() filter="sport = :$1"
 	[ -n "${NS:-}" ] && ns=(ip netns exec "$NS")
+	[ -n "$addr" ] && filter="src $addr:$port"
 	for ((i = 0; i < 200; i++)); do
-		"${ns[@]}" ss -Htln "sport = :$port" | grep -q . && return 0
+		"${ns[@]}" ss -Htln "$filter" | grep -q . && return 0
 		sleep 0.025
 	done
 	[ -s "$TEST_TMP/bg.log" ] && cat "$TEST_TMP/bg.log" >&2
-	fail "nothing listens on port $port"
+	fail "nothing listens on ${addr:+$addr:}$port"
 }
 
 # daemon_wait_up SOCKET PID LOG - until `tlsaudit status` answers on SOCKET (10 s at

@@ -920,7 +920,7 @@ static void test_record_line_worst_case(void **state)
 	(void)state;
 	tls_policy_set_init(&ps);
 	for (i = 0; i < TLS_POLICY_ACTIVE_MAX; i++) {
-		snprintf(name, sizeof(name), "worst-case-policy-%02zu-xxxxxxxxxx", i);
+		snprintf(name, sizeof(name), "worst-case-policy-%02zu-abcdefghij", i);
 		assert_int_equal(strlen(name), TLS_POLICY_NAME_MAX - 1);
 		assert_int_equal(tls_policy_set(&ps, name, "min_version", "TLSv1.3", err,
 						sizeof(err)),
