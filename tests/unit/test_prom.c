@@ -134,11 +134,8 @@ static void add_verdicts(struct agg *a)
 	agg__add(a, &r, r.time_ns);
 }
 
-/*
- * add_certs - curl -k past a self-signed, wrong-name certificate, then a weak key it
- * needs no verdict on; nginx presenting its own certificate, with a quote in the subject.
- */
-static void add_certs(struct agg *a)
+/* tls12_client - a TLS 1.2 handshake of a known local client to port 443, no name yet. */
+static struct hs_record tls12_client(void)
 {
 	struct hs_record r;
 
@@ -150,6 +147,17 @@ static void add_certs(struct agg *a)
 	r.version = TLS_V_12;
 	r.offered_max = TLS_V_13;
 	r.proc.known = true;
+	return r;
+}
+
+/*
+ * add_certs - curl -k past a self-signed, wrong-name certificate, then a weak key it
+ * needs no verdict on; nginx presenting its own certificate, with a quote in the subject.
+ */
+static void add_certs(struct agg *a)
+{
+	struct hs_record r = tls12_client();
+
 	util_strlcpy(r.proc.exe, "/usr/bin/curl", sizeof(r.proc.exe));
 	r.cert.state = HS_CERT_OK;
 	r.cert.problems = TLS_CERT_SELF_SIGNED | TLS_CERT_NAME_MISMATCH;
@@ -176,16 +184,8 @@ static void add_certs(struct agg *a)
  */
 static void add_comm_rows(struct agg *a)
 {
-	struct hs_record r;
+	struct hs_record r = tls12_client();
 
-	memset(&r, 0, sizeof(r));
-	r.time_ns = 1795400000ULL * SEC;
-	r.role = HS_ROLE_CLIENT;
-	r.server.family = AF_INET;
-	r.server.port = 443;
-	r.version = TLS_V_12;
-	r.offered_max = TLS_V_13;
-	r.proc.known = true;
 	util_strlcpy(r.proc.comm, "/usr/bin/curl", sizeof(r.proc.comm));
 	r.cert.state = HS_CERT_OK;
 	r.cert.problems = TLS_CERT_SELF_SIGNED;
